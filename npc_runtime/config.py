@@ -1,0 +1,109 @@
+"""
+Settings: built once from CLI flags, then ``NPC_*`` environment variables, then defaults.
+
+Nothing else in the package reads ``os.environ``; everything receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from npc_runtime.errors import ConfigError
+
+#: The world the Quickstart serves, shipped in the repository.
+EXAMPLE_WORLD = Path(__file__).resolve().parent.parent / "examples" / "worlds" / "harbor"
+
+
+def _default_cache_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "npc-runtime"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """
+    Everything the server and the CLI can be told.
+
+    Build one with :meth:`Settings.load`; the fields are validated on construction.
+    """
+
+    world: Path = EXAMPLE_WORLD
+    model_dir: Path | None = None  # None: the default model in cache_dir, built if missing
+    cache_dir: Path = dataclasses.field(default_factory=lambda: _default_cache_dir(os.environ))
+    precision: str = "int4"  # of the default model: int4 | int8 | fp32
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
+    host: str = "127.0.0.1"
+    port: int = 50051
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    max_text_chars: int = 1000  # longest player line accepted
+    max_new_tokens: int = 96  # default and cap for one reply
+    # Reply defaults a request may override. Greedy with a repetition penalty is the most
+    # coherent setting measured for the 135M default model.
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.3
+    max_sessions: int = 10_000
+    shutdown_grace_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.precision in {"int4", "int8", "fp32"}, "precision must be int4, int8 or fp32"),
+            (self.device in {"auto", "cpu", "cuda"}, "device must be auto, cpu or cuda"),
+            (self.threads >= 0, "threads must be >= 0"),
+            (0 <= self.port <= 65535, "port must be between 0 and 65535"),
+            (self.log_format in {"auto", "json", "console"}, "log format: auto, json or console"),
+            (self.max_text_chars > 0, "max_text_chars must be positive"),
+            (self.max_new_tokens > 0, "max_new_tokens must be positive"),
+            (self.max_sessions > 0, "max_sessions must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @classmethod
+    def load(
+        cls, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """
+        Merge flags (highest priority), ``NPC_<FIELD>`` variables, then defaults.
+
+        Args:
+            flags: Field values from the command line; ``None`` values are ignored.
+            env: The environment; ``os.environ`` when omitted.
+
+        Raises:
+            ConfigError: A value cannot be converted or fails validation.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if "XDG_CACHE_HOME" in env:
+            values["cache_dir"] = _default_cache_dir(env)
+        for field in dataclasses.fields(cls):
+            raw = env.get(f"NPC_{field.name.upper()}")
+            if raw:
+                values[field.name] = _convert(field.name, raw)
+        for name, value in (flags or {}).items():
+            if value is not None:
+                values[name] = value
+        return cls(**values)
+
+
+def _convert(name: str, raw: str) -> Any:
+    field = {f.name: f for f in dataclasses.fields(Settings)}[name]
+    kind = str(field.type)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"NPC_{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw

@@ -1,0 +1,219 @@
+"""
+The turn pipeline: validate the player's line, assemble the prompt, generate, stream.
+
+Generation is blocking CPU work, so it runs on one worker thread (prefills are queued,
+not run in parallel: on a small CPU that is what keeps first-token latency flat); the
+async side streams its events and tells it to stop when the caller goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import structlog
+
+from npc_runtime.config import Settings
+from npc_runtime.dialogue.prompt import build_messages, persona_card
+from npc_runtime.dialogue.sessions import Session, SessionRegistry
+from npc_runtime.errors import InvalidInputError
+from npc_runtime.lore.world import World
+from npc_runtime.model.generate import SamplingParams, StopReason, generate
+from npc_runtime.model.loader import LoadedModel
+from npc_runtime.model.tokenizer import StreamDecoder
+
+log = structlog.get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenEvent:
+    """A piece of the reply, in order."""
+
+    text: str
+    index: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Timings:
+    """Server-side timings of one reply."""
+
+    ttft_ms: float
+    total_ms: float
+    prompt_tokens: int
+    generated_tokens: int
+    decode_tokens_per_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LineDoneEvent:
+    """The finished reply, as stored in the conversation."""
+
+    text: str
+    stop_reason: StopReason
+    timings: Timings
+
+
+ReplyEvent = TokenEvent | LineDoneEvent
+_DONE = object()
+
+
+class DialogueEngine:
+    """Owns the world, the model and the open sessions; runs turns."""
+
+    def __init__(self, world: World, model: LoadedModel, settings: Settings) -> None:
+        self.world = world
+        self.model = model
+        self.settings = settings
+        self.sessions = SessionRegistry(settings.max_sessions)
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="generate")
+        # An NPC line is one paragraph: a newline after some text ends it.
+        self._stops = [*model.manifest.stop_strings, "\n"]
+
+    def open_session(self, npc_id: str, player_name: str = "") -> Session:
+        """Start talking to an NPC; raises UnknownNpcError."""
+        npc = self.world.character(npc_id)
+        name = _neutralise(player_name.strip()[:64]) or "a traveller"
+        return self.sessions.open(npc.id, name, persona_card(self.world, npc, name))
+
+    def close_session(self, session_id: str) -> None:
+        """Forget a session; raises UnknownSessionError."""
+        self.sessions.close(session_id)
+
+    def sampling(self, max_new_tokens: int = 0, temperature: float | None = None,
+                 top_p: float | None = None, seed: int | None = None,
+                 repetition_penalty: float | None = None) -> SamplingParams:
+        """Request options with server defaults and caps applied; raises InvalidInputError."""
+        s = self.settings
+        try:
+            return SamplingParams(
+                max_new_tokens=min(max_new_tokens or s.max_new_tokens, s.max_new_tokens),
+                temperature=s.temperature if temperature is None else temperature,
+                top_p=s.top_p if top_p is None else top_p,
+                seed=seed,
+                repetition_penalty=(s.repetition_penalty if repetition_penalty is None
+                                    else repetition_penalty),
+            )
+        except ValueError as exc:
+            raise InvalidInputError(f"invalid generation options: {exc}") from exc
+
+    async def say(
+        self, session_id: str, text: str, params: SamplingParams
+    ) -> AsyncIterator[ReplyEvent]:
+        """
+        Stream the NPC's reply to ``text``; closing the iterator stops generation.
+
+        Raises:
+            UnknownSessionError: No such session.
+            InvalidInputError: Empty or oversized text.
+        """
+        session = self.sessions.get(session_id)
+        line = self._check_text(text)
+        started = time.perf_counter()
+        async with session.turn_lock:
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue[object] = asyncio.Queue()
+            cancelled = threading.Event()
+
+            def work() -> None:
+                try:
+                    for event in self._run_turn(session, line, params, cancelled, started):
+                        loop.call_soon_threadsafe(queue.put_nowait, event)
+                except Exception as exc:  # handed to the awaiting side, which re-raises it
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+                finally:
+                    loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+            self._worker.submit(work)
+            try:
+                while (item := await queue.get()) is not _DONE:
+                    if isinstance(item, Exception):
+                        raise item
+                    yield item  # type: ignore[misc]
+            finally:
+                # Client gone or stream closed: the worker stops within one decode step.
+                cancelled.set()
+
+    def shutdown(self) -> None:
+        """Stop accepting turns and wait for the running one."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def _check_text(self, text: str) -> str:
+        line = text.strip()
+        if not line:
+            raise InvalidInputError("text is empty: send the player's line (1 or more characters)")
+        if len(line) > self.settings.max_text_chars:
+            raise InvalidInputError(
+                f"text is {len(line)} characters; the limit is {self.settings.max_text_chars}"
+            )
+        return _neutralise(line)
+
+    def _run_turn(self, session: Session, line: str, params: SamplingParams,
+                  cancelled: threading.Event, started: float) -> Iterator[ReplyEvent]:
+        """Blocking: prompt, generate, detokenize, stop; appends the turn to history."""
+        model = self.model
+        prompt = model.tokenizer.encode_chat(build_messages(session.system_prompt,
+                                                            session.history, line))
+        budget = model.manifest.context_length - params.max_new_tokens
+        while len(prompt) > budget and session.history:
+            del session.history[:2]  # drop the oldest exchange, keep the persona
+            prompt = model.tokenizer.encode_chat(build_messages(session.system_prompt,
+                                                                session.history, line))
+        decoder = StreamDecoder(model.tokenizer)
+        tokens = generate(model.runner, prompt, params, model.tokenizer.eos_token_ids)
+        first_at = 0.0
+        count = 0
+        shown = ""  # the reply as streamed so far
+        reason = StopReason.MAX_TOKENS
+        try:
+            while True:
+                if cancelled.is_set():
+                    reason = StopReason.CANCELLED
+                    break
+                try:
+                    token = next(tokens)
+                except StopIteration as finished:
+                    reason = finished.value
+                    break
+                if count == 0:
+                    first_at = time.perf_counter()
+                count += 1
+                decoder.push(token)
+                visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
+                if len(visible) > len(shown):
+                    yield TokenEvent(visible[len(shown):], count - 1)
+                    shown = visible
+                if len(visible) < len(decoder.text.lstrip()):
+                    reason = StopReason.STOP_SEQUENCE
+                    break
+        finally:
+            tokens.close()
+        done = time.perf_counter()
+        if reason is StopReason.CANCELLED:
+            log.info("turn_cancelled", session=session.id, generated_tokens=count)
+            return
+        reply = shown.strip()
+        session.history += [("user", line), ("assistant", reply)]
+        timings = Timings(
+            ttft_ms=((first_at or done) - started) * 1000,
+            total_ms=(done - started) * 1000,
+            prompt_tokens=len(prompt),
+            generated_tokens=count,
+            decode_tokens_per_s=(count - 1) / (done - first_at) if count > 1 else 0.0,
+        )
+        log.info("turn_done", session=session.id, npc=session.npc_id,
+                 stop=reason.value, **dataclasses.asdict(timings))
+        yield LineDoneEvent(reply, reason, timings)
+
+
+def _neutralise(text: str) -> str:
+    """Break special-token markup in user text, so a player cannot end the NPC's turn."""
+    return text.replace("<|", "< |")
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> str:
+    cut = min((i for s in stops if (i := text.find(s)) >= 0), default=len(text))
+    return text[:cut]

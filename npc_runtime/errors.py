@@ -1,0 +1,65 @@
+"""
+Every error npc-runtime raises on purpose.
+
+::
+
+    NpcRuntimeError
+    ├── ConfigError            a setting is missing or malformed
+    ├── LoreError              a world file cannot be loaded (names file:line)
+    ├── ModelError             the model folder cannot be used
+    │   ├── ModelNotFoundError     no model where one was expected
+    │   ├── ModelCorruptError      files missing, truncated or unloadable
+    │   └── ModelBuildError        export or quantization failed
+    ├── NotFoundError          a request names something that does not exist
+    │   ├── UnknownNpcError
+    │   └── UnknownSessionError
+    └── InvalidInputError      a request's content is unacceptable
+
+Only ``npc_runtime.server.status`` maps these to gRPC status codes.
+"""
+
+from __future__ import annotations
+
+
+class NpcRuntimeError(Exception):
+    """Base of every error npc-runtime raises deliberately; its message is user-facing."""
+
+
+class ConfigError(NpcRuntimeError):
+    """Raised when a setting (flag, ``NPC_*`` variable) is malformed."""
+
+
+class LoreError(NpcRuntimeError):
+    """Raised when a world cannot be loaded; the message starts with ``file:line:column``."""
+
+
+class ModelError(NpcRuntimeError):
+    """Raised when the model cannot be built or loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """Raised when a model folder or its source weights do not exist."""
+
+
+class ModelCorruptError(ModelError):
+    """Raised when a model folder exists but its files are missing, truncated or unloadable."""
+
+
+class ModelBuildError(ModelError):
+    """Raised when exporting or quantizing a model fails."""
+
+
+class NotFoundError(NpcRuntimeError):
+    """Raised when a request names an NPC, session or other object that does not exist."""
+
+
+class UnknownNpcError(NotFoundError):
+    """Raised when no NPC has the requested id."""
+
+
+class UnknownSessionError(NotFoundError):
+    """Raised when no open session has the requested id."""
+
+
+class InvalidInputError(NpcRuntimeError):
+    """Raised when request content is empty, too long or otherwise unacceptable."""

