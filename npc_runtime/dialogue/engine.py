@@ -162,6 +162,11 @@ class DialogueEngine:
             del session.history[:2]  # drop the oldest exchange, keep the persona
             prompt = model.tokenizer.encode_chat(build_messages(session.system_prompt,
                                                                 session.history, line))
+        if len(prompt) > budget:
+            raise InvalidInputError(
+                f"the persona and line take {len(prompt)} tokens; the model's context leaves "
+                f"{budget} (shorten the line, the persona, or --max-new-tokens)"
+            )
         decoder = StreamDecoder(model.tokenizer)
         tokens = generate(model.runner, prompt, params, model.tokenizer.eos_token_ids)
         first_at = 0.0

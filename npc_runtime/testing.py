@@ -1,0 +1,63 @@
+"""
+Helpers for testing code that uses npc-runtime: a tiny real model, built in seconds.
+
+The model has random weights (its text is gibberish) but is a genuine Llama-architecture
+causal LM exported and run exactly like the default one. Needs the ``export`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from npc_runtime.model.build import build_model, source_from_path
+from npc_runtime.model.manifest import Manifest
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_CORPUS = [
+    "The bell in the old tower has been silent for a year.",
+    "A room costs five copper pieces a night, love.",
+    "Eel stew again tonight, two coppers a bowl. Café crème? Not here. 🙂",
+    "Every boat pays one silver piece to tie up at the docks.",
+] * 20
+
+
+def write_tiny_hf_model(folder: Path, *, seed: int = 0) -> Path:
+    """A random-weight Llama with a small byte-level BPE tokenizer and a ChatML template."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tokenizer.train_from_iterator(_CORPUS, trainer)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    eos = tokenizer.token_to_id("<|im_end|>")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": CHATML}))
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=tokenizer.get_vocab_size(), hidden_size=64, intermediate_size=128,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=4096, eos_token_id=eos, bos_token_id=None, pad_token_id=eos,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_model(work: Path, *, precision: str = "fp32") -> tuple[Path, Manifest]:
+    """Write the tiny HF model under ``work`` and build its model folder; returns both."""
+    source = source_from_path(write_tiny_hf_model(work / "hf"))
+    out = work / f"model-{precision}"
+    return out, build_model(source, out, precision=precision, progress=lambda _: None)

@@ -1,0 +1,44 @@
+"""Shared fixtures: the tiny real model (seconds to build) and the real default model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from npc_runtime.config import EXAMPLE_WORLD, Settings
+from npc_runtime.lore.world import World, load_world
+from npc_runtime.model.loader import LoadedModel, load_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Llama exported to fp32 ONNX by the real build pipeline."""
+    from npc_runtime.testing import build_tiny_model
+
+    out, _ = build_tiny_model(tmp_path_factory.mktemp("tiny"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> LoadedModel:
+    """The tiny model, loaded."""
+    return load_model(tiny_model_dir, device="cpu", threads=1)
+
+
+@pytest.fixture(scope="session")
+def default_model_dir() -> Path:
+    """The real default model (SmolLM2-135M-Instruct int4), built if missing."""
+    from npc_runtime.model.build import build_model, default_source, model_dir_for
+
+    settings = Settings.load()
+    source = default_source()
+    out = model_dir_for(settings.cache_dir, source, "int4")
+    build_model(source, out, precision="int4")
+    return out
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    """The Quickstart example world."""
+    return load_world(EXAMPLE_WORLD)
