@@ -179,8 +179,9 @@ def _prepare_hf_folder(source: ModelSource, hf_dir: Path) -> tuple[Path, dict[st
     # transformers derives a wrong tokenizer from this GGUF (eos = <|im_start|>, an added
     # BOS, a sentencepiece decoder), so we build it from the GGUF's own vocabulary.
     tokenizer, info = _tokenizer_from_gguf(source.path)
-    model.generation_config.eos_token_id = info["eos_token_ids"]
-    model.generation_config.pad_token_id = info["eos_token_ids"][0]
+    if model.generation_config is not None:
+        model.generation_config.eos_token_id = info["eos_token_ids"]
+        model.generation_config.pad_token_id = info["eos_token_ids"][0]
     model.config.eos_token_id = info["eos_token_ids"][0]
     model.config.bos_token_id = None
     model.save_pretrained(hf_dir)

@@ -108,4 +108,6 @@ def verify_hashes(model_dir: Path, manifest: Manifest) -> None:
     """
     for name, record in manifest.files.items():
         if sha256_of(model_dir / name) != record.sha256:
-            raise ModelCorruptError(f"{model_dir / name} is corrupt (hash mismatch); {REBUILD_HINT}")
+            raise ModelCorruptError(
+                f"{model_dir / name} is corrupt (hash mismatch); {REBUILD_HINT}"
+            )

