@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import threading
 import time
@@ -127,7 +128,8 @@ class DialogueEngine:
                 finally:
                     loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
-            self._worker.submit(work)
+            # Run in a copy of this task's context, so the worker's logs carry the request id.
+            self._worker.submit(contextvars.copy_context().run, work)
             try:
                 while (item := await queue.get()) is not _DONE:
                     if isinstance(item, Exception):

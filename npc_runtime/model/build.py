@@ -16,6 +16,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -276,6 +277,9 @@ def _quantize(exported: Path, out: Path, precision: str) -> None:
         onnx.save_model(onnx.load(str(exported)), str(out))  # folds external data into one file
     elif precision == "int4":
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        # It logs one INFO line per MatMul; the step's own progress line is enough.
+        logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)
 
         # accuracy_level 4: int8 activations in the MatMul, the fast path on AVX2.
         quantizer = MatMulNBitsQuantizer(
