@@ -34,7 +34,7 @@ from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.prompt import build_messages, persona_card
 from npc_runtime.logs import configure_logging
-from npc_runtime.lore.world import load_world
+from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.generate import SamplingParams, generate
 from npc_runtime.model.loader import LoadedModel, load_model

@@ -57,7 +57,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
     from npc_runtime.dialogue.engine import DialogueEngine
-    from npc_runtime.lore.world import load_world
+    from npc_runtime.lore.loader import load_world
     from npc_runtime.model.loader import load_model
     from npc_runtime.server.app import serve
 

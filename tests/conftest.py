@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
-from npc_runtime.lore.world import World, load_world
+from npc_runtime.lore.loader import load_world
+from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel, load_model
 
 

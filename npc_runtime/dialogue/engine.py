@@ -22,7 +22,8 @@ from npc_runtime.config import Settings
 from npc_runtime.dialogue.prompt import build_messages, persona_card
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.errors import InvalidInputError
-from npc_runtime.lore.world import World
+from npc_runtime.lore.knowledge import view
+from npc_runtime.lore.model import World
 from npc_runtime.model.generate import SamplingParams, StopReason, generate
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.tokenizer import StreamDecoder
@@ -78,7 +79,11 @@ class DialogueEngine:
         """Start talking to an NPC; raises UnknownNpcError."""
         npc = self.world.character(npc_id)
         name = _neutralise(player_name.strip()[:64]) or "a traveller"
-        return self.sessions.open(npc.id, name, persona_card(self.world, npc, name))
+        return self.sessions.open(npc.id, name)
+
+    def replace_world(self, world: World) -> None:
+        """Serve ``world`` from the next turn on; open sessions carry on (hot reload)."""
+        self.world = world
 
     def close_session(self, session_id: str) -> None:
         """Forget a session; raises UnknownSessionError."""
@@ -156,14 +161,14 @@ class DialogueEngine:
     def _run_turn(self, session: Session, line: str, params: SamplingParams,
                   cancelled: threading.Event, started: float) -> Iterator[ReplyEvent]:
         """Blocking: prompt, generate, detokenize, stop; appends the turn to history."""
-        model = self.model
-        prompt = model.tokenizer.encode_chat(build_messages(session.system_prompt,
-                                                            session.history, line))
+        model, world = self.model, self.world  # one world for the whole turn
+        system = persona_card(world, view(world, session.npc_id, session.state),
+                              session.player_name)
+        prompt = model.tokenizer.encode_chat(build_messages(system, session.history, line))
         budget = model.manifest.context_length - params.max_new_tokens
         while len(prompt) > budget and session.history:
             del session.history[:2]  # drop the oldest exchange, keep the persona
-            prompt = model.tokenizer.encode_chat(build_messages(session.system_prompt,
-                                                                session.history, line))
+            prompt = model.tokenizer.encode_chat(build_messages(system, session.history, line))
         if len(prompt) > budget:
             raise InvalidInputError(
                 f"the persona and line take {len(prompt)} tokens; the model's context leaves "

@@ -1,10 +1,11 @@
-"""Prompt assembly: the persona card as a system message, then the conversation."""
+"""Prompt assembly: the NPC's gated knowledge as a system message, then the conversation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from npc_runtime.lore.world import Character, World
+from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
 
 RULES = (
@@ -12,24 +13,35 @@ RULES = (
     "dialogue, with no narration. Only mention things from your knowledge; if asked about "
     "anything else, say you don't know. Never say you are an AI or a language model."
 )
+MAX_SAMPLE_LINES = 3
 
 
-def persona_card(world: World, npc: Character, player_name: str) -> str:
-    """The system message: who the NPC is, where, what it knows, and the rules."""
+def persona_card(world: World, known: KnowledgeView, player_name: str) -> str:
+    """The system message: who the NPC is, what it knows at this point, and the rules."""
+    npc, persona = known.npc, known.npc.persona
     lines = [f"You are {npc.name}, {npc.role}, in {world.name}." if npc.role
              else f"You are {npc.name}, in {world.name}."]
-    if world.setting:
-        lines.append(world.setting)
-    if npc.backstory:
-        lines.append(npc.backstory)
-    if npc.traits:
-        lines.append("Personality: " + ", ".join(npc.traits) + ".")
-    if npc.speech:
-        lines.append("How you speak: " + npc.speech)
-    facts = world.facts_known_by(npc)
-    if facts:
+    lines += [text for text in (world.setting, persona.backstory) if text]
+    if persona.traits:
+        lines.append("Personality: " + ", ".join(persona.traits) + ".")
+    if persona.speech_style:
+        lines.append("How you speak: " + persona.speech_style)
+    if persona.habits:
+        lines.append("Habits: " + "; ".join(persona.habits) + ".")
+    if persona.sample_lines:
+        lines.append("Lines in your voice: " + " ".join(
+            f'"{line}"' for line in persona.sample_lines[:MAX_SAMPLE_LINES]))
+    if persona.goals:
+        lines.append("You want: " + "; ".join(persona.goals) + ".")
+    if known.facts:
         lines.append("What you know:")
-        lines.extend(f"- {fact.text}" for fact in facts)
+        lines += [f"- {fact.text}" for fact in known.facts]
+    for quest_name, stage in known.objectives:
+        if stage.objective:
+            lines.append(f"The player's task in {quest_name}: {stage.objective}")
+    if known.must_reveal:
+        lines.append("Make sure to tell the player: " + " ".join(f.text for f in
+                                                                 known.must_reveal))
     lines.append(f"You are talking to {player_name}.")
     lines.append(RULES)
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import dataclasses
 import secrets
 
 from npc_runtime.errors import InvalidInputError, UnknownSessionError
+from npc_runtime.lore.model import WorldState
 from npc_runtime.model.tokenizer import Message
 
 
@@ -17,7 +18,7 @@ class Session:
     id: str
     npc_id: str
     player_name: str
-    system_prompt: str
+    state: WorldState = dataclasses.field(default_factory=WorldState)
     history: list[Message] = dataclasses.field(default_factory=list)
     # One turn at a time per session, so history stays in order.
     turn_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock, repr=False)
@@ -33,13 +34,13 @@ class SessionRegistry:
         self._sessions: dict[str, Session] = {}
         self._max = max_sessions
 
-    def open(self, npc_id: str, player_name: str, system_prompt: str) -> Session:
+    def open(self, npc_id: str, player_name: str) -> Session:
         """Create a session; raises InvalidInputError when the server is full."""
         if len(self._sessions) >= self._max:
             raise InvalidInputError(
                 f"too many open sessions ({self._max}); close finished ones with CloseSession"
             )
-        session = Session(secrets.token_urlsafe(12), npc_id, player_name, system_prompt)
+        session = Session(secrets.token_urlsafe(12), npc_id, player_name)
         self._sessions[session.id] = session
         return session
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from npc_runtime.dialogue.prompt import build_messages, persona_card
-from npc_runtime.lore.world import World
+from npc_runtime.lore.knowledge import view
+from npc_runtime.lore.model import World, WorldState
 
 
-def test_persona_card_holds_only_what_the_npc_knows(world: World) -> None:
-    """Oskar's card has the harbour fee but not Maren's private grief."""
-    card = persona_card(world, world.character("oskar"), "Ada")
-    assert "You are Oskar Brenn, harbour master, in Saltmere." in card
-    assert world.facts["harbour_fee"].text in card
-    assert world.facts["tobin_lost"].text not in card
-    assert "talking to Ada" in card
+def test_persona_card_holds_only_what_the_npc_knows_now(world: World) -> None:
+    """Maren's card gains the cellar secret only once the quest reaches 'trusted'."""
+    secret = world.facts["cellar_stowaway"].text
+    early = persona_card(world, view(world, "maren", WorldState({"noises_below": "asked"})),
+                         "Ada")
+    later = persona_card(world, view(world, "maren", WorldState({"noises_below": "trusted"})),
+                         "Ada")
+    assert "You are Maren Ashveil, keeper of the Gull and Lantern inn, in Saltmere." in early
+    assert world.facts["room_price"].text in early
+    assert secret not in early
+    assert secret in later
+    assert "talking to Ada" in early
 
 
 def test_messages_put_history_between_system_and_new_line() -> None:

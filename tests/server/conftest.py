@@ -12,7 +12,7 @@ import pytest
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.lore.world import World
+from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc
 from npc_runtime.server.app import build_server

@@ -45,8 +45,8 @@ def test_turns_are_remembered_in_the_session(live_server: LiveServer) -> None:
 
 def test_open_session_returns_the_npc_name(live_server: LiveServer) -> None:
     """The engine gets the display name with the session."""
-    response = live_server.stub.OpenSession(pb.OpenSessionRequest(npc_id="oskar"))
-    assert (response.npc_id, response.npc_name) == ("oskar", "Oskar Brenn")
+    response = live_server.stub.OpenSession(pb.OpenSessionRequest(npc_id="maren"))
+    assert (response.npc_id, response.npc_name) == ("maren", "Maren Ashveil")
 
 
 def _code(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
@@ -66,7 +66,7 @@ def test_unknown_npc_is_not_found(live_server: LiveServer) -> None:
     """OpenSession for a missing NPC: NOT_FOUND naming the known ones."""
     code, details = _code(lambda: live_server.stub.OpenSession(pb.OpenSessionRequest(npc_id="x")))
     assert code == grpc.StatusCode.NOT_FOUND
-    assert "known: maren, oskar" in details
+    assert "known: maren, tobin" in details
 
 
 def test_unknown_session_is_not_found(live_server: LiveServer) -> None:
