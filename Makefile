@@ -38,6 +38,9 @@ lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to d
 	git diff --exit-code -- npc_runtime/server/_proto || \
 	  (echo "stubs are stale: run scripts/gen_protos.sh and commit" && exit 1)
 	test -z "$$(git status --porcelain -- npc_runtime/server/_proto)"
+	$(VENV)/bin/npc-runtime lore schema > schema/world.schema.json
+	git diff --exit-code -- schema || \
+	  (echo "schema/world.schema.json is stale: run npc-runtime lore schema" && exit 1)
 
 bench: $(STAMP)  ## latency table with the llama.cpp baseline from the same run
 	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \

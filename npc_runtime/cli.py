@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from npc_runtime.config import Settings
-from npc_runtime.errors import NpcRuntimeError
+from npc_runtime.errors import LoreError, NpcRuntimeError
 from npc_runtime.logs import configure_logging
 
 log = structlog.get_logger("npc_runtime")
@@ -91,6 +91,84 @@ def _cmd_model_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lore_validate(args: argparse.Namespace) -> int:
+    from npc_runtime.lore.diagnostics import render
+    from npc_runtime.lore.loader import check_world_files
+
+    world, diagnostics = check_world_files(args.path)
+    print(render(diagnostics, args.format))
+    if world is not None and args.format == "text":
+        print(f"valid: {world.name!r}, {len(world.characters)} characters, {len(world.facts)} "
+              f"facts, {len(world.quests)} quests, version {world.version}")
+    return 0 if world is not None else 1
+
+
+def _cmd_lore_show(args: argparse.Namespace) -> int:
+    from npc_runtime.dialogue.prompt import persona_card
+    from npc_runtime.lore.knowledge import view
+    from npc_runtime.lore.loader import load_world
+    from npc_runtime.lore.model import WorldState
+    from npc_runtime.lore.schema import suggest
+
+    world = load_world(args.path)
+    stages: dict[str, str] = {}
+    if args.quest:
+        quest = world.quests.get(args.quest)
+        if quest is None:
+            raise LoreError(f"no quest {args.quest!r} ({suggest(args.quest, world.quests)})")
+        stage = args.stage or quest.stages[0].id
+        if stage not in quest.reachable:
+            raise LoreError(f"quest {quest.id!r} has no stage {stage!r}; stages: "
+                            f"{', '.join(s.id for s in quest.stages)}")
+        stages[quest.id] = stage
+    state = WorldState(stages, frozenset(args.revealed), frozenset(args.has))
+    known = view(world, args.npc, state)
+    where = ", ".join(f"{q} at {s}" for q, s in stages.items()) or "no quest started"
+    print(f"# {known.npc.name} ({known.npc.id}) in {world.name}: {where}\n")
+    sections = [
+        ("Knows", [f"{f.id}: {f.text}" for f in known.facts]),
+        ("Must reveal now", [f.id for f in known.must_reveal]),
+        ("Withheld secrets", [f"{f.id} (until {_condition(f.tell_when)})"
+                              for f in known.withheld]),
+        ("May name", [f"{e.name} ({e.kind[:-1]} {e.id})" for e in known.entities]),
+        ("Tools now", [f"{t.id}: {t.description}" for t in known.tools]),
+    ]
+    for title, lines in sections:
+        print(f"## {title}")
+        print("\n".join(f"- {line}" for line in lines) or "- (none)")
+        print()
+    print("## Prompt the model sees\n")
+    print(persona_card(world, known, "the player"))
+    return 0
+
+
+def _condition(condition: object) -> str:
+    from npc_runtime.lore.model import Condition
+
+    if not isinstance(condition, Condition):
+        return "never"
+    if condition.stage:
+        return f"stage {condition.stage.quest}/{condition.stage.stage} is reached"
+    if condition.revealed:
+        return "the player has heard " + ", ".join(condition.revealed)
+    return f"the player has {condition.player_has}"
+
+
+def _cmd_lore_schema(args: argparse.Namespace) -> int:
+    from npc_runtime.lore.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def _cmd_import_knudge(args: argparse.Namespace) -> int:
+    from npc_runtime.lore.knudge import import_knudge
+
+    report = import_knudge(args.quest_files, args.out, progress=_progress)
+    print(json.dumps(report, indent=2))
+    return 0 if report["invalid"] == 0 else 1
+
+
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     fields = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
               "top_p": args.top_p, "seed": args.seed}
@@ -148,7 +226,15 @@ def _parser() -> argparse.ArgumentParser:
         description="NPC dialogue server: ONNX persona models over gRPC, bound by your lore.",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    for add in (_add_serve, _add_talk, _add_model, _add_lore, _add_import):
+        add(sub)
+    return parser
 
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+
+
+def _add_serve(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="serve a world over gRPC",
                            description="Serve a world over gRPC (health and reflection on). "
                            "Without --model, builds the default model on first use.")
@@ -166,6 +252,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_cmd_serve)
 
+
+def _add_talk(sub: Subparsers) -> None:
     for name, helptext, run in (("say", "send one line to an NPC and print the reply", _cmd_say),
                                 ("chat", "talk to an NPC interactively", _cmd_chat)):
         p = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:]
@@ -184,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
                            help="print one JSON object (text, ttft_ms, tokens, tokens_per_s, ...)")
         p.set_defaults(run=run)
 
+
+def _add_model(sub: Subparsers) -> None:
     model = sub.add_parser("model", help="build and locate models",
                            description="Build and locate ONNX persona models.")
     model_sub = model.add_subparsers(required=True, metavar="ACTION")
@@ -202,4 +292,47 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Print the folder of the default model.")
     path.add_argument("--precision", choices=["int4", "int8", "fp32"])
     path.set_defaults(run=_cmd_model_path)
-    return parser
+
+
+def _add_lore(sub: Subparsers) -> None:
+    lore = sub.add_parser("lore", help="validate and inspect worlds",
+                          description="Validate and inspect world YAML.")
+    lore_sub = lore.add_subparsers(required=True, metavar="ACTION")
+    validate = lore_sub.add_parser(
+        "validate", help="check a world like a compiler",
+        description="Check a world folder: YAML, schema, ids, references, quest graphs, tools. "
+        "Exit 0 when valid, 1 when not.")
+    validate.add_argument("path", type=Path, help="world folder or YAML file")
+    validate.add_argument("--format", choices=["text", "json"], default="text")
+    validate.set_defaults(run=_cmd_lore_validate)
+    show = lore_sub.add_parser(
+        "show", help="what an NPC knows and may do at a point of the story",
+        description="Print an NPC's gated knowledge, tools and the exact prompt the model "
+        "sees at a quest stage.")
+    show.add_argument("path", type=Path, help="world folder or YAML file")
+    show.add_argument("--npc", required=True, help="character id")
+    show.add_argument("--quest", help="quest id (default: no quest started)")
+    show.add_argument("--stage", help="stage id in --quest (default: its first stage)")
+    show.add_argument("--revealed", action="append", default=[], metavar="FACT",
+                      help="a fact the player has heard (repeatable)")
+    show.add_argument("--has", action="append", default=[], metavar="ITEM",
+                      help="an item the player carries (repeatable)")
+    show.set_defaults(run=_cmd_lore_show)
+    schema = lore_sub.add_parser(
+        "schema", help="print the JSON Schema of world files",
+        description="Print the JSON Schema of world files. Save it and put "
+        "'# yaml-language-server: $schema=PATH' at the top of your YAML for autocompletion.")
+    schema.set_defaults(run=_cmd_lore_schema)
+
+
+def _add_import(sub: Subparsers) -> None:
+    imports = sub.add_parser("import", help="convert other formats into worlds",
+                             description="Convert other lore formats into npc-runtime worlds.")
+    import_sub = imports.add_subparsers(required=True, metavar="FORMAT")
+    knudge = import_sub.add_parser(
+        "knudge", help="KNUDGE quest files to worlds",
+        description="Convert KNUDGE-format quests (quest_files/ with entities.json) into one "
+        "world folder per quest, with dialogue specs and the gold trees kept alongside.")
+    knudge.add_argument("quest_files", type=Path, help="the quest_files folder")
+    knudge.add_argument("--out", type=Path, required=True, help="output folder")
+    knudge.set_defaults(run=_cmd_import_knudge)

@@ -8,6 +8,7 @@ uses it never re-checks references.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 
 from npc_runtime.errors import UnknownNpcError
@@ -213,7 +214,9 @@ class World:
         try:
             return self.characters[npc_id]
         except KeyError:
+            close = difflib.get_close_matches(npc_id, list(self.characters), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             known = ", ".join(sorted(self.characters)) or "none"
             raise UnknownNpcError(
-                f"no NPC {npc_id!r} in world {self.name!r} (known: {known})"
+                f"no NPC {npc_id!r} in world {self.name!r} ({hint}known: {known})"
             ) from None

@@ -63,12 +63,14 @@ def check_world(files: list[tuple[str, Any, SourceMap]]) -> tuple[Merged, list[D
     diagnostics: list[Diagnostic] = []
     for _, data, sources in files:
         checker = Checker(sources)
-        checker.check(FILE, data if data is not None else {}, ())
+        if data is not None:  # None: unreadable, already reported by read_yaml
+            checker.check(FILE, data, ())
         diagnostics += checker.diagnostics
     checker = Checker(SourceMap())
     merged = merge(files, checker)
     diagnostics += checker.diagnostics
-    if any(d.severity == "error" for d in diagnostics):
+    unreadable = any(data is None for _, data, _ in files)
+    if unreadable or any(d.severity == "error" for d in diagnostics):
         return merged, diagnostics  # meaning checks on broken structure only add noise
     semantic = _Semantic(merged)
     semantic.run()
@@ -129,10 +131,11 @@ class _Semantic:
         wanted = " or ".join(sorted({_SINGULAR[k] for k in ref.kinds}))
         if found:
             self.error(ref.path, "wrong-kind", f"{ref.value!r} is a {_SINGULAR[found[0]]}, "
-                       f"but a {wanted} is expected here")
+                       "which cannot be used here", f"expected a {wanted}")
             return
         candidates = [i for i, (k, _) in self.ids.items() if k in ref.kinds]
-        self.error(ref.path, "unknown-reference", f"unknown {wanted} {ref.value!r}",
+        what = wanted if len(ref.kinds) <= 2 else "id"
+        self.error(ref.path, "unknown-reference", f"unknown {what} {ref.value!r}",
                    suggest(ref.value, candidates) or f"define it under "
                    f"{' or '.join(sorted(ref.kinds))}")
 

@@ -69,9 +69,15 @@ def read_yaml(file: Path, display: str) -> tuple[Any, SourceMap, list[Diagnostic
     except UnicodeDecodeError as exc:
         return fail("not-utf8", f"file is not UTF-8 text (byte {exc.start})",
                     hint="save it as UTF-8")
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # checks for unprintable characters right away
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        return fail("yaml-syntax", f"character #x{exc.character:04x} is not allowed in YAML",
+                    Location(display, line, column), "remove control characters")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(display, mark.line + 1, mark.column + 1) if mark else start
@@ -81,7 +87,8 @@ def read_yaml(file: Path, display: str) -> tuple[Any, SourceMap, list[Diagnostic
     except RecursionError:
         return fail("too-deep", "nesting is too deep to read")
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return {}, SourceMap({(): start}), []
     builder = _Builder(loader, display)

@@ -1,0 +1,124 @@
+"""The lore compiler: exact file:line errors for broken worlds, hints, guards, examples."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from npc_runtime.cli import main
+from npc_runtime.lore.diagnostics import WorldInvalidError
+from npc_runtime.lore.loader import check_world_files, load_world
+
+BROKEN = Path(__file__).parent / "broken"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "worlds"
+
+
+def _expected() -> dict[str, list[str]]:
+    cases: dict[str, list[str]] = defaultdict(list)
+    for line in (BROKEN / "expected.txt").read_text().splitlines():
+        case, error = line.split("\t")
+        cases[case].append(error)
+    return cases
+
+
+EXPECTED = _expected()
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_broken_world_yields_exactly_the_expected_errors(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each deliberately broken world gives these file:line:column errors and no others."""
+    monkeypatch.chdir(BROKEN)
+    world, diagnostics = check_world_files(Path(case))
+    actual = sorted(f"{d.location} {d.code}" for d in diagnostics if d.severity == "error")
+    assert world is None
+    assert sorted(EXPECTED[case]) == actual
+
+
+def test_every_broken_file_is_listed() -> None:
+    """No broken fixture is left without expectations."""
+    on_disk = {p.name for p in BROKEN.iterdir() if p.suffix == ".yaml" or p.is_dir()}
+    assert set(EXPECTED) == on_disk
+
+
+@pytest.mark.parametrize(("case", "hint"), [
+    ("unknown_reference.yaml", "did you mean 'silent_bell'?"),
+    ("unknown_key.yaml", "did you mean 'persona'?"),
+    ("bad_id.yaml", "try 'maren_ashveil'"),
+    ("tool_choice.yaml", "did you mean 'npc.inventory'?"),
+    ("duplicate_id.yaml", "first defined at duplicate_id.yaml:4:9"),
+    ("two_files", "did you mean 'maren'?"),
+])
+def test_errors_carry_an_actionable_hint(case: str, hint: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Misspellings get a suggestion; duplicates point at the first definition."""
+    monkeypatch.chdir(BROKEN)
+    _, diagnostics = check_world_files(Path(case))
+    assert any(hint in d.hint for d in diagnostics), [str(d) for d in diagnostics]
+
+
+@pytest.mark.parametrize("name", ["harbor", "saltmere"])
+def test_example_worlds_are_valid_without_warnings(name: str) -> None:
+    """The shipped examples compile cleanly."""
+    world, diagnostics = check_world_files(EXAMPLES / name)
+    assert world is not None
+    assert [str(d) for d in diagnostics] == []
+
+
+def test_load_world_raises_with_every_diagnostic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_world never returns a partial world: it raises with all errors."""
+    monkeypatch.chdir(BROKEN)
+    with pytest.raises(WorldInvalidError) as info:
+        load_world(Path("quest_graph.yaml"))
+    assert len(info.value.diagnostics) >= 6
+    assert "quest_graph.yaml:10:13" in str(info.value)
+
+
+def test_validate_cli_exit_codes_and_json(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 0 when valid, 1 when not; --format json is machine-readable."""
+    assert main(["lore", "validate", str(EXAMPLES / "harbor")]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(BROKEN)
+    assert main(["lore", "validate", "tools.yaml", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert report["errors"] == 3
+    assert {d["code"] for d in report["diagnostics"]} >= {"empty-range", "unknown-param"}
+
+
+def test_yaml_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    """Nested aliases that would expand to billions of values are stopped by a budget."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    lines.append("characters: *a8")
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines))
+    world, diagnostics = check_world_files(tmp_path)
+    assert world is None
+    assert [d.code for d in diagnostics] == ["too-large"]
+
+
+def test_huge_file_is_refused(tmp_path: Path) -> None:
+    """A file over the size limit is refused before it is parsed."""
+    (tmp_path / "big.yaml").write_text("facts: []\n" + "# padding\n" * 200_000)
+    _, diagnostics = check_world_files(tmp_path)
+    assert [d.code for d in diagnostics] == ["file-too-large"]
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    """Pathological nesting is an error, not a RecursionError."""
+    (tmp_path / "deep.yaml").write_text("characters: " + "[" * 5000 + "]" * 5000)
+    _, diagnostics = check_world_files(tmp_path)
+    assert [d.code for d in diagnostics] in (["too-deep"], ["too-large"])
+
+
+def test_non_utf8_is_refused(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 give a clear error with the file name."""
+    (tmp_path / "latin1.yaml").write_bytes("world: {name: Caf\xe9}".encode("latin-1"))
+    _, diagnostics = check_world_files(tmp_path)
+    assert [str(d.location) for d in diagnostics] == ["latin1.yaml:1:1"]
+    assert diagnostics[0].code == "not-utf8"
