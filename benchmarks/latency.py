@@ -33,7 +33,9 @@ import onnxruntime
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.prompt import build_messages, persona_card
+from npc_runtime.dialogue.worlds import WorldHost
 from npc_runtime.logs import configure_logging
+from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.generate import SamplingParams, generate
@@ -85,14 +87,15 @@ def bench_grpc(model: LoadedModel, runs: int) -> dict[str, float]:
     from npc_runtime.server.app import build_server
     from npc_runtime.server.client import DialogueClient
 
-    settings = Settings(port=0, threads=THREADS)
+    settings = Settings(port=0, threads=THREADS, watch=False)
     engine = DialogueEngine(load_world(EXAMPLE_WORLD), model, settings)
+    worlds = WorldHost(engine, EXAMPLE_WORLD)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     box: dict[str, Any] = {}
 
     async def run() -> None:
-        box["server"], box["port"], _ = await build_server(settings, engine)
+        box["server"], box["port"], _ = await build_server(settings, engine, worlds)
         ready.set()
         await box["server"].wait_for_termination()
 
@@ -156,7 +159,7 @@ def main() -> None:
     model = load_model(model_dir, device="auto", threads=THREADS)
     world = load_world(EXAMPLE_WORLD)
     prompt_text = model.tokenizer.render(
-        build_messages(persona_card(world, world.character(NPC), "a traveller"), [], PLAYER_LINE)
+        build_messages(persona_card(world, view(world, NPC), "a traveller"), [], PLAYER_LINE)
     )
     prompt_tokens = len(model.tokenizer.encode(prompt_text))
 

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = {"world", "model_dir", "cache_dir", "precision", "device", "threads", "host", "port",
-             "log_format", "log_level", "max_new_tokens"}
+             "log_format", "log_level", "max_new_tokens", "watch"}
     return Settings.load({k: v for k, v in vars(args).items() if k in names})
 
 
@@ -248,6 +248,8 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--precision", choices=["int4", "int8", "fp32"],
                        help="precision of the default model (default int4)")
     serve.add_argument("--max-new-tokens", type=int, help="cap on tokens per reply (default 96)")
+    serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
+                       help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_cmd_serve)

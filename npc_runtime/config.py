@@ -50,6 +50,8 @@ class Settings:
     repetition_penalty: float = 1.3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
+    watch: bool = True  # hot-reload the world folder when its files change
+    watch_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -61,6 +63,7 @@ class Settings:
             (self.max_text_chars > 0, "max_text_chars must be positive"),
             (self.max_new_tokens > 0, "max_new_tokens must be positive"),
             (self.max_sessions > 0, "max_sessions must be positive"),
+            (self.watch_interval_s > 0, "watch_interval_s must be positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -100,6 +103,10 @@ def _convert(name: str, raw: str) -> Any:
     try:
         if "Path" in kind:
             return Path(raw).expanduser()
+        if kind == "bool":
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
         if kind == "int":
             return int(raw)
         if kind == "float":

@@ -13,7 +13,8 @@ Every error npc-runtime raises on purpose.
     ├── NotFoundError          a request names something that does not exist
     │   ├── UnknownNpcError
     │   └── UnknownSessionError
-    └── InvalidInputError      a request's content is unacceptable
+    ├── InvalidInputError      a request's content is unacceptable
+    └── PermissionDeniedError  a request reaches for something it may not
 
 Only ``npc_runtime.server.status`` maps these to gRPC status codes.
 """
@@ -63,3 +64,7 @@ class UnknownSessionError(NotFoundError):
 
 class InvalidInputError(NpcRuntimeError):
     """Raised when request content is empty, too long or otherwise unacceptable."""
+
+
+class PermissionDeniedError(NpcRuntimeError):
+    """Raised when a request asks for something outside what it may touch (e.g. a path)."""

@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
+from npc_runtime.logs import configure_logging
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel, load_model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_logs() -> None:
+    """Only warnings and errors from the package while tests run."""
+    configure_logging("console", "warning")
 
 
 @pytest.fixture(scope="session")

@@ -12,43 +12,55 @@ from grpc_reflection.v1alpha import reflection
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.server._proto.npc.v1 import dialogue_pb2, dialogue_pb2_grpc
+from npc_runtime.dialogue.worlds import WorldHost
+from npc_runtime.server._proto.npc.v1 import (
+    dialogue_pb2,
+    dialogue_pb2_grpc,
+    world_pb2,
+    world_pb2_grpc,
+)
 from npc_runtime.server.dialogue_servicer import DialogueServicer
 from npc_runtime.server.interceptors import RequestContextInterceptor
+from npc_runtime.server.world_servicer import WorldServicer
 
 log = structlog.get_logger(__name__)
 
 SERVICE_NAMES = (
     dialogue_pb2.DESCRIPTOR.services_by_name["DialogueService"].full_name,
+    world_pb2.DESCRIPTOR.services_by_name["WorldService"].full_name,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
 
 
 async def build_server(
-    settings: Settings, engine: DialogueEngine
+    settings: Settings, engine: DialogueEngine, worlds: WorldHost
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """
-    A started server with the dialogue, health and reflection services.
+    A started server with the dialogue, world, health and reflection services.
 
     Returns:
         The server, the port it bound (useful with ``port=0``) and its health servicer.
     """
     server = grpc.aio.server(interceptors=[RequestContextInterceptor()])
     dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(DialogueServicer(engine), server)
+    world_pb2_grpc.add_WorldServiceServicer_to_server(WorldServicer(worlds), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     await server.start()
-    for name in ("", SERVICE_NAMES[0]):
+    for name in ("", *SERVICE_NAMES[:2]):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port, health_servicer
 
 
 async def serve(settings: Settings, engine: DialogueEngine) -> None:
     """Serve until SIGTERM or SIGINT, then drain in-flight streams and exit."""
-    server, port, health_servicer = await build_server(settings, engine)
+    worlds = WorldHost(engine, settings.world)
+    server, port, health_servicer = await build_server(settings, engine, worlds)
+    if settings.watch:
+        worlds.start_watching(settings.watch_interval_s)
     log.info("serving", host=settings.host, port=port, world=engine.world.name,
              npcs=sorted(engine.world.characters), model=str(engine.model.path),
              providers=engine.model.runner.providers)
@@ -58,6 +70,7 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("draining", grace_s=settings.shutdown_grace_s)
+    await worlds.stop_watching()
     await health_servicer.enter_graceful_shutdown()  # health checks now say NOT_SERVING
     await server.stop(settings.shutdown_grace_s)
     engine.shutdown()

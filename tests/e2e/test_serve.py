@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +17,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from npc_runtime.config import EXAMPLE_WORLD
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+from npc_runtime.server._proto.npc.v1 import world_pb2, world_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 CLI = [sys.executable, "-m", "npc_runtime"]
@@ -29,10 +32,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(model_dir: Path, port: int) -> subprocess.Popen[str]:
+def _start(model_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*CLI, "serve", "--model", str(model_dir), "--port", str(port), "--threads", "2",
-         "--log-format", "json"],
+         "--log-format", "json", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "NPC_SHUTDOWN_GRACE_S": "20"},
     )
@@ -134,3 +137,28 @@ def test_missing_model_folder_names_it_and_the_fix(tmp_path: Path) -> None:
     assert str(tmp_path / "gone") in result.stderr
     assert "npc-runtime model build" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_world_folder_edits_are_hot_reloaded(default_model_dir: Path, tmp_path: Path) -> None:
+    """Editing the served world folder swaps the world; the open session keeps talking."""
+    world = tmp_path / "harbor"
+    shutil.copytree(EXAMPLE_WORLD, world)
+    port = _free_port()
+    process = _start(default_model_dir, port, "--world", str(world))
+    try:
+        _wait_serving(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            worlds = world_pb2_grpc.WorldServiceStub(channel)
+            dialogue = pb_grpc.DialogueServiceStub(channel)
+            session = dialogue.OpenSession(pb.OpenSessionRequest(npc_id="maren")).session_id
+            text = (world / "world.yaml").read_text()
+            (world / "world.yaml").write_text(text.replace("name: Saltmere", "name: Brinehold"))
+            deadline = time.monotonic() + 20
+            while worlds.GetWorldInfo(world_pb2.GetWorldInfoRequest()).world.name != "Brinehold":
+                assert time.monotonic() < deadline, "world was not reloaded"
+                time.sleep(0.2)
+            reply = list(dialogue.Say(pb.SayRequest(session_id=session, text="Where am I?")))
+            assert reply[-1].HasField("line_done")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 
-from npc_runtime.config import Settings
+from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.lore.model import World
+from npc_runtime.dialogue.worlds import WorldHost
+from npc_runtime.lore.loader import load_world
 from npc_runtime.model.loader import LoadedModel
-from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc, world_pb2_grpc
 from npc_runtime.server.app import build_server
 
 
@@ -26,32 +30,60 @@ class LiveServer:
     engine: DialogueEngine
     channel: grpc.Channel
     stub: dialogue_pb2_grpc.DialogueServiceStub
+    worlds: world_pb2_grpc.WorldServiceStub
+    world_path: Path
 
 
-@pytest.fixture(scope="module")
-def live_server(tiny_model: LoadedModel, world: World) -> Iterator[LiveServer]:
-    """Serve the example world with the tiny model on port 0."""
-    settings = Settings(port=0, max_text_chars=200, max_new_tokens=24, max_sessions=50)
-    engine = DialogueEngine(world, tiny_model, settings)
+@contextlib.contextmanager
+def running_server(settings: Settings, model: LoadedModel, world_path: Path
+                   ) -> Iterator[LiveServer]:
+    """Serve ``world_path`` with ``model`` until the block ends (watching if settings say)."""
+    engine = DialogueEngine(load_world(world_path), model, settings)
+    host = WorldHost(engine, world_path)
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    holder: dict[str, object] = {}
+    box: dict[str, object] = {}
 
     async def run() -> None:
-        server, port, _ = await build_server(settings, engine)
-        holder.update(server=server, port=port)
+        server, port, _ = await build_server(settings, engine, host)
+        if settings.watch:
+            host.start_watching(settings.watch_interval_s)
+        box.update(server=server, port=port)
         started.set()
         await server.wait_for_termination()
+        await host.stop_watching()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
     assert started.wait(30), "server did not start"
-    channel = grpc.insecure_channel(f"127.0.0.1:{holder['port']}")
-    yield LiveServer(int(holder["port"]), engine, channel,  # type: ignore[call-overload]
-                     dialogue_pb2_grpc.DialogueServiceStub(channel))
-    channel.close()
-    # run() returns once the server has stopped, which ends the loop's thread.
-    asyncio.run_coroutine_threadsafe(holder["server"].stop(1), loop)  # type: ignore[attr-defined]
-    thread.join(10)
-    assert not thread.is_alive(), "server did not stop"
-    engine.shutdown()
+    channel = grpc.insecure_channel(f"127.0.0.1:{box['port']}")
+    try:
+        yield LiveServer(int(box["port"]), engine, channel,  # type: ignore[call-overload]
+                         dialogue_pb2_grpc.DialogueServiceStub(channel),
+                         world_pb2_grpc.WorldServiceStub(channel), world_path)
+    finally:
+        channel.close()
+        # run() returns once the server has stopped, which ends the loop's thread.
+        asyncio.run_coroutine_threadsafe(box["server"].stop(1), loop)  # type: ignore[attr-defined]
+        thread.join(10)
+        assert not thread.is_alive(), "server did not stop"
+        engine.shutdown()
+
+
+@pytest.fixture(scope="module")
+def live_server(tiny_model: LoadedModel) -> Iterator[LiveServer]:
+    """Serve the example world with the tiny model on port 0 (no file watching)."""
+    settings = Settings(port=0, max_text_chars=200, max_new_tokens=24, max_sessions=50,
+                        watch=False)
+    with running_server(settings, tiny_model, EXAMPLE_WORLD) as server:
+        yield server
+
+
+@pytest.fixture
+def watched_server(tiny_model: LoadedModel, tmp_path: Path) -> Iterator[LiveServer]:
+    """Serve a copy of the example world that tests may edit; polled every 50 ms."""
+    world = tmp_path / "harbor"
+    shutil.copytree(EXAMPLE_WORLD, world)
+    settings = Settings(port=0, max_new_tokens=8, watch=True, watch_interval_s=0.05)
+    with running_server(settings, tiny_model, world) as server:
+        yield server

@@ -1,0 +1,137 @@
+"""
+The served world: validate and swap worlds, and hot-reload the world folder.
+
+A swap happens between turns (a turn reads the world once), so open sessions carry on.
+An invalid world is never served: the previous one stays and the errors are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+import structlog
+
+from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.errors import InvalidInputError, LoreError, PermissionDeniedError
+from npc_runtime.lore.diagnostics import Diagnostic
+from npc_runtime.lore.loader import MAX_FILES, check_world_files, world_files
+from npc_runtime.lore.model import World
+from npc_runtime.lore.yaml_source import MAX_FILE_BYTES
+
+log = structlog.get_logger(__name__)
+
+Snapshot = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of every world file
+
+
+class WorldHost:
+    """Owns which world the engine serves and where it came from."""
+
+    def __init__(self, engine: DialogueEngine, path: Path | None) -> None:
+        self.engine = engine
+        self.path = path.resolve() if path else None
+        # Clients may load worlds from this folder and below, never elsewhere.
+        self.root = (self.path if self.path and self.path.is_dir() else
+                     self.path.parent if self.path else Path.cwd()).parent
+        self._watcher: asyncio.Task[None] | None = None
+        self._snapshot: Snapshot = self._scan()
+
+    @property
+    def world(self) -> World:
+        """The world served now."""
+        return self.engine.world
+
+    async def check(self, *, path: str = "", files: Mapping[str, str] | None = None
+                    ) -> tuple[World | None, list[Diagnostic]]:
+        """
+        Validate a world given as a server path or as file contents.
+
+        Raises:
+            InvalidInputError: Both or neither source, or malformed file names or sizes.
+            PermissionDeniedError: ``path`` is outside the world root.
+            LoreError: ``path`` holds no YAML.
+        """
+        if bool(path) == bool(files):
+            raise InvalidInputError("give exactly one world source: a path or files")
+        if path:
+            target = (self.root / path).resolve()
+            if not target.is_relative_to(self.root):
+                raise PermissionDeniedError(f"{path!r} is outside the world root {self.root}")
+            return await asyncio.to_thread(check_world_files, target)
+        assert files is not None
+        _check_names(files)
+        with tempfile.TemporaryDirectory(prefix="npc-world-") as tmp:
+            for name, text in files.items():
+                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / name).write_text(text, encoding="utf-8")
+            return await asyncio.to_thread(check_world_files, Path(tmp))
+
+    async def load(self, *, path: str = "", files: Mapping[str, str] | None = None
+                   ) -> tuple[bool, list[Diagnostic]]:
+        """Validate and, when valid, serve; returns (loaded, diagnostics)."""
+        world, diagnostics = await self.check(path=path, files=files)
+        if world is not None:
+            self._serve(world, "client")
+        return world is not None, diagnostics
+
+    def start_watching(self, interval_s: float) -> None:
+        """Poll the world folder and hot-reload valid changes."""
+        if self.path is not None and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(interval_s))
+
+    async def stop_watching(self) -> None:
+        """Stop the watcher, if any."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+
+    def _serve(self, world: World, source: str) -> None:
+        old = self.engine.world.version
+        self.engine.replace_world(world)
+        log.info("world_loaded", source=source, world=world.name, version=world.version,
+                 previous=old)
+
+    def _scan(self) -> Snapshot:
+        if self.path is None:
+            return ()
+        try:
+            return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                         for f in world_files(self.path))
+        except (LoreError, OSError):
+            return ()
+
+    async def _watch(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            snapshot = await asyncio.to_thread(self._scan)
+            if snapshot == self._snapshot:
+                continue
+            self._snapshot = snapshot
+            assert self.path is not None
+            try:
+                world, diagnostics = await asyncio.to_thread(check_world_files, self.path)
+            except LoreError as exc:
+                log.warning("world_reload_rejected", errors=[str(exc)])
+                continue
+            if world is None:
+                log.warning("world_reload_rejected", path=str(self.path),
+                            errors=[str(d) for d in diagnostics if d.severity == "error"][:20])
+            elif world.version != self.engine.world.version:
+                self._serve(world, "watch")
+
+
+def _check_names(files: Mapping[str, str]) -> None:
+    if len(files) > MAX_FILES:
+        raise InvalidInputError(f"{len(files)} files; the limit is {MAX_FILES}")
+    for name, text in files.items():
+        pure = PurePosixPath(name)
+        if pure.is_absolute() or ".." in pure.parts or pure.suffix not in {".yaml", ".yml"}:
+            raise InvalidInputError(f"file name {name!r} must be a relative path ending in "
+                                    ".yaml or .yml, without '..'")
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise InvalidInputError(f"{name}: larger than {MAX_FILE_BYTES} bytes")

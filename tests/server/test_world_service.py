@@ -1,0 +1,96 @@
+"""WorldService over real gRPC, and hot reload of the world folder without dropping sessions."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from npc_runtime.config import EXAMPLE_WORLD
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as dpb
+from npc_runtime.server._proto.npc.v1 import world_pb2 as pb
+
+from .conftest import LiveServer
+
+GOOD = (EXAMPLE_WORLD / "world.yaml").read_text()
+
+
+def _files(text: str) -> pb.WorldSource:
+    return pb.WorldSource(files=pb.WorldFiles(files={"world.yaml": text}))
+
+
+def test_validate_returns_located_diagnostics(live_server: LiveServer) -> None:
+    """A broken world sent as files comes back with file:line:column diagnostics."""
+    broken = GOOD.replace("knows: [silent_bell,", "knows: [silent_bel,")
+    response = live_server.worlds.ValidateWorld(pb.ValidateWorldRequest(source=_files(broken)))
+    assert not response.valid
+    errors = [d for d in response.diagnostics if d.severity == pb.SEVERITY_ERROR]
+    assert [(d.file, d.code) for d in errors] == [("world.yaml", "unknown-reference")]
+    assert errors[0].line == GOOD.splitlines().index(
+        next(line for line in GOOD.splitlines() if "knows: [silent_bell," in line)) + 1
+    assert "silent_bell" in errors[0].hint
+
+
+def test_load_refuses_an_invalid_world_and_keeps_serving(live_server: LiveServer) -> None:
+    """An invalid LoadWorld changes nothing."""
+    before = live_server.worlds.GetWorldInfo(pb.GetWorldInfoRequest()).world
+    response = live_server.worlds.LoadWorld(pb.LoadWorldRequest(source=_files("characters: 3")))
+    assert not response.loaded
+    assert response.world.version == before.version
+
+
+def test_load_swaps_the_world_and_sessions_carry_on(live_server: LiveServer) -> None:
+    """A valid LoadWorld is served from the next turn; an open session keeps working."""
+    session = live_server.stub.OpenSession(dpb.OpenSessionRequest(npc_id="maren")).session_id
+    renamed = GOOD.replace("name: Saltmere", "name: Saltmere Reborn")
+    response = live_server.worlds.LoadWorld(pb.LoadWorldRequest(source=_files(renamed)))
+    assert response.loaded
+    assert response.world.name == "Saltmere Reborn"
+    events = list(live_server.stub.Say(dpb.SayRequest(session_id=session, text="Evening.")))
+    assert events[-1].HasField("line_done")
+    assert live_server.engine.world.name == "Saltmere Reborn"
+    live_server.worlds.LoadWorld(pb.LoadWorldRequest(source=_files(GOOD)))
+
+
+@pytest.mark.parametrize(("source", "code"), [
+    (pb.WorldSource(path="../../../../etc"), grpc.StatusCode.PERMISSION_DENIED),
+    (pb.WorldSource(files=pb.WorldFiles(files={"../x.yaml": "a: 1"})),
+     grpc.StatusCode.INVALID_ARGUMENT),
+    (pb.WorldSource(), grpc.StatusCode.INVALID_ARGUMENT),
+])
+def test_bad_sources_are_refused(live_server: LiveServer, source: pb.WorldSource,
+                                 code: grpc.StatusCode) -> None:
+    """Paths outside the world root, odd file names and empty sources get clear statuses."""
+    with pytest.raises(grpc.RpcError) as info:
+        live_server.worlds.ValidateWorld(pb.ValidateWorldRequest(source=source))
+    assert info.value.code() == code
+
+
+def _wait_for(predicate: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_hot_reload_serves_a_valid_edit_and_rejects_an_invalid_one(
+    watched_server: LiveServer,
+) -> None:
+    """Editing the world folder reloads it; a broken edit leaves the last good world."""
+    info = watched_server.worlds.GetWorldInfo(pb.GetWorldInfoRequest()).world
+    session = watched_server.stub.OpenSession(
+        dpb.OpenSessionRequest(npc_id="maren")).session_id
+    folder = watched_server.world_path
+    (folder / "world.yaml").write_text(GOOD.replace("name: Saltmere", "name: Saltmere Two"))
+    assert _wait_for(lambda: watched_server.engine.world.name == "Saltmere Two")
+    reloaded = watched_server.worlds.GetWorldInfo(pb.GetWorldInfoRequest()).world
+    assert reloaded.version != info.version
+
+    (folder / "world.yaml").write_text(GOOD.replace("knows: [silent_bell,", "knows: [nope,"))
+    time.sleep(0.5)  # ten polls
+    assert watched_server.engine.world.version == reloaded.version
+    events = list(watched_server.stub.Say(dpb.SayRequest(session_id=session, text="Hello?")))
+    assert events[-1].HasField("line_done")
