@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = {"world", "model_dir", "cache_dir", "precision", "device", "threads", "host", "port",
-             "log_format", "log_level", "max_new_tokens", "watch"}
+             "log_format", "log_level", "max_new_tokens", "watch", "warm", "kv_cache_mb"}
     return Settings.load({k: v for k, v in vars(args).items() if k in names})
 
 
@@ -138,7 +138,7 @@ def _cmd_lore_show(args: argparse.Namespace) -> int:
         print("\n".join(f"- {line}" for line in lines) or "- (none)")
         print()
     print("## Prompt the model sees\n")
-    print(persona_card(world, known, "the player"))
+    print(persona_card(world, known))
     return 0
 
 
@@ -248,6 +248,10 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--precision", choices=["int4", "int8", "fp32"],
                        help="precision of the default model (default int4)")
     serve.add_argument("--max-new-tokens", type=int, help="cap on tokens per reply (default 96)")
+    serve.add_argument("--warm", action="store_true", default=None,
+                       help="prefill every NPC's prompt prefix before serving")
+    serve.add_argument("--kv-cache-mb", type=int,
+                       help="memory for shared prefixes and session KV (default 256)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])

@@ -50,6 +50,8 @@ class Settings:
     repetition_penalty: float = 1.3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
+    kv_cache_mb: int = 256  # shared prefixes + session caches; LRU beyond this
+    warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0
 
@@ -64,6 +66,7 @@ class Settings:
             (self.max_new_tokens > 0, "max_new_tokens must be positive"),
             (self.max_sessions > 0, "max_sessions must be positive"),
             (self.watch_interval_s > 0, "watch_interval_s must be positive"),
+            (self.kv_cache_mb >= 0, "kv_cache_mb must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:

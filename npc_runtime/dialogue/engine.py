@@ -23,8 +23,9 @@ from npc_runtime.dialogue.prompt import build_messages, persona_card
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.knowledge import view
-from npc_runtime.lore.model import World
-from npc_runtime.model.generate import SamplingParams, StopReason, generate
+from npc_runtime.lore.model import World, WorldState
+from npc_runtime.model.generate import Generation, SamplingParams, StopReason
+from npc_runtime.model.kv_pool import CachedSequence, KVPool
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.tokenizer import StreamDecoder
 
@@ -71,6 +72,7 @@ class DialogueEngine:
         self.model = model
         self.settings = settings
         self.sessions = SessionRegistry(settings.max_sessions)
+        self.kv = KVPool(settings.kv_cache_mb << 20)
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="generate")
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
@@ -84,10 +86,22 @@ class DialogueEngine:
     def replace_world(self, world: World) -> None:
         """Serve ``world`` from the next turn on; open sessions carry on (hot reload)."""
         self.world = world
+        self.kv.drop_prefixes()  # their keys can no longer match; free the memory now
+
+    def warm(self) -> int:
+        """Prefill every NPC's opening prefix (no quest started); returns how many."""
+        world, tokenizer = self.world, self.model.tokenizer
+        speakers = [c.id for c in world.characters.values() if c.knows or c.tools]
+        for npc in speakers:
+            system = persona_card(world, view(world, npc, WorldState()))
+            self.kv.shared_prefix(self.model.runner, tokenizer.encode(
+                tokenizer.render([("system", system)], add_generation_prompt=False)))
+        return len(speakers)
 
     def close_session(self, session_id: str) -> None:
-        """Forget a session; raises UnknownSessionError."""
+        """Forget a session and its KV cache; raises UnknownSessionError."""
         self.sessions.close(session_id)
+        self.kv.drop(("session", session_id))
 
     def sampling(self, max_new_tokens: int = 0, temperature: float | None = None,
                  top_p: float | None = None, seed: int | None = None,
@@ -148,6 +162,24 @@ class DialogueEngine:
         """Stop accepting turns and wait for the running one."""
         self._worker.shutdown(wait=True, cancel_futures=True)
 
+    def _prompt(self, session: Session, system: str, line: str, params: SamplingParams
+                ) -> list[int]:
+        """Token ids of the turn's prompt, dropping the oldest exchanges if they overflow."""
+        tokenizer = self.model.tokenizer
+        budget = self.model.manifest.context_length - params.max_new_tokens
+        while True:
+            prompt = tokenizer.encode_chat(build_messages(system, session.player_name,
+                                                          session.history, line))
+            if len(prompt) <= budget or not session.history:
+                break
+            del session.history[:2]  # the oldest exchange goes; the shared prefix stays
+        if len(prompt) > budget:
+            raise InvalidInputError(
+                f"the persona and line take {len(prompt)} tokens; the model's context leaves "
+                f"{budget} (shorten the line, the persona, or --max-new-tokens)"
+            )
+        return prompt
+
     def _check_text(self, text: str) -> str:
         line = text.strip()
         if not line:
@@ -162,51 +194,43 @@ class DialogueEngine:
                   cancelled: threading.Event, started: float) -> Iterator[ReplyEvent]:
         """Blocking: prompt, generate, detokenize, stop; appends the turn to history."""
         model, world = self.model, self.world  # one world for the whole turn
-        system = persona_card(world, view(world, session.npc_id, session.state),
-                              session.player_name)
-        prompt = model.tokenizer.encode_chat(build_messages(system, session.history, line))
-        budget = model.manifest.context_length - params.max_new_tokens
-        while len(prompt) > budget and session.history:
-            del session.history[:2]  # drop the oldest exchange, keep the persona
-            prompt = model.tokenizer.encode_chat(build_messages(system, session.history, line))
-        if len(prompt) > budget:
-            raise InvalidInputError(
-                f"the persona and line take {len(prompt)} tokens; the model's context leaves "
-                f"{budget} (shorten the line, the persona, or --max-new-tokens)"
-            )
+        system = persona_card(world, view(world, session.npc_id, session.state))
+        shared = model.tokenizer.encode(model.tokenizer.render([("system", system)],
+                                                               add_generation_prompt=False))
+        prompt = self._prompt(session, system, line, params)
+        prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
+        start = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
+                                session=session.id)
+        generation = Generation(model.runner, prompt, params, model.tokenizer.eos_token_ids,
+                                start=start)
         decoder = StreamDecoder(model.tokenizer)
-        tokens = generate(model.runner, prompt, params, model.tokenizer.eos_token_ids)
         first_at = 0.0
-        count = 0
         shown = ""  # the reply as streamed so far
-        reason = StopReason.MAX_TOKENS
-        try:
-            while True:
-                if cancelled.is_set():
-                    reason = StopReason.CANCELLED
-                    break
-                try:
-                    token = next(tokens)
-                except StopIteration as finished:
-                    reason = finished.value
-                    break
-                if count == 0:
-                    first_at = time.perf_counter()
-                count += 1
-                decoder.push(token)
-                visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
-                if len(visible) > len(shown):
-                    yield TokenEvent(visible[len(shown):], count - 1)
-                    shown = visible
-                if len(visible) < len(decoder.text.lstrip()):
-                    reason = StopReason.STOP_SEQUENCE
-                    break
-        finally:
-            tokens.close()
+        reason = StopReason.CANCELLED
+        for token in generation:
+            if cancelled.is_set():
+                break
+            first_at = first_at or time.perf_counter()
+            decoder.push(token)
+            visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
+            if len(visible) > len(shown):
+                yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
+                shown = visible
+            if len(visible) < len(decoder.text.lstrip()):
+                reason = StopReason.STOP_SEQUENCE
+                break
+        else:
+            reason = generation.reason or StopReason.MAX_TOKENS
+        if cancelled.is_set():
+            reason = StopReason.CANCELLED
+        count = len(generation.tokens)
         done = time.perf_counter()
         if reason is StopReason.CANCELLED:
+            self.kv.drop(("session", session.id))  # free it now; rebuilt on the next turn
             log.info("turn_cancelled", session=session.id, generated_tokens=count)
             return
+        self.kv.put(("session", session.id),
+                    CachedSequence(tuple(generation.ids), generation.cache))
         reply = shown.strip()
         session.history += [("user", line), ("assistant", reply)]
         timings = Timings(

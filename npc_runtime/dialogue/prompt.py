@@ -16,8 +16,13 @@ RULES = (
 MAX_SAMPLE_LINES = 3
 
 
-def persona_card(world: World, known: KnowledgeView, player_name: str) -> str:
-    """The system message: who the NPC is, what it knows at this point, and the rules."""
+def persona_card(world: World, known: KnowledgeView) -> str:
+    """
+    The system message: who the NPC is, what it knows at this point, and the rules.
+
+    It depends only on the NPC, the world version and the quest stage, never on the
+    player, so every session at that point shares its KV cache.
+    """
     npc, persona = known.npc, known.npc.persona
     lines = [f"You are {npc.name}, {npc.role}, in {world.name}." if npc.role
              else f"You are {npc.name}, in {world.name}."]
@@ -42,11 +47,12 @@ def persona_card(world: World, known: KnowledgeView, player_name: str) -> str:
     if known.must_reveal:
         lines.append("Make sure to tell the player: " + " ".join(f.text for f in
                                                                  known.must_reveal))
-    lines.append(f"You are talking to {player_name}.")
     lines.append(RULES)
     return "\n".join(lines)
 
 
-def build_messages(system: str, history: Sequence[Message], player_line: str) -> list[Message]:
-    """The chat to render: system, earlier turns, the player's new line."""
-    return [("system", system), *history, ("user", player_line)]
+def build_messages(system: str, player_name: str, history: Sequence[Message],
+                   player_line: str) -> list[Message]:
+    """The chat to render: the shared card, who is talking, earlier turns, the new line."""
+    return [("system", system), ("system", f"You are talking to {player_name}."), *history,
+            ("user", player_line)]

@@ -1,19 +1,19 @@
 """
 The decode loop, top to bottom: prefill, then one token per step until a stop.
 
-Stop sequences and cancellation are the caller's: it stops pulling tokens (and closes
-the generator) when its text contains one, or when the client has gone.
+Stop sequences and cancellation are the caller's: it stops pulling tokens when its text
+contains one, or when the client has gone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from npc_runtime.model.runner import OnnxCausalLM
+from npc_runtime.model.runner import KVCache, OnnxCausalLM
 
 
 class StopReason(enum.Enum):
@@ -88,27 +88,54 @@ class Sampler:
         return int(self._rng.choice(len(probs), p=probs))
 
 
-def generate(
-    model: OnnxCausalLM,
-    prompt_ids: Sequence[int],
-    params: SamplingParams,
-    eos_token_ids: frozenset[int],
-) -> Generator[int, None, StopReason]:
-    """
-    Yield the reply's token ids one by one; return why it stopped.
+LogitsProcessor = Callable[[np.ndarray, Sequence[int]], np.ndarray]
+"""Per-step logit control (bans, grammar masks): (logits [vocab], reply so far) -> logits."""
 
-    End-of-turn tokens are not yielded.
+
+class Generation:
     """
-    sample = Sampler(params)
-    # Prefill: the whole prompt in one pass fills the KV cache.
-    logits, cache = model.forward(prompt_ids, model.empty_cache())
-    for step in range(params.max_new_tokens):
-        token = sample(logits)
-        if token in eos_token_ids:
-            return StopReason.END_OF_TURN
-        yield token
-        if step + 1 == params.max_new_tokens:
-            break
-        # Decode: only the new token runs; the cache holds everything before it.
-        logits, cache = model.forward([token], cache)
-    return StopReason.MAX_TOKENS
+    One reply's decode loop. Iterate it for token ids; afterwards ``reason`` says why it
+    ended (None if the caller stopped early) and ``cache`` holds the KV of exactly ``ids``
+    (the prompt plus every token fed back), ready for the next turn or a rewind.
+    """
+
+    def __init__(
+        self,
+        model: OnnxCausalLM,
+        prompt_ids: Sequence[int],
+        params: SamplingParams,
+        eos_token_ids: frozenset[int],
+        *,
+        start: tuple[np.ndarray, KVCache] | None = None,
+        logits_processor: LogitsProcessor | None = None,
+    ) -> None:
+        self._model = model
+        self._params = params
+        self._eos = eos_token_ids
+        self._start = start  # next-token logits and the KV of prompt_ids, if already run
+        self._process = logits_processor
+        self.ids: list[int] = list(prompt_ids)
+        self.cache: KVCache = model.empty_cache()
+        self.tokens: list[int] = []  # the reply, end-of-turn excluded
+        self.reason: StopReason | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        sample = Sampler(self._params)
+        # Prefill: the whole prompt in one pass fills the KV cache (unless done already).
+        logits, self.cache = self._start or self._model.forward(self.ids,
+                                                                 self._model.empty_cache())
+        for step in range(self._params.max_new_tokens):
+            if self._process is not None:
+                logits = self._process(logits, self.tokens)
+            token = sample(logits)
+            if token in self._eos:
+                self.reason = StopReason.END_OF_TURN
+                return
+            self.tokens.append(token)
+            yield token
+            if step + 1 == self._params.max_new_tokens:
+                break
+            # Decode: only the new token runs; the cache holds everything before it.
+            logits, self.cache = self._model.forward([token], self.cache)
+            self.ids.append(token)
+        self.reason = StopReason.MAX_TOKENS

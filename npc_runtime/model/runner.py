@@ -33,6 +33,14 @@ class KVCache:
     arrays: tuple[np.ndarray, ...]  # per past input, in session order: [1, kv_heads, seq, head_dim]
     length: int  # tokens covered
 
+    def rewind(self, length: int) -> KVCache:
+        """The cache of the first ``length`` tokens (views, no copy), e.g. to regenerate."""
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot rewind a {self.length}-token cache to {length}")
+        if length == self.length:
+            return self
+        return KVCache(tuple(a[:, :, :length, :] for a in self.arrays), length)
+
 
 def choose_providers(device: str) -> list[str]:
     """Execution providers for ``device`` (auto picks CUDA when onnxruntime-gpu has it)."""

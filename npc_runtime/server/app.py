@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
 import grpc
 import structlog
@@ -58,6 +59,10 @@ async def build_server(
 async def serve(settings: Settings, engine: DialogueEngine) -> None:
     """Serve until SIGTERM or SIGINT, then drain in-flight streams and exit."""
     worlds = WorldHost(engine, settings.world)
+    if settings.warm:
+        started = time.perf_counter()
+        count = await asyncio.to_thread(engine.warm)
+        log.info("warmed", npcs=count, ms=round((time.perf_counter() - started) * 1000))
     server, port, health_servicer = await build_server(settings, engine, worlds)
     if settings.watch:
         worlds.start_watching(settings.watch_interval_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from npc_runtime.model.generate import Sampler, SamplingParams, StopReason, generate
+from npc_runtime.model.generate import Generation, Sampler, SamplingParams, StopReason
 from npc_runtime.model.loader import LoadedModel
 
 PROMPT = [("system", "You keep an inn."), ("user", "How much is a room?")]
@@ -14,13 +14,10 @@ PROMPT = [("system", "You keep an inn."), ("user", "How much is a room?")]
 def _run(model: LoadedModel, params: SamplingParams, eos: frozenset[int] = frozenset()
          ) -> tuple[list[int], StopReason]:
     ids = model.tokenizer.encode_chat(PROMPT)
-    gen = generate(model.runner, ids, params, eos)
-    tokens: list[int] = []
-    while True:
-        try:
-            tokens.append(next(gen))
-        except StopIteration as stop:
-            return tokens, stop.value
+    generation = Generation(model.runner, ids, params, eos)
+    tokens = list(generation)
+    assert generation.reason is not None
+    return tokens, generation.reason
 
 
 def test_cached_decode_matches_full_recompute(tiny_model: LoadedModel) -> None:
@@ -93,3 +90,48 @@ def test_invalid_sampling_params_are_refused(kwargs: dict[str, float]) -> None:
     """Out-of-range parameters raise ValueError naming the parameter."""
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         SamplingParams(**kwargs)  # type: ignore[arg-type]
+
+
+def test_generation_cache_covers_exactly_its_ids(tiny_model: LoadedModel) -> None:
+    """After a reply, the cache holds the prompt and every token fed back, nothing more."""
+    ids = tiny_model.tokenizer.encode_chat(PROMPT)
+    generation = Generation(tiny_model.runner, ids, SamplingParams(max_new_tokens=6),
+                            frozenset())
+    tokens = list(generation)
+    assert generation.ids == [*ids, *tokens[:-1]]  # the last token was never run
+    assert generation.cache.length == len(generation.ids)
+
+
+def test_rewind_then_regenerate_matches_the_original(tiny_model: LoadedModel) -> None:
+    """Rewinding the KV to the prompt and decoding again reproduces the reply."""
+    ids = tiny_model.tokenizer.encode_chat(PROMPT)
+    first = Generation(tiny_model.runner, ids, SamplingParams(max_new_tokens=6), frozenset())
+    tokens = list(first)
+    rewound = first.cache.rewind(len(ids) - 1)
+    start = tiny_model.runner.forward(ids[-1:], rewound)
+    again = Generation(tiny_model.runner, ids, SamplingParams(max_new_tokens=6), frozenset(),
+                       start=start)
+    assert list(again) == tokens
+
+
+def test_logits_processor_bans_tokens(tiny_model: LoadedModel) -> None:
+    """A per-step processor that bans the greedy choice changes the reply around it."""
+    greedy, _ = _run(tiny_model, SamplingParams(max_new_tokens=4))
+    banned = greedy[0]
+
+    def ban(logits: np.ndarray, _reply: object) -> np.ndarray:
+        out = logits.copy()
+        out[banned] = -np.inf
+        return out
+
+    ids = tiny_model.tokenizer.encode_chat(PROMPT)
+    generation = Generation(tiny_model.runner, ids, SamplingParams(max_new_tokens=4),
+                            frozenset(), logits_processor=ban)
+    assert banned not in list(generation)
+
+
+def test_rewind_refuses_to_grow(tiny_model: LoadedModel) -> None:
+    """A cache cannot be rewound past its end."""
+    cache = tiny_model.runner.empty_cache()
+    with pytest.raises(ValueError, match="rewind"):
+        cache.rewind(1)

@@ -137,12 +137,16 @@ def test_cancelled_stream_stops_generation_and_server_keeps_serving(
     assert events[-1].HasField("line_done")
     assert time.monotonic() < deadline
     assert live_server.engine.sessions.get(session).history == []
+    assert ("session", session) not in live_server.engine.kv  # its KV was freed
 
 
 def test_close_session_forgets_it(live_server: LiveServer) -> None:
     """After CloseSession the id is unknown."""
     session = _open(live_server)
+    list(live_server.stub.Say(pb.SayRequest(session_id=session, text="hi")))
+    assert ("session", session) in live_server.engine.kv
     live_server.stub.CloseSession(pb.CloseSessionRequest(session_id=session))
+    assert ("session", session) not in live_server.engine.kv
     code, _ = _code(lambda: live_server.stub.Say(pb.SayRequest(session_id=session, text="hi")))
     assert code == grpc.StatusCode.NOT_FOUND
 

@@ -1,0 +1,151 @@
+"""
+KV reuse: a byte-bounded LRU of attention caches, and the choice of where a prompt's
+prefill can start.
+
+Two kinds of entries share one budget: *prefixes* (the KV of a system prompt, keyed by
+its token ids, so every session of an NPC at one stage of one world version shares it;
+a changed world or stage changes the tokens, hence the key) and *sessions* (the KV of a
+conversation so far, so a turn only prefills its new tokens). Eviction only costs time:
+an evicted entry is recomputed on next use.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from npc_runtime.model.runner import KVCache, OnnxCausalLM
+
+
+@dataclasses.dataclass(frozen=True)
+class CachedSequence:
+    """Token ids and the KV computed for exactly those tokens."""
+
+    ids: tuple[int, ...]
+    kv: KVCache
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the KV arrays."""
+        return sum(a.nbytes for a in self.kv.arrays)
+
+
+@dataclasses.dataclass
+class PoolStats:
+    """Counters for tests, logs and benchmarks."""
+
+    prefix_hits: int = 0
+    prefix_misses: int = 0
+    session_hits: int = 0
+    evictions: int = 0
+    reused_tokens: int = 0
+    prefilled_tokens: int = 0
+
+
+class KVPool:
+    """LRU over prefix and session caches, bounded by ``budget_bytes``."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._entries: collections.OrderedDict[tuple[str, str], CachedSequence] = (
+            collections.OrderedDict())
+        self._bytes = 0
+        self._lock = threading.Lock()  # the generation worker and the event loop both call in
+        self.stats = PoolStats()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now."""
+        return self._bytes
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._entries
+
+    def put(self, key: tuple[str, str], entry: CachedSequence) -> None:
+        """Store (or replace) an entry, evicting least recently used ones to fit."""
+        self.drop(key)
+        if entry.nbytes > self._budget:
+            return  # larger than the whole pool: not worth keeping
+        with self._lock:
+            self._entries[key] = entry
+            self._bytes += entry.nbytes
+            while self._bytes > self._budget:
+                _, old = self._entries.popitem(last=False)
+                self._bytes -= old.nbytes
+                self.stats.evictions += 1
+
+    def get(self, key: tuple[str, str]) -> CachedSequence | None:
+        """The entry, marked as recently used; None if absent or evicted."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def drop(self, key: tuple[str, str]) -> None:
+        """Forget an entry (a closed session, a cancelled turn)."""
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+
+    def drop_prefixes(self) -> None:
+        """Forget every prefix (e.g. after a world reload); sessions keep theirs."""
+        for key in [k for k in list(self._entries) if k[0] == "prefix"]:
+            self.drop(key)
+
+    def prefill(self, runner: OnnxCausalLM, ids: Sequence[int], *, prefix_len: int,
+                session: str | None) -> tuple[np.ndarray, KVCache]:
+        """
+        Run the prompt ``ids`` reusing the most KV available; return the next-token logits
+        and the cache covering ``ids``.
+
+        Reuse comes from the session's own cache (longest common prefix of token ids) or
+        from the shared prefix cache for ``ids[:prefix_len]``, whichever covers more. A
+        prefix that is missing is computed and stored first, for the next session.
+        """
+        start = runner.empty_cache()
+        covered = 0
+        if session is not None and (mine := self.get(("session", session))) is not None:
+            covered = _common_prefix(mine.ids, ids)
+            start = mine.kv
+            if covered:
+                self.stats.session_hits += 1
+        if 0 < prefix_len <= len(ids) and covered < prefix_len:
+            start, covered = self.shared_prefix(runner, ids[:prefix_len]).kv, prefix_len
+        covered = min(covered, len(ids) - 1)  # at least one token must run to get logits
+        self.stats.reused_tokens += covered
+        self.stats.prefilled_tokens += len(ids) - covered
+        return runner.forward(ids[covered:], start.rewind(covered))
+
+
+    def shared_prefix(self, runner: OnnxCausalLM, ids: Sequence[int]) -> CachedSequence:
+        """The cached KV of ``ids`` as a shared prefix, computed and stored on a miss."""
+        key = ("prefix", _digest(ids))
+        shared = self.get(key)
+        if shared is not None:
+            self.stats.prefix_hits += 1
+            return shared
+        self.stats.prefix_misses += 1
+        _, kv = runner.forward(ids, runner.empty_cache())
+        self.stats.prefilled_tokens += len(ids)
+        shared = CachedSequence(tuple(ids), kv)
+        self.put(key, shared)
+        return shared
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _digest(ids: Sequence[int]) -> str:
+    return hashlib.blake2b(np.asarray(ids, dtype=np.int64).tobytes(), digest_size=16).hexdigest()

@@ -1,0 +1,49 @@
+"""The turn pipeline's use of the KV pool: warm prefixes, session reuse, reload."""
+
+from __future__ import annotations
+
+import asyncio
+
+from npc_runtime.config import Settings
+from npc_runtime.dialogue.engine import DialogueEngine, LineDoneEvent
+from npc_runtime.lore.model import World
+from npc_runtime.model.loader import LoadedModel
+
+
+def _say(engine: DialogueEngine, session: str, text: str) -> LineDoneEvent:
+    async def run() -> LineDoneEvent:
+        events = [e async for e in engine.say(session, text, engine.sampling())]
+        assert isinstance(events[-1], LineDoneEvent)
+        return events[-1]
+
+    return asyncio.run(run())
+
+
+def test_warm_prefix_is_hit_by_a_new_sessions_first_turn(tiny_model: LoadedModel,
+                                                         world: World) -> None:
+    """--warm prefills each NPC's card; the first turn then reuses it."""
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4))
+    try:
+        assert engine.warm() == 1  # maren; tobin is a background character
+        session = engine.open_session("maren", "Ada").id
+        _say(engine, session, "Hello there.")
+        assert (engine.kv.stats.prefix_hits, engine.kv.stats.prefix_misses) == (1, 1)
+        before = engine.kv.stats.prefilled_tokens
+        done = _say(engine, session, "And a room?")
+        # The second turn prefilled only its own new tokens, not the whole prompt.
+        assert engine.kv.stats.prefilled_tokens - before < done.timings.prompt_tokens / 2
+        assert engine.kv.stats.session_hits == 1
+    finally:
+        engine.shutdown()
+
+
+def test_world_reload_drops_shared_prefixes(tiny_model: LoadedModel, world: World) -> None:
+    """Replacing the world frees prefixes (their text may have changed)."""
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4))
+    try:
+        engine.warm()
+        assert engine.kv.nbytes > 0
+        engine.replace_world(world)
+        assert engine.kv.nbytes == 0
+    finally:
+        engine.shutdown()
