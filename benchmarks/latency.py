@@ -1,194 +1,322 @@
 """
-Latency benchmark: time to first token and decode speed of the default model.
+Latency benchmark of the default model, with the llama.cpp baseline from the same run.
 
-Rows, all in one invocation on the same prompt (Maren's persona card from the example
-world plus one player line, rendered with the model's chat template):
-- npc-runtime, the ONNX decode loop called directly (prefill + greedy decode);
-- npc-runtime over gRPC: client-side TTFT of a real `Say` on a server in this process;
-- with ``--baseline llamacpp``: llama-cpp-python on the same GGUF weights the default
-  model is built from, prefix cache reset before each run (a cold prompt, like ours).
+Scenarios (p50/p95 over RUNS, one warm-up excluded):
+- cold: a new session, nothing cached (our server's KV pool cleared first);
+- new session: the first turn of a new session, the NPC prefix already cached;
+- warm turn: a ~30-token player line in an ongoing session (its KV kept);
+- decode: tokens/s at batch 1 (exactly DECODE_TOKENS tokens, end-of-turn ignored);
+- concurrency 1/4/16: sessions talking at once over real gRPC (aggregate tokens/s,
+  p95 time to first token); peak server RSS.
+Ours runs as a real `npc-runtime serve` process; TTFTs are client-side over gRPC.
+The baseline is llama-cpp-python on the same GGUF weights, reusing its KV for the longest
+common prefix as its users do (LLMUnity, NobodyWho), serving requests one at a time.
 
-Decode runs generate exactly DECODE_TOKENS tokens (end-of-turn ignored) so both runtimes
-do the same work. Warm-up runs are excluded; figures are medians (p95 where noted).
-
-    python benchmarks/latency.py [--baseline llamacpp] [--runs 5] [--json]
+    python benchmarks/latency.py [--baseline llamacpp] [--runs 5] [--json] [--quality]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import concurrent.futures
 import json
 import os
 import platform
+import signal
+import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
 import onnxruntime
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
-from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.prompt import build_messages, persona_card
-from npc_runtime.dialogue.worlds import WorldHost
-from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
-from npc_runtime.model.generate import SamplingParams, generate
+from npc_runtime.model.generate import Generation, SamplingParams
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.server.client import DialogueClient
 
 # Knobs.
 NPC = "maren"
-PLAYER_LINE = "Evening. I've walked all day; how much for a room, and is there anything hot to eat?"
+OPENING = "Evening. I've walked all day; how much for a room, and is there anything hot to eat?"
+FOLLOW_UPS = [  # ~30 tokens each
+    "That sounds fine. Tell me, what happened to the old bell tower up the hill?",
+    "And the noises I heard below the floor last night, what were those about?",
+    "Right. Could you give me a key to the room then, and a bowl of that stew?",
+    "One more thing: is anyone in town looking for help with anything these days?",
+]
 DECODE_TOKENS = 64
+REPLY_TOKENS = 32  # per request in the concurrency scenarios
 THREADS = 2
-WARMUP = 1
+QUALITY_PROMPTS = ["How much is a room?", "What happened to the bell?", "Tell me about Tobin."]
 
 
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _summary(ttft_ms: list[float], tps: list[float]) -> dict[str, float]:
-    ordered = sorted(ttft_ms)
-    return {
-        "ttft_ms_p50": statistics.median(ttft_ms),
-        "ttft_ms_p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-        "decode_tps": statistics.median(tps) if tps else 0.0,
-    }
+def p50(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
-def bench_onnx(model: LoadedModel, prompt_text: str, runs: int) -> dict[str, float]:
-    """Our decode loop, called directly: tokenize + prefill to first token, then decode."""
-    ttft, tps = [], []
-    for i in range(WARMUP + runs):
-        started = time.perf_counter()
-        ids = model.tokenizer.encode(prompt_text)
-        tokens = generate(model.runner, ids, SamplingParams(DECODE_TOKENS), frozenset())
-        next(tokens)
-        first = time.perf_counter()
-        count = 1 + sum(1 for _ in tokens)
-        end = time.perf_counter()
-        if i >= WARMUP:
-            ttft.append((first - started) * 1000)
-            tps.append((count - 1) / (end - first))
-    return _summary(ttft, tps)
+# --- our server, as a real process ------------------------------------------------------
+
+class Server:
+    def __init__(self, model_dir: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "npc_runtime", "serve", "--model", str(model_dir),
+             "--port", str(self.port), "--threads", str(THREADS), "--no-watch",
+             "--max-new-tokens", str(DECODE_TOKENS), "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with DialogueClient("127.0.0.1", self.port) as client:
+                    client.close_session(client.open_session(NPC)[0])
+                return
+            except Exception:
+                time.sleep(0.3)
+        raise SystemExit("server did not start: " + (self.process.stderr.read() or "")[-2000:])
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
 
 
-def bench_grpc(model: LoadedModel, runs: int) -> dict[str, float]:
-    """Client-side TTFT of Say over a real gRPC channel (new session per run)."""
-    from npc_runtime.server.app import build_server
-    from npc_runtime.server.client import DialogueClient
-
-    settings = Settings(port=0, threads=THREADS, watch=False)
-    engine = DialogueEngine(load_world(EXAMPLE_WORLD), model, settings)
-    worlds = WorldHost(engine, EXAMPLE_WORLD)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def run() -> None:
-        box["server"], box["port"], _ = await build_server(settings, engine, worlds)
-        ready.set()
-        await box["server"].wait_for_termination()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
-    thread.start()
-    ready.wait(30)
-    ttft, tps = [], []
-    with DialogueClient("127.0.0.1", box["port"]) as client:
-        for i in range(WARMUP + runs):
-            session, _ = client.open_session(NPC)
-            reply = client.say(session, PLAYER_LINE, max_new_tokens=DECODE_TOKENS)
+def bench_ours(server: Server, runs: int) -> dict[str, Any]:
+    cold, new, warm = [], [], []
+    with DialogueClient("127.0.0.1", server.port) as client:
+        for i in range(runs + 1):
+            # The first session after start is cold (nothing cached, no --warm); later ones
+            # have other player names, which are not part of the shared NPC prefix.
+            session, _ = client.open_session(NPC, f"player{i}")
+            first = client.say(session, OPENING, max_new_tokens=REPLY_TOKENS)
+            (new if i else cold).append(first.ttft_ms)
+            for line in FOLLOW_UPS[:2]:
+                warm.append(client.say(session, line, max_new_tokens=REPLY_TOKENS).ttft_ms)
             client.close_session(session)
-            if i >= WARMUP:
-                ttft.append(reply.ttft_ms)
-                if reply.tokens > 1:
-                    tps.append(reply.tokens_per_s)
-    asyncio.run_coroutine_threadsafe(box["server"].stop(0), loop)
-    thread.join(10)
-    engine.shutdown()
-    return _summary(ttft, tps)
+    return {"cold_ttft_ms": cold[0], "new_session_ttft_ms_p50": p50(new[1:] or new),
+            "warm_ttft_ms_p50": p50(warm[2:]), "warm_ttft_ms_p95": percentile(warm[2:], 0.95)}
 
 
-def bench_llamacpp(gguf: Path, prompt_text: str, runs: int) -> dict[str, float]:
-    """llama-cpp-python on the GGUF: eval the prompt, then greedy argmax per token."""
-    import llama_cpp
+def bench_concurrency(server: Server, sessions: int) -> dict[str, Any]:
+    def one(i: int) -> tuple[float, int]:
+        with DialogueClient("127.0.0.1", server.port) as client:
+            session, _ = client.open_session(NPC, f"c{i}")
+            reply = client.say(session, FOLLOW_UPS[i % len(FOLLOW_UPS)],
+                               max_new_tokens=REPLY_TOKENS)
+            client.close_session(session)
+            return reply.ttft_ms, reply.tokens
 
-    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=THREADS,
-                          n_threads_batch=THREADS, verbose=False)
-    ttft, tps = [], []
-    for i in range(WARMUP + runs):
-        llm.reset()  # no reuse of the previous run's prompt: a cold prefill like ours
-        started = time.perf_counter()
-        ids = llm.tokenize(prompt_text.encode(), add_bos=False, special=True)
-        llm.eval(ids)
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(sessions) as pool:
+        results = list(pool.map(one, range(sessions)))
+    wall = time.perf_counter() - started
+    return {"tokens_per_s": sum(t for _, t in results) / wall,
+            "ttft_ms_p95": percentile([t for t, _ in results], 0.95),
+            "tokens": [t for _, t in results]}
+
+
+def bench_decode(model: LoadedModel, prompt: list[int], runs: int) -> float:
+    rates = []
+    for i in range(runs + 1):
+        generation = iter(Generation(model.runner, prompt, SamplingParams(DECODE_TOKENS),
+                                     frozenset()))
+        next(generation)
         first = time.perf_counter()
-        for _ in range(DECODE_TOKENS - 1):
-            llm.eval([token])
-            token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-        end = time.perf_counter()
-        if i >= WARMUP:
-            ttft.append((first - started) * 1000)
-            tps.append((DECODE_TOKENS - 1) / (end - first))
-    return _summary(ttft, tps)
+        count = 1 + sum(1 for _ in generation)
+        if i:
+            rates.append((count - 1) / (time.perf_counter() - first))
+    return p50(rates)
+
+
+# --- the llama.cpp baseline --------------------------------------------------------------
+
+class LlamaCpp:
+    def __init__(self, gguf: Path) -> None:
+        import llama_cpp
+
+        self.llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=4096, n_threads=THREADS,
+                                   n_threads_batch=THREADS, verbose=False)
+
+    def tokens(self, text: str) -> list[int]:
+        return list(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def reply(self, prompt: list[int], n: int) -> tuple[float, list[int]]:
+        """Greedy reply of n tokens, reusing the longest cached prefix; (ttft_ms, tokens)."""
+        started = time.perf_counter()
+        out: list[int] = []
+        ttft = 0.0
+        # generate() (reset=True) keeps the longest common prefix of the cached tokens.
+        for token in self.llm.generate(prompt, top_k=1, temp=0.0):
+            ttft = ttft or (time.perf_counter() - started) * 1000
+            out.append(int(token))
+            if len(out) == n:
+                break
+        return ttft, out
+
+
+def bench_llamacpp(base: LlamaCpp, render: Any, runs: int,
+                   concurrency_tokens: dict[int, list[int]]) -> dict[str, Any]:
+    def text(tokens: list[int]) -> str:
+        return base.llm.detokenize(tokens).decode(errors="ignore").split("\n")[0].strip()
+
+    base.llm.reset()
+    cold, _ = base.reply(base.tokens(render("cold", [], OPENING)), REPLY_TOKENS)
+    # New sessions share the NPC prefix with the previous prompt, which llama.cpp reuses.
+    new = [base.reply(base.tokens(render(f"p{i}", [], OPENING)), REPLY_TOKENS)[0]
+           for i in range(runs + 1)][1:]
+    # Warm turns: one conversation goes on; everything before the new line is reused.
+    warm: list[float] = []
+    history: list[tuple[str, str]] = []
+    for i in range(runs + 2):
+        line = FOLLOW_UPS[i % len(FOLLOW_UPS)]
+        ttft, out = base.reply(base.tokens(render("w", history, line)), REPLY_TOKENS)
+        warm.append(ttft)
+        history += [("user", line), ("assistant", text(out))]
+    rates = []
+    for _ in range(runs):
+        base.llm.reset()
+        started = time.perf_counter()
+        ttft, _ = base.reply(base.tokens(render("d", [], OPENING)), DECODE_TOKENS)
+        rates.append((DECODE_TOKENS - 1) / (time.perf_counter() - started - ttft / 1000))
+    result: dict[str, Any] = {"cold_ttft_ms": cold, "new_session_ttft_ms_p50": p50(new),
+                              "warm_ttft_ms_p50": p50(warm[2:]), "decode_tps": p50(rates)}
+    for sessions, tokens in concurrency_tokens.items():
+        # One context serves the requests in arrival order, as a game's llama.cpp would;
+        # each request produces as many tokens as ours did for it.
+        started = time.perf_counter()
+        ttfts = []
+        for i, count in enumerate(tokens):
+            queued = (time.perf_counter() - started) * 1000
+            ttft, _ = base.reply(base.tokens(render(f"c{i}", [], FOLLOW_UPS[i % 4])),
+                                 max(count, 1))
+            ttfts.append(queued + ttft)
+        result[f"c{sessions}_tokens_per_s"] = sum(tokens) / (time.perf_counter() - started)
+        result[f"c{sessions}_ttft_ms_p95"] = percentile(ttfts, 0.95)
+    return result
+
+
+# --- quality of the quantized weights ----------------------------------------------------
+
+def quality(settings: Settings, prompts: list[list[int]]) -> dict[str, float]:
+    """Greedy agreement (tokens before the first difference / tokens) against fp32."""
+    source = default_source()
+    replies: dict[str, list[list[int]]] = {}
+    for precision in ("fp32", "int8", "int4"):
+        folder = model_dir_for(settings.cache_dir, source, precision)
+        build_model(source, folder, precision=precision, progress=lambda _: None)
+        model = load_model(folder, threads=THREADS)
+        replies[precision] = [list(Generation(model.runner, p, SamplingParams(DECODE_TOKENS),
+                                              frozenset())) for p in prompts]
+    out = {}
+    for precision in ("int8", "int4"):
+        agree = []
+        for ref, got in zip(replies["fp32"], replies[precision], strict=True):
+            same = next((i for i, (a, b) in enumerate(zip(ref, got, strict=True)) if a != b),
+                        len(ref))
+            agree.append(same / len(ref))
+        out[f"{precision}_greedy_agreement"] = float(np.mean(agree))
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", choices=["none", "llamacpp"], default="none",
-                        help="also run llama-cpp-python on the same GGUF (bench extra)")
-    parser.add_argument("--runs", type=int, default=5, help="measured runs per row")
-    parser.add_argument("--precision", choices=["int4", "int8", "fp32"], default="int4")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--baseline", choices=["none", "llamacpp"], default="none")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quality", action="store_true",
+                        help="also build int8/fp32 and print greedy agreement with fp32")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    configure_logging("console", "warning")
 
     settings = Settings.load()
     source = default_source()
-    model_dir = model_dir_for(settings.cache_dir, source, args.precision)
-    build_model(source, model_dir, precision=args.precision)
-    model = load_model(model_dir, device="auto", threads=THREADS)
+    model_dir = model_dir_for(settings.cache_dir, source, "int4")
+    build_model(source, model_dir, precision="int4", progress=lambda _: None)
+    model = load_model(model_dir, threads=THREADS)
     world = load_world(EXAMPLE_WORLD)
-    prompt_text = model.tokenizer.render(
-        build_messages(persona_card(world, view(world, NPC), "a traveller"), [], PLAYER_LINE)
-    )
-    prompt_tokens = len(model.tokenizer.encode(prompt_text))
+    card = persona_card(world, view(world, NPC))
 
-    rows = {f"npc-runtime onnx {args.precision}": bench_onnx(model, prompt_text, args.runs),
-            "npc-runtime over gRPC": bench_grpc(model, args.runs)}
-    if args.baseline == "llamacpp":
-        rows["llama-cpp-python Q4_1 (baseline)"] = bench_llamacpp(source.path, prompt_text,
-                                                                  args.runs)
-    env = {
-        "cpu": _cpu_name(), "cores": os.cpu_count(), "threads": THREADS,
-        "onnxruntime": onnxruntime.__version__, "providers": model.runner.providers,
-        "prompt_tokens": prompt_tokens, "decode_tokens": DECODE_TOKENS, "runs": args.runs,
+    def render(player: str, history: list[tuple[str, str]], line: str) -> str:
+        return model.tokenizer.render(build_messages(card, player, history, line))
+
+    server = Server(model_dir)
+    try:
+        ours = bench_ours(server, args.runs)
+        concurrency = {n: bench_concurrency(server, n) for n in (1, 4, 16)}
+        rss = server.rss_mb()
+    finally:
+        server.stop()
+    ours["decode_tps"] = bench_decode(model, model.tokenizer.encode(render("x", [], OPENING)),
+                                      args.runs)
+    report: dict[str, Any] = {
+        "env": {"cpu": platform.processor() or _cpu(), "cores": os.cpu_count(),
+                "threads": THREADS, "onnxruntime": onnxruntime.__version__,
+                "providers": model.runner.providers, "runs": args.runs},
+        "warm_ttft_ms_p50": ours["warm_ttft_ms_p50"],
+        "new_session_ttft_ms_p50": ours["new_session_ttft_ms_p50"],
+        "cold_ttft_ms": ours["cold_ttft_ms"],
+        "decode_tps": ours["decode_tps"],
+        "rss_mb": rss,
+        **{f"c{n}_tokens_per_s": c["tokens_per_s"] for n, c in concurrency.items()},
+        **{f"c{n}_ttft_ms_p95": c["ttft_ms_p95"] for n, c in concurrency.items()},
     }
+    if args.baseline == "llamacpp":
+        base = bench_llamacpp(LlamaCpp(source.path), render, args.runs,
+                              {n: c["tokens"] for n, c in concurrency.items()})
+        report.update({f"base_{k}": v for k, v in base.items()})
+    if args.quality:
+        prompts = [model.tokenizer.encode(render("x", [], q)) for q in QUALITY_PROMPTS]
+        report["quality"] = quality(settings, prompts)
     if args.json:
-        print(json.dumps({"env": env, "rows": rows}, indent=2))
-        return
-    print(f"# {env['cpu']}, {env['cores']} cores, {THREADS} threads, onnxruntime "
-          f"{env['onnxruntime']} {env['providers'][0]}; prompt {prompt_tokens} tokens, "
-          f"{DECODE_TOKENS} decoded, median of {args.runs} (1 warm-up)")
-    print(f"{'runtime':<34} {'TTFT p50 ms':>12} {'TTFT p95 ms':>12} {'decode tok/s':>13}")
-    for name, row in rows.items():
-        print(f"{name:<34} {row['ttft_ms_p50']:>12.0f} {row['ttft_ms_p95']:>12.0f} "
-              f"{row['decode_tps']:>13.1f}")
-    base = rows.get("llama-cpp-python Q4_1 (baseline)")
-    if base:
-        ours = rows[f"npc-runtime onnx {args.precision}"]
-        print(f"ratio vs llama.cpp: TTFT x{ours['ttft_ms_p50'] / base['ttft_ms_p50']:.2f} "
-              f"(lower is better), decode x{ours['decode_tps'] / base['decode_tps']:.2f} "
-              "(higher is better)")
+        print(json.dumps(report, indent=2))
+    else:
+        _print_table(report)
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def _print_table(r: dict[str, Any]) -> None:
+    e = r["env"]
+    print(f"# {e['cpu']}, {e['cores']} cores, {e['threads']} threads, onnxruntime "
+          f"{e['onnxruntime']} {e['providers'][0]}, median of {e['runs']} (warm-up excluded)")
+    rows = [("cold TTFT ms", "cold_ttft_ms"),
+            ("new session TTFT p50 ms", "new_session_ttft_ms_p50"),
+            ("warm turn TTFT p50 ms", "warm_ttft_ms_p50"), ("decode tok/s", "decode_tps"),
+            ("c1 tok/s", "c1_tokens_per_s"), ("c4 tok/s", "c4_tokens_per_s"),
+            ("c16 tok/s", "c16_tokens_per_s"), ("c16 TTFT p95 ms", "c16_ttft_ms_p95"),
+            ("server peak RSS MB", "rss_mb")]
+    print(f"{'metric':<26} {'npc-runtime':>12} {'llama.cpp':>12} {'ratio':>7}")
+    for label, key in rows:
+        ours, base = r.get(key), r.get(f"base_{key}")
+        ratio = f"{ours / base:.2f}" if isinstance(base, float) and base else ""
+        base_s = f"{base:.1f}" if isinstance(base, float) else "-"
+        print(f"{label:<26} {ours:>12.1f} {base_s:>12} {ratio:>7}")
+    for k, v in r.get("quality", {}).items():
+        print(f"{k}: {v:.2f}")
 
 
 if __name__ == "__main__":
