@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import onnxruntime
 

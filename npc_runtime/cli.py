@@ -77,8 +77,10 @@ def _cmd_model_build(args: argparse.Namespace) -> int:
     )
 
     source = source_from_path(args.source) if args.source else default_source()
-    out = args.out or model_dir_for(settings.cache_dir, source, settings.precision)
-    build_model(source, out, precision=settings.precision, force=args.force, progress=_progress)
+    out = args.out or model_dir_for(settings.cache_dir, source, settings.precision,
+                                    args.target)
+    build_model(source, out, precision=settings.precision, device=args.target,
+                force=args.force, progress=_progress)
     print(out)
     return 0
 
@@ -245,7 +247,7 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
     serve.add_argument("--device", choices=["auto", "cpu", "cuda"])
     serve.add_argument("--threads", type=int, help="onnxruntime threads (default: all cores)")
-    serve.add_argument("--precision", choices=["int4", "int8", "fp32"],
+    serve.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"],
                        help="precision of the default model (default int4)")
     serve.add_argument("--max-new-tokens", type=int, help="cap on tokens per reply (default 96)")
     serve.add_argument("--warm", action="store_true", default=None,
@@ -290,13 +292,15 @@ def _add_model(sub: Subparsers) -> None:
         "Needs the export extra.")
     build.add_argument("--source", type=Path,
                        help="a .gguf file or a Hugging Face model folder (default: SmolLM2)")
-    build.add_argument("--precision", choices=["int4", "int8", "fp32"])
+    build.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"])
+    build.add_argument("--target", choices=["cpu", "cuda"], default="cpu",
+                       help="execution provider to build for (cuda: use --precision fp16)")
     build.add_argument("--out", type=Path, help="output folder (default: the cache folder)")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.set_defaults(run=_cmd_model_build)
     path = model_sub.add_parser("path", help="print the default model's folder",
                                 description="Print the folder of the default model.")
-    path.add_argument("--precision", choices=["int4", "int8", "fp32"])
+    path.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"])
     path.set_defaults(run=_cmd_model_path)
 
 

@@ -34,7 +34,7 @@ class Settings:
     world: Path = EXAMPLE_WORLD
     model_dir: Path | None = None  # None: the default model in cache_dir, built if missing
     cache_dir: Path = dataclasses.field(default_factory=lambda: _default_cache_dir(os.environ))
-    precision: str = "int4"  # of the default model: int4 | int8 | fp32
+    precision: str = "int4"  # of the default model: int4 | int8 | fp32 | fp16 (CUDA)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     host: str = "127.0.0.1"
@@ -57,7 +57,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.precision in {"int4", "int8", "fp32"}, "precision must be int4, int8 or fp32"),
+            (self.precision in {"int4", "int8", "fp32", "fp16"},
+             "precision must be int4, int8, fp32 or fp16"),
             (self.device in {"auto", "cpu", "cuda"}, "device must be auto, cpu or cuda"),
             (self.threads >= 0, "threads must be >= 0"),
             (0 <= self.port <= 65535, "port must be between 0 and 65535"),

@@ -30,5 +30,6 @@ def load_model(model_dir: Path, *, device: str = "auto", threads: int = 0) -> Lo
     """
     manifest = Manifest.read(model_dir)
     tokenizer = ChatTokenizer(model_dir, manifest)
-    runner = OnnxCausalLM(model_dir / "model.onnx", device=device, threads=threads)
+    runner = OnnxCausalLM(model_dir / "model.onnx", kv_heads=manifest.kv_heads,
+                          head_dim=manifest.head_dim, device=device, threads=threads)
     return LoadedModel(model_dir, manifest, tokenizer, runner)

@@ -1,9 +1,9 @@
 """
 The model folder's manifest: what a built model is, where it came from, how to talk to it.
 
-A model folder holds ``model.onnx`` (a causal LM with KV-cache inputs), ``tokenizer.json``
-and ``manifest.json``. The manifest is written last, so a folder without one is an
-interrupted build.
+A model folder holds ``model.onnx`` (a causal LM with KV-cache inputs; weights in
+``model.onnx.data``), ``tokenizer.json`` and ``manifest.json``. The manifest is written
+last, so a folder without one is an interrupted build.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from npc_runtime.errors import ModelCorruptError, ModelNotFoundError
 
 MANIFEST_NAME = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REBUILD_HINT = "rebuild it with `npc-runtime model build --force`"
 
 
@@ -42,6 +42,9 @@ class Manifest:
     stop_strings: list[str]  # text that ends the turn if the model writes it out
     context_length: int
     built_with: dict[str, str]
+    kv_heads: int  # the graph leaves KV shapes symbolic; these size an empty cache
+    head_dim: int
+    device: str = "cpu"  # the execution provider the graph was built for
     format: int = FORMAT_VERSION
 
     def to_json(self) -> str:

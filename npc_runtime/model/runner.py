@@ -1,10 +1,10 @@
 """
 The ONNX causal LM: one onnxruntime session and its KV cache.
 
-This is the only module that imports onnxruntime. The graph is an optimum
-``text-generation-with-past`` export: inputs ``input_ids``, ``attention_mask``,
-``position_ids`` and ``past_key_values.{i}.key|value``; outputs ``logits`` and
-``present.{i}.key|value``.
+This is the only module that imports onnxruntime. The graph (from the
+onnxruntime-genai builder, or any export with the same names) takes ``input_ids``,
+``attention_mask``, optionally ``position_ids``, and ``past_key_values.{i}.key|value``;
+it returns ``logits`` and ``present.{i}.key|value``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def choose_providers(device: str) -> list[str]:
 class OnnxCausalLM:
     """Runs forward passes of an exported causal LM, one sequence at a time."""
 
-    def __init__(self, model_path: Path, *, device: str = "auto", threads: int = 0) -> None:
+    def __init__(self, model_path: Path, *, kv_heads: int, head_dim: int,
+                 device: str = "auto", threads: int = 0) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
@@ -82,7 +83,7 @@ class OnnxCausalLM:
             )
         first = inputs[self._past_names[0]]
         self._kv_dtype = _ORT_TYPES.get(first.type, np.float32)
-        self._kv_heads, self._head_dim = int(first.shape[1]), int(first.shape[3])
+        self._kv_heads, self._head_dim = kv_heads, head_dim
         self._has_position_ids = "position_ids" in inputs
         log.info("model_loaded", path=str(model_path), providers=self.providers,
                  layers=len(self._past_names) // 2)

@@ -18,7 +18,8 @@ def test_manifest_describes_the_built_model(tiny_model_dir: Path) -> None:
     manifest = Manifest.read(tiny_model_dir)
     assert manifest.precision == "fp32"
     assert manifest.source["kind"] == "hf"
-    assert set(manifest.files) == {"model.onnx", "tokenizer.json"}
+    assert set(manifest.files) == {"model.onnx", "model.onnx.data", "tokenizer.json"}
+    assert (manifest.kv_heads, manifest.head_dim) == (2, 16)
     assert "<|im_start|>" in manifest.chat_template
     assert manifest.stop_strings == ["<|im_end|>"]
     verify_hashes(tiny_model_dir, manifest)
