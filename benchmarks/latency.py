@@ -36,6 +36,7 @@ import onnxruntime
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.prompt import build_messages, persona_card
+from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
@@ -245,6 +246,7 @@ def main() -> None:
                         help="also build int8/fp32 and print greedy agreement with fp32")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    configure_logging("console", "warning")
 
     settings = Settings.load()
     source = default_source()

