@@ -1,16 +1,14 @@
 """
 The turn pipeline: validate the player's line, assemble the prompt, generate, stream.
 
-Generation is blocking CPU work, so it runs on one worker thread (prefills are queued,
-not run in parallel: on a small CPU that is what keeps first-token latency flat); the
-async side streams its events and tells it to stop when the caller goes away.
+Generation is blocking CPU work; the scheduler runs it on one thread, interleaving
+concurrent turns token by token. The async side streams a turn's events and tells it to
+stop when the caller goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import dataclasses
 import threading
 import time
@@ -20,6 +18,7 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.prompt import build_messages, persona_card
+from npc_runtime.dialogue.scheduler import DONE, TurnScheduler
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.knowledge import view
@@ -61,7 +60,6 @@ class LineDoneEvent:
 
 
 ReplyEvent = TokenEvent | LineDoneEvent
-_DONE = object()
 
 
 class DialogueEngine:
@@ -73,7 +71,7 @@ class DialogueEngine:
         self.settings = settings
         self.sessions = SessionRegistry(settings.max_sessions)
         self.kv = KVPool(settings.kv_cache_mb << 20)
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="generate")
+        self._scheduler = TurnScheduler()
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
 
@@ -138,29 +136,23 @@ class DialogueEngine:
             queue: asyncio.Queue[object] = asyncio.Queue()
             cancelled = threading.Event()
 
-            def work() -> None:
-                try:
-                    for event in self._run_turn(session, line, params, cancelled, started):
-                        loop.call_soon_threadsafe(queue.put_nowait, event)
-                except Exception as exc:  # handed to the awaiting side, which re-raises it
-                    loop.call_soon_threadsafe(queue.put_nowait, exc)
-                finally:
-                    loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            def emit(item: object) -> None:  # called on the scheduler's thread
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
-            # Run in a copy of this task's context, so the worker's logs carry the request id.
-            self._worker.submit(contextvars.copy_context().run, work)
+            self._scheduler.submit(self._run_turn(session, line, params, cancelled, started),
+                                   emit)
             try:
-                while (item := await queue.get()) is not _DONE:
+                while (item := await queue.get()) is not DONE:
                     if isinstance(item, Exception):
                         raise item
                     yield item  # type: ignore[misc]
             finally:
-                # Client gone or stream closed: the worker stops within one decode step.
+                # Client gone or stream closed: the turn stops at its next step.
                 cancelled.set()
 
     def shutdown(self) -> None:
-        """Stop accepting turns and wait for the running one."""
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        """Finish running turns and stop the generation thread."""
+        self._scheduler.shutdown()
 
     def _prompt(self, session: Session, system: str, line: str, params: SamplingParams
                 ) -> list[int]:
@@ -191,8 +183,13 @@ class DialogueEngine:
         return _neutralise(line)
 
     def _run_turn(self, session: Session, line: str, params: SamplingParams,
-                  cancelled: threading.Event, started: float) -> Iterator[ReplyEvent]:
-        """Blocking: prompt, generate, detokenize, stop; appends the turn to history."""
+                  cancelled: threading.Event, started: float) -> Iterator[ReplyEvent | None]:
+        """
+        Prompt, generate, detokenize, stop; appends the turn to history.
+
+        One model step per ``next``: the first runs the prefill, each later one a decode
+        step; None means "nothing new to show yet" (the scheduler skips it).
+        """
         model, world = self.model, self.world  # one world for the whole turn
         system = persona_card(world, view(world, session.npc_id, session.state))
         shared = model.tokenizer.encode(model.tokenizer.render([("system", system)],
@@ -216,6 +213,8 @@ class DialogueEngine:
             if len(visible) > len(shown):
                 yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
                 shown = visible
+            else:
+                yield None
             if len(visible) < len(decoder.text.lstrip()):
                 reason = StopReason.STOP_SEQUENCE
                 break
