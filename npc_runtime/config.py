@@ -50,7 +50,7 @@ class Settings:
     repetition_penalty: float = 1.3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
-    kv_cache_mb: int = 256  # shared prefixes + session caches; LRU beyond this
+    kv_cache_mb: int = 128  # shared prefixes + idle sessions' caches; LRU beyond this
     warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0
