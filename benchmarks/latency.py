@@ -218,23 +218,36 @@ def bench_llamacpp(base: LlamaCpp, render: Any, runs: int,
 # --- quality of the quantized weights ----------------------------------------------------
 
 def quality(settings: Settings, prompts: list[list[int]]) -> dict[str, float]:
-    """Greedy agreement (tokens before the first difference / tokens) against fp32."""
+    """
+    Quantization loss against fp32, two ways: how long greedy replies stay identical
+    (fraction of DECODE_TOKENS before the first difference), and top-1 agreement when
+    every model is fed fp32's greedy reply (teacher forcing), position by position.
+    """
     source = default_source()
-    replies: dict[str, list[list[int]]] = {}
+    models: dict[str, LoadedModel] = {}
     for precision in ("fp32", "int8", "int4"):
         folder = model_dir_for(settings.cache_dir, source, precision)
         build_model(source, folder, precision=precision, progress=lambda _: None)
-        model = load_model(folder, threads=THREADS)
-        replies[precision] = [list(Generation(model.runner, p, SamplingParams(DECODE_TOKENS),
-                                              frozenset())) for p in prompts]
+        models[precision] = load_model(folder, threads=THREADS)
+    reference = [list(Generation(models["fp32"].runner, p, SamplingParams(DECODE_TOKENS),
+                                 frozenset())) for p in prompts]
     out = {}
     for precision in ("int8", "int4"):
-        agree = []
-        for ref, got in zip(replies["fp32"], replies[precision], strict=True):
-            same = next((i for i, (a, b) in enumerate(zip(ref, got, strict=True)) if a != b),
+        runner = models[precision].runner
+        prefix, top1 = [], []
+        for prompt, ref in zip(prompts, reference, strict=True):
+            got = list(Generation(runner, prompt, SamplingParams(DECODE_TOKENS), frozenset()))
+            same = next((i for i, (a, b) in enumerate(zip(ref, got, strict=False)) if a != b),
                         len(ref))
-            agree.append(same / len(ref))
-        out[f"{precision}_greedy_agreement"] = float(np.mean(agree))
+            prefix.append(same / len(ref))
+            logits, cache = runner.forward(prompt, runner.empty_cache())
+            hits = 0
+            for token in ref:
+                hits += int(np.argmax(logits)) == token
+                logits, cache = runner.forward([token], cache)
+            top1.append(hits / len(ref))
+        out[f"{precision}_greedy_prefix_agreement"] = float(np.mean(prefix))
+        out[f"{precision}_teacher_forced_top1"] = float(np.mean(top1))
     return out
 
 
