@@ -224,12 +224,12 @@ class DialogueEngine:
             reason = StopReason.CANCELLED
         count = len(generation.tokens)
         done = time.perf_counter()
-        if reason is StopReason.CANCELLED:
-            self.kv.drop(("session", session.id))  # free it now; rebuilt on the next turn
+        if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
             log.info("turn_cancelled", session=session.id, generated_tokens=count)
             return
-        self.kv.put(("session", session.id),
-                    CachedSequence(tuple(generation.ids), generation.cache))
+        if session.id in self.sessions:  # not closed meanwhile
+            self.kv.put(("session", session.id),
+                        CachedSequence(tuple(generation.ids), generation.cache))
         reply = shown.strip()
         session.history += [("user", line), ("assistant", reply)]
         timings = Timings(

@@ -122,8 +122,8 @@ class Generation:
     def __iter__(self) -> Iterator[int]:
         sample = Sampler(self._params)
         # Prefill: the whole prompt in one pass fills the KV cache (unless done already).
-        logits, self.cache = self._start or self._model.forward(self.ids,
-                                                                 self._model.empty_cache())
+        logits, self.cache = self._start or self._model.forward(
+            self.ids, self._model.empty_cache(len(self.ids) + self._params.max_new_tokens))
         for step in range(self._params.max_new_tokens):
             if self._process is not None:
                 logits = self._process(logits, self.tokens)

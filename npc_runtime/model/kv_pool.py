@@ -21,6 +21,8 @@ import numpy as np
 
 from npc_runtime.model.runner import KVCache, OnnxCausalLM
 
+HEADROOM = 128  # tokens of room beyond the prompt, for the reply, before buffers must grow
+
 
 @dataclasses.dataclass(frozen=True)
 class CachedSequence:
@@ -31,8 +33,8 @@ class CachedSequence:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the KV arrays."""
-        return sum(a.nbytes for a in self.kv.arrays)
+        """Memory held by the KV buffers."""
+        return self.kv.nbytes
 
 
 @dataclasses.dataclass
@@ -89,10 +91,15 @@ class KVPool:
 
     def drop(self, key: tuple[str, str]) -> None:
         """Forget an entry (a closed session, a cancelled turn)."""
+        self.take(key)
+
+    def take(self, key: tuple[str, str]) -> CachedSequence | None:
+        """Remove and return an entry: its caller now owns (and may write) its KV."""
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.nbytes
+            return old
 
     def drop_prefixes(self) -> None:
         """Forget every prefix (e.g. after a world reload); sessions keep theirs."""
@@ -107,17 +114,24 @@ class KVPool:
 
         Reuse comes from the session's own cache (longest common prefix of token ids) or
         from the shared prefix cache for ``ids[:prefix_len]``, whichever covers more. A
-        prefix that is missing is computed and stored first, for the next session.
+        prefix that is missing is computed and stored first, for the next session. The
+        session's cache is taken out of the pool and extended in place (the caller puts it
+        back when the turn completes; a failed or cancelled turn just drops it); a shared
+        prefix is copied, never written.
         """
-        start = runner.empty_cache()
+        room = len(ids) + HEADROOM
+        start: KVCache | None = None
         covered = 0
-        if session is not None and (mine := self.get(("session", session))) is not None:
+        if session is not None and (mine := self.take(("session", session))) is not None:
             covered = _common_prefix(mine.ids, ids)
             start = mine.kv
             if covered:
                 self.stats.session_hits += 1
         if 0 < prefix_len <= len(ids) and covered < prefix_len:
-            start, covered = self.shared_prefix(runner, ids[:prefix_len]).kv, prefix_len
+            start = self.shared_prefix(runner, ids[:prefix_len]).kv.copy(room)
+            covered = prefix_len
+        if start is None:
+            start = runner.empty_cache(room)
         covered = min(covered, len(ids) - 1)  # at least one token must run to get logits
         self.stats.reused_tokens += covered
         self.stats.prefilled_tokens += len(ids) - covered
@@ -132,7 +146,7 @@ class KVPool:
             self.stats.prefix_hits += 1
             return shared
         self.stats.prefix_misses += 1
-        _, kv = runner.forward(ids, runner.empty_cache())
+        _, kv = runner.forward(ids, runner.empty_cache(len(ids)))
         self.stats.prefilled_tokens += len(ids)
         shared = CachedSequence(tuple(ids), kv)
         self.put(key, shared)

@@ -9,7 +9,6 @@ it returns ``logits`` and ``present.{i}.key|value``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,20 +25,53 @@ log = structlog.get_logger(__name__)
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
-@dataclasses.dataclass(frozen=True)
-class KVCache:
-    """The attention keys and values of every token seen so far, for one sequence."""
+CAPACITY_STEP = 256  # KV buffers grow in chunks of this many tokens
 
-    arrays: tuple[np.ndarray, ...]  # per past input, in session order: [1, kv_heads, seq, head_dim]
-    length: int  # tokens covered
+
+class KVCache:
+    """
+    The attention keys and values of one sequence's first ``length`` tokens.
+
+    The buffers have room for ``capacity`` tokens: GroupQueryAttention writes each new
+    token's keys and values in place (the same buffer is bound as past and present), so a
+    decode step copies nothing and allocates nothing. Mutable: a cache belongs to one
+    sequence at a time; shared prefixes are copied before use.
+    """
+
+    def __init__(self, arrays: list[np.ndarray], length: int) -> None:
+        self.arrays = arrays  # per past input, session order: [1, kv_heads, capacity, head_dim]
+        self.length = length
+
+    @property
+    def capacity(self) -> int:
+        """Tokens the buffers can hold before they must grow."""
+        return int(self.arrays[0].shape[2]) if self.arrays else 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the buffers."""
+        return sum(a.nbytes for a in self.arrays)
 
     def rewind(self, length: int) -> KVCache:
-        """The cache of the first ``length`` tokens (views, no copy), e.g. to regenerate."""
+        """Forget every token after the first ``length`` (no copy), e.g. to regenerate."""
         if not 0 <= length <= self.length:
             raise ValueError(f"cannot rewind a {self.length}-token cache to {length}")
-        if length == self.length:
-            return self
-        return KVCache(tuple(a[:, :, :length, :] for a in self.arrays), length)
+        self.length = length
+        return self
+
+    def copy(self, capacity: int = 0) -> KVCache:
+        """A new cache with the same tokens and room for ``capacity`` (at least ``length``)."""
+        size = _round_up(max(capacity, self.length + 1))
+        arrays = []
+        for old in self.arrays:
+            new = np.zeros((*old.shape[:2], size, old.shape[3]), old.dtype)
+            new[:, :, : self.length] = old[:, :, : self.length]
+            arrays.append(new)
+        return KVCache(arrays, self.length)
+
+
+def _round_up(tokens: int) -> int:
+    return -(-tokens // CAPACITY_STEP) * CAPACITY_STEP
 
 
 def choose_providers(device: str) -> list[str]:
@@ -57,6 +89,9 @@ def choose_providers(device: str) -> list[str]:
 
 class OnnxCausalLM:
     """Runs forward passes of an exported causal LM, one sequence at a time."""
+
+    # The graph must use GroupQueryAttention (the onnxruntime-genai builder's), which
+    # accepts a past buffer larger than the past and writes present into it in place.
 
     def __init__(self, model_path: Path, *, kv_heads: int, head_dim: int,
                  device: str = "auto", threads: int = 0) -> None:
@@ -88,27 +123,38 @@ class OnnxCausalLM:
         log.info("model_loaded", path=str(model_path), providers=self.providers,
                  layers=len(self._past_names) // 2)
 
-    def empty_cache(self) -> KVCache:
-        """A cache holding no tokens."""
-        shape = (1, self._kv_heads, 0, self._head_dim)
-        return KVCache(tuple(np.zeros(shape, self._kv_dtype) for _ in self._past_names), 0)
+    def empty_cache(self, capacity: int = CAPACITY_STEP) -> KVCache:
+        """A cache holding no tokens, with room for ``capacity``."""
+        shape = (1, self._kv_heads, _round_up(max(capacity, 1)), self._head_dim)
+        # Zeros, not empty: attention reads the buffer and masks the unused part; garbage
+        # there could hold NaNs that survive a zero weight.
+        return KVCache([np.zeros(shape, self._kv_dtype) for _ in self._past_names], 0)
 
     def forward(self, token_ids: Sequence[int], cache: KVCache) -> tuple[np.ndarray, KVCache]:
         """
-        Run ``token_ids`` after the tokens in ``cache``.
+        Run ``token_ids`` after the tokens in ``cache``, extending it in place.
 
         Returns:
-            The logits for the token after the last one (``[vocab]``, float32) and the
-            cache extended by ``token_ids``.
+            The logits for the token after the last one (``[vocab]``, float32) and
+            ``cache``, now covering ``token_ids`` too (grown first if it had no room).
         """
         n, past = len(token_ids), cache.length
-        feeds: dict[str, np.ndarray] = {
-            "input_ids": np.asarray([token_ids], dtype=np.int64),  # [1, n]
-            "attention_mask": np.ones((1, past + n), dtype=np.int64),  # [1, past + n]
-        }
+        if past + n > cache.capacity:
+            cache.arrays = cache.copy(past + n + CAPACITY_STEP).arrays
+        binding = self._session.io_binding()
+        binding.bind_cpu_input("input_ids", np.asarray([token_ids], dtype=np.int64))  # [1, n]
+        # [1, past + n]: attention derives each token's position and the valid length here
+        binding.bind_cpu_input("attention_mask", np.ones((1, past + n), dtype=np.int64))
         if self._has_position_ids:
-            feeds["position_ids"] = np.arange(past, past + n, dtype=np.int64)[None, :]  # [1, n]
-        feeds.update(zip(self._past_names, cache.arrays, strict=True))
-        outputs = self._session.run(["logits", *self._present_names], feeds)
-        logits = np.asarray(outputs[0][0, -1], dtype=np.float32)  # [vocab]
-        return logits, KVCache(tuple(outputs[1:]), past + n)
+            binding.bind_cpu_input("position_ids",
+                                   np.arange(past, past + n, dtype=np.int64)[None, :])
+        binding.bind_output("logits")  # first, so it is get_outputs()[0]
+        for name, present, array in zip(self._past_names, self._present_names, cache.arrays,
+                                        strict=True):
+            buffer = ort.OrtValue.ortvalue_from_numpy(array)  # no copy: wraps the array
+            binding.bind_ortvalue_input(name, buffer)
+            binding.bind_ortvalue_output(present, buffer)  # written in place
+        self._session.run_with_iobinding(binding)
+        logits = binding.get_outputs()[0].numpy()  # [1, 1, vocab]: the graph keeps the last
+        cache.length = past + n
+        return np.asarray(logits[0, -1], dtype=np.float32), cache

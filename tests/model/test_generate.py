@@ -7,6 +7,7 @@ import pytest
 
 from npc_runtime.model.generate import Generation, Sampler, SamplingParams, StopReason
 from npc_runtime.model.loader import LoadedModel
+from npc_runtime.model.runner import KVCache
 
 PROMPT = [("system", "You keep an inn."), ("user", "How much is a room?")]
 
@@ -135,3 +136,20 @@ def test_rewind_refuses_to_grow(tiny_model: LoadedModel) -> None:
     cache = tiny_model.runner.empty_cache()
     with pytest.raises(ValueError, match="rewind"):
         cache.rewind(1)
+
+
+def test_decode_writes_the_cache_in_place_and_grows_when_full(tiny_model: LoadedModel) -> None:
+    """A step reuses the same buffers; outgrowing them copies once and changes nothing."""
+    runner = tiny_model.runner
+    ids = tiny_model.tokenizer.encode_chat(PROMPT)
+    logits, cache = runner.forward(ids, runner.empty_cache(len(ids) + 1))
+    buffers = cache.arrays[0]
+    token = int(np.argmax(logits))
+    logits, cache = runner.forward([token], cache)
+    assert cache.arrays[0] is buffers  # in place: nothing allocated for the step
+    small = KVCache([np.zeros_like(a[:, :, : len(ids)]) for a in cache.arrays], 0)
+    _, small = runner.forward(ids, small)  # exactly full after the prompt
+    assert small.capacity == len(ids)
+    grown_logits, small = runner.forward([token], small)
+    assert small.capacity > len(ids)
+    np.testing.assert_allclose(grown_logits, logits, rtol=1e-5, atol=1e-5)
