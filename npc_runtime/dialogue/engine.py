@@ -12,13 +12,14 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
+import numpy as np
 import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.prompt import build_messages, persona_card
-from npc_runtime.dialogue.scheduler import DONE, TurnScheduler
+from npc_runtime.dialogue.scheduler import DONE, Decode, Release, TurnScheduler, TurnSteps
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.knowledge import view
@@ -26,6 +27,7 @@ from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.generate import Generation, SamplingParams, StopReason
 from npc_runtime.model.kv_pool import CachedSequence, KVPool
 from npc_runtime.model.loader import LoadedModel
+from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import StreamDecoder
 
 log = structlog.get_logger(__name__)
@@ -71,7 +73,7 @@ class DialogueEngine:
         self.settings = settings
         self.sessions = SessionRegistry(settings.max_sessions)
         self.kv = KVPool(settings.kv_cache_mb << 20)
-        self._scheduler = TurnScheduler()
+        self._scheduler = TurnScheduler(model.runner)
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
 
@@ -183,12 +185,12 @@ class DialogueEngine:
         return _neutralise(line)
 
     def _run_turn(self, session: Session, line: str, params: SamplingParams,
-                  cancelled: threading.Event, started: float) -> Iterator[ReplyEvent | None]:
+                  cancelled: threading.Event, started: float) -> TurnSteps:
         """
         Prompt, generate, detokenize, stop; appends the turn to history.
 
-        One model step per ``next``: the first runs the prefill, each later one a decode
-        step; None means "nothing new to show yet" (the scheduler skips it).
+        Runs under the scheduler: the first step prefills; each ``yield Decode`` hands the
+        token to the batched decode step and receives the next logits.
         """
         model, world = self.model, self.world  # one world for the whole turn
         system = persona_card(world, view(world, session.npc_id, session.state))
@@ -196,15 +198,14 @@ class DialogueEngine:
                                                                add_generation_prompt=False))
         prompt = self._prompt(session, system, line, params)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
-        start = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
-                                session=session.id)
-        generation = Generation(model.runner, prompt, params, model.tokenizer.eos_token_ids,
-                                start=start)
+        logits, cache = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
+                                        session=session.id)
+        generation = Generation(model.runner, prompt, params, model.tokenizer.eos_token_ids)
         decoder = StreamDecoder(model.tokenizer)
         first_at = 0.0
         shown = ""  # the reply as streamed so far
-        reason = StopReason.CANCELLED
-        for token in generation:
+        reason: StopReason | None = None
+        while (token := generation.choose(logits)) is not None:
             if cancelled.is_set():
                 break
             first_at = first_at or time.perf_counter()
@@ -213,23 +214,29 @@ class DialogueEngine:
             if len(visible) > len(shown):
                 yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
                 shown = visible
-            else:
-                yield None
             if len(visible) < len(decoder.text.lstrip()):
                 reason = StopReason.STOP_SEQUENCE
                 break
-        else:
-            reason = generation.reason or StopReason.MAX_TOKENS
+            if len(generation.tokens) == params.max_new_tokens:
+                break  # no need to run the last token
+            received = yield Decode(token, cache)
+            assert isinstance(received, np.ndarray)
+            logits = received
+            generation.ids.append(token)
         if cancelled.is_set():
             reason = StopReason.CANCELLED
+        reason = reason or generation.reason or StopReason.MAX_TOKENS
         count = len(generation.tokens)
         done = time.perf_counter()
         if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
             log.info("turn_cancelled", session=session.id, generated_tokens=count)
             return
+        released = yield Release(cache)  # our KV, out of the decode batch
+        assert isinstance(released, KVCache)
         if session.id in self.sessions:  # not closed meanwhile
             self.kv.put(("session", session.id),
-                        CachedSequence(tuple(generation.ids), generation.cache))
+                        CachedSequence(tuple(generation.ids), released.rewind(
+                            min(released.length, len(generation.ids)))))
         reply = shown.strip()
         session.history += [("user", line), ("assistant", reply)]
         timings = Timings(

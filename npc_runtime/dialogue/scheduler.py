@@ -1,23 +1,28 @@
 """
-The turn scheduler: one worker thread runs every turn, interleaved token by token.
+The turn scheduler: one worker thread runs every turn; decode steps are batched.
 
-A turn is an iterator of steps (each ``next`` runs one model step and returns an event
-or None). New turns are admitted first, so a player who just spoke gets a first token
-after one prefill instead of after everyone else's whole reply; then active turns take
-one step each, in rotation. One thread owns the model, as on a 2-core CPU parallel
-prefills only slow each other down.
+A turn is a generator. It yields events for the player (or None: nothing new to show),
+``Decode(token, cache)`` when it needs the logits after ``token`` (the scheduler sends
+them back), and ``Release(cache)`` at its end to get its KV back out of the batch.
+Each round, new turns are admitted first (their prefill runs at once, so a player who
+just spoke sees a token soon), then every waiting turn's token runs in one batched
+forward pass. One thread owns the model: on a small CPU parallel passes only slow each
+other down, while a batch reads the weights once for every turn.
 """
 
 from __future__ import annotations
 
-import collections
 import contextvars
 import dataclasses
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 
+import numpy as np
 import structlog
+
+from npc_runtime.model.batch import DecodeBatch
+from npc_runtime.model.runner import KVCache, OnnxCausalLM
 
 log = structlog.get_logger(__name__)
 
@@ -27,22 +32,43 @@ DONE = object()
 Emit = Callable[[object], None]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
+class Decode:
+    """A turn's request: run ``token`` after ``cache`` and send me the next logits."""
+
+    token: int
+    cache: KVCache  # the turn's own KV, used only when it first joins the batch
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """A turn's request at its end: send me my KV (out of the batch, if it is there)."""
+
+    cache: KVCache
+
+
+TurnSteps = Generator[object, object, None]
+
+
+@dataclasses.dataclass(eq=False)
 class _Turn:
-    steps: Iterator[object | None]
+    steps: TurnSteps
     emit: Emit
     context: contextvars.Context  # the submitting request's, so logs keep its request id
+    handle: int | None = None  # its row in the batch, once it joined
+    waiting: Decode | None = None  # parked until the next batched step
 
 
 class TurnScheduler:
     """Owns the generation thread; ``submit`` turns, ``shutdown`` at exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, runner: OnnxCausalLM | None = None) -> None:
+        self._batch = DecodeBatch(runner) if runner is not None else None
         self._inbox: queue.SimpleQueue[_Turn | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="turns", daemon=True)
         self._thread.start()
 
-    def submit(self, steps: Iterator[object | None], emit: Emit) -> None:
+    def submit(self, steps: TurnSteps, emit: Emit) -> None:
         """Run ``steps`` to the end, passing each event (then DONE) to ``emit``."""
         self._inbox.put(_Turn(steps, emit, contextvars.copy_context()))
 
@@ -52,7 +78,7 @@ class TurnScheduler:
         self._thread.join()
 
     def _run(self) -> None:
-        active: collections.deque[_Turn] = collections.deque()
+        active: list[_Turn] = []
         stopping = False
         while active or not stopping:
             # Admit everything waiting; block only when there is nothing else to do.
@@ -63,25 +89,57 @@ class TurnScheduler:
                     break
                 if turn is None:
                     stopping = True
-                elif self._step(turn):  # its prefill and first token, right away
-                    active.append(turn)
+                    continue
+                active.append(turn)
+                self._advance(turn, None)  # its prefill and first token, right away
+            active = [t for t in active if t.waiting is not None]
             if active:
-                turn = active.popleft()
-                if self._step(turn):
-                    active.append(turn)
+                self._decode(active)
 
-    @staticmethod
-    def _step(turn: _Turn) -> bool:
-        """Advance one step; False once the turn is over."""
-        try:
-            event = turn.context.run(next, turn.steps)
-        except StopIteration:
-            turn.emit(DONE)
-            return False
-        except Exception as exc:  # handed to the awaiting side, which re-raises it
-            turn.emit(exc)
-            turn.emit(DONE)
-            return False
-        if event is not None:
-            turn.emit(event)
-        return True
+    def _decode(self, turns: list[_Turn]) -> None:
+        """One batched forward for every waiting turn, then let each go on."""
+        assert self._batch is not None, "a turn asked to decode on a scheduler without a model"
+        for turn in turns:
+            if turn.handle is None:
+                assert turn.waiting is not None
+                turn.handle = self._batch.join(turn.waiting.cache)
+        tokens = {t.handle: t.waiting.token for t in turns
+                  if t.handle is not None and t.waiting is not None}
+        logits = self._batch.step(tokens)
+        for turn in turns:
+            turn.waiting = None
+            assert turn.handle is not None
+            self._advance(turn, logits[turn.handle])
+
+    def _advance(self, turn: _Turn, value: np.ndarray | KVCache | None) -> None:
+        """Run the turn until it waits for a decode step or ends."""
+        reply: object = value
+        while True:
+            try:
+                item = turn.context.run(turn.steps.send, reply)
+            except StopIteration:
+                self._finish(turn)
+                turn.emit(DONE)
+                return
+            except Exception as exc:  # handed to the awaiting side, which re-raises it
+                self._finish(turn)
+                turn.emit(exc)
+                turn.emit(DONE)
+                return
+            reply = None
+            if isinstance(item, Decode):
+                turn.waiting = item
+                return
+            if isinstance(item, Release):
+                reply = self._finish(turn) or item.cache
+            elif item is not None:
+                turn.emit(item)
+
+    def _finish(self, turn: _Turn) -> KVCache | None:
+        """Take the turn's row out of the batch; returns its KV if it had one."""
+        turn.waiting = None
+        if turn.handle is None or self._batch is None:
+            return None
+        cache = self._batch.leave(turn.handle)
+        turn.handle = None
+        return cache

@@ -97,6 +97,9 @@ class Generation:
     One reply's decode loop. Iterate it for token ids; afterwards ``reason`` says why it
     ended (None if the caller stopped early) and ``cache`` holds the KV of exactly ``ids``
     (the prompt plus every token fed back), ready for the next turn or a rewind.
+
+    The server's scheduler drives the same object step by step instead (``choose``, with
+    the decode step batched across turns).
     """
 
     def __init__(
@@ -114,28 +117,38 @@ class Generation:
         self._eos = eos_token_ids
         self._start = start  # next-token logits and the KV of prompt_ids, if already run
         self._process = logits_processor
+        self._sample = Sampler(params)
         self.ids: list[int] = list(prompt_ids)
         self.cache: KVCache = model.empty_cache()
         self.tokens: list[int] = []  # the reply, end-of-turn excluded
         self.reason: StopReason | None = None
 
+    def choose(self, logits: np.ndarray) -> int | None:
+        """
+        Pick the next token from ``logits`` and record it; None when the reply is over
+        (``reason`` says why). The caller feeds the token back to get the next logits.
+        """
+        if len(self.tokens) == self._params.max_new_tokens:
+            self.reason = StopReason.MAX_TOKENS
+            return None
+        if self._process is not None:
+            logits = self._process(logits, self.tokens)
+        token = self._sample(logits)
+        if token in self._eos:
+            self.reason = StopReason.END_OF_TURN
+            return None
+        self.tokens.append(token)
+        return token
+
     def __iter__(self) -> Iterator[int]:
-        sample = Sampler(self._params)
         # Prefill: the whole prompt in one pass fills the KV cache (unless done already).
         logits, self.cache = self._start or self._model.forward(
             self.ids, self._model.empty_cache(len(self.ids) + self._params.max_new_tokens))
-        for step in range(self._params.max_new_tokens):
-            if self._process is not None:
-                logits = self._process(logits, self.tokens)
-            token = sample(logits)
-            if token in self._eos:
-                self.reason = StopReason.END_OF_TURN
-                return
-            self.tokens.append(token)
+        while (token := self.choose(logits)) is not None:
             yield token
-            if step + 1 == self._params.max_new_tokens:
-                break
+            if len(self.tokens) == self._params.max_new_tokens:
+                self.reason = StopReason.MAX_TOKENS  # no need to run the last token
+                return
             # Decode: only the new token runs; the cache holds everything before it.
             logits, self.cache = self._model.forward([token], self.cache)
             self.ids.append(token)
-        self.reason = StopReason.MAX_TOKENS

@@ -141,20 +141,38 @@ class OnnxCausalLM:
         n, past = len(token_ids), cache.length
         if past + n > cache.capacity:
             cache.arrays = cache.copy(past + n + CAPACITY_STEP).arrays
-        binding = self._session.io_binding()
-        binding.bind_cpu_input("input_ids", np.asarray([token_ids], dtype=np.int64))  # [1, n]
         # [1, past + n]: attention derives each token's position and the valid length here
-        binding.bind_cpu_input("attention_mask", np.ones((1, past + n), dtype=np.int64))
+        mask = np.ones((1, past + n), dtype=np.int64)
+        logits = self.forward_rows([list(token_ids)], mask, cache.arrays)
+        cache.length = past + n
+        return logits[0], cache
+
+    def forward_rows(self, token_ids: list[list[int]], attention_mask: np.ndarray,
+                     arrays: list[np.ndarray]) -> np.ndarray:
+        """
+        One forward pass over rows of KV buffers, written in place.
+
+        Args:
+            token_ids: ``[rows, n]`` new tokens.
+            attention_mask: ``[rows, total]``; row r has ones over its past and new tokens.
+            arrays: per past input, ``[rows, kv_heads, capacity, head_dim]`` buffers.
+
+        Returns:
+            ``[rows, vocab]`` float32 logits for each row's next token.
+        """
+        binding = self._session.io_binding()
+        binding.bind_cpu_input("input_ids", np.asarray(token_ids, dtype=np.int64))
+        binding.bind_cpu_input("attention_mask", attention_mask)
         if self._has_position_ids:
+            first = attention_mask.sum(axis=1, keepdims=True) - len(token_ids[0])
             binding.bind_cpu_input("position_ids",
-                                   np.arange(past, past + n, dtype=np.int64)[None, :])
+                                   first + np.arange(len(token_ids[0]), dtype=np.int64))
         binding.bind_output("logits")  # first, so it is get_outputs()[0]
-        for name, present, array in zip(self._past_names, self._present_names, cache.arrays,
+        for name, present, array in zip(self._past_names, self._present_names, arrays,
                                         strict=True):
             buffer = ort.OrtValue.ortvalue_from_numpy(array)  # no copy: wraps the array
             binding.bind_ortvalue_input(name, buffer)
             binding.bind_ortvalue_output(present, buffer)  # written in place
         self._session.run_with_iobinding(binding)
-        logits = binding.get_outputs()[0].numpy()  # [1, 1, vocab]: the graph keeps the last
-        cache.length = past + n
-        return np.asarray(logits[0, -1], dtype=np.float32), cache
+        logits = binding.get_outputs()[0].numpy()  # [rows, 1, vocab]: the graph keeps the last
+        return np.asarray(logits[:, -1], dtype=np.float32)

@@ -1,17 +1,18 @@
-"""The turn scheduler: new turns go first, active turns interleave, errors are delivered."""
+"""The turn scheduler: new turns go first, decode steps are shared, errors are delivered."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator
 
-from npc_runtime.dialogue.scheduler import DONE, TurnScheduler
+import numpy as np
+
+from npc_runtime.dialogue.scheduler import DONE, Decode, Release, TurnScheduler, TurnSteps
+from npc_runtime.model.loader import LoadedModel
 
 
 class _Recorder:
     def __init__(self) -> None:
-        self.events: list[object] = []
+        self.events: list[tuple[str, object]] = []
         self.lock = threading.Lock()
         self.done = threading.Semaphore(0)
 
@@ -23,57 +24,68 @@ class _Recorder:
                 self.done.release()
         return emit
 
+    def of(self, name: str) -> list[object]:
+        return [item for who, item in self.events if who == name]
 
-def _steps(name: str, count: int, gate: threading.Event | None = None,
-           step_s: float = 0.0) -> Iterator[object | None]:
-    for i in range(count):
+
+def _turn(model: LoadedModel, name: str, steps: int, gate: threading.Event | None = None,
+          fail_at: int = -1) -> TurnSteps:
+    ids = model.tokenizer.encode_chat([("user", f"Hello from {name}")])
+    logits, cache = model.runner.forward(ids, model.runner.empty_cache())
+    for i in range(steps):
         if gate is not None and i == 1:
             gate.set()  # the first event is out: let the test submit another turn
-        time.sleep(step_s)  # a model step takes time
-        yield f"{name}{i}" if i % 2 == 0 else None  # odd steps show nothing new
+        if i == fail_at:
+            raise RuntimeError("boom")
+        token = int(np.argmax(logits))
+        yield f"{name}{i}"
+        received = yield Decode(token, cache)
+        assert isinstance(received, np.ndarray)
+        logits = received
+    released = yield Release(cache)
+    yield f"{name} kept {released.length} tokens"  # type: ignore[attr-defined]
 
 
-def test_new_turn_gets_its_first_step_before_the_long_one_finishes() -> None:
-    """A turn submitted mid-way starts at once and the two alternate."""
-    scheduler = TurnScheduler()
+def test_new_turn_gets_its_first_token_while_the_long_one_runs(tiny_model: LoadedModel) -> None:
+    """A turn submitted mid-way starts at once and the two then step together."""
+    scheduler = TurnScheduler(tiny_model.runner)
     recorder = _Recorder()
     started = threading.Event()
-    scheduler.submit(_steps("a", 40, started, step_s=0.005), recorder.emit("a"))
-    assert started.wait(5)
-    scheduler.submit(_steps("b", 4), recorder.emit("b"))
-    assert recorder.done.acquire(timeout=5)
-    assert recorder.done.acquire(timeout=5)
+    scheduler.submit(_turn(tiny_model, "a", 40, started), recorder.emit("a"))
+    assert started.wait(10)
+    scheduler.submit(_turn(tiny_model, "b", 4), recorder.emit("b"))
+    assert recorder.done.acquire(timeout=30)
+    assert recorder.done.acquire(timeout=30)
     scheduler.shutdown()
     order = [item for _, item in recorder.events if item is not DONE]
     assert order.index("b0") < order.index("a38")
-    assert [i for n, i in recorder.events if n == "b"] == ["b0", "b2", DONE]
-    assert None not in order  # steps with nothing new are not emitted
+    assert recorder.of("b")[:4] == ["b0", "b1", "b2", "b3"]
+    assert str(recorder.of("b")[4]).startswith("b kept ")
+    assert recorder.of("b")[-1] is DONE
 
 
-def test_a_failing_turn_delivers_its_error_and_others_carry_on() -> None:
-    """An exception in one turn reaches its caller, followed by DONE."""
-    def broken() -> Iterator[object | None]:
-        yield "x"
-        raise RuntimeError("boom")
-
-    scheduler = TurnScheduler()
+def test_a_failing_turn_delivers_its_error_and_others_carry_on(
+    tiny_model: LoadedModel,
+) -> None:
+    """An exception in one turn reaches its caller, followed by DONE; its row is freed."""
+    scheduler = TurnScheduler(tiny_model.runner)
     recorder = _Recorder()
-    scheduler.submit(broken(), recorder.emit("bad"))
-    scheduler.submit(_steps("ok", 3), recorder.emit("ok"))
-    assert recorder.done.acquire(timeout=5)
-    assert recorder.done.acquire(timeout=5)
+    scheduler.submit(_turn(tiny_model, "bad", 5, fail_at=2), recorder.emit("bad"))
+    scheduler.submit(_turn(tiny_model, "ok", 3), recorder.emit("ok"))
+    assert recorder.done.acquire(timeout=30)
+    assert recorder.done.acquire(timeout=30)
     scheduler.shutdown()
-    bad = [i for n, i in recorder.events if n == "bad"]
-    assert bad[0] == "x"
-    assert isinstance(bad[1], RuntimeError)
-    assert bad[2] is DONE
-    assert [i for n, i in recorder.events if n == "ok"] == ["ok0", "ok2", DONE]
+    bad = recorder.of("bad")
+    assert bad[:2] == ["bad0", "bad1"]
+    assert isinstance(bad[2], RuntimeError)
+    assert bad[3] is DONE
+    assert recorder.of("ok")[:3] == ["ok0", "ok1", "ok2"]
 
 
-def test_shutdown_finishes_running_turns() -> None:
+def test_shutdown_finishes_running_turns(tiny_model: LoadedModel) -> None:
     """Turns already submitted run to their end before the thread stops."""
-    scheduler = TurnScheduler()
+    scheduler = TurnScheduler(tiny_model.runner)
     recorder = _Recorder()
-    scheduler.submit(_steps("a", 6), recorder.emit("a"))
+    scheduler.submit(_turn(tiny_model, "a", 6), recorder.emit("a"))
     scheduler.shutdown()
     assert recorder.events[-1] == ("a", DONE)

