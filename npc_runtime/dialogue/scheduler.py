@@ -103,6 +103,7 @@ class TurnScheduler:
             if turn.handle is None:
                 assert turn.waiting is not None
                 turn.handle = self._batch.join(turn.waiting.cache)
+                turn.waiting.cache.clear()  # its row holds the KV now; free the original
         tokens = {t.handle: t.waiting.token for t in turns
                   if t.handle is not None and t.waiting is not None}
         logits = self._batch.step(tokens)

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM
+from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM, zeros
 
-ROW_STEP = 4  # rows are added in blocks, so joining rarely copies the batch
+# The buffers are allocated at this size up front: zeroed memory is only committed by the
+# OS when written, so unused rows and tokens cost address space, not RAM, and growing
+# (a full copy, with both copies resident for a moment) is left for the rare overflow.
+ROWS = 16
+TOKENS = 2048
 
 
 class DecodeBatch:
@@ -50,12 +54,14 @@ class DecodeBatch:
         """Remove a row; returns its sequence as a cache of its own."""
         row = self._handles.index(handle)
         length = self._lengths[row]
-        out = KVCache([a[row : row + 1, :, :length].copy() for a in self._arrays], length)
-        out = out.copy(length + CAPACITY_STEP)  # room for the next turn's tokens
+        # A view of the row, copied once into a cache with room for the next turn.
+        out = KVCache([a[row : row + 1] for a in self._arrays], length).copy(
+            length + CAPACITY_STEP)
         last = len(self._lengths) - 1
         if row != last:  # keep rows dense: the last row moves into the hole
+            moved = self._lengths[last]
             for a in self._arrays:
-                a[row] = a[last]
+                a[row, :, :moved] = a[last, :, :moved]  # only its tokens: untouched pages stay free
             self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
         self._lengths.pop()
         self._handles.pop()
@@ -88,11 +94,10 @@ class DecodeBatch:
         have_tokens = self._arrays[0].shape[2] if self._arrays else 0
         if rows <= have_rows and tokens <= have_tokens:
             return
-        new_rows = max(have_rows, -(-rows // ROW_STEP) * ROW_STEP)
-        new_tokens = max(have_tokens, -(-(tokens + CAPACITY_STEP // 2) // CAPACITY_STEP)
-                         * CAPACITY_STEP)
+        new_rows = max(have_rows, ROWS, rows)
+        new_tokens = max(have_tokens, TOKENS, tokens + CAPACITY_STEP)
         template = self._runner.empty_cache(1).arrays
-        grown = [np.zeros((new_rows, t.shape[1], new_tokens, t.shape[3]), t.dtype)
+        grown = [zeros((new_rows, t.shape[1], new_tokens, t.shape[3]), t.dtype)
                  for t in template]
         for new, old in zip(grown, self._arrays, strict=False):
             new[: old.shape[0], :, : old.shape[2]] = old

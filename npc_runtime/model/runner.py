@@ -9,9 +9,11 @@ it returns ``logits`` and ``present.{i}.key|value``.
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -59,15 +61,33 @@ class KVCache:
         self.length = length
         return self
 
+    def clear(self) -> None:
+        """Free the buffers (the tokens live on elsewhere, e.g. in a decode batch row)."""
+        self.arrays, self.length = [], 0
+
     def copy(self, capacity: int = 0) -> KVCache:
         """A new cache with the same tokens and room for ``capacity`` (at least ``length``)."""
         size = _round_up(max(capacity, self.length + 1))
         arrays = []
         for old in self.arrays:
-            new = np.zeros((*old.shape[:2], size, old.shape[3]), old.dtype)
+            new = zeros((*old.shape[:2], size, old.shape[3]), old.dtype)
             new[:, :, : self.length] = old[:, :, : self.length]
             arrays.append(new)
         return KVCache(arrays, self.length)
+
+
+def zeros(shape: tuple[int, ...], dtype: np.dtype[Any] | type) -> np.ndarray:
+    """
+    A zeroed array in its own anonymous memory map.
+
+    KV buffers are large and short-lived. From malloc they can land on the heap, where
+    zeroing commits every page and freeing returns none to the OS; a private mapping is
+    zero pages until written (an unused row or token costs no RAM) and is returned whole.
+    """
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if size == 0:
+        return np.zeros(shape, dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
 
 
 def _round_up(tokens: int) -> int:
@@ -128,7 +148,7 @@ class OnnxCausalLM:
         shape = (1, self._kv_heads, _round_up(max(capacity, 1)), self._head_dim)
         # Zeros, not empty: attention reads the buffer and masks the unused part; garbage
         # there could hold NaNs that survive a zero weight.
-        return KVCache([np.zeros(shape, self._kv_dtype) for _ in self._past_names], 0)
+        return KVCache([zeros(shape, self._kv_dtype) for _ in self._past_names], 0)
 
     def forward(self, token_ids: Sequence[int], cache: KVCache) -> tuple[np.ndarray, KVCache]:
         """
