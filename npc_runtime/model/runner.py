@@ -70,7 +70,7 @@ class KVCache:
         size = _round_up(max(capacity, self.length + 1))
         arrays = []
         for old in self.arrays:
-            new = zeros((*old.shape[:2], size, old.shape[3]), old.dtype)
+            new = np.zeros((*old.shape[:2], size, old.shape[3]), old.dtype)
             new[:, :, : self.length] = old[:, :, : self.length]
             arrays.append(new)
         return KVCache(arrays, self.length)
@@ -78,11 +78,13 @@ class KVCache:
 
 def zeros(shape: tuple[int, ...], dtype: np.dtype[Any] | type) -> np.ndarray:
     """
-    A zeroed array in its own anonymous memory map.
+    A zeroed array in its own anonymous memory map, for large sparse buffers.
 
-    KV buffers are large and short-lived. From malloc they can land on the heap, where
-    zeroing commits every page and freeing returns none to the OS; a private mapping is
-    zero pages until written (an unused row or token costs no RAM) and is returned whole.
+    From malloc a large buffer can land on the heap, where zeroing commits every page; a
+    private mapping is zero pages until written (an unused batch row or token costs no
+    RAM) and is returned whole when freed. Small per-sequence caches use plain np.zeros:
+    fresh mappings cost a page fault per 4 KiB on first write, which a new session's
+    first turn would pay.
     """
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if size == 0:
@@ -148,7 +150,7 @@ class OnnxCausalLM:
         shape = (1, self._kv_heads, _round_up(max(capacity, 1)), self._head_dim)
         # Zeros, not empty: attention reads the buffer and masks the unused part; garbage
         # there could hold NaNs that survive a zero weight.
-        return KVCache([zeros(shape, self._kv_dtype) for _ in self._past_names], 0)
+        return KVCache([np.zeros(shape, self._kv_dtype) for _ in self._past_names], 0)
 
     def forward(self, token_ids: Sequence[int], cache: KVCache) -> tuple[np.ndarray, KVCache]:
         """
