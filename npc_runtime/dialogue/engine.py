@@ -19,7 +19,14 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.prompt import build_messages, persona_card
-from npc_runtime.dialogue.scheduler import DONE, Decode, Release, TurnScheduler, TurnSteps
+from npc_runtime.dialogue.scheduler import (
+    DONE,
+    Decode,
+    Release,
+    Reserve,
+    TurnScheduler,
+    TurnSteps,
+)
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.knowledge import view
@@ -198,8 +205,10 @@ class DialogueEngine:
                                                                add_generation_prompt=False))
         prompt = self._prompt(session, system, line, params)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
+        row = yield Reserve(len(prompt) + params.max_new_tokens)  # our decode batch row
+        assert isinstance(row, KVCache)
         logits, cache = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
-                                        session=session.id)
+                                        session=session.id, into=row)
         generation = Generation(model.runner, prompt, params, model.tokenizer.eos_token_ids)
         decoder = StreamDecoder(model.tokenizer)
         first_at = 0.0

@@ -1,9 +1,10 @@
 """
 The turn scheduler: one worker thread runs every turn; decode steps are batched.
 
-A turn is a generator. It yields events for the player (or None: nothing new to show),
-``Decode(token, cache)`` when it needs the logits after ``token`` (the scheduler sends
-them back), and ``Release(cache)`` at its end to get its KV back out of the batch.
+A turn is a generator. It yields ``Reserve(tokens)`` to get a batch row to prefill into,
+events for the player (or None: nothing new to show), ``Decode(token, cache)`` when it
+needs the logits after ``token`` (the scheduler sends them back), and ``Release(cache)``
+at its end to get its KV back out of the batch.
 Each round, new turns are admitted first (their prefill runs at once, so a player who
 just spoke sees a token soon), then every waiting turn's token runs in one batched
 forward pass. One thread owns the model: on a small CPU parallel passes only slow each
@@ -41,6 +42,13 @@ class Decode:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reserve:
+    """A turn's first request: give me a batch row with room for ``tokens`` to prefill into."""
+
+    tokens: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Release:
     """A turn's request at its end: send me my KV (out of the batch, if it is there)."""
 
@@ -56,6 +64,7 @@ class _Turn:
     emit: Emit
     context: contextvars.Context  # the submitting request's, so logs keep its request id
     handle: int | None = None  # its row in the batch, once it joined
+    synced: bool = False  # the batch knows the row's length
     waiting: Decode | None = None  # parked until the next batched step
 
 
@@ -100,10 +109,13 @@ class TurnScheduler:
         """One batched forward for every waiting turn, then let each go on."""
         assert self._batch is not None, "a turn asked to decode on a scheduler without a model"
         for turn in turns:
-            if turn.handle is None:
-                assert turn.waiting is not None
+            assert turn.waiting is not None
+            if turn.handle is None:  # prefilled elsewhere: copy into a row
                 turn.handle = self._batch.join(turn.waiting.cache)
                 turn.waiting.cache.clear()  # its row holds the KV now; free the original
+            elif not turn.synced:  # prefilled into its reserved row
+                self._batch.sync(turn.handle, turn.waiting.cache.length)
+            turn.synced = True
         tokens = {t.handle: t.waiting.token for t in turns
                   if t.handle is not None and t.waiting is not None}
         logits = self._batch.step(tokens)
@@ -131,7 +143,10 @@ class TurnScheduler:
             if isinstance(item, Decode):
                 turn.waiting = item
                 return
-            if isinstance(item, Release):
+            if isinstance(item, Reserve):
+                assert self._batch is not None, "Reserve needs a scheduler with a model"
+                turn.handle, reply = self._batch.reserve(item.tokens)
+            elif isinstance(item, Release):
                 reply = self._finish(turn) or item.cache
             elif item is not None:
                 turn.emit(item)
@@ -142,5 +157,5 @@ class TurnScheduler:
         if turn.handle is None or self._batch is None:
             return None
         cache = self._batch.leave(turn.handle)
-        turn.handle = None
+        turn.handle, turn.synced = None, False
         return cache

@@ -39,6 +39,24 @@ class DecodeBatch:
         """Memory held by the batch buffers."""
         return sum(a.nbytes for a in self._arrays)
 
+    def reserve(self, tokens: int) -> tuple[int, KVCache]:
+        """
+        A new empty row with room for ``tokens``; returns its handle and a cache that
+        views the row, for the sequence's prefill to write into directly (no copy later).
+        The view is valid until the next ``reserve``/``join`` (which may grow the buffers);
+        ``step`` reads the row's length from ``sync``.
+        """
+        row = len(self._lengths)
+        self._reserve(rows=row + 1, tokens=tokens)
+        self._lengths.append(0)
+        self._handles.append(self._next_handle)
+        self._next_handle += 1
+        return self._handles[-1], KVCache([a[row : row + 1] for a in self._arrays], 0)
+
+    def sync(self, handle: int, length: int) -> None:
+        """Record how many tokens a reserved row's prefill wrote."""
+        self._lengths[self._handles.index(handle)] = length
+
     def join(self, cache: KVCache) -> int:
         """Copy a prefilled sequence into a new row; returns its handle."""
         row = len(self._lengths)
@@ -54,9 +72,13 @@ class DecodeBatch:
         """Remove a row; returns its sequence as a cache of its own."""
         row = self._handles.index(handle)
         length = self._lengths[row]
-        # A view of the row, copied once into a cache with room for the next turn.
-        out = KVCache([a[row : row + 1] for a in self._arrays], length).copy(
-            length + CAPACITY_STEP)
+        # Copied out with room for the next turn, into its own mapping: it may idle in the
+        # KV pool for a while, and when evicted its memory goes back to the OS.
+        size = length + CAPACITY_STEP
+        out = KVCache([zeros((1, a.shape[1], size, a.shape[3]), a.dtype)
+                       for a in self._arrays], length)
+        for target, source in zip(out.arrays, self._arrays, strict=True):
+            target[0, :, :length] = source[row, :, :length]
         last = len(self._lengths) - 1
         if row != last:  # keep rows dense: the last row moves into the hole
             moved = self._lengths[last]
@@ -65,8 +87,6 @@ class DecodeBatch:
             self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
         self._lengths.pop()
         self._handles.pop()
-        if not self._lengths:
-            self._arrays = []  # an idle batch holds no memory
         return out
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:

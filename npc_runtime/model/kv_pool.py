@@ -107,7 +107,8 @@ class KVPool:
             self.drop(key)
 
     def prefill(self, runner: OnnxCausalLM, ids: Sequence[int], *, prefix_len: int,
-                session: str | None) -> tuple[np.ndarray, KVCache]:
+                session: str | None, into: KVCache | None = None
+                ) -> tuple[np.ndarray, KVCache]:
         """
         Run the prompt ``ids`` reusing the most KV available; return the next-token logits
         and the cache covering ``ids``.
@@ -117,7 +118,8 @@ class KVPool:
         prefix that is missing is computed and stored first, for the next session. The
         session's cache is taken out of the pool and extended in place (the caller puts it
         back when the turn completes; a failed or cancelled turn just drops it); a shared
-        prefix is copied, never written.
+        prefix is copied, never written. With ``into`` (a decode batch row), the reused
+        tokens are copied there and the prefill writes there.
         """
         room = len(ids) + HEADROOM
         start: KVCache | None = None
@@ -128,11 +130,18 @@ class KVPool:
             if covered:
                 self.stats.session_hits += 1
         if 0 < prefix_len <= len(ids) and covered < prefix_len:
-            start = self.shared_prefix(runner, ids[:prefix_len]).kv.copy(room)
+            shared = self.shared_prefix(runner, ids[:prefix_len]).kv
+            start = shared if into is not None else shared.copy(room)  # never write a prefix
             covered = prefix_len
-        if start is None:
-            start = runner.empty_cache(room)
         covered = min(covered, len(ids) - 1)  # at least one token must run to get logits
+        if into is not None:  # e.g. a decode batch row: copy what is reused, run the rest
+            if start is not None:
+                for target, source in zip(into.arrays, start.arrays, strict=True):
+                    target[:, :, :covered] = source[:, :, :covered]
+            into.length = covered
+            start = into
+        elif start is None:
+            start = runner.empty_cache(room)
         self.stats.reused_tokens += covered
         self.stats.prefilled_tokens += len(ids) - covered
         return runner.forward(ids[covered:], start.rewind(covered))
