@@ -106,12 +106,19 @@ class WorldHost:
             return ()
 
     async def _watch(self, interval_s: float) -> None:
+        pending: Snapshot | None = None
         while True:
             await asyncio.sleep(interval_s)
             snapshot = await asyncio.to_thread(self._scan)
             if snapshot == self._snapshot:
+                pending = None
                 continue
-            self._snapshot = snapshot
+            if snapshot != pending:
+                # Changed since the last look: an editor may still be writing. Load only
+                # once two looks in a row agree.
+                pending = snapshot
+                continue
+            self._snapshot, pending = snapshot, None
             assert self.path is not None
             try:
                 world, diagnostics = await asyncio.to_thread(check_world_files, self.path)
