@@ -1,8 +1,8 @@
 """
 The turn pipeline: validate the player's line, assemble the prompt, generate, stream.
 
-Generation is blocking CPU work; the scheduler runs it on one thread, interleaving
-concurrent turns token by token. The async side streams a turn's events and tells it to
+Generation is blocking CPU work; the scheduler runs it on one thread and batches the
+decode steps of concurrent turns. The async side streams a turn's events and tells it to
 stop when the caller goes away.
 """
 
