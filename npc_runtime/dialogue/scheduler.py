@@ -118,7 +118,16 @@ class TurnScheduler:
             turn.synced = True
         tokens = {t.handle: t.waiting.token for t in turns
                   if t.handle is not None and t.waiting is not None}
-        logits = self._batch.step(tokens)
+        try:
+            logits = self._batch.step(tokens)
+        except Exception as exc:  # every turn in the step fails; the thread serves on
+            log.exception("decode_step_failed", turns=len(turns))
+            for turn in turns:
+                self._finish(turn)
+                turn.steps.close()
+                turn.emit(exc)
+                turn.emit(DONE)
+            return
         for turn in turns:
             turn.waiting = None
             assert turn.handle is not None

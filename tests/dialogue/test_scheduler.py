@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 from npc_runtime.dialogue.scheduler import DONE, Decode, Release, TurnScheduler, TurnSteps
 from npc_runtime.model.loader import LoadedModel
@@ -89,3 +90,31 @@ def test_shutdown_finishes_running_turns(tiny_model: LoadedModel) -> None:
     scheduler.submit(_turn(tiny_model, "a", 6), recorder.emit("a"))
     scheduler.shutdown()
     assert recorder.events[-1] == ("a", DONE)
+
+
+def test_a_failing_decode_step_fails_its_turns_and_the_thread_serves_on(
+    tiny_model: LoadedModel, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error in the batched forward reaches every turn in it; later turns still run."""
+    scheduler = TurnScheduler(tiny_model.runner)
+    batch = scheduler._batch
+    assert batch is not None
+    real_step = batch.step
+    calls = {"n": 0}
+
+    def flaky(tokens: dict[int, int]) -> dict[int, np.ndarray]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("onnxruntime fell over")
+        return real_step(tokens)
+
+    monkeypatch.setattr(batch, "step", flaky)
+    recorder = _Recorder()
+    scheduler.submit(_turn(tiny_model, "a", 3), recorder.emit("a"))
+    assert recorder.done.acquire(timeout=30)
+    scheduler.submit(_turn(tiny_model, "b", 3), recorder.emit("b"))
+    assert recorder.done.acquire(timeout=30)
+    scheduler.shutdown()
+    assert isinstance(recorder.of("a")[1], RuntimeError)
+    assert recorder.of("b")[:3] == ["b0", "b1", "b2"]
+    assert len(batch) == 0
