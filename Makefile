@@ -31,6 +31,7 @@ $(BUF):
 lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to date
 	$(VENV)/bin/ruff check npc_runtime tests benchmarks
 	$(VENV)/bin/mypy
+	bash scripts/check_layers.sh
 	$(BUF) lint protos
 	if git cat-file -e HEAD~1:protos/buf.yaml 2>/dev/null; then \
 	  $(BUF) breaking protos --against '.git#ref=HEAD~1,subdir=protos'; fi
