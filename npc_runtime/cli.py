@@ -253,7 +253,8 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--warm", action="store_true", default=None,
                        help="prefill every NPC's prompt prefix before serving")
     serve.add_argument("--kv-cache-mb", type=int,
-                       help="memory for shared prefixes and idle sessions' KV (default 128)")
+                       help="memory for all KV: active turns, shared prefixes, idle sessions "
+                       "(default 384)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])

@@ -50,7 +50,8 @@ class Settings:
     repetition_penalty: float = 1.3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
-    kv_cache_mb: int = 128  # shared prefixes + idle sessions' caches; LRU beyond this
+    # All KV: rows being decoded, then shared prefixes and idle sessions (LRU) in what is left.
+    kv_cache_mb: int = 384
     warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0

@@ -79,8 +79,8 @@ class DialogueEngine:
         self.model = model
         self.settings = settings
         self.sessions = SessionRegistry(settings.max_sessions)
-        self.kv = KVPool(settings.kv_cache_mb << 20)
         self._scheduler = TurnScheduler(model.runner)
+        self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
 

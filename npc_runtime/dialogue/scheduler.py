@@ -77,6 +77,10 @@ class TurnScheduler:
         self._thread = threading.Thread(target=self._run, name="turns", daemon=True)
         self._thread.start()
 
+    def kv_bytes(self) -> int:
+        """Memory held by the decode batch's rows."""
+        return self._batch.kv_bytes if self._batch is not None else 0
+
     def submit(self, steps: TurnSteps, emit: Emit) -> None:
         """Run ``steps`` to the end, passing each event (then DONE) to ``emit``."""
         self._inbox.put(_Turn(steps, emit, contextvars.copy_context()))
@@ -152,19 +156,29 @@ class TurnScheduler:
             if isinstance(item, Decode):
                 turn.waiting = item
                 return
-            if isinstance(item, Reserve):
-                assert self._batch is not None, "Reserve needs a scheduler with a model"
-                turn.handle, reply = self._batch.reserve(item.tokens)
-            elif isinstance(item, Release):
-                reply = self._finish(turn) or item.cache
-            elif item is not None:
-                turn.emit(item)
+            try:
+                if isinstance(item, Reserve):
+                    assert self._batch is not None, "Reserve needs a scheduler with a model"
+                    turn.handle, reply = self._batch.reserve(item.tokens)
+                elif isinstance(item, Release):
+                    reply = self._finish(turn) or item.cache
+                elif item is not None:
+                    turn.emit(item)
+            except Exception as exc:  # the scheduler's own part failed: fail this turn only
+                log.exception("turn_request_failed")
+                turn.steps.close()
+                turn.emit(exc)
+                turn.emit(DONE)
+                return
 
     def _finish(self, turn: _Turn) -> KVCache | None:
         """Take the turn's row out of the batch; returns its KV if it had one."""
         turn.waiting = None
         if turn.handle is None or self._batch is None:
             return None
-        cache = self._batch.leave(turn.handle)
-        turn.handle, turn.synced = None, False
-        return cache
+        handle, turn.handle, turn.synced = turn.handle, None, False
+        try:
+            return self._batch.leave(handle)
+        except Exception:  # never let one turn's cleanup stop the thread
+            log.exception("row_release_failed")
+            return None

@@ -10,6 +10,8 @@ Attention writes each row's new token in place, at that row's own length.
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM, zeros
@@ -27,6 +29,7 @@ class DecodeBatch:
     def __init__(self, runner: OnnxCausalLM) -> None:
         self._runner = runner
         self._arrays: list[np.ndarray] = []  # per past input: [row_capacity, heads, tokens, dim]
+        self._maps: list[mmap.mmap] = []  # the private mappings behind _arrays
         self._lengths: list[int] = []  # tokens held by each row, row order
         self._handles: list[int] = []  # row -> handle
         self._next_handle = 0
@@ -85,9 +88,19 @@ class DecodeBatch:
             for a in self._arrays:
                 a[row, :, :moved] = a[last, :, :moved]  # only its tokens: untouched pages stay free
             self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
+        for array, backing in zip(self._arrays, self._maps, strict=True):
+            _release_row(array, backing, last)  # pages back to the OS; they read as zeros
         self._lengths.pop()
         self._handles.pop()
         return out
+
+    @property
+    def kv_bytes(self) -> int:
+        """Memory the rows' tokens occupy (what an overall KV budget should count)."""
+        if not self._arrays:
+            return 0
+        per_token = sum(a.shape[1] * a.shape[3] * a.itemsize for a in self._arrays)
+        return int(per_token * sum(self._lengths))
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
         """
@@ -110,6 +123,7 @@ class DecodeBatch:
         return {handle: logits[row] for row, handle in enumerate(self._handles)}
 
     def _reserve(self, rows: int, tokens: int) -> None:
+        """Make room, growing (one full copy) only past the up-front size."""
         have_rows = self._arrays[0].shape[0] if self._arrays else 0
         have_tokens = self._arrays[0].shape[2] if self._arrays else 0
         if rows <= have_rows and tokens <= have_tokens:
@@ -117,8 +131,22 @@ class DecodeBatch:
         new_rows = max(have_rows, ROWS, rows)
         new_tokens = max(have_tokens, TOKENS, tokens + CAPACITY_STEP)
         template = self._runner.empty_cache(1).arrays
-        grown = [zeros((new_rows, t.shape[1], new_tokens, t.shape[3]), t.dtype)
-                 for t in template]
+        maps, grown = [], []
+        for t in template:
+            shape = (new_rows, t.shape[1], new_tokens, t.shape[3])
+            # Zero pages until written: unused rows and tokens cost address space, not RAM.
+            backing = mmap.mmap(-1, int(np.prod(shape)) * t.itemsize)
+            maps.append(backing)
+            grown.append(np.frombuffer(backing, dtype=t.dtype).reshape(shape))
         for new, old in zip(grown, self._arrays, strict=False):
             new[: old.shape[0], :, : old.shape[2]] = old
-        self._arrays = grown
+        self._arrays, self._maps = grown, maps
+
+
+def _release_row(array: np.ndarray, backing: mmap.mmap, row: int) -> None:
+    """Give one row's pages back to the OS; the row reads as zeros afterwards."""
+    row_bytes = array[0].nbytes
+    if row_bytes % mmap.PAGESIZE == 0:
+        backing.madvise(mmap.MADV_DONTNEED, row * row_bytes, row_bytes)
+    else:  # rows smaller than a page (tiny test models): zero it by hand
+        array[row] = 0

@@ -15,7 +15,7 @@ import collections
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -52,8 +52,11 @@ class PoolStats:
 class KVPool:
     """LRU over prefix and session caches, bounded by ``budget_bytes``."""
 
-    def __init__(self, budget_bytes: int) -> None:
+    def __init__(self, budget_bytes: int, held_elsewhere: Callable[[], int] = lambda: 0
+                 ) -> None:
         self._budget = budget_bytes
+        # KV living outside the pool (decode batch rows) counts against the same budget.
+        self._held_elsewhere = held_elsewhere
         self._entries: collections.OrderedDict[tuple[str, str], CachedSequence] = (
             collections.OrderedDict())
         self._bytes = 0
@@ -76,7 +79,7 @@ class KVPool:
         with self._lock:
             self._entries[key] = entry
             self._bytes += entry.nbytes
-            while self._bytes > self._budget:
+            while self._entries and self._bytes + self._held_elsewhere() > self._budget:
                 _, old = self._entries.popitem(last=False)
                 self._bytes -= old.nbytes
                 self.stats.evictions += 1
