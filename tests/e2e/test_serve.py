@@ -57,9 +57,9 @@ def _wait_serving(port: int, process: subprocess.Popen[str], timeout: float = 60
 
 @pytest.fixture(scope="module")
 def server(default_model_dir: Path) -> Iterator[int]:
-    """A real server process on a free port; yields the port."""
+    """A real server process on a free port, NPC prefixes warmed; yields the port."""
     port = _free_port()
-    process = _start(default_model_dir, port)
+    process = _start(default_model_dir, port, "--warm")
     _wait_serving(port, process)
     yield port
     process.send_signal(signal.SIGTERM)
