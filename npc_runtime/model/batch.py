@@ -14,7 +14,7 @@ import mmap
 
 import numpy as np
 
-from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM, zeros
+from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM
 
 # The buffers are allocated at this size up front: zeroed memory is only committed by the
 # OS when written, so unused rows and tokens cost address space, not RAM, and growing
@@ -78,7 +78,7 @@ class DecodeBatch:
         # Copied out with room for the next turn, into its own mapping: it may idle in the
         # KV pool for a while, and when evicted its memory goes back to the OS.
         size = length + CAPACITY_STEP
-        out = KVCache([zeros((1, a.shape[1], size, a.shape[3]), a.dtype)
+        out = KVCache([_mapped((1, a.shape[1], size, a.shape[3]), a.dtype)[0]
                        for a in self._arrays], length)
         for target, source in zip(out.arrays, self._arrays, strict=True):
             target[0, :, :length] = source[row, :, :length]
@@ -131,16 +131,24 @@ class DecodeBatch:
         new_rows = max(have_rows, ROWS, rows)
         new_tokens = max(have_tokens, TOKENS, tokens + CAPACITY_STEP)
         template = self._runner.empty_cache(1).arrays
-        maps, grown = [], []
-        for t in template:
-            shape = (new_rows, t.shape[1], new_tokens, t.shape[3])
-            # Zero pages until written: unused rows and tokens cost address space, not RAM.
-            backing = mmap.mmap(-1, int(np.prod(shape)) * t.itemsize)
-            maps.append(backing)
-            grown.append(np.frombuffer(backing, dtype=t.dtype).reshape(shape))
+        grown, maps = zip(*(_mapped((new_rows, t.shape[1], new_tokens, t.shape[3]), t.dtype)
+                            for t in template), strict=True)
         for new, old in zip(grown, self._arrays, strict=False):
             new[: old.shape[0], :, : old.shape[2]] = old
-        self._arrays, self._maps = grown, maps
+        self._arrays, self._maps = list(grown), list(maps)
+
+
+def _mapped(shape: tuple[int, ...], dtype: np.dtype[np.generic]) -> tuple[np.ndarray, mmap.mmap]:
+    """
+    A zeroed array in its own anonymous memory map, and the map.
+
+    From malloc a large buffer can land on the heap, where zeroing commits every page; a
+    private mapping is zero pages until written (an unused row or token costs no RAM) and
+    is returned whole when freed. Per-sequence prefill caches stay on np.zeros: a fresh
+    mapping costs a page fault per 4 KiB on first write, which a first turn would pay.
+    """
+    backing = mmap.mmap(-1, int(np.prod(shape)) * dtype.itemsize)
+    return np.frombuffer(backing, dtype=dtype).reshape(shape), backing
 
 
 def _release_row(array: np.ndarray, backing: mmap.mmap, row: int) -> None:

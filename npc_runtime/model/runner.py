@@ -9,11 +9,9 @@ it returns ``logits`` and ``present.{i}.key|value``.
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -74,22 +72,6 @@ class KVCache:
             new[:, :, : self.length] = old[:, :, : self.length]
             arrays.append(new)
         return KVCache(arrays, self.length)
-
-
-def zeros(shape: tuple[int, ...], dtype: np.dtype[Any] | type) -> np.ndarray:
-    """
-    A zeroed array in its own anonymous memory map, for large sparse buffers.
-
-    From malloc a large buffer can land on the heap, where zeroing commits every page; a
-    private mapping is zero pages until written (an unused batch row or token costs no
-    RAM) and is returned whole when freed. Small per-sequence caches use plain np.zeros:
-    fresh mappings cost a page fault per 4 KiB on first write, which a new session's
-    first turn would pay.
-    """
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if size == 0:
-        return np.zeros(shape, dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
 
 
 def _round_up(tokens: int) -> int:
