@@ -71,13 +71,14 @@ def p50(values: list[float]) -> float:
 # --- our server, as a real process ------------------------------------------------------
 
 class Server:
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, device: str) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.process = subprocess.Popen(
             [sys.executable, "-m", "npc_runtime", "serve", "--model", str(model_dir),
              "--port", str(self.port), "--threads", str(THREADS), "--no-watch",
+             "--device", device,
              "--max-new-tokens", str(DECODE_TOKENS), "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
@@ -258,21 +259,26 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true",
                         help="also build int8/fp32 and print greedy agreement with fp32")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where our runtime runs (cuda: pass a CUDA-built --model)")
+    parser.add_argument("--model", type=Path,
+                        help="a built model folder (default: the default model, int4 for CPU)")
     args = parser.parse_args()
     configure_logging("console", "warning")
 
     settings = Settings.load()
-    source = default_source()
-    model_dir = model_dir_for(settings.cache_dir, source, "int4")
-    build_model(source, model_dir, precision="int4", progress=lambda _: None)
-    model = load_model(model_dir, threads=THREADS)
+    model_dir = args.model
+    if model_dir is None:
+        model_dir = model_dir_for(settings.cache_dir, default_source(), "int4")
+        build_model(default_source(), model_dir, precision="int4", progress=lambda _: None)
+    model = load_model(model_dir, device=args.device, threads=THREADS)
     world = load_world(EXAMPLE_WORLD)
     card = persona_card(world, view(world, NPC))
 
     def render(player: str, history: list[tuple[str, str]], line: str) -> str:
         return model.tokenizer.render(build_messages(card, player, history, line))
 
-    server = Server(model_dir)
+    server = Server(model_dir, args.device)
     try:
         ours = bench_ours(server, args.runs)
         concurrency = {n: bench_concurrency(server, n) for n in (1, 4, 16)}
@@ -294,7 +300,7 @@ def main() -> None:
         **{f"c{n}_ttft_ms_p95": c["ttft_ms_p95"] for n, c in concurrency.items()},
     }
     if args.baseline == "llamacpp":
-        base = bench_llamacpp(LlamaCpp(source.path), render, args.runs,
+        base = bench_llamacpp(LlamaCpp(default_source().path), render, args.runs,
                               {n: c["tokens"] for n, c in concurrency.items()})
         report.update({f"base_{k}": v for k, v in base.items()})
     if args.quality:

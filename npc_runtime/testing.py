@@ -56,8 +56,10 @@ def write_tiny_hf_model(folder: Path, *, seed: int = 0) -> Path:
     return folder
 
 
-def build_tiny_model(work: Path, *, precision: str = "fp32") -> tuple[Path, Manifest]:
+def build_tiny_model(work: Path, *, precision: str = "fp32",
+                     device: str = "cpu") -> tuple[Path, Manifest]:
     """Write the tiny HF model under ``work`` and build its model folder; returns both."""
     source = source_from_path(write_tiny_hf_model(work / "hf"))
-    out = work / f"model-{precision}"
-    return out, build_model(source, out, precision=precision, progress=lambda _: None)
+    out = work / f"model-{precision}-{device}"
+    return out, build_model(source, out, precision=precision, device=device,
+                            progress=lambda _: None)

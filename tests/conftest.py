@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,12 @@ def _quiet_logs() -> None:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-weight Llama exported to fp32 ONNX by the real build pipeline."""
+    """
+    A random-weight Llama exported to fp32 ONNX by the real build pipeline.
+    ``NPC_TEST_TINY_MODEL`` names a prebuilt folder (a machine without the export extra).
+    """
+    if prebuilt := os.environ.get("NPC_TEST_TINY_MODEL"):
+        return Path(prebuilt)
     from npc_runtime.testing import build_tiny_model
 
     out, _ = build_tiny_model(tmp_path_factory.mktemp("tiny"))
@@ -32,6 +38,27 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_model(tiny_model_dir: Path) -> LoadedModel:
     """The tiny model, loaded."""
     return load_model(tiny_model_dir, device="cpu", threads=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_cuda_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """
+    The tiny model built for CUDA (fp16) and loaded on the GPU; skipped without one.
+    ``NPC_TEST_CUDA_TINY_MODEL`` names a prebuilt folder (a GPU machine without the
+    export extra).
+    """
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("needs onnxruntime-gpu and an NVIDIA GPU")
+    if prebuilt := os.environ.get("NPC_TEST_CUDA_TINY_MODEL"):
+        folder = Path(prebuilt)
+    else:
+        from npc_runtime.testing import build_tiny_model
+
+        folder, _ = build_tiny_model(tmp_path_factory.mktemp("tiny-cuda"), precision="fp16",
+                                     device="cuda")
+    return load_model(folder, device="cuda")
 
 
 @pytest.fixture(scope="session")

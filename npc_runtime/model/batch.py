@@ -10,14 +10,14 @@ Attention writes each row's new token in place, at that row's own length.
 
 from __future__ import annotations
 
-import mmap
-
 import numpy as np
 
+from npc_runtime.model.kv_tensor import KVTensor
 from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM
 
-# The buffers are allocated at this size up front: zeroed memory is only committed by the
-# OS when written, so unused rows and tokens cost address space, not RAM, and growing
+# The buffers are allocated at this size up front: on a host, zeroed memory is only
+# committed by the OS when written, so unused rows and tokens cost address space, not RAM
+# (on a GPU the allocation is real, ~300 MB for the default model in fp16), and growing
 # (a full copy, with both copies resident for a moment) is left for the rare overflow.
 ROWS = 16
 TOKENS = 2048
@@ -28,8 +28,7 @@ class DecodeBatch:
 
     def __init__(self, runner: OnnxCausalLM) -> None:
         self._runner = runner
-        self._arrays: list[np.ndarray] = []  # per past input: [row_capacity, heads, tokens, dim]
-        self._maps: list[mmap.mmap] = []  # the private mappings behind _arrays
+        self._tensors: list[KVTensor] = []  # per past input: [row_capacity, heads, tokens, dim]
         self._lengths: list[int] = []  # tokens held by each row, row order
         self._handles: list[int] = []  # row -> handle
         self._next_handle = 0
@@ -40,7 +39,7 @@ class DecodeBatch:
     @property
     def nbytes(self) -> int:
         """Memory held by the batch buffers."""
-        return sum(a.nbytes for a in self._arrays)
+        return sum(t.nbytes for t in self._tensors)
 
     def reserve(self, tokens: int) -> tuple[int, KVCache]:
         """
@@ -54,7 +53,7 @@ class DecodeBatch:
         self._lengths.append(0)
         self._handles.append(self._next_handle)
         self._next_handle += 1
-        return self._handles[-1], KVCache([a[row : row + 1] for a in self._arrays], 0)
+        return self._handles[-1], KVCache([t.rows(row, row + 1) for t in self._tensors], 0)
 
     def sync(self, handle: int, length: int) -> None:
         """Record how many tokens a reserved row's prefill wrote."""
@@ -64,8 +63,8 @@ class DecodeBatch:
         """Copy a prefilled sequence into a new row; returns its handle."""
         row = len(self._lengths)
         self._reserve(rows=row + 1, tokens=cache.length + 1)
-        for batch, own in zip(self._arrays, cache.arrays, strict=True):
-            batch[row, :, : cache.length] = own[0, :, : cache.length]
+        for batch, own in zip(self._tensors, cache.tensors, strict=True):
+            batch.rows(row, row + 1).copy_tokens(own, cache.length)
         self._lengths.append(cache.length)
         self._handles.append(self._next_handle)
         self._next_handle += 1
@@ -77,19 +76,16 @@ class DecodeBatch:
         length = self._lengths[row]
         # Copied out with room for the next turn, into its own mapping: it may idle in the
         # KV pool for a while, and when evicted its memory goes back to the OS.
-        size = length + CAPACITY_STEP
-        out = KVCache([_mapped((1, a.shape[1], size, a.shape[3]), a.dtype)[0]
-                       for a in self._arrays], length)
-        for target, source in zip(out.arrays, self._arrays, strict=True):
-            target[0, :, :length] = source[row, :, :length]
+        out = KVCache([t.rows(row, row + 1) for t in self._tensors], length).copy(
+            length + CAPACITY_STEP, lazy=True)
         last = len(self._lengths) - 1
         if row != last:  # keep rows dense: the last row moves into the hole
             moved = self._lengths[last]
-            for a in self._arrays:
-                a[row, :, :moved] = a[last, :, :moved]  # only its tokens: untouched pages stay free
+            for t in self._tensors:  # only its tokens: untouched pages stay free
+                t.rows(row, row + 1).copy_tokens(t.rows(last, last + 1), moved)
             self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
-        for array, backing in zip(self._arrays, self._maps, strict=True):
-            _release_row(array, backing, last)  # pages back to the OS; they read as zeros
+        for t in self._tensors:
+            t.rows(last, last + 1).zero()  # pages back to the OS; they read as zeros
         self._lengths.pop()
         self._handles.pop()
         return out
@@ -97,9 +93,9 @@ class DecodeBatch:
     @property
     def kv_bytes(self) -> int:
         """Memory the rows' tokens occupy (what an overall KV budget should count)."""
-        if not self._arrays:
+        if not self._tensors:
             return 0
-        per_token = sum(a.shape[1] * a.shape[3] * a.itemsize for a in self._arrays)
+        per_token = sum(t.nbytes // (t.shape[0] * t.shape[2]) for t in self._tensors)
         return int(per_token * sum(self._lengths))
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
@@ -118,43 +114,20 @@ class DecodeBatch:
         for row, length in enumerate(self._lengths):
             mask[row, : length + 1] = 1
         ids = [[tokens[handle]] for handle in self._handles]  # [rows, 1]
-        logits = self._runner.forward_rows(ids, mask, [a[:rows] for a in self._arrays])
+        logits = self._runner.forward_rows(ids, mask, [t.rows(0, rows) for t in self._tensors])
         self._lengths = [length + 1 for length in self._lengths]
         return {handle: logits[row] for row, handle in enumerate(self._handles)}
 
     def _reserve(self, rows: int, tokens: int) -> None:
         """Make room, growing (one full copy) only past the up-front size."""
-        have_rows = self._arrays[0].shape[0] if self._arrays else 0
-        have_tokens = self._arrays[0].shape[2] if self._arrays else 0
+        have_rows = self._tensors[0].shape[0] if self._tensors else 0
+        have_tokens = self._tensors[0].shape[2] if self._tensors else 0
         if rows <= have_rows and tokens <= have_tokens:
             return
         new_rows = max(have_rows, ROWS, rows)
         new_tokens = max(have_tokens, TOKENS, tokens + CAPACITY_STEP)
-        template = self._runner.empty_cache(1).arrays
-        grown, maps = zip(*(_mapped((new_rows, t.shape[1], new_tokens, t.shape[3]), t.dtype)
-                            for t in template), strict=True)
-        for new, old in zip(grown, self._arrays, strict=False):
-            new[: old.shape[0], :, : old.shape[2]] = old
-        self._arrays, self._maps = list(grown), list(maps)
-
-
-def _mapped(shape: tuple[int, ...], dtype: np.dtype[np.generic]) -> tuple[np.ndarray, mmap.mmap]:
-    """
-    A zeroed array in its own anonymous memory map, and the map.
-
-    From malloc a large buffer can land on the heap, where zeroing commits every page; a
-    private mapping is zero pages until written (an unused row or token costs no RAM) and
-    is returned whole when freed. Per-sequence prefill caches stay on np.zeros: a fresh
-    mapping costs a page fault per 4 KiB on first write, which a first turn would pay.
-    """
-    backing = mmap.mmap(-1, int(np.prod(shape)) * dtype.itemsize)
-    return np.frombuffer(backing, dtype=dtype).reshape(shape), backing
-
-
-def _release_row(array: np.ndarray, backing: mmap.mmap, row: int) -> None:
-    """Give one row's pages back to the OS; the row reads as zeros afterwards."""
-    row_bytes = array[0].nbytes
-    if row_bytes % mmap.PAGESIZE == 0:
-        backing.madvise(mmap.MADV_DONTNEED, row * row_bytes, row_bytes)
-    else:  # rows smaller than a page (tiny test models): zero it by hand
-        array[row] = 0
+        template = self._runner.empty_cache(1).tensors
+        grown = [t.alike(new_rows, new_tokens, lazy=True) for t in template]
+        for new, old in zip(grown, self._tensors, strict=False):
+            new.rows(0, have_rows).copy_tokens(old, have_tokens)
+        self._tensors = grown

@@ -139,8 +139,8 @@ class KVPool:
         covered = min(covered, len(ids) - 1)  # at least one token must run to get logits
         if into is not None:  # e.g. a decode batch row: copy what is reused, run the rest
             if start is not None:
-                for target, source in zip(into.arrays, start.arrays, strict=True):
-                    target[:, :, :covered] = source[:, :, :covered]
+                for target, source in zip(into.tensors, start.tensors, strict=True):
+                    target.copy_tokens(source, covered)
             into.length = covered
             start = into
         elif start is None:

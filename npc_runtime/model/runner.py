@@ -1,10 +1,10 @@
 """
 The ONNX causal LM: one onnxruntime session and its KV cache.
 
-This is the only module that imports onnxruntime. The graph (from the
-onnxruntime-genai builder, or any export with the same names) takes ``input_ids``,
-``attention_mask``, optionally ``position_ids``, and ``past_key_values.{i}.key|value``;
-it returns ``logits`` and ``present.{i}.key|value``.
+Only this module and ``kv_tensor`` (where KV buffers live) import onnxruntime. The
+graph (from the onnxruntime-genai builder, or any export with the same names) takes
+``input_ids``, ``attention_mask``, optionally ``position_ids``, and
+``past_key_values.{i}.key|value``; it returns ``logits`` and ``present.{i}.key|value``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ import onnxruntime as ort
 import structlog
 
 from npc_runtime.errors import ModelCorruptError
+from npc_runtime.model import kv_tensor
+from npc_runtime.model.kv_tensor import KVTensor
 from npc_runtime.model.manifest import REBUILD_HINT
 
 log = structlog.get_logger(__name__)
 
-_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_ORT_TYPES: dict[str, type[np.generic]] = {"tensor(float)": np.float32,
+                                            "tensor(float16)": np.float16}
 
 
 CAPACITY_STEP = 256  # KV buffers grow in chunks of this many tokens
@@ -38,19 +41,19 @@ class KVCache:
     sequence at a time; shared prefixes are copied before use.
     """
 
-    def __init__(self, arrays: list[np.ndarray], length: int) -> None:
-        self.arrays = arrays  # per past input, session order: [1, kv_heads, capacity, head_dim]
+    def __init__(self, tensors: list[KVTensor], length: int) -> None:
+        self.tensors = tensors  # per past input, session order: [1, kv_heads, capacity, head_dim]
         self.length = length
 
     @property
     def capacity(self) -> int:
         """Tokens the buffers can hold before they must grow."""
-        return int(self.arrays[0].shape[2]) if self.arrays else 0
+        return self.tensors[0].shape[2] if self.tensors else 0
 
     @property
     def nbytes(self) -> int:
         """Memory held by the buffers."""
-        return sum(a.nbytes for a in self.arrays)
+        return sum(t.nbytes for t in self.tensors)
 
     def rewind(self, length: int) -> KVCache:
         """Forget every token after the first ``length`` (no copy), e.g. to regenerate."""
@@ -61,17 +64,17 @@ class KVCache:
 
     def clear(self) -> None:
         """Free the buffers (the tokens live on elsewhere, e.g. in a decode batch row)."""
-        self.arrays, self.length = [], 0
+        self.tensors, self.length = [], 0
 
-    def copy(self, capacity: int = 0) -> KVCache:
+    def copy(self, capacity: int = 0, *, lazy: bool = False) -> KVCache:
         """A new cache with the same tokens and room for ``capacity`` (at least ``length``)."""
         size = _round_up(max(capacity, self.length + 1))
-        arrays = []
-        for old in self.arrays:
-            new = np.zeros((*old.shape[:2], size, old.shape[3]), old.dtype)
-            new[:, :, : self.length] = old[:, :, : self.length]
-            arrays.append(new)
-        return KVCache(arrays, self.length)
+        tensors = []
+        for old in self.tensors:
+            new = old.alike(1, size, lazy=lazy)
+            new.copy_tokens(old, self.length)
+            tensors.append(new)
+        return KVCache(tensors, self.length)
 
 
 def _round_up(tokens: int) -> int:
@@ -87,6 +90,8 @@ def choose_providers(device: str) -> list[str]:
             "install npc-runtime[gpu] (onnxruntime-gpu) instead of onnxruntime"
         )
     if device != "cpu" and "CUDAExecutionProvider" in available:
+        if hasattr(ort, "preload_dlls"):  # CUDA and cuDNN from the nvidia-* wheels
+            ort.preload_dlls()
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
@@ -113,6 +118,7 @@ class OnnxCausalLM:
                 ort.capi.onnxruntime_pybind11_state.NoSuchFile) as exc:
             raise ModelCorruptError(f"cannot load {model_path}: {exc}; {REBUILD_HINT}") from exc
         self.providers: list[str] = self._session.get_providers()
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         inputs = {i.name: i for i in self._session.get_inputs()}
         self._past_names = [n for n in inputs if n.startswith("past_key_values.")]
         self._present_names = [n.replace("past_key_values.", "present.") for n in self._past_names]
@@ -132,7 +138,8 @@ class OnnxCausalLM:
         shape = (1, self._kv_heads, _round_up(max(capacity, 1)), self._head_dim)
         # Zeros, not empty: attention reads the buffer and masks the unused part; garbage
         # there could hold NaNs that survive a zero weight.
-        return KVCache([np.zeros(shape, self._kv_dtype) for _ in self._past_names], 0)
+        return KVCache([kv_tensor.zeros(self.device, shape, self._kv_dtype)
+                         for _ in self._past_names], 0)
 
     def forward(self, token_ids: Sequence[int], cache: KVCache) -> tuple[np.ndarray, KVCache]:
         """
@@ -144,22 +151,22 @@ class OnnxCausalLM:
         """
         n, past = len(token_ids), cache.length
         if past + n > cache.capacity:
-            cache.arrays = cache.copy(past + n + CAPACITY_STEP).arrays
+            cache.tensors = cache.copy(past + n + CAPACITY_STEP).tensors
         # [1, past + n]: attention derives each token's position and the valid length here
         mask = np.ones((1, past + n), dtype=np.int64)
-        logits = self.forward_rows([list(token_ids)], mask, cache.arrays)
+        logits = self.forward_rows([list(token_ids)], mask, cache.tensors)
         cache.length = past + n
         return logits[0], cache
 
     def forward_rows(self, token_ids: list[list[int]], attention_mask: np.ndarray,
-                     arrays: list[np.ndarray]) -> np.ndarray:
+                     tensors: Sequence[KVTensor]) -> np.ndarray:
         """
         One forward pass over rows of KV buffers, written in place.
 
         Args:
             token_ids: ``[rows, n]`` new tokens.
             attention_mask: ``[rows, total]``; row r has ones over its past and new tokens.
-            arrays: per past input, ``[rows, kv_heads, capacity, head_dim]`` buffers.
+            tensors: per past input, ``[rows, kv_heads, capacity, head_dim]`` buffers.
 
         Returns:
             ``[rows, vocab]`` float32 logits for each row's next token.
@@ -171,12 +178,10 @@ class OnnxCausalLM:
             first = attention_mask.sum(axis=1, keepdims=True) - len(token_ids[0])
             binding.bind_cpu_input("position_ids",
                                    first + np.arange(len(token_ids[0]), dtype=np.int64))
-        binding.bind_output("logits")  # first, so it is get_outputs()[0]
-        for name, present, array in zip(self._past_names, self._present_names, arrays,
-                                        strict=True):
-            buffer = ort.OrtValue.ortvalue_from_numpy(array)  # no copy: wraps the array
-            binding.bind_ortvalue_input(name, buffer)
-            binding.bind_ortvalue_output(present, buffer)  # written in place
+        binding.bind_output("logits")  # on the host; first, so it is get_outputs()[0]
+        for past, present, tensor in zip(self._past_names, self._present_names, tensors,
+                                         strict=True):
+            tensor.bind(binding, past, present)
         self._session.run_with_iobinding(binding)
         logits = binding.get_outputs()[0].numpy()  # [rows, 1, vocab]: the graph keeps the last
         return np.asarray(logits[:, -1], dtype=np.float32)

@@ -143,11 +143,11 @@ def test_decode_writes_the_cache_in_place_and_grows_when_full(tiny_model: Loaded
     runner = tiny_model.runner
     ids = tiny_model.tokenizer.encode_chat(PROMPT)
     logits, cache = runner.forward(ids, runner.empty_cache(len(ids) + 1))
-    buffers = cache.arrays[0]
+    buffers = cache.tensors[0]
     token = int(np.argmax(logits))
     logits, cache = runner.forward([token], cache)
-    assert cache.arrays[0] is buffers  # in place: nothing allocated for the step
-    small = KVCache([np.zeros_like(a[:, :, : len(ids)]) for a in cache.arrays], 0)
+    assert cache.tensors[0] is buffers  # in place: nothing allocated for the step
+    small = KVCache([t.alike(1, len(ids)) for t in cache.tensors], 0)
     _, small = runner.forward(ids, small)  # exactly full after the prompt
     assert small.capacity == len(ids)
     grown_logits, small = runner.forward([token], small)
