@@ -219,37 +219,43 @@ def bench_llamacpp(base: LlamaCpp, render: Any, runs: int,
 # --- quality of the quantized weights ----------------------------------------------------
 
 def quality(settings: Settings, prompts: list[list[int]]) -> dict[str, float]:
-    """
-    Quantization loss against fp32, two ways: how long greedy replies stay identical
-    (fraction of DECODE_TOKENS before the first difference), and top-1 agreement when
-    every model is fed fp32's greedy reply (teacher forcing), position by position.
-    """
+    """Quantization loss of int8 and int4 against fp32 (see ``agreement``)."""
     source = default_source()
     models: dict[str, LoadedModel] = {}
     for precision in ("fp32", "int8", "int4"):
         folder = model_dir_for(settings.cache_dir, source, precision)
         build_model(source, folder, precision=precision, progress=lambda _: None)
         models[precision] = load_model(folder, threads=THREADS)
-    reference = [list(Generation(models["fp32"].runner, p, SamplingParams(DECODE_TOKENS),
-                                 frozenset())) for p in prompts]
     out = {}
     for precision in ("int8", "int4"):
-        runner = models[precision].runner
-        prefix, top1 = [], []
-        for prompt, ref in zip(prompts, reference, strict=True):
-            got = list(Generation(runner, prompt, SamplingParams(DECODE_TOKENS), frozenset()))
-            same = next((i for i, (a, b) in enumerate(zip(ref, got, strict=False)) if a != b),
-                        len(ref))
-            prefix.append(same / len(ref))
-            logits, cache = runner.forward(prompt, runner.empty_cache())
-            hits = 0
-            for token in ref:
-                hits += int(np.argmax(logits)) == token
-                logits, cache = runner.forward([token], cache)
-            top1.append(hits / len(ref))
-        out[f"{precision}_greedy_prefix_agreement"] = float(np.mean(prefix))
-        out[f"{precision}_teacher_forced_top1"] = float(np.mean(top1))
+        for name, value in agreement(models["fp32"], models[precision], prompts).items():
+            out[f"{precision}_{name}"] = value
     return out
+
+
+def agreement(reference: LoadedModel, model: LoadedModel, prompts: list[list[int]]
+              ) -> dict[str, float]:
+    """
+    How closely ``model`` follows ``reference``, two ways: how long greedy replies stay
+    identical (fraction of DECODE_TOKENS before the first difference), and top-1
+    agreement when fed the reference's greedy reply (teacher forcing), token by token.
+    """
+    prefix, top1 = [], []
+    for prompt in prompts:
+        ref = list(Generation(reference.runner, prompt, SamplingParams(DECODE_TOKENS),
+                              frozenset()))
+        got = list(Generation(model.runner, prompt, SamplingParams(DECODE_TOKENS), frozenset()))
+        same = next((i for i, (a, b) in enumerate(zip(ref, got, strict=False)) if a != b),
+                    len(ref))
+        prefix.append(same / len(ref))
+        logits, cache = model.runner.forward(prompt, model.runner.empty_cache())
+        hits = 0
+        for token in ref:
+            hits += int(np.argmax(logits)) == token
+            logits, cache = model.runner.forward([token], cache)
+        top1.append(hits / len(ref))
+    return {"greedy_prefix_agreement": float(np.mean(prefix)),
+            "teacher_forced_top1": float(np.mean(top1))}
 
 
 def main() -> None:
@@ -263,6 +269,8 @@ def main() -> None:
                         help="where our runtime runs (cuda: pass a CUDA-built --model)")
     parser.add_argument("--model", type=Path,
                         help="a built model folder (default: the default model, int4 for CPU)")
+    parser.add_argument("--reference", type=Path,
+                        help="a model folder to measure --model's agreement against")
     args = parser.parse_args()
     configure_logging("console", "warning")
 
@@ -306,6 +314,10 @@ def main() -> None:
     if args.quality:
         prompts = [model.tokenizer.encode(render("x", [], q)) for q in QUALITY_PROMPTS]
         report["quality"] = quality(settings, prompts)
+    if args.reference:
+        prompts = [model.tokenizer.encode(render("x", [], q)) for q in QUALITY_PROMPTS]
+        reference = load_model(args.reference, device=args.device, threads=THREADS)
+        report["quality_vs_reference"] = agreement(reference, model, prompts)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
