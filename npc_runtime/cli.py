@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -184,12 +185,15 @@ def _cmd_say(args: argparse.Namespace) -> int:
     with DialogueClient(args.host, args.port) as client:
         session, _ = client.open_session(args.npc, args.player)
         try:
-            reply = client.say(session, args.text, on_token=stream, **_options(args))
+            reply = client.say(session, args.text, on_token=stream, hold=args.hold,
+                               **_options(args))
         finally:
             client.close_session(session)
     if args.json:
-        print(json.dumps({"npc": args.npc, **reply.__dict__}))
+        print(json.dumps({"npc": args.npc, **dataclasses.asdict(reply)}))
     else:
+        if reply.replaced:  # the streamed text was rejected by the lore check
+            print(f"\n  [replaced by the checked line] {reply.text}", end="")
         print()
     return 0
 
@@ -278,7 +282,10 @@ def _add_talk(sub: Subparsers) -> None:
         if name == "say":
             p.add_argument("text", help="what the player says")
             p.add_argument("--json", action="store_true",
-                           help="print one JSON object (text, ttft_ms, tokens, tokens_per_s, ...)")
+                           help="print one JSON object (text, ttft_ms, tokens, tokens_per_s, "
+                                "check: the lore check's action and violations, ...)")
+            p.add_argument("--hold", action="store_true",
+                           help="receive the line only after it passed the lore check")
         p.set_defaults(run=run)
 
 

@@ -1,5 +1,6 @@
 """
-The turn pipeline: validate the player's line, assemble the prompt, generate, stream.
+The turn pipeline: validate the player's line, assemble the prompt, generate, stream,
+check the line against the lore (generate again, repair or fall back until it passes).
 
 Generation is blocking CPU work; the scheduler runs it on one thread and batches the
 decode steps of concurrent turns. The async side streams a turn's events and tells it to
@@ -12,24 +13,33 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 
 import numpy as np
 import structlog
 
 from npc_runtime.config import Settings
+from npc_runtime.dialogue.bans import ban_words
+from npc_runtime.dialogue.checker import (
+    CheckAction,
+    CheckReport,
+    LineChecker,
+    Violation,
+    offending_words,
+)
 from npc_runtime.dialogue.prompt import build_messages, persona_card
 from npc_runtime.dialogue.scheduler import (
     DONE,
     Decode,
     Release,
     Reserve,
+    Rewind,
     TurnScheduler,
     TurnSteps,
 )
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.errors import InvalidInputError
-from npc_runtime.lore.knowledge import view
+from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.generate import Generation, SamplingParams, StopReason
 from npc_runtime.model.kv_pool import CachedSequence, KVPool
@@ -38,6 +48,9 @@ from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import StreamDecoder
 
 log = structlog.get_logger(__name__)
+
+MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
+GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,15 +73,23 @@ class Timings:
 
 
 @dataclasses.dataclass(frozen=True)
+class LineReplacedEvent:
+    """The streamed text was rejected by the checker: show ``text`` instead."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
 class LineDoneEvent:
     """The finished reply, as stored in the conversation."""
 
     text: str
     stop_reason: StopReason
     timings: Timings
+    check: CheckReport = dataclasses.field(default_factory=CheckReport)
 
 
-ReplyEvent = TokenEvent | LineDoneEvent
+ReplyEvent = TokenEvent | LineReplacedEvent | LineDoneEvent
 
 
 class DialogueEngine:
@@ -128,10 +149,14 @@ class DialogueEngine:
             raise InvalidInputError(f"invalid generation options: {exc}") from exc
 
     async def say(
-        self, session_id: str, text: str, params: SamplingParams
+        self, session_id: str, text: str, params: SamplingParams, *, hold: bool = False
     ) -> AsyncIterator[ReplyEvent]:
         """
         Stream the NPC's reply to ``text``; closing the iterator stops generation.
+
+        Every line is checked before it counts as said. Streaming (the default), tokens
+        go out as generated and a ``LineReplacedEvent`` follows if the line had to
+        change; with ``hold``, the line goes out as one token event once it has passed.
 
         Raises:
             UnknownSessionError: No such session.
@@ -148,8 +173,9 @@ class DialogueEngine:
             def emit(item: object) -> None:  # called on the scheduler's thread
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
-            self._scheduler.submit(self._run_turn(session, line, params, cancelled, started),
-                                   emit)
+            self._scheduler.submit(
+                self._run_turn(session, line, params, hold=hold, cancelled=cancelled,
+                               started=started), emit)
             try:
                 while (item := await queue.get()) is not DONE:
                     if isinstance(item, Exception):
@@ -191,16 +217,19 @@ class DialogueEngine:
             )
         return _neutralise(line)
 
-    def _run_turn(self, session: Session, line: str, params: SamplingParams,
+    def _run_turn(self, session: Session, line: str, params: SamplingParams, *, hold: bool,
                   cancelled: threading.Event, started: float) -> TurnSteps:
         """
-        Prompt, generate, detokenize, stop; appends the turn to history.
+        Prompt, generate, check, stream; appends the turn to history.
 
         Runs under the scheduler: the first step prefills; each ``yield Decode`` hands the
-        token to the batched decode step and receives the next logits.
+        token to the batched decode step and receives the next logits. A line the checker
+        rejects is generated again from the same prefilled prompt (its row rewound, the
+        offending words banned), then repaired, then replaced by an authored fallback.
         """
         model, world = self.model, self.world  # one world for the whole turn
-        system = persona_card(world, view(world, session.npc_id, session.state))
+        known = view(world, session.npc_id, session.state)
+        system = persona_card(world, known)
         shared = model.tokenizer.encode(model.tokenizer.render([("system", system)],
                                                                add_generation_prompt=False))
         prompt = self._prompt(session, system, line, params)
@@ -209,45 +238,52 @@ class DialogueEngine:
         assert isinstance(row, KVCache)
         logits, cache = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
                                         session=session.id, into=row)
-        generation = Generation(model.runner, prompt, params, model.tokenizer.eos_token_ids)
-        decoder = StreamDecoder(model.tokenizer)
-        first_at = 0.0
-        shown = ""  # the reply as streamed so far
-        reason: StopReason | None = None
-        while (token := generation.choose(logits)) is not None:
-            if cancelled.is_set():
+        checker = LineChecker(world, known, system)
+        found: list[Violation] = []
+        banned: list[str] = []
+        first_at, count, streamed = 0.0, 0, ""
+        for attempt in range(1, MAX_REGENERATIONS + 2):
+            generation = Generation(
+                model.runner, prompt, params, model.tokenizer.eos_token_ids,
+                logits_processor=ban_words(model.tokenizer, banned) if banned else None)
+            text, reason, first = yield from self._generate(
+                generation, logits, cache, stream=not hold and attempt == 1,
+                cancelled=cancelled)
+            first_at, count = first_at or first, count + len(generation.tokens)
+            streamed = streamed or ("" if hold else text)
+            if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
+                log.info("turn_cancelled", session=session.id, generated_tokens=count)
+                return
+            violations = checker.check(text, line)
+            if not violations:
+                action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
                 break
-            first_at = first_at or time.perf_counter()
-            decoder.push(token)
-            visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
-            if len(visible) > len(shown):
-                yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
-                shown = visible
-            if len(visible) < len(decoder.text.lstrip()):
-                reason = StopReason.STOP_SEQUENCE
-                break
-            if len(generation.tokens) == params.max_new_tokens:
-                break  # no need to run the last token
-            received = yield Decode(token, cache)
-            assert isinstance(received, np.ndarray)
-            logits = received
-            generation.ids.append(token)
-        if cancelled.is_set():
-            reason = StopReason.CANCELLED
-        reason = reason or generation.reason or StopReason.MAX_TOKENS
-        count = len(generation.tokens)
+            found += violations
+            if attempt <= MAX_REGENERATIONS:
+                banned += offending_words(violations)
+                yield Rewind(len(prompt))
+        else:
+            text = checker.repair(text, line)
+            action = CheckAction.REPAIRED
+            if not text:
+                text, action = self._fallback(known, session), CheckAction.FALLBACK
+        report = CheckReport(tuple(found), action, attempt)
+        if found:
+            log.info("line_rejected", session=session.id, npc=session.npc_id,
+                     action=action.value, violations=[v.kind for v in found])
         done = time.perf_counter()
-        if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
-            log.info("turn_cancelled", session=session.id, generated_tokens=count)
-            return
         released = yield Release(cache)  # our KV, out of the decode batch
         assert isinstance(released, KVCache)
         if session.id in self.sessions:  # not closed meanwhile
             self.kv.put(("session", session.id),
                         CachedSequence(tuple(generation.ids), released.rewind(
                             min(released.length, len(generation.ids)))))
-        reply = shown.strip()
+        reply = text.strip()
         session.history += [("user", line), ("assistant", reply)]
+        if hold:
+            yield TokenEvent(reply, 0)
+        elif reply != streamed.strip():
+            yield LineReplacedEvent(reply)
         timings = Timings(
             ttft_ms=((first_at or done) - started) * 1000,
             total_ms=(done - started) * 1000,
@@ -256,8 +292,46 @@ class DialogueEngine:
             decode_tokens_per_s=(count - 1) / (done - first_at) if count > 1 else 0.0,
         )
         log.info("turn_done", session=session.id, npc=session.npc_id,
-                 stop=reason.value, **dataclasses.asdict(timings))
-        yield LineDoneEvent(reply, reason, timings)
+                 stop=reason.value, check=action.value, **dataclasses.asdict(timings))
+        yield LineDoneEvent(reply, reason, timings, report)
+
+    def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache, *,
+                  stream: bool, cancelled: threading.Event
+                  ) -> Generator[object, object, tuple[str, StopReason, float]]:
+        """
+        One line from the prefilled prompt: returns its text (up to a stop), why it
+        ended and when its first token came (0 if none). Streams tokens if ``stream``.
+        """
+        decoder = StreamDecoder(self.model.tokenizer)
+        shown, first_at = "", 0.0
+        reason: StopReason | None = None
+        while (token := generation.choose(logits)) is not None:
+            if cancelled.is_set():
+                break
+            first_at = first_at or time.perf_counter()
+            decoder.push(token)
+            visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
+            if len(visible) > len(shown):
+                if stream:
+                    yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
+                shown = visible
+            if len(visible) < len(decoder.text.lstrip()):
+                reason = StopReason.STOP_SEQUENCE
+                break
+            if len(generation.tokens) == generation.max_new_tokens:
+                break  # no need to run the last token
+            received = yield Decode(token, cache)
+            assert isinstance(received, np.ndarray)
+            logits = received
+            generation.ids.append(token)
+        if cancelled.is_set():
+            reason = StopReason.CANCELLED
+        return shown, reason or generation.reason or StopReason.MAX_TOKENS, first_at
+
+    def _fallback(self, known: KnowledgeView, session: Session) -> str:
+        """An authored safe line of the character, rotating so repeats are rarer."""
+        lines = known.npc.fallback_lines
+        return lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
 
 
 def _neutralise(text: str) -> str:

@@ -3,8 +3,9 @@ The turn scheduler: one worker thread runs every turn; decode steps are batched.
 
 A turn is a generator. It yields ``Reserve(tokens)`` to get a batch row to prefill into,
 events for the player (or None: nothing new to show), ``Decode(token, cache)`` when it
-needs the logits after ``token`` (the scheduler sends them back), and ``Release(cache)``
-at its end to get its KV back out of the batch.
+needs the logits after ``token`` (the scheduler sends them back), ``Rewind(length)`` to
+forget its tokens after ``length`` (to generate a line again), and ``Release(cache)`` at
+its end to get its KV back out of the batch.
 Each round, new turns are admitted first (their prefill runs at once, so a player who
 just spoke sees a token soon), then every waiting turn's token runs in one batched
 forward pass. One thread owns the model: on a small CPU parallel passes only slow each
@@ -53,6 +54,13 @@ class Release:
     """A turn's request at its end: send me my KV (out of the batch, if it is there)."""
 
     cache: KVCache
+
+
+@dataclasses.dataclass(frozen=True)
+class Rewind:
+    """A turn's request: my row holds only its first ``length`` tokens from now on."""
+
+    length: int
 
 
 TurnSteps = Generator[object, object, None]
@@ -160,6 +168,9 @@ class TurnScheduler:
                 if isinstance(item, Reserve):
                     assert self._batch is not None, "Reserve needs a scheduler with a model"
                     turn.handle, reply = self._batch.reserve(item.tokens)
+                elif isinstance(item, Rewind):
+                    if self._batch is not None and turn.handle is not None and turn.synced:
+                        self._batch.sync(turn.handle, item.length)
                 elif isinstance(item, Release):
                     reply = self._finish(turn) or item.cache
                 elif item is not None:

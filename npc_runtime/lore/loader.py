@@ -148,6 +148,7 @@ def _character(c: dict[str, Any]) -> Character:
         inventory={i["item"]: i.get("count", 1) for i in c.get("inventory", [])},
         knows=_t(c.get("knows")), tools=_t(c.get("tools")),
         fallback_lines=_t(c.get("fallback_lines")), description=c.get("description", ""),
+        never_say=_t(c.get("never_say")),
     )
 
 

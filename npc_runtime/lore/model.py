@@ -64,6 +64,7 @@ class Character:
     tools: tuple[str, ...]
     fallback_lines: tuple[str, ...]
     description: str = ""
+    never_say: tuple[str, ...] = ()  # hard rules: phrases a line must not contain
 
 
 @dataclasses.dataclass(frozen=True)

@@ -139,6 +139,9 @@ CHARACTER = _named(
     tools=ListOf(Str(ref=("tools",)), "Tools they may call."),
     fallback_lines=ListOf(Str(max_len=300),
                           "Safe lines used when a generated line is rejected."),
+    never_say=ListOf(Str(max_len=200),
+                     "Hard rules: words or phrases this character must never say "
+                     "(case-insensitive, whole words); a line containing one is rejected."),
 )
 
 FACT = Obj({

@@ -56,7 +56,7 @@ class DecodeBatch:
         return self._handles[-1], KVCache([t.rows(row, row + 1) for t in self._tensors], 0)
 
     def sync(self, handle: int, length: int) -> None:
-        """Record how many tokens a reserved row's prefill wrote."""
+        """Record how many tokens a row holds: after its prefill, or to rewind it."""
         self._lengths[self._handles.index(handle)] = length
 
     def join(self, cache: KVCache) -> int:

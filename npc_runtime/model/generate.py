@@ -123,6 +123,11 @@ class Generation:
         self.tokens: list[int] = []  # the reply, end-of-turn excluded
         self.reason: StopReason | None = None
 
+    @property
+    def max_new_tokens(self) -> int:
+        """The reply's token budget."""
+        return self._params.max_new_tokens
+
     def choose(self, logits: np.ndarray) -> int | None:
         """
         Pick the next token from ``logits`` and record it; None when the reply is over

@@ -30,6 +30,9 @@ class Reply:
     stop_reason: str
     server_ttft_ms: float
     prompt_tokens: int
+    # The line checker's report: what it did, and each violation as {kind, text, detail}.
+    check: dict[str, object] = dataclasses.field(default_factory=dict)
+    replaced: bool = False  # the streamed text was replaced by the checked line
 
 
 class DialogueClient:
@@ -55,18 +58,25 @@ class DialogueClient:
         return response.session_id, response.npc_name
 
     def say(self, session_id: str, text: str, on_token: Callable[[str], None] | None = None,
-            **options: float | int) -> Reply:
-        """Send a line, stream the reply (``on_token`` gets each delta), return it whole."""
+            *, hold: bool = False, **options: float | int) -> Reply:
+        """
+        Send a line, stream the reply (``on_token`` gets each delta), return it whole.
+        ``hold``: receive the line only once it has passed the lore check.
+        """
         request = pb.SayRequest(session_id=session_id, text=text,
-                                options=pb.GenerationOptions(**options))  # type: ignore[arg-type]
+                                options=pb.GenerationOptions(**options),  # type: ignore[arg-type]
+                                mode=pb.REPLY_MODE_HOLD if hold else pb.REPLY_MODE_STREAM)
         started = time.perf_counter()
         first = 0.0
+        replaced = False
         with self._errors():
             for event in self._stream(request):
                 if event.HasField("token"):
                     first = first or time.perf_counter()
                     if on_token:
                         on_token(event.token.text)
+                elif event.HasField("replaced"):
+                    replaced = True
                 elif event.HasField("line_done"):
                     done, t = event.line_done, event.line_done.timings
                     now = time.perf_counter()
@@ -77,6 +87,7 @@ class DialogueClient:
                         stop_reason=pb.StopReason.Name(done.stop_reason).removeprefix(
                             "STOP_REASON_").lower(),
                         server_ttft_ms=t.ttft_ms, prompt_tokens=t.prompt_tokens,
+                        check=_check(done.check), replaced=replaced,
                     )
         raise ClientError(f"{self.target} ended the reply stream without line_done")
 
@@ -98,3 +109,10 @@ class DialogueClient:
                 raise ClientError(f"cannot reach the server at {self.target}: is "
                                   "`npc-runtime serve` running there?") from exc
             raise ClientError(f"{code.name}: {details}") from exc
+
+
+def _check(report: pb.CheckReport) -> dict[str, object]:
+    return {"action": pb.CheckAction.Name(report.action).removeprefix("CHECK_ACTION_").lower(),
+            "attempts": report.attempts,
+            "violations": [{"kind": v.kind, "text": v.text, "detail": v.detail}
+                           for v in report.violations]}

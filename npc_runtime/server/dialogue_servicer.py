@@ -6,7 +6,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from npc_runtime.dialogue.engine import DialogueEngine, LineDoneEvent, ReplyEvent
+from npc_runtime.dialogue.checker import CheckAction, CheckReport
+from npc_runtime.dialogue.engine import (
+    DialogueEngine,
+    LineDoneEvent,
+    LineReplacedEvent,
+    ReplyEvent,
+)
 from npc_runtime.model.generate import StopReason
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
@@ -16,6 +22,12 @@ _STOP_REASONS = {
     StopReason.END_OF_TURN: pb.STOP_REASON_END_OF_TURN,
     StopReason.STOP_SEQUENCE: pb.STOP_REASON_STOP_SEQUENCE,
     StopReason.MAX_TOKENS: pb.STOP_REASON_MAX_TOKENS,
+}
+_CHECK_ACTIONS = {
+    CheckAction.PASSED: pb.CHECK_ACTION_PASSED,
+    CheckAction.REGENERATED: pb.CHECK_ACTION_REGENERATED,
+    CheckAction.REPAIRED: pb.CHECK_ACTION_REPAIRED,
+    CheckAction.FALLBACK: pb.CHECK_ACTION_FALLBACK,
 }
 
 
@@ -46,7 +58,9 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
                 repetition_penalty=(o.repetition_penalty if o.HasField("repetition_penalty")
                                     else None),
             )
-            async for event in self._engine.say(request.session_id, request.text, params):
+            hold = request.mode == pb.REPLY_MODE_HOLD
+            async for event in self._engine.say(request.session_id, request.text, params,
+                                                hold=hold):
                 yield _to_proto(event)
 
     async def CloseSession(  # noqa: N802
@@ -67,5 +81,15 @@ def _to_proto(event: ReplyEvent) -> pb.SayResponse:
                                prompt_tokens=t.prompt_tokens,
                                generated_tokens=t.generated_tokens,
                                decode_tokens_per_s=t.decode_tokens_per_s),
+            check=_check_to_proto(event.check),
         ))
+    if isinstance(event, LineReplacedEvent):
+        return pb.SayResponse(replaced=pb.LineReplaced(text=event.text))
     return pb.SayResponse(token=pb.TokenDelta(text=event.text, index=event.index))
+
+
+def _check_to_proto(report: CheckReport) -> pb.CheckReport:
+    return pb.CheckReport(
+        violations=[pb.Violation(kind=v.kind, text=v.text, detail=v.detail)
+                    for v in report.violations],
+        action=_CHECK_ACTIONS[report.action], attempts=report.attempts)

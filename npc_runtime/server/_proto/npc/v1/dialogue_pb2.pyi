@@ -1,10 +1,25 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReplyMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPLY_MODE_UNSPECIFIED: _ClassVar[ReplyMode]
+    REPLY_MODE_STREAM: _ClassVar[ReplyMode]
+    REPLY_MODE_HOLD: _ClassVar[ReplyMode]
+
+class CheckAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHECK_ACTION_UNSPECIFIED: _ClassVar[CheckAction]
+    CHECK_ACTION_PASSED: _ClassVar[CheckAction]
+    CHECK_ACTION_REGENERATED: _ClassVar[CheckAction]
+    CHECK_ACTION_REPAIRED: _ClassVar[CheckAction]
+    CHECK_ACTION_FALLBACK: _ClassVar[CheckAction]
 
 class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -12,6 +27,14 @@ class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP_REASON_END_OF_TURN: _ClassVar[StopReason]
     STOP_REASON_STOP_SEQUENCE: _ClassVar[StopReason]
     STOP_REASON_MAX_TOKENS: _ClassVar[StopReason]
+REPLY_MODE_UNSPECIFIED: ReplyMode
+REPLY_MODE_STREAM: ReplyMode
+REPLY_MODE_HOLD: ReplyMode
+CHECK_ACTION_UNSPECIFIED: CheckAction
+CHECK_ACTION_PASSED: CheckAction
+CHECK_ACTION_REGENERATED: CheckAction
+CHECK_ACTION_REPAIRED: CheckAction
+CHECK_ACTION_FALLBACK: CheckAction
 STOP_REASON_UNSPECIFIED: StopReason
 STOP_REASON_END_OF_TURN: StopReason
 STOP_REASON_STOP_SEQUENCE: StopReason
@@ -36,14 +59,16 @@ class OpenSessionResponse(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., npc_id: _Optional[str] = ..., npc_name: _Optional[str] = ...) -> None: ...
 
 class SayRequest(_message.Message):
-    __slots__ = ("session_id", "text", "options")
+    __slots__ = ("session_id", "text", "options", "mode")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     text: str
     options: GenerationOptions
-    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ...) -> None: ...
+    mode: ReplyMode
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ..., mode: _Optional[_Union[ReplyMode, str]] = ...) -> None: ...
 
 class GenerationOptions(_message.Message):
     __slots__ = ("max_new_tokens", "temperature", "top_p", "seed", "repetition_penalty")
@@ -60,12 +85,20 @@ class GenerationOptions(_message.Message):
     def __init__(self, max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., repetition_penalty: _Optional[float] = ...) -> None: ...
 
 class SayResponse(_message.Message):
-    __slots__ = ("token", "line_done")
+    __slots__ = ("token", "line_done", "replaced")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     LINE_DONE_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
     token: TokenDelta
     line_done: LineDone
-    def __init__(self, token: _Optional[_Union[TokenDelta, _Mapping]] = ..., line_done: _Optional[_Union[LineDone, _Mapping]] = ...) -> None: ...
+    replaced: LineReplaced
+    def __init__(self, token: _Optional[_Union[TokenDelta, _Mapping]] = ..., line_done: _Optional[_Union[LineDone, _Mapping]] = ..., replaced: _Optional[_Union[LineReplaced, _Mapping]] = ...) -> None: ...
+
+class LineReplaced(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class TokenDelta(_message.Message):
     __slots__ = ("text", "index")
@@ -76,14 +109,36 @@ class TokenDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class LineDone(_message.Message):
-    __slots__ = ("text", "stop_reason", "timings")
+    __slots__ = ("text", "stop_reason", "timings", "check")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    CHECK_FIELD_NUMBER: _ClassVar[int]
     text: str
     stop_reason: StopReason
     timings: Timings
-    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ...) -> None: ...
+    check: CheckReport
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ...) -> None: ...
+
+class CheckReport(_message.Message):
+    __slots__ = ("violations", "action", "attempts")
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    action: CheckAction
+    attempts: int
+    def __init__(self, violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., action: _Optional[_Union[CheckAction, str]] = ..., attempts: _Optional[int] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("kind", "text", "detail")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    text: str
+    detail: str
+    def __init__(self, kind: _Optional[str] = ..., text: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("ttft_ms", "total_ms", "prompt_tokens", "generated_tokens", "decode_tokens_per_s")

@@ -1,0 +1,204 @@
+"""
+The line checker: does a finished NPC line stay inside what the lore lets this NPC say now?
+
+A small model will name things it has never heard of, blurt out secrets and slip out of
+character; the checker catches that before a line counts as said. It looks at:
+
+- entity mentions (names, aliases and ids from the world's gazetteer) that this NPC does
+  not know at the player's stage: ``spoiler`` when the NPC learns of it at a later stage,
+  ``unknown_entity`` otherwise (a name the player used may be echoed);
+- facts it may not tell, recognised by their distinctive words: ``secret`` (withheld
+  until its condition holds), ``spoiler`` (learnt at a later stage), ``unknown_fact``
+  (someone else's knowledge);
+- capitalised names that exist nowhere in the lore, the NPC's card or the player's words:
+  ``unknown_name``;
+- talk of being an AI, a model or a prompt: ``breaks_character``;
+- the character's authored ``never_say`` phrases: ``hard_rule``.
+
+Pure and fast (regexes and set lookups compiled once per NPC view): no model, no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Iterable
+
+from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.model import World
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_CAPITALISED = re.compile(r"(?<![A-Za-z'-])[A-Z][a-z][A-Za-z'-]*")
+_STOPWORDS = frozenset([
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
+    "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between",
+    "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during",
+    "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
+    "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is",
+    "it", "its", "itself", "just", "know", "let", "me", "more", "most", "my", "myself", "no",
+    "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
+    "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the",
+    "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through",
+    "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where",
+    "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
+    "yourself", "one", "two", "three", "tell", "said", "says", "told", "like", "well", "yes",
+    "still", "ever", "never", "every", "much", "many", "back", "away", "long", "last", "first",
+    "next", "came", "come", "goes", "went", "gone", "take", "took", "made", "make", "good",
+    "great", "little", "old", "new",
+])
+# Capitalised words that are ordinary English, not names.
+_COMMON_CAPITALISED = frozenset([
+    "i", "i'm", "i'll", "i've", "i'd", "ok", "okay", "sir", "madam", "miss", "mister",
+    "mistress", "lady", "lord", "lords", "master", "mr", "mrs", "ms", "god", "gods", "aye",
+    "nay", "oh", "ah", "eh", "hm", "hmm", "well", "yes", "no", "please", "thanks", "thank",
+    "mother", "father", "ma", "pa", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july",
+    "august", "september", "october", "november", "december", "north", "south", "east", "west",
+])
+_BREAKS_CHARACTER = re.compile(
+    r"\b(as an ai|an ai\b|a\.?i\. (assistant|model)|(large )?language model|llm\b|"
+    r"artificial intelligence|chat ?bot|chatgpt|openai|hugging ?face|smollm|"
+    r"(system|my) (prompt|instructions)|i am (just )?an? (assistant|program|bot)|"
+    r"i'm (just )?an? (assistant|program|bot)|my (training|programming))", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    """One reason a line may not be said."""
+
+    # spoiler | secret | unknown_fact | unknown_entity | unknown_name | breaks_character
+    # | hard_rule
+    kind: str
+    text: str  # the offending words, as said
+    detail: str  # why, for logs and the check report
+
+
+class CheckAction(enum.Enum):
+    """What was done so that no violating line is said."""
+
+    PASSED = "passed"  # the first line passed
+    REGENERATED = "regenerated"  # a line generated again with the offending words banned
+    REPAIRED = "repaired"  # the offending sentences were cut
+    FALLBACK = "fallback"  # an authored fallback line was said instead
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    """The checker's verdict on one reply, as reported on the line-done event."""
+
+    violations: tuple[Violation, ...] = ()  # found in the generated lines, first first
+    action: CheckAction = CheckAction.PASSED
+    attempts: int = 1  # lines generated
+
+
+class LineChecker:
+    """Checks lines of one NPC at one point of the story (build one per turn)."""
+
+    def __init__(self, world: World, known: KnowledgeView, card: str) -> None:
+        npc = known.npc
+        allowed_ids = {e.id for e in known.entities} | {f.id for f in known.facts}
+        later = _ever_known(world, npc.id) - allowed_ids - {f.id for f in known.withheld}
+        self._entity_names = {key: world.entities[entity_id]
+                              for key, entity_id in world.gazetteer.items()
+                              if len(key) > 2 and entity_id in world.entities}
+        self._mention = _alternation(self._entity_names)
+        self._allowed_entities = {e.id for e in known.entities}
+        self._later = later
+        allowed_words = _content_words(card)
+        forbidden = [(f, "secret") for f in known.withheld] + [
+            (f, "spoiler" if f.id in later else "unknown_fact")
+            for f in world.facts.values()
+            if f.id not in allowed_ids and f.id not in {w.id for w in known.withheld}
+            and f.available]
+        self._facts = [(fact.id, kind, words) for fact, kind in forbidden
+                       if len(words := _content_words(fact.text) - allowed_words) >= 2]
+        names = " ".join([*world.gazetteer, *(e.name for e in world.entities.values()),
+                          *(a for e in world.entities.values() for a in e.aliases)])
+        self._known_words = ({w.lower() for w in _WORD.findall(names)}
+                             | {w.lower() for w in _WORD.findall(card)} | _COMMON_CAPITALISED)
+        self._never = _alternation({phrase.lower(): phrase for phrase in npc.never_say})
+
+    def check(self, line: str, player_line: str = "") -> tuple[Violation, ...]:
+        """Every violation in ``line`` (empty when it may be said)."""
+        found: list[Violation] = []
+        lowered_player = player_line.lower()
+        for match in self._mention.finditer(line) if self._mention else ():
+            entity = self._entity_names[match.group(0).lower()]
+            if entity.id in self._allowed_entities:
+                continue
+            if entity.id in self._later:
+                found.append(Violation("spoiler", match.group(0),
+                                       f"{entity.id} is only known at a later quest stage"))
+            elif match.group(0).lower() not in lowered_player:
+                found.append(Violation("unknown_entity", match.group(0),
+                                       f"this character does not know {entity.id}"))
+        said = _content_words(line)
+        for fact_id, kind, words in self._facts:
+            hits = words & said
+            if len(hits) >= max(2, (len(words) + 1) // 2):
+                found.append(Violation(kind, " ".join(sorted(hits)),
+                                       f"tells fact {fact_id}, which may not be told now"))
+        player_words = {w.lower() for w in _WORD.findall(player_line)}
+        for sentence in _SENTENCE.findall(line):
+            for index, match in enumerate(_CAPITALISED.finditer(sentence)):
+                word = match.group(0).lower().removesuffix("'s")
+                at_start = index == 0 and not sentence[: match.start()].strip(" \"'(-")
+                if at_start or word in self._known_words or word in player_words:
+                    continue
+                found.append(Violation("unknown_name", match.group(0),
+                                       "a name that exists nowhere in the lore"))
+        for match in _BREAKS_CHARACTER.finditer(line):
+            found.append(Violation("breaks_character", match.group(0),
+                                   "talks about being an AI, a model or a prompt"))
+        for match in self._never.finditer(line) if self._never else ():
+            found.append(Violation("hard_rule", match.group(0),
+                                   "the character must never say this (never_say)"))
+        return tuple(found)
+
+    def repair(self, line: str, player_line: str = "") -> str:
+        """The line without its offending sentences ("" when none is left)."""
+        kept = [s.strip() for s in _SENTENCE.findall(line)
+                if s.strip() and not self.check(s, player_line)]
+        return " ".join(kept)
+
+
+def offending_words(violations: Iterable[Violation]) -> list[str]:
+    """The words to ban when generating again: those of each violation's text."""
+    return list(dict.fromkeys(w for v in violations for w in _WORD.findall(v.text)
+                              if len(w) > 2 and w.lower() not in _STOPWORDS))
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in (m.lower().removesuffix("'s") for m in _WORD.findall(text))
+            if len(w) > 3 and w not in _STOPWORDS}
+
+
+def _alternation(keys: Iterable[str]) -> re.Pattern[str] | None:
+    """One case-insensitive, whole-word regex matching any key, longest first."""
+    ordered = sorted(keys, key=len, reverse=True)
+    if not ordered:
+        return None
+    body = "|".join(re.escape(k).replace(r"\_", "[_ ]") for k in ordered)
+    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+
+
+def _ever_known(world: World, npc_id: str) -> set[str]:
+    """Every fact and entity id this NPC knows at some stage of some quest."""
+    npc = world.character(npc_id)
+    ids = set(npc.knows)
+    for quest in world.quests.values():
+        for stage in quest.stages:
+            ids.update(stage.unlocks.get(npc_id, ()))
+            ids.update(f for f, by in stage.reveals if by == npc_id)
+            ids.update(a for f, by in stage.reveals if by == npc_id
+                       for a in world.facts[f].about if f in world.facts)
+    for fact in world.facts.values():
+        if npc_id in fact.known_by:
+            ids.add(fact.id)
+            ids.update(fact.about)
+    for fact_id in list(ids):
+        if fact_id in world.facts:
+            ids.update(world.facts[fact_id].about)
+    return ids
