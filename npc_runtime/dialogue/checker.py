@@ -13,7 +13,9 @@ character; the checker catches that before a line counts as said. It looks at:
 - capitalised names that exist nowhere in the lore, the NPC's card or the player's words:
   ``unknown_name``;
 - talk of being an AI, a model or a prompt: ``breaks_character``;
-- the character's authored ``never_say`` phrases: ``hard_rule``.
+- the character's authored ``never_say`` phrases: ``hard_rule``;
+- a reply with no words, or with control or undecodable characters: ``empty``,
+  ``garbled``.
 
 Pure and fast (regexes and set lookups compiled once per NPC view): no model, no I/O.
 """
@@ -28,6 +30,7 @@ from collections.abc import Iterable
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import World
 
+_GARBLED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 _CAPITALISED = re.compile(r"(?<![A-Za-z'-])[A-Z][a-z][A-Za-z'-]*")
@@ -69,7 +72,7 @@ class Violation:
     """One reason a line may not be said."""
 
     # spoiler | secret | unknown_fact | unknown_entity | unknown_name | breaks_character
-    # | hard_rule
+    # | hard_rule | empty | garbled
     kind: str
     text: str  # the offending words, as said
     detail: str  # why, for logs and the check report
@@ -106,14 +109,19 @@ class LineChecker:
         self._mention = _alternation(self._entity_names)
         self._allowed_entities = {e.id for e in known.entities}
         self._later = later
-        allowed_words = _content_words(card)
+        # Naming what the NPC may name, or repeating its card, tells no forbidden fact.
+        allowed_words = _content_words(" ".join(
+            [card, *(n for e in known.entities for n in (e.name, *e.aliases))]))
         forbidden = [(f, "secret") for f in known.withheld] + [
             (f, "spoiler" if f.id in later else "unknown_fact")
             for f in world.facts.values()
             if f.id not in allowed_ids and f.id not in {w.id for w in known.withheld}
             and f.available]
+        # A fact is recognised by its words that nothing allowed uses; a withheld secret
+        # even by one such word (being wrong there costs a regenerated line, not a plot).
         self._facts = [(fact.id, kind, words) for fact, kind in forbidden
-                       if len(words := _content_words(fact.text) - allowed_words) >= 2]
+                       if len(words := _content_words(fact.text) - allowed_words)
+                       >= (1 if kind == "secret" else 2)]
         names = " ".join([*world.gazetteer, *(e.name for e in world.entities.values()),
                           *(a for e in world.entities.values() for a in e.aliases)])
         self._known_words = ({w.lower() for w in _WORD.findall(names)}
@@ -122,7 +130,12 @@ class LineChecker:
 
     def check(self, line: str, player_line: str = "") -> tuple[Violation, ...]:
         """Every violation in ``line`` (empty when it may be said)."""
+        if not line.strip():
+            return (Violation("empty", "", "the reply has no words"),)
         found: list[Violation] = []
+        if garbled := _GARBLED.findall(line):
+            found.append(Violation("garbled", "".join(garbled),
+                                   "control or undecodable characters"))
         lowered_player = player_line.lower()
         for match in self._mention.finditer(line) if self._mention else ():
             entity = self._entity_names[match.group(0).lower()]
@@ -137,7 +150,7 @@ class LineChecker:
         said = _content_words(line)
         for fact_id, kind, words in self._facts:
             hits = words & said
-            if len(hits) >= max(2, (len(words) + 1) // 2):
+            if len(hits) >= min(len(words), max(2, (len(words) + 1) // 2)):
                 found.append(Violation(kind, " ".join(sorted(hits)),
                                        f"tells fact {fact_id}, which may not be told now"))
         player_words = {w.lower() for w in _WORD.findall(player_line)}

@@ -259,18 +259,15 @@ class DialogueEngine:
                 action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
                 break
             found += violations
-            if attempt <= MAX_REGENERATIONS:
-                banned += offending_words(violations)
+            more = [w for w in offending_words(violations) if w not in banned]
+            if attempt <= MAX_REGENERATIONS and more:  # nothing new to ban: same line again
+                banned += more
                 yield Rewind(len(prompt))
-        else:
-            text = checker.repair(text, line)
-            action = CheckAction.REPAIRED
-            if not text:
-                text, action = self._fallback(known, session), CheckAction.FALLBACK
+            else:
+                break
+        if violations:
+            text, action = self._repair_or_fall_back(checker, text, line, known, session)
         report = CheckReport(tuple(found), action, attempt)
-        if found:
-            log.info("line_rejected", session=session.id, npc=session.npc_id,
-                     action=action.value, violations=[v.kind for v in found])
         done = time.perf_counter()
         released = yield Release(cache)  # our KV, out of the decode batch
         assert isinstance(released, KVCache)
@@ -328,10 +325,18 @@ class DialogueEngine:
             reason = StopReason.CANCELLED
         return shown, reason or generation.reason or StopReason.MAX_TOKENS, first_at
 
-    def _fallback(self, known: KnowledgeView, session: Session) -> str:
-        """An authored safe line of the character, rotating so repeats are rarer."""
-        lines = known.npc.fallback_lines
-        return lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
+    @staticmethod
+    def _repair_or_fall_back(checker: LineChecker, text: str, line: str, known: KnowledgeView,
+                             session: Session) -> tuple[str, CheckAction]:
+        """The last policy steps: cut the offending sentences, else an authored line."""
+        if repaired := checker.repair(text, line):
+            action, text = CheckAction.REPAIRED, repaired
+        else:  # rotate the authored lines so repeats are rarer
+            lines = known.npc.fallback_lines
+            action = CheckAction.FALLBACK
+            text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
+        log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
+        return text, action
 
 
 def _neutralise(text: str) -> str:

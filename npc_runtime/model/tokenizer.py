@@ -30,6 +30,11 @@ class ChatTokenizer:
         self._template = env.from_string(manifest.chat_template)
         self.eos_token_ids = frozenset(manifest.eos_token_ids)
 
+    @property
+    def vocab_size(self) -> int:
+        """Token ids run from 0 to this (the model's logits may be padded beyond)."""
+        return int(self._tokenizer.get_vocab_size())
+
     def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
         """The prompt text for ``messages``, ending with the assistant's turn header."""
         return self._template.render(

@@ -20,17 +20,34 @@ def _open(server: LiveServer, npc: str = "maren") -> str:
 
 
 def test_say_streams_tokens_then_one_line_done(live_server: LiveServer) -> None:
-    """Deltas arrive first; line_done carries their concatenation and timings."""
+    """
+    Deltas arrive first; line_done carries what the client ends up showing (the deltas,
+    or the checked line of a `replaced` event), the check report and timings.
+    """
     session = _open(live_server)
     events = list(live_server.stub.Say(pb.SayRequest(session_id=session, text="A room, please?")))
     deltas = [e.token.text for e in events if e.HasField("token")]
+    replaced = [e.replaced.text for e in events if e.HasField("replaced")]
     done = [e.line_done for e in events if e.HasField("line_done")]
     assert len(done) == 1
     assert events[-1].HasField("line_done")
-    assert "".join(deltas).strip() == done[0].text
+    shown = replaced[-1] if replaced else "".join(deltas).strip()
+    assert shown == done[0].text
+    assert done[0].check.action != pb.CHECK_ACTION_UNSPECIFIED
+    assert (done[0].check.action == pb.CHECK_ACTION_PASSED) == (not replaced)
     assert done[0].timings.generated_tokens >= 1
     assert done[0].timings.prompt_tokens > 20
     assert done[0].stop_reason != pb.STOP_REASON_UNSPECIFIED
+
+
+def test_hold_mode_sends_the_checked_line_once(live_server: LiveServer) -> None:
+    """REPLY_MODE_HOLD: one token event with the whole checked line, then line_done."""
+    session = _open(live_server)
+    events = list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Hello?",
+                                                     mode=pb.REPLY_MODE_HOLD)))
+    assert [e.WhichOneof("event") for e in events] == ["token", "line_done"]
+    assert events[0].token.text == events[1].line_done.text
+    assert events[1].line_done.check.attempts >= 1
 
 
 def test_turns_are_remembered_in_the_session(live_server: LiveServer) -> None:
