@@ -119,6 +119,7 @@ class LineChecker:
             and f.available]
         # A fact is recognised by its words that nothing allowed uses; a withheld secret
         # even by one such word (being wrong there costs a regenerated line, not a plot).
+        self._allowed_words = allowed_words
         self._facts = [(fact.id, kind, words) for fact, kind in forbidden
                        if len(words := _content_words(fact.text) - allowed_words)
                        >= (1 if kind == "secret" else 2)]
@@ -139,8 +140,9 @@ class LineChecker:
         lowered_player = player_line.lower()
         for match in self._mention.finditer(line) if self._mention else ():
             entity = self._entity_names[match.group(0).lower()]
-            if entity.id in self._allowed_entities:
-                continue
+            if entity.id in self._allowed_entities or (
+                    _content_words(match.group(0)) <= self._allowed_words):
+                continue  # allowed, or a generic alias ("the courier") of allowed words
             if entity.id in self._later:
                 found.append(Violation("spoiler", match.group(0),
                                        f"{entity.id} is only known at a later quest stage"))

@@ -94,3 +94,11 @@ def test_offending_words_are_those_to_ban(saltmere: World) -> None:
     words = offending_words(checker.check("Ask Elin Varro, as an AI would."))
     assert {"Elin", "Varro"} <= set(words)
     assert "as" not in words
+
+
+def test_a_generic_alias_made_of_known_words_is_no_mention(saltmere: World) -> None:
+    """'the courier' is Elin Varro's alias, but at this stage Maren knows of a courier."""
+    rumour = WorldState(stages={"the_hidden_courier": "rumour"})
+    assert _kinds(saltmere, "maren", "The courier washed ashore near Drowned Cove.",
+                  rumour) == []
+    assert "spoiler" in _kinds(saltmere, "maren", "The courier is Elin Varro.", rumour)
