@@ -23,6 +23,11 @@ def _default_cache_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "npc-runtime"
 
 
+def _default_state_db(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "npc-runtime" / "state.sqlite3"
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """
@@ -55,6 +60,9 @@ class Settings:
     warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0
+    # Quest states and sessions (SQLite). None keeps them in memory only; Settings.load
+    # (the CLI) defaults to $XDG_DATA_HOME/npc-runtime/state.sqlite3.
+    state_db: Path | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -92,6 +100,7 @@ class Settings:
         values: dict[str, Any] = {}
         if "XDG_CACHE_HOME" in env:
             values["cache_dir"] = _default_cache_dir(env)
+        values["state_db"] = _default_state_db(env)
         for field in dataclasses.fields(cls):
             raw = env.get(f"NPC_{field.name.upper()}")
             if raw:

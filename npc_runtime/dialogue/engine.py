@@ -38,8 +38,9 @@ from npc_runtime.dialogue.scheduler import (
     TurnSteps,
 )
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
+from npc_runtime.dialogue.store import StateStore
 from npc_runtime.errors import InvalidInputError
-from npc_runtime.lore.knowledge import KnowledgeView, view
+from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.generate import Generation, SamplingParams, StopReason
 from npc_runtime.model.kv_pool import CachedSequence, KVPool
@@ -95,21 +96,47 @@ ReplyEvent = TokenEvent | LineReplacedEvent | LineDoneEvent
 class DialogueEngine:
     """Owns the world, the model and the open sessions; runs turns."""
 
-    def __init__(self, world: World, model: LoadedModel, settings: Settings) -> None:
+    def __init__(self, world: World, model: LoadedModel, settings: Settings,
+                 store: StateStore | None = None) -> None:
         self.world = world
         self.model = model
         self.settings = settings
-        self.sessions = SessionRegistry(settings.max_sessions)
+        self.store = store or StateStore(settings.state_db)
+        self.sessions = SessionRegistry(settings.max_sessions, self.store)
         self._scheduler = TurnScheduler(model.runner)
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
 
-    def open_session(self, npc_id: str, player_name: str = "") -> Session:
-        """Start talking to an NPC; raises UnknownNpcError."""
+    def open_session(self, npc_id: str, player_name: str = "", player_id: str = "") -> Session:
+        """
+        Start talking to an NPC. ``player_id`` names whose quest state the conversation
+        uses (the game's save or account id); without it the session has its own.
+
+        Raises:
+            UnknownNpcError: No such NPC.
+            InvalidInputError: An oversized player id, or the server is full.
+        """
         npc = self.world.character(npc_id)
         name = _neutralise(player_name.strip()[:64]) or "a traveller"
-        return self.sessions.open(npc.id, name)
+        return self.sessions.open(npc.id, name, _player_id(player_id))
+
+    def quest_state(self, player_id: str) -> WorldState:
+        """A player's quest stages, revealed facts and items in the served world."""
+        return self.store.state(self.world.name, _player_id(player_id))
+
+    def set_quest_state(self, player_id: str, state: WorldState) -> WorldState:
+        """
+        Replace a player's quest state (the game is the source of truth when it wants to
+        be); the next turn of each of their sessions sees it.
+
+        Raises:
+            InvalidInputError: A quest, stage, fact or item the world does not have.
+        """
+        if problems := state_problems(self.world, state):
+            raise InvalidInputError("invalid quest state: " + "; ".join(problems))
+        self.store.set_state(self.world.name, _player_id(player_id), state)
+        return state
 
     def replace_world(self, world: World) -> None:
         """Serve ``world`` from the next turn on; open sessions carry on (hot reload)."""
@@ -186,8 +213,9 @@ class DialogueEngine:
                 cancelled.set()
 
     def shutdown(self) -> None:
-        """Finish running turns and stop the generation thread."""
+        """Finish running turns, stop the generation thread, close the state database."""
         self._scheduler.shutdown()
+        self.store.close()
 
     def _prompt(self, session: Session, system: str, line: str, params: SamplingParams
                 ) -> list[int]:
@@ -228,7 +256,7 @@ class DialogueEngine:
         offending words banned), then repaired, then replaced by an authored fallback.
         """
         model, world = self.model, self.world  # one world for the whole turn
-        known = view(world, session.npc_id, session.state)
+        known = view(world, session.npc_id, self.store.state(world.name, session.player_id))
         system = persona_card(world, known)
         shared = model.tokenizer.encode(model.tokenizer.render([("system", system)],
                                                                add_generation_prompt=False))
@@ -277,6 +305,7 @@ class DialogueEngine:
                             min(released.length, len(generation.ids)))))
         reply = text.strip()
         session.history += [("user", line), ("assistant", reply)]
+        self.sessions.save(session)
         if hold:
             yield TokenEvent(reply, 0)
         elif reply != streamed.strip():
@@ -337,6 +366,12 @@ class DialogueEngine:
             text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
         log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
         return text, action
+
+
+def _player_id(player_id: str) -> str:
+    if len(player_id) > 128:
+        raise InvalidInputError(f"player_id is {len(player_id)} characters; the limit is 128")
+    return player_id
 
 
 def _neutralise(text: str) -> str:

@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 import secrets
 
+from npc_runtime.dialogue.store import SessionRecord, StateStore
 from npc_runtime.errors import InvalidInputError, UnknownSessionError
-from npc_runtime.lore.model import WorldState
 from npc_runtime.model.tokenizer import Message
 
 
@@ -18,7 +18,7 @@ class Session:
     id: str
     npc_id: str
     player_name: str
-    state: WorldState = dataclasses.field(default_factory=WorldState)
+    player_id: str  # whose quest state this conversation reads and changes
     history: list[Message] = dataclasses.field(default_factory=list)
     # One turn at a time per session, so history stays in order.
     turn_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock, repr=False)
@@ -26,37 +26,59 @@ class Session:
     def __repr__(self) -> str:  # never player text in logs
         return f"Session(id={self.id!r}, npc_id={self.npc_id!r}, turns={len(self.history) // 2})"
 
+    def record(self) -> SessionRecord:
+        """The session as stored."""
+        return SessionRecord(self.id, self.npc_id, self.player_id, self.player_name,
+                             tuple(self.history))
+
 
 class SessionRegistry:
-    """Open sessions by id, with a cap so a misbehaving client cannot exhaust memory."""
+    """
+    Open sessions by id, kept in the store so they outlive a restart, with a cap so a
+    misbehaving client cannot exhaust memory.
+    """
 
-    def __init__(self, max_sessions: int) -> None:
+    def __init__(self, max_sessions: int, store: StateStore) -> None:
         self._sessions: dict[str, Session] = {}
         self._max = max_sessions
+        self._store = store
 
-    def open(self, npc_id: str, player_name: str) -> Session:
-        """Create a session; raises InvalidInputError when the server is full."""
+    def open(self, npc_id: str, player_name: str, player_id: str = "") -> Session:
+        """
+        Create a session; without ``player_id`` the session id doubles as the player's.
+        Raises InvalidInputError when the server is full.
+        """
         if len(self._sessions) >= self._max:
             raise InvalidInputError(
                 f"too many open sessions ({self._max}); close finished ones with CloseSession"
             )
-        session = Session(secrets.token_urlsafe(12), npc_id, player_name)
+        session_id = secrets.token_urlsafe(12)
+        session = Session(session_id, npc_id, player_name, player_id or session_id)
         self._sessions[session.id] = session
+        self._store.save_session(session.record())
         return session
 
     def get(self, session_id: str) -> Session:
-        """The open session with this id; raises UnknownSessionError."""
-        try:
-            return self._sessions[session_id]
-        except KeyError:
-            raise UnknownSessionError(
-                f"no open session {session_id!r}; open one with OpenSession"
-            ) from None
+        """The open session with this id (resumed from the store after a restart)."""
+        if (session := self._sessions.get(session_id)) is not None:
+            return session
+        if len(session_id) <= 64 and (record := self._store.session(session_id)) is not None:
+            session = Session(record.id, record.npc_id, record.player_name, record.player_id,
+                              list(record.history))
+            self._sessions[session.id] = session
+            return session
+        raise UnknownSessionError(f"no open session {session_id!r}; open one with OpenSession")
+
+    def save(self, session: Session) -> None:
+        """Store the session's history (after a turn)."""
+        if session.id in self._sessions:
+            self._store.save_session(session.record())
 
     def close(self, session_id: str) -> None:
         """Forget a session; raises UnknownSessionError."""
         self.get(session_id)
         del self._sessions[session_id]
+        self._store.delete_session(session_id)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -99,3 +99,21 @@ def view(world: World, npc_id: str, state: WorldState | None = None) -> Knowledg
         must_reveal=tuple(world.facts[f] for f in dict.fromkeys(must)),
         tools=tuple(tools), objectives=tuple(objectives),
     )
+
+
+def state_problems(world: World, state: WorldState) -> list[str]:
+    """Why ``state`` cannot hold in ``world``, each naming what would (empty: it can)."""
+    problems = []
+    for quest_id, stage_id in sorted(state.stages.items()):
+        quest = world.quests.get(quest_id)
+        if quest is None:
+            problems.append(f"no quest {quest_id!r}; quests: {', '.join(sorted(world.quests))}")
+        elif stage_id not in quest.reachable:
+            problems.append(f"quest {quest_id!r} has no stage {stage_id!r}; stages: "
+                            f"{', '.join(s.id for s in quest.stages)}")
+    problems += [f"no fact {fact_id!r} to reveal" for fact_id in sorted(state.revealed)
+                 if fact_id not in world.facts]
+    problems += [f"no item {item!r} for the player to carry" for item in
+                 sorted(state.player_items)
+                 if item not in world.entities or world.entities[item].kind != "items"]
+    return problems

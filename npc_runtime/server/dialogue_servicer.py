@@ -41,7 +41,8 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
         self, request: pb.OpenSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.OpenSessionResponse:
         async with domain_errors(context):
-            session = self._engine.open_session(request.npc_id, request.player_name)
+            session = self._engine.open_session(request.npc_id, request.player_name,
+                                                request.player_id)
             npc = self._engine.world.character(session.npc_id)
         return pb.OpenSessionResponse(session_id=session.id, npc_id=npc.id, npc_name=npc.name)
 

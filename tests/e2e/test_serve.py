@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from npc_runtime.config import EXAMPLE_WORLD
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
-from npc_runtime.server._proto.npc.v1 import world_pb2, world_pb2_grpc
+from npc_runtime.server._proto.npc.v1 import quest_pb2, quest_pb2_grpc, world_pb2, world_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 CLI = [sys.executable, "-m", "npc_runtime"]
@@ -32,12 +32,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(model_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+def _start(model_dir: Path, port: int, *extra: str,
+           state_db: Path | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "NPC_SHUTDOWN_GRACE_S": "20"}
+    if state_db is not None:
+        env["NPC_STATE_DB"] = str(state_db)
     return subprocess.Popen(
         [*CLI, "serve", "--model", str(model_dir), "--port", str(port), "--threads", "2",
          "--log-format", "json", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "NPC_SHUTDOWN_GRACE_S": "20"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
 
 
@@ -56,10 +59,11 @@ def _wait_serving(port: int, process: subprocess.Popen[str], timeout: float = 60
 
 
 @pytest.fixture(scope="module")
-def server(default_model_dir: Path) -> Iterator[int]:
+def server(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real server process on a free port, NPC prefixes warmed; yields the port."""
     port = _free_port()
-    process = _start(default_model_dir, port, "--warm")
+    process = _start(default_model_dir, port, "--warm",
+                     state_db=tmp_path_factory.mktemp("state") / "state.sqlite3")
     _wait_serving(port, process)
     yield port
     process.send_signal(signal.SIGTERM)
@@ -105,10 +109,10 @@ def test_bad_inputs_leave_other_sessions_serving(server: int) -> None:
         assert events[-1].line_done.text
 
 
-def test_sigterm_drains_an_inflight_stream(default_model_dir: Path) -> None:
+def test_sigterm_drains_an_inflight_stream(default_model_dir: Path, tmp_path: Path) -> None:
     """SIGTERM mid-reply: the reply still completes, then the process exits 0."""
     port = _free_port()
-    process = _start(default_model_dir, port)
+    process = _start(default_model_dir, port, state_db=tmp_path / "state.sqlite3")
     try:
         _wait_serving(port, process)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -144,7 +148,8 @@ def test_world_folder_edits_are_hot_reloaded(default_model_dir: Path, tmp_path: 
     world = tmp_path / "harbor"
     shutil.copytree(EXAMPLE_WORLD, world)
     port = _free_port()
-    process = _start(default_model_dir, port, "--world", str(world))
+    process = _start(default_model_dir, port, "--world", str(world),
+                     state_db=tmp_path / "state.sqlite3")
     try:
         _wait_serving(port, process)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -159,6 +164,41 @@ def test_world_folder_edits_are_hot_reloaded(default_model_dir: Path, tmp_path: 
                 time.sleep(0.2)
             reply = list(dialogue.Say(pb.SayRequest(session_id=session, text="Where am I?")))
             assert reply[-1].HasField("line_done")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+
+
+def test_quest_state_and_sessions_survive_a_restart(default_model_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """State set over gRPC and a session's history are there after the process restarts."""
+    db, port = tmp_path / "state.sqlite3", _free_port()
+    state = quest_pb2.QuestState(stages={"noises_below": "trusted"})
+    process = _start(default_model_dir, port, state_db=db)
+    try:
+        _wait_serving(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            quests = quest_pb2_grpc.QuestServiceStub(channel)
+            dialogue = pb_grpc.DialogueServiceStub(channel)
+            quests.SetQuestState(quest_pb2.SetQuestStateRequest(player_id="save-1", state=state))
+            session = dialogue.OpenSession(pb.OpenSessionRequest(
+                npc_id="maren", player_id="save-1")).session_id
+            first = list(dialogue.Say(pb.SayRequest(session_id=session, text="Evening!")))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    process = _start(default_model_dir, port, state_db=db)
+    try:
+        _wait_serving(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            quests = quest_pb2_grpc.QuestServiceStub(channel)
+            dialogue = pb_grpc.DialogueServiceStub(channel)
+            got = quests.GetQuestState(quest_pb2.GetQuestStateRequest(player_id="save-1"))
+            assert got.state == state
+            again = list(dialogue.Say(pb.SayRequest(session_id=session, text="Me again.")))
+            # The resumed session's prompt holds the first exchange as well.
+            assert (again[-1].line_done.timings.prompt_tokens
+                    > first[-1].line_done.timings.prompt_tokens)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

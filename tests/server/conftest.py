@@ -18,7 +18,7 @@ from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.worlds import WorldHost
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.loader import LoadedModel
-from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc, world_pb2_grpc
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc, quest_pb2_grpc, world_pb2_grpc
 from npc_runtime.server.app import build_server
 
 
@@ -32,6 +32,7 @@ class LiveServer:
     stub: dialogue_pb2_grpc.DialogueServiceStub
     worlds: world_pb2_grpc.WorldServiceStub
     world_path: Path
+    quests: quest_pb2_grpc.QuestServiceStub
 
 
 @contextlib.contextmanager
@@ -60,7 +61,8 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
     try:
         yield LiveServer(int(box["port"]), engine, channel,  # type: ignore[call-overload]
                          dialogue_pb2_grpc.DialogueServiceStub(channel),
-                         world_pb2_grpc.WorldServiceStub(channel), world_path)
+                         world_pb2_grpc.WorldServiceStub(channel), world_path,
+                         quest_pb2_grpc.QuestServiceStub(channel))
     finally:
         channel.close()
         # run() returns once the server has stopped, which ends the loop's thread.

@@ -41,12 +41,14 @@ STOP_REASON_STOP_SEQUENCE: StopReason
 STOP_REASON_MAX_TOKENS: StopReason
 
 class OpenSessionRequest(_message.Message):
-    __slots__ = ("npc_id", "player_name")
+    __slots__ = ("npc_id", "player_name", "player_id")
     NPC_ID_FIELD_NUMBER: _ClassVar[int]
     PLAYER_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
     npc_id: str
     player_name: str
-    def __init__(self, npc_id: _Optional[str] = ..., player_name: _Optional[str] = ...) -> None: ...
+    player_id: str
+    def __init__(self, npc_id: _Optional[str] = ..., player_name: _Optional[str] = ..., player_id: _Optional[str] = ...) -> None: ...
 
 class OpenSessionResponse(_message.Message):
     __slots__ = ("session_id", "npc_id", "npc_name")
