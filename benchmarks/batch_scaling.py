@@ -45,7 +45,7 @@ def main() -> None:
     world = load_world(EXAMPLE_WORLD)
     card = persona_card(world, view(world, "maren"))
     prompt = model.tokenizer.encode(model.tokenizer.render(
-        build_messages(card, "x", [], "How much for a room, and is there anything hot?")))
+        build_messages(card, "x", [("user", "How much for a room, and is there anything hot?")])))
     print(f"# {model.runner.providers[0]}, prompt {len(prompt)} tokens, {STEPS} steps")
     print(f"{'rows':>5} {'ms/step':>9} {'tok/s':>9}")
     for rows in (1, 2, 4, 8, 16):

@@ -284,7 +284,7 @@ def main() -> None:
     card = persona_card(world, view(world, NPC))
 
     def render(player: str, history: list[tuple[str, str]], line: str) -> str:
-        return model.tokenizer.render(build_messages(card, player, history, line))
+        return model.tokenizer.render(build_messages(card, player, [*history, ("user", line)]))
 
     server = Server(model_dir, args.device)
     try:

@@ -63,6 +63,7 @@ class Settings:
     # Quest states and sessions (SQLite). None keeps them in memory only; Settings.load
     # (the CLI) defaults to $XDG_DATA_HOME/npc-runtime/state.sqlite3.
     state_db: Path | None = None
+    tool_timeout_s: float = 10.0  # how long a turn waits for the game to run a tool
 
     def __post_init__(self) -> None:
         checks = [
@@ -77,6 +78,7 @@ class Settings:
             (self.max_sessions > 0, "max_sessions must be positive"),
             (self.watch_interval_s > 0, "watch_interval_s must be positive"),
             (self.kv_cache_mb >= 0, "kv_cache_mb must be >= 0"),
+            (self.tool_timeout_s > 0, "tool_timeout_s must be positive"),
         ]
         for ok, message in checks:
             if not ok:

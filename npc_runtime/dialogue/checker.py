@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 
 from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.mentions import alternation, find_mentions
 from npc_runtime.lore.model import World
 
 _GARBLED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
@@ -103,10 +104,7 @@ class LineChecker:
         npc = known.npc
         allowed_ids = {e.id for e in known.entities} | {f.id for f in known.facts}
         later = _ever_known(world, npc.id) - allowed_ids - {f.id for f in known.withheld}
-        self._entity_names = {key: world.entities[entity_id]
-                              for key, entity_id in world.gazetteer.items()
-                              if len(key) > 2 and entity_id in world.entities}
-        self._mention = _alternation(self._entity_names)
+        self._world = world
         self._allowed_entities = {e.id for e in known.entities}
         self._later = later
         # Naming what the NPC may name, or repeating its card, tells no forbidden fact.
@@ -127,7 +125,7 @@ class LineChecker:
                           *(a for e in world.entities.values() for a in e.aliases)])
         self._known_words = ({w.lower() for w in _WORD.findall(names)}
                              | {w.lower() for w in _WORD.findall(card)} | _COMMON_CAPITALISED)
-        self._never = _alternation({phrase.lower(): phrase for phrase in npc.never_say})
+        self._never = alternation(phrase.lower() for phrase in npc.never_say)
 
     def check(self, line: str, player_line: str = "") -> tuple[Violation, ...]:
         """Every violation in ``line`` (empty when it may be said)."""
@@ -138,17 +136,16 @@ class LineChecker:
             found.append(Violation("garbled", "".join(garbled),
                                    "control or undecodable characters"))
         lowered_player = player_line.lower()
-        for match in self._mention.finditer(line) if self._mention else ():
-            entity = self._entity_names[match.group(0).lower()]
-            if entity.id in self._allowed_entities or (
-                    _content_words(match.group(0)) <= self._allowed_words):
+        for mention in find_mentions(self._world, line):
+            if mention.entity_id in self._allowed_entities or (
+                    _content_words(mention.text) <= self._allowed_words):
                 continue  # allowed, or a generic alias ("the courier") of allowed words
-            if entity.id in self._later:
-                found.append(Violation("spoiler", match.group(0),
-                                       f"{entity.id} is only known at a later quest stage"))
-            elif match.group(0).lower() not in lowered_player:
-                found.append(Violation("unknown_entity", match.group(0),
-                                       f"this character does not know {entity.id}"))
+            if mention.entity_id in self._later:
+                found.append(Violation("spoiler", mention.text, f"{mention.entity_id} is "
+                                       "only known at a later quest stage"))
+            elif mention.text.lower() not in lowered_player:
+                found.append(Violation("unknown_entity", mention.text,
+                                       f"this character does not know {mention.entity_id}"))
         said = _content_words(line)
         for fact_id, kind, words in self._facts:
             hits = words & said
@@ -188,15 +185,6 @@ def offending_words(violations: Iterable[Violation]) -> list[str]:
 def _content_words(text: str) -> set[str]:
     return {w for w in (m.lower().removesuffix("'s") for m in _WORD.findall(text))
             if len(w) > 3 and w not in _STOPWORDS}
-
-
-def _alternation(keys: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive, whole-word regex matching any key, longest first."""
-    ordered = sorted(keys, key=len, reverse=True)
-    if not ordered:
-        return None
-    body = "|".join(re.escape(k).replace(r"\_", "[_ ]") for k in ordered)
-    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
 
 
 def _ever_known(world: World, npc_id: str) -> set[str]:

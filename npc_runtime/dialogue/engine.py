@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Generator
@@ -20,6 +22,7 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.bans import ban_words
+from npc_runtime.dialogue.calls import SAY, Reply, decide, write_arguments
 from npc_runtime.dialogue.checker import (
     CheckAction,
     CheckReport,
@@ -39,18 +42,21 @@ from npc_runtime.dialogue.scheduler import (
 )
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.store import StateStore
-from npc_runtime.errors import InvalidInputError
+from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
-from npc_runtime.lore.model import World, WorldState
+from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
+from npc_runtime.lore.tool_calls import ToolCall, apply, choices, ground, problems
 from npc_runtime.model.generate import Generation, SamplingParams, StopReason
 from npc_runtime.model.kv_pool import CachedSequence, KVPool
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
-from npc_runtime.model.tokenizer import StreamDecoder
+from npc_runtime.model.tokenizer import Message, StreamDecoder
 
 log = structlog.get_logger(__name__)
 
 MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
+MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
+GROUNDING_MESSAGES = 4  # earlier messages searched for an argument the line does not name
 GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
 
 
@@ -81,6 +87,28 @@ class LineReplacedEvent:
 
 
 @dataclasses.dataclass(frozen=True)
+class ToolCallEvent:
+    """The NPC acts: ``executes == "engine"`` means the game must run it and answer."""
+
+    call_id: str
+    tool: str
+    args: dict[str, object]
+    executes: str  # "engine" | "server"
+
+
+@dataclasses.dataclass(frozen=True)
+class CallOutcome:
+    """What became of a call: ok, failed (the game said so), timed_out or rejected."""
+
+    call_id: str
+    tool: str
+    args: dict[str, object]
+    status: str
+    result: str  # JSON text the conversation continues with
+    changes: tuple[str, ...] = ()  # quest state changes it caused
+
+
+@dataclasses.dataclass(frozen=True)
 class LineDoneEvent:
     """The finished reply, as stored in the conversation."""
 
@@ -88,9 +116,32 @@ class LineDoneEvent:
     stop_reason: StopReason
     timings: Timings
     check: CheckReport = dataclasses.field(default_factory=CheckReport)
+    calls: tuple[CallOutcome, ...] = ()
 
 
-ReplyEvent = TokenEvent | LineReplacedEvent | LineDoneEvent
+ReplyEvent = TokenEvent | LineReplacedEvent | ToolCallEvent | LineDoneEvent
+
+
+@dataclasses.dataclass(frozen=True)
+class _Line:
+    """A phase's spoken line once checked."""
+
+    text: str
+    reason: StopReason
+    streamed: str  # what went out as tokens
+    first_at: float  # when its first token came (0: none)
+    tokens: int  # generated, over all attempts
+    ids: list[int]  # prompt and the last attempt's tokens: what the KV holds
+    check: CheckReport
+
+
+@dataclasses.dataclass(frozen=True)
+class _Called:
+    """A phase's end when the NPC called a tool: the call and its text in the reply."""
+
+    event: ToolCallEvent
+    text: str
+    rejected: tuple[str, ...]  # problems found when validating again
 
 
 class DialogueEngine:
@@ -107,6 +158,8 @@ class DialogueEngine:
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
+        # Engine tool calls waiting for the game: call id -> (session id, answer).
+        self._waiting: dict[str, tuple[str, asyncio.Future[tuple[str, str]]]] = {}
 
     def open_session(self, npc_id: str, player_name: str = "", player_id: str = "") -> Session:
         """
@@ -181,9 +234,12 @@ class DialogueEngine:
         """
         Stream the NPC's reply to ``text``; closing the iterator stops generation.
 
-        Every line is checked before it counts as said. Streaming (the default), tokens
-        go out as generated and a ``LineReplacedEvent`` follows if the line had to
-        change; with ``hold``, the line goes out as one token event once it has passed.
+        An NPC with tools may act first: each call is a ``ToolCallEvent``; a server tool
+        runs at once, an engine tool waits for ``submit_tool_result`` (or the timeout),
+        and the reply goes on with the result. Every line is checked before it counts
+        as said: streaming (the default), tokens go out as generated and a
+        ``LineReplacedEvent`` follows if the line had to change; with ``hold``, the line
+        goes out as one token event once it has passed.
 
         Raises:
             UnknownSessionError: No such session.
@@ -193,38 +249,113 @@ class DialogueEngine:
         line = self._check_text(text)
         started = time.perf_counter()
         async with session.turn_lock:
-            loop = asyncio.get_running_loop()
-            queue: asyncio.Queue[object] = asyncio.Queue()
-            cancelled = threading.Event()
+            pending: list[Message] = [("user", line)]  # this turn's messages so far
+            outcomes: list[CallOutcome] = []
+            while True:
+                called: _Called | None = None
+                cancelled = threading.Event()
+                phase = self._run_phase(session, pending, params, hold=hold, started=started,
+                                        calls_left=MAX_CALLS - len(outcomes),
+                                        outcomes=tuple(outcomes), cancelled=cancelled)
+                async for item in self._on_scheduler(phase, cancelled):
+                    if isinstance(item, _Called):
+                        called = item
+                    else:
+                        yield item  # type: ignore[misc]
+                if called is None:
+                    return
+                if not called.rejected:
+                    yield called.event
+                outcome = await self._carry_out(session, called)
+                outcomes.append(outcome)
+                pending += [("assistant", called.text), ("tool", outcome.result)]
 
-            def emit(item: object) -> None:  # called on the scheduler's thread
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+    def submit_tool_result(self, session_id: str, call_id: str, result: str,
+                           error: str = "") -> None:
+        """
+        The game's answer to an engine tool call; the waiting turn goes on with it.
 
-            self._scheduler.submit(
-                self._run_turn(session, line, params, hold=hold, cancelled=cancelled,
-                               started=started), emit)
+        Raises:
+            UnknownSessionError: No such session.
+            NotFoundError: No call with this id is waiting (never made, already
+                answered, or timed out).
+            InvalidInputError: An oversized result.
+        """
+        self.sessions.get(session_id)
+        if len(result) + len(error) > 4000:
+            raise InvalidInputError("a tool result is limited to 4000 characters")
+        waiting = self._waiting.get(call_id)
+        if waiting is None or waiting[0] != session_id or waiting[1].done():
+            raise NotFoundError(
+                f"no call {call_id!r} is waiting in session {session_id!r}: it was never "
+                f"made, was answered already, or timed out after {self.settings.tool_timeout_s} s"
+            )
+        waiting[1].set_result((result, error))
+
+    async def _on_scheduler(self, steps: TurnSteps, cancelled: threading.Event
+                            ) -> AsyncIterator[object]:
+        """Run a turn's steps on the scheduler thread, relaying what they emit."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        def emit(item: object) -> None:  # called on the scheduler's thread
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        self._scheduler.submit(steps, emit)
+        try:
+            while (item := await queue.get()) is not DONE:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            # Client gone or stream closed: the turn stops at its next step.
+            cancelled.set()
+
+    async def _carry_out(self, session: Session, called: _Called) -> CallOutcome:
+        """Run a server tool now or wait for the game's answer; apply what it changed."""
+        event = called.event
+        if called.rejected:
+            return CallOutcome(event.call_id, event.tool, event.args, "rejected",
+                               json.dumps({"error": "; ".join(called.rejected)}))
+        result, error = "{}", ""
+        if event.executes == "engine":
+            future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+            self._waiting[event.call_id] = (session.id, future)
             try:
-                while (item := await queue.get()) is not DONE:
-                    if isinstance(item, Exception):
-                        raise item
-                    yield item  # type: ignore[misc]
+                result, error = await asyncio.wait_for(future, self.settings.tool_timeout_s)
+            except TimeoutError:
+                log.warning("tool_call_timed_out", session=session.id, tool=event.tool,
+                            call_id=event.call_id, timeout_s=self.settings.tool_timeout_s)
+                return CallOutcome(event.call_id, event.tool, event.args, "timed_out",
+                                   json.dumps({"error": "the game did not answer"}))
             finally:
-                # Client gone or stream closed: the turn stops at its next step.
-                cancelled.set()
+                self._waiting.pop(event.call_id, None)
+        if error:
+            return CallOutcome(event.call_id, event.tool, event.args, "failed",
+                               json.dumps({"error": error}))
+        world = self.world
+        tool = world.tools[event.tool]
+        state = self.store.state(world.name, session.player_id)
+        new_state, changes = apply(world, state, ToolCall(event.tool, event.args), tool)
+        if new_state != state:
+            self.store.set_state(world.name, session.player_id, new_state)
+        log.info("tool_call_done", session=session.id, tool=event.tool, changes=changes)
+        return CallOutcome(event.call_id, event.tool, event.args, "ok", result or "{}",
+                           tuple(changes))
 
     def shutdown(self) -> None:
         """Finish running turns, stop the generation thread, close the state database."""
         self._scheduler.shutdown()
         self.store.close()
 
-    def _prompt(self, session: Session, system: str, line: str, params: SamplingParams
-                ) -> list[int]:
+    def _prompt(self, session: Session, system: str, pending: list[Message],
+                params: SamplingParams) -> list[int]:
         """Token ids of the turn's prompt, dropping the oldest exchanges if they overflow."""
         tokenizer = self.model.tokenizer
         budget = self.model.manifest.context_length - params.max_new_tokens
         while True:
             prompt = tokenizer.encode_chat(build_messages(system, session.player_name,
-                                                          session.history, line))
+                                                          [*session.history, *pending]))
             if len(prompt) <= budget or not session.history:
                 break
             del session.history[:2]  # the oldest exchange goes; the shared prefix stays
@@ -245,71 +376,57 @@ class DialogueEngine:
             )
         return _neutralise(line)
 
-    def _run_turn(self, session: Session, line: str, params: SamplingParams, *, hold: bool,
-                  cancelled: threading.Event, started: float) -> TurnSteps:
+    def _run_phase(self, session: Session, pending: list[Message], params: SamplingParams, *,
+                   hold: bool, started: float, calls_left: int,
+                   outcomes: tuple[CallOutcome, ...], cancelled: threading.Event) -> TurnSteps:
         """
-        Prompt, generate, check, stream; appends the turn to history.
+        One model pass over the conversation: decide, then call a tool or speak.
 
-        Runs under the scheduler: the first step prefills; each ``yield Decode`` hands the
-        token to the batched decode step and receives the next logits. A line the checker
-        rejects is generated again from the same prefilled prompt (its row rewound, the
-        offending words banned), then repaired, then replaced by an authored fallback.
+        Runs under the scheduler: the first step prefills; each ``yield Decode`` hands a
+        token to the batched decode step and receives the next logits. An NPC with tools
+        starts with an action tag; a call ends the phase (``_Called``), the caller runs
+        it and starts another phase with the result. A line the checker rejects is
+        generated again from the same point (its row rewound, the offending words
+        banned), then repaired, then replaced by an authored fallback.
         """
-        model, world = self.model, self.world  # one world for the whole turn
+        model, world, tokenizer = self.model, self.world, self.model.tokenizer
         known = view(world, session.npc_id, self.store.state(world.name, session.player_id))
         system = persona_card(world, known)
-        shared = model.tokenizer.encode(model.tokenizer.render([("system", system)],
-                                                               add_generation_prompt=False))
-        prompt = self._prompt(session, system, line, params)
+        shared = tokenizer.encode(tokenizer.render([("system", system)],
+                                                   add_generation_prompt=False))
+        prompt = self._prompt(session, system, pending, params)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
-        row = yield Reserve(len(prompt) + params.max_new_tokens)  # our decode batch row
+        row = yield Reserve(len(prompt) + params.max_new_tokens + 64)  # our decode batch row
         assert isinstance(row, KVCache)
         logits, cache = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
                                         session=session.id, into=row)
-        checker = LineChecker(world, known, system)
-        found: list[Violation] = []
-        banned: list[str] = []
-        first_at, count, streamed = 0.0, 0, ""
-        for attempt in range(1, MAX_REGENERATIONS + 2):
-            generation = Generation(
-                model.runner, prompt, params, model.tokenizer.eos_token_ids,
-                logits_processor=ban_words(model.tokenizer, banned) if banned else None)
-            text, reason, first = yield from self._generate(
-                generation, logits, cache, stream=not hold and attempt == 1,
-                cancelled=cancelled)
-            first_at, count = first_at or first, count + len(generation.tokens)
-            streamed = streamed or ("" if hold else text)
-            if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
-                log.info("turn_cancelled", session=session.id, generated_tokens=count)
+        reply = Reply(logits, cache)
+        tag = ""
+        if known.tools:  # NPCs that can act tag every reply: [say] or [tool]
+            grounded = self._callable(known, pending, session) if calls_left > 0 else {}
+            action = yield from decide(reply, tokenizer, list(grounded))
+            if action != SAY:
+                tool = world.tools[action]
+                args = yield from write_arguments(reply, tokenizer, grounded[action])
+                yield from self._release(session, cache, [*prompt, *reply.ids])
+                yield self._called(known, tool, args, tokenizer.decode(reply.ids))
                 return
-            violations = checker.check(text, line)
-            if not violations:
-                action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
-                break
-            found += violations
-            more = [w for w in offending_words(violations) if w not in banned]
-            if attempt <= MAX_REGENERATIONS and more:  # nothing new to ban: same line again
-                banned += more
-                yield Rewind(len(prompt))
-            else:
-                break
-        if violations:
-            text, action = self._repair_or_fall_back(checker, text, line, known, session)
-        report = CheckReport(tuple(found), action, attempt)
+            tag = tokenizer.decode(reply.ids) + " "
+        checker = LineChecker(world, known, system)
+        said = yield from self._checked_line(
+            session, known, checker, reply, start=[*prompt, *reply.ids],
+            player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled)
+        if said is None:
+            return
         done = time.perf_counter()
-        released = yield Release(cache)  # our KV, out of the decode batch
-        assert isinstance(released, KVCache)
-        if session.id in self.sessions:  # not closed meanwhile
-            self.kv.put(("session", session.id),
-                        CachedSequence(tuple(generation.ids), released.rewind(
-                            min(released.length, len(generation.ids)))))
-        reply = text.strip()
-        session.history += [("user", line), ("assistant", reply)]
+        yield from self._release(session, cache, said.ids)
+        reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
+        session.history += [*pending, ("assistant", tag + reply_text)]
         self.sessions.save(session)
         if hold:
-            yield TokenEvent(reply, 0)
-        elif reply != streamed.strip():
-            yield LineReplacedEvent(reply)
+            yield TokenEvent(reply_text, 0)
+        elif reply_text != said.streamed.strip():
+            yield LineReplacedEvent(reply_text)
         timings = Timings(
             ttft_ms=((first_at or done) - started) * 1000,
             total_ms=(done - started) * 1000,
@@ -317,9 +434,98 @@ class DialogueEngine:
             generated_tokens=count,
             decode_tokens_per_s=(count - 1) / (done - first_at) if count > 1 else 0.0,
         )
-        log.info("turn_done", session=session.id, npc=session.npc_id,
-                 stop=reason.value, check=action.value, **dataclasses.asdict(timings))
-        yield LineDoneEvent(reply, reason, timings, report)
+        log.info("turn_done", session=session.id, npc=session.npc_id, stop=said.reason.value,
+                 check=said.check.action.value, calls=len(outcomes),
+                 **dataclasses.asdict(timings))
+        yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes)
+
+    def _checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
+                      reply: Reply, *, start: list[int], player_line: str,
+                      params: SamplingParams, hold: bool, cancelled: threading.Event
+                      ) -> Generator[object, object, _Line | None]:
+        """
+        The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
+        turn was cancelled. The policy on a violation: generate again with the
+        offending words banned, then repair, then an authored fallback line.
+        """
+        tokenizer = self.model.tokenizer
+        found: list[Violation] = []
+        banned: list[str] = []
+        first_at, count, streamed = 0.0, 0, ""
+        for attempt in range(1, MAX_REGENERATIONS + 2):
+            generation = Generation(
+                self.model.runner, start, params, tokenizer.eos_token_ids,
+                logits_processor=ban_words(tokenizer, banned) if banned else None)
+            text, reason, first = yield from self._generate(
+                generation, reply.logits, reply.cache, stream=not hold and attempt == 1,
+                cancelled=cancelled)
+            first_at, count = first_at or first, count + len(generation.tokens)
+            streamed = streamed or ("" if hold else text)
+            if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
+                log.info("turn_cancelled", session=session.id, generated_tokens=count)
+                return None
+            violations = checker.check(text, player_line)
+            if not violations:
+                action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
+                break
+            found += violations
+            more = [w for w in offending_words(violations) if w not in banned]
+            if attempt <= MAX_REGENERATIONS and more:  # nothing new to ban: same line again
+                banned += more
+                yield Rewind(len(start))
+            else:
+                break
+        if violations:
+            text, action = self._repair_or_fall_back(checker, text, player_line, known, session)
+        return _Line(text, reason, streamed, first_at, count, generation.ids,
+                     CheckReport(tuple(found), action, attempt))
+
+    def _callable(self, known: KnowledgeView, pending: list[Message], session: Session
+                  ) -> dict[str, list[tuple[ToolParam, tuple[str, ...]]]]:
+        """
+        The tools the NPC may call now, each with its parameters and allowed values.
+        A lore-valued parameter takes the values the player named (in this line, else
+        in the last few messages); a tool whose required lore-valued parameter names
+        nothing the player said is left out: the NPC asks instead of guessing.
+        """
+        world = self.world
+        said = [text for role, text in reversed([*session.history, *pending])
+                if role == "user"][: GROUNDING_MESSAGES]
+        callable_now: dict[str, list[tuple[ToolParam, tuple[str, ...]]]] = {}
+        for tool in known.tools:
+            params: list[tuple[ToolParam, tuple[str, ...]]] = []
+            for param in tool.params:
+                allowed = choices(world, known, param)
+                if not allowed or param.type != "string":
+                    if not param.optional:
+                        params.append((param, allowed))
+                    continue
+                named = next((g for text in said
+                              if (g := ground(world, known, tool, text).get(param.name))), ())
+                if named:
+                    params.append((param, named))
+                elif not param.optional:
+                    break
+            else:
+                callable_now[tool.id] = params
+        return callable_now
+
+    def _called(self, known: KnowledgeView, tool: Tool, args: dict[str, object], text: str
+                ) -> _Called:
+        """The decoded call, validated again against the lore before anything runs."""
+        found = problems(self.world, known, ToolCall(tool.id, args))
+        if found:
+            log.warning("tool_call_rejected", tool=tool.id, problems=found)
+        event = ToolCallEvent(f"call-{secrets.token_urlsafe(8)}", tool.id, args, tool.executes)
+        return _Called(event, text, tuple(found))
+
+    def _release(self, session: Session, cache: KVCache, ids: list[int]) -> TurnSteps:
+        """Take the phase's KV out of the decode batch and keep it for the session."""
+        released = yield Release(cache)
+        assert isinstance(released, KVCache)
+        if session.id in self.sessions:  # not closed meanwhile
+            self.kv.put(("session", session.id), CachedSequence(
+                tuple(ids), released.rewind(min(released.length, len(ids)))))
 
     def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache, *,
                   stream: bool, cancelled: threading.Event

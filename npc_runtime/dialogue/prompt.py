@@ -13,6 +13,11 @@ RULES = (
     "dialogue, with no narration. Only mention things from your knowledge; if asked about "
     "anything else, say you don't know. Never say you are an AI or a language model."
 )
+ACTIONS = (
+    "Start every reply with an action tag. [say] and then your spoken line; or, only when "
+    "the player asks for it, one of these actions followed by its arguments as JSON "
+    "(the game carries it out):"
+)
 MAX_SAMPLE_LINES = 3
 
 
@@ -47,12 +52,15 @@ def persona_card(world: World, known: KnowledgeView) -> str:
     if known.must_reveal:
         lines.append("Make sure to tell the player: " + " ".join(f.text for f in
                                                                  known.must_reveal))
+    if known.tools:
+        lines.append(ACTIONS)
+        lines += [f"- [{tool.id}] {tool.description}" for tool in known.tools]
     lines.append(RULES)
     return "\n".join(lines)
 
 
-def build_messages(system: str, player_name: str, history: Sequence[Message],
-                   player_line: str) -> list[Message]:
-    """The chat to render: the shared card, who is talking, earlier turns, the new line."""
-    return [("system", system), ("system", f"You are talking to {player_name}."), *history,
-            ("user", player_line)]
+def build_messages(system: str, player_name: str, conversation: Sequence[Message]
+                   ) -> list[Message]:
+    """The chat to render: the shared card, who is talking, then the conversation."""
+    return [("system", system), ("system", f"You are talking to {player_name}."),
+            *conversation]

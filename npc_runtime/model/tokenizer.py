@@ -29,6 +29,7 @@ class ChatTokenizer:
         env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         self._template = env.from_string(manifest.chat_template)
         self.eos_token_ids = frozenset(manifest.eos_token_ids)
+        self._containing: dict[str, list[int]] = {}
 
     @property
     def vocab_size(self) -> int:
@@ -53,6 +54,15 @@ class ChatTokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` with special tokens dropped."""
         return str(self._tokenizer.decode(list(ids), skip_special_tokens=True))
+
+    def ids_containing(self, characters: str) -> list[int]:
+        """Every token whose text holds any of ``characters`` (for masks; cached)."""
+        if characters not in self._containing:
+            texts = self._tokenizer.decode_batch([[i] for i in range(self.vocab_size)],
+                                                 skip_special_tokens=False)
+            self._containing[characters] = [i for i, text in enumerate(texts)
+                                            if any(c in text for c in characters)]
+        return self._containing[characters]
 
 
 class StreamDecoder:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import grpc
 
 from npc_runtime.dialogue.checker import CheckAction, CheckReport
 from npc_runtime.dialogue.engine import (
+    CallOutcome,
     DialogueEngine,
     LineDoneEvent,
     LineReplacedEvent,
     ReplyEvent,
+    ToolCallEvent,
 )
 from npc_runtime.model.generate import StopReason
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
@@ -22,6 +25,13 @@ _STOP_REASONS = {
     StopReason.END_OF_TURN: pb.STOP_REASON_END_OF_TURN,
     StopReason.STOP_SEQUENCE: pb.STOP_REASON_STOP_SEQUENCE,
     StopReason.MAX_TOKENS: pb.STOP_REASON_MAX_TOKENS,
+}
+_EXECUTORS = {"engine": pb.TOOL_EXECUTOR_ENGINE, "server": pb.TOOL_EXECUTOR_SERVER}
+_CALL_STATUSES = {
+    "ok": pb.TOOL_CALL_STATUS_OK,
+    "failed": pb.TOOL_CALL_STATUS_FAILED,
+    "timed_out": pb.TOOL_CALL_STATUS_TIMED_OUT,
+    "rejected": pb.TOOL_CALL_STATUS_REJECTED,
 }
 _CHECK_ACTIONS = {
     CheckAction.PASSED: pb.CHECK_ACTION_PASSED,
@@ -64,6 +74,14 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
                                                 hold=hold):
                 yield _to_proto(event)
 
+    async def SubmitToolResult(  # noqa: N802
+        self, request: pb.SubmitToolResultRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitToolResultResponse:
+        async with domain_errors(context):
+            self._engine.submit_tool_result(request.session_id, request.call_id,
+                                            request.result_json, request.error)
+        return pb.SubmitToolResultResponse()
+
     async def CloseSession(  # noqa: N802
         self, request: pb.CloseSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.CloseSessionResponse:
@@ -83,7 +101,12 @@ def _to_proto(event: ReplyEvent) -> pb.SayResponse:
                                generated_tokens=t.generated_tokens,
                                decode_tokens_per_s=t.decode_tokens_per_s),
             check=_check_to_proto(event.check),
+            tool_calls=[_outcome_to_proto(o) for o in event.calls],
         ))
+    if isinstance(event, ToolCallEvent):
+        return pb.SayResponse(tool_call=pb.ToolCall(
+            call_id=event.call_id, tool=event.tool, arguments_json=json.dumps(event.args),
+            executor=_EXECUTORS[event.executes]))
     if isinstance(event, LineReplacedEvent):
         return pb.SayResponse(replaced=pb.LineReplaced(text=event.text))
     return pb.SayResponse(token=pb.TokenDelta(text=event.text, index=event.index))
@@ -94,3 +117,10 @@ def _check_to_proto(report: CheckReport) -> pb.CheckReport:
         violations=[pb.Violation(kind=v.kind, text=v.text, detail=v.detail)
                     for v in report.violations],
         action=_CHECK_ACTIONS[report.action], attempts=report.attempts)
+
+
+def _outcome_to_proto(outcome: CallOutcome) -> pb.ToolCallOutcome:
+    return pb.ToolCallOutcome(
+        call_id=outcome.call_id, tool=outcome.tool, arguments_json=json.dumps(outcome.args),
+        status=_CALL_STATUSES[outcome.status], result_json=outcome.result,
+        changes=list(outcome.changes))

@@ -20,8 +20,8 @@ def test_persona_card_holds_only_what_the_npc_knows_now(world: World) -> None:
 
 def test_messages_keep_the_player_out_of_the_shared_card() -> None:
     """The card comes first and alone, so it is shared; the player is named after it."""
-    history = [("user", "hi"), ("assistant", "hello, love")]
-    assert build_messages("SYS", "Ada", history, "a room?") == [
+    history = [("user", "hi"), ("assistant", "hello, love"), ("user", "a room?")]
+    assert build_messages("SYS", "Ada", history) == [
         ("system", "SYS"), ("system", "You are talking to Ada."), ("user", "hi"),
         ("assistant", "hello, love"), ("user", "a room?"),
     ]

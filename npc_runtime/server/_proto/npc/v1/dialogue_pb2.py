@@ -24,19 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15npc/v1/dialogue.proto\x12\x06npc.v1\"L\n\x12OpenSessionRequest\x12\x0e\n\x06npc_id\x18\x01 \x01(\t\x12\x13\n\x0bplayer_name\x18\x02 \x01(\t\x12\x11\n\tplayer_id\x18\x03 \x01(\t\"K\n\x13OpenSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06npc_id\x18\x02 \x01(\t\x12\x10\n\x08npc_name\x18\x03 \x01(\t\"{\n\nSayRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.npc.v1.GenerationOptions\x12\x1f\n\x04mode\x18\x04 \x01(\x0e\x32\x11.npc.v1.ReplyMode\"\xc7\x01\n\x11GenerationOptions\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\r\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x02\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x05 \x01(\x02H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seedB\x15\n\x13_repetition_penalty\"\x8c\x01\n\x0bSayResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x12.npc.v1.TokenDeltaH\x00\x12%\n\tline_done\x18\x02 \x01(\x0b\x32\x10.npc.v1.LineDoneH\x00\x12(\n\x08replaced\x18\x03 \x01(\x0b\x32\x14.npc.v1.LineReplacedH\x00\x42\x07\n\x05\x65vent\"\x1c\n\x0cLineReplaced\x12\x0c\n\x04text\x18\x01 \x01(\t\")\n\nTokenDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\"\x87\x01\n\x08LineDone\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\'\n\x0bstop_reason\x18\x02 \x01(\x0e\x32\x12.npc.v1.StopReason\x12 \n\x07timings\x18\x03 \x01(\x0b\x32\x0f.npc.v1.Timings\x12\"\n\x05\x63heck\x18\x04 \x01(\x0b\x32\x13.npc.v1.CheckReport\"k\n\x0b\x43heckReport\x12%\n\nviolations\x18\x01 \x03(\x0b\x32\x11.npc.v1.Violation\x12#\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x13.npc.v1.CheckAction\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\"7\n\tViolation\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"z\n\x07Timings\x12\x0f\n\x07ttft_ms\x18\x01 \x01(\x01\x12\x10\n\x08total_ms\x18\x02 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x03 \x01(\r\x12\x18\n\x10generated_tokens\x18\x04 \x01(\r\x12\x1b\n\x13\x64\x65\x63ode_tokens_per_s\x18\x05 \x01(\x01\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x16\n\x14\x43loseSessionResponse*S\n\tReplyMode\x12\x1a\n\x16REPLY_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11REPLY_MODE_STREAM\x10\x01\x12\x13\n\x0fREPLY_MODE_HOLD\x10\x02*\x98\x01\n\x0b\x43heckAction\x12\x1c\n\x18\x43HECK_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_ACTION_PASSED\x10\x01\x12\x1c\n\x18\x43HECK_ACTION_REGENERATED\x10\x02\x12\x19\n\x15\x43HECK_ACTION_REPAIRED\x10\x03\x12\x19\n\x15\x43HECK_ACTION_FALLBACK\x10\x04*\x81\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17STOP_REASON_END_OF_TURN\x10\x01\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x02\x12\x1a\n\x16STOP_REASON_MAX_TOKENS\x10\x03\x32\xd6\x01\n\x0f\x44ialogueService\x12\x46\n\x0bOpenSession\x12\x1a.npc.v1.OpenSessionRequest\x1a\x1b.npc.v1.OpenSessionResponse\x12\x30\n\x03Say\x12\x12.npc.v1.SayRequest\x1a\x13.npc.v1.SayResponse0\x01\x12I\n\x0c\x43loseSession\x12\x1b.npc.v1.CloseSessionRequest\x1a\x1c.npc.v1.CloseSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15npc/v1/dialogue.proto\x12\x06npc.v1\"L\n\x12OpenSessionRequest\x12\x0e\n\x06npc_id\x18\x01 \x01(\t\x12\x13\n\x0bplayer_name\x18\x02 \x01(\t\x12\x11\n\tplayer_id\x18\x03 \x01(\t\"K\n\x13OpenSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06npc_id\x18\x02 \x01(\t\x12\x10\n\x08npc_name\x18\x03 \x01(\t\"{\n\nSayRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.npc.v1.GenerationOptions\x12\x1f\n\x04mode\x18\x04 \x01(\x0e\x32\x11.npc.v1.ReplyMode\"\xc7\x01\n\x11GenerationOptions\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\r\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x02\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x05 \x01(\x02H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seedB\x15\n\x13_repetition_penalty\"\xb3\x01\n\x0bSayResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x12.npc.v1.TokenDeltaH\x00\x12%\n\tline_done\x18\x02 \x01(\x0b\x32\x10.npc.v1.LineDoneH\x00\x12(\n\x08replaced\x18\x03 \x01(\x0b\x32\x14.npc.v1.LineReplacedH\x00\x12%\n\ttool_call\x18\x04 \x01(\x0b\x32\x10.npc.v1.ToolCallH\x00\x42\x07\n\x05\x65vent\"i\n\x08ToolCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12&\n\x08\x65xecutor\x18\x04 \x01(\x0e\x32\x14.npc.v1.ToolExecutor\"b\n\x17SubmitToolResultRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x1a\n\x18SubmitToolResultResponse\"\x1c\n\x0cLineReplaced\x12\x0c\n\x04text\x18\x01 \x01(\t\")\n\nTokenDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\"\xb4\x01\n\x08LineDone\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\'\n\x0bstop_reason\x18\x02 \x01(\x0e\x32\x12.npc.v1.StopReason\x12 \n\x07timings\x18\x03 \x01(\x0b\x32\x0f.npc.v1.Timings\x12\"\n\x05\x63heck\x18\x04 \x01(\x0b\x32\x13.npc.v1.CheckReport\x12+\n\ntool_calls\x18\x05 \x03(\x0b\x32\x17.npc.v1.ToolCallOutcome\"\x96\x01\n\x0fToolCallOutcome\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.npc.v1.ToolCallStatus\x12\x13\n\x0bresult_json\x18\x05 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x06 \x03(\t\"k\n\x0b\x43heckReport\x12%\n\nviolations\x18\x01 \x03(\x0b\x32\x11.npc.v1.Violation\x12#\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x13.npc.v1.CheckAction\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\"7\n\tViolation\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"z\n\x07Timings\x12\x0f\n\x07ttft_ms\x18\x01 \x01(\x01\x12\x10\n\x08total_ms\x18\x02 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x03 \x01(\r\x12\x18\n\x10generated_tokens\x18\x04 \x01(\r\x12\x1b\n\x13\x64\x65\x63ode_tokens_per_s\x18\x05 \x01(\x01\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x16\n\x14\x43loseSessionResponse*S\n\tReplyMode\x12\x1a\n\x16REPLY_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11REPLY_MODE_STREAM\x10\x01\x12\x13\n\x0fREPLY_MODE_HOLD\x10\x02*a\n\x0cToolExecutor\x12\x1d\n\x19TOOL_EXECUTOR_UNSPECIFIED\x10\x00\x12\x18\n\x14TOOL_EXECUTOR_ENGINE\x10\x01\x12\x18\n\x14TOOL_EXECUTOR_SERVER\x10\x02*\xa7\x01\n\x0eToolCallStatus\x12 \n\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TOOL_CALL_STATUS_OK\x10\x01\x12\x1b\n\x17TOOL_CALL_STATUS_FAILED\x10\x02\x12\x1e\n\x1aTOOL_CALL_STATUS_TIMED_OUT\x10\x03\x12\x1d\n\x19TOOL_CALL_STATUS_REJECTED\x10\x04*\x98\x01\n\x0b\x43heckAction\x12\x1c\n\x18\x43HECK_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_ACTION_PASSED\x10\x01\x12\x1c\n\x18\x43HECK_ACTION_REGENERATED\x10\x02\x12\x19\n\x15\x43HECK_ACTION_REPAIRED\x10\x03\x12\x19\n\x15\x43HECK_ACTION_FALLBACK\x10\x04*\x81\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17STOP_REASON_END_OF_TURN\x10\x01\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x02\x12\x1a\n\x16STOP_REASON_MAX_TOKENS\x10\x03\x32\xad\x02\n\x0f\x44ialogueService\x12\x46\n\x0bOpenSession\x12\x1a.npc.v1.OpenSessionRequest\x1a\x1b.npc.v1.OpenSessionResponse\x12\x30\n\x03Say\x12\x12.npc.v1.SayRequest\x1a\x13.npc.v1.SayResponse0\x01\x12I\n\x0c\x43loseSession\x12\x1b.npc.v1.CloseSessionRequest\x1a\x1c.npc.v1.CloseSessionResponse\x12U\n\x10SubmitToolResult\x12\x1f.npc.v1.SubmitToolResultRequest\x1a .npc.v1.SubmitToolResultResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'npc.v1.dialogue_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLYMODE']._serialized_start=1226
-  _globals['_REPLYMODE']._serialized_end=1309
-  _globals['_CHECKACTION']._serialized_start=1312
-  _globals['_CHECKACTION']._serialized_end=1464
-  _globals['_STOPREASON']._serialized_start=1467
-  _globals['_STOPREASON']._serialized_end=1596
+  _globals['_REPLYMODE']._serialized_start=1698
+  _globals['_REPLYMODE']._serialized_end=1781
+  _globals['_TOOLEXECUTOR']._serialized_start=1783
+  _globals['_TOOLEXECUTOR']._serialized_end=1880
+  _globals['_TOOLCALLSTATUS']._serialized_start=1883
+  _globals['_TOOLCALLSTATUS']._serialized_end=2050
+  _globals['_CHECKACTION']._serialized_start=2053
+  _globals['_CHECKACTION']._serialized_end=2205
+  _globals['_STOPREASON']._serialized_start=2208
+  _globals['_STOPREASON']._serialized_end=2337
   _globals['_OPENSESSIONREQUEST']._serialized_start=33
   _globals['_OPENSESSIONREQUEST']._serialized_end=109
   _globals['_OPENSESSIONRESPONSE']._serialized_start=111
@@ -46,23 +50,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATIONOPTIONS']._serialized_start=314
   _globals['_GENERATIONOPTIONS']._serialized_end=513
   _globals['_SAYRESPONSE']._serialized_start=516
-  _globals['_SAYRESPONSE']._serialized_end=656
-  _globals['_LINEREPLACED']._serialized_start=658
-  _globals['_LINEREPLACED']._serialized_end=686
-  _globals['_TOKENDELTA']._serialized_start=688
-  _globals['_TOKENDELTA']._serialized_end=729
-  _globals['_LINEDONE']._serialized_start=732
-  _globals['_LINEDONE']._serialized_end=867
-  _globals['_CHECKREPORT']._serialized_start=869
-  _globals['_CHECKREPORT']._serialized_end=976
-  _globals['_VIOLATION']._serialized_start=978
-  _globals['_VIOLATION']._serialized_end=1033
-  _globals['_TIMINGS']._serialized_start=1035
-  _globals['_TIMINGS']._serialized_end=1157
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=1159
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=1200
-  _globals['_CLOSESESSIONRESPONSE']._serialized_start=1202
-  _globals['_CLOSESESSIONRESPONSE']._serialized_end=1224
-  _globals['_DIALOGUESERVICE']._serialized_start=1599
-  _globals['_DIALOGUESERVICE']._serialized_end=1813
+  _globals['_SAYRESPONSE']._serialized_end=695
+  _globals['_TOOLCALL']._serialized_start=697
+  _globals['_TOOLCALL']._serialized_end=802
+  _globals['_SUBMITTOOLRESULTREQUEST']._serialized_start=804
+  _globals['_SUBMITTOOLRESULTREQUEST']._serialized_end=902
+  _globals['_SUBMITTOOLRESULTRESPONSE']._serialized_start=904
+  _globals['_SUBMITTOOLRESULTRESPONSE']._serialized_end=930
+  _globals['_LINEREPLACED']._serialized_start=932
+  _globals['_LINEREPLACED']._serialized_end=960
+  _globals['_TOKENDELTA']._serialized_start=962
+  _globals['_TOKENDELTA']._serialized_end=1003
+  _globals['_LINEDONE']._serialized_start=1006
+  _globals['_LINEDONE']._serialized_end=1186
+  _globals['_TOOLCALLOUTCOME']._serialized_start=1189
+  _globals['_TOOLCALLOUTCOME']._serialized_end=1339
+  _globals['_CHECKREPORT']._serialized_start=1341
+  _globals['_CHECKREPORT']._serialized_end=1448
+  _globals['_VIOLATION']._serialized_start=1450
+  _globals['_VIOLATION']._serialized_end=1505
+  _globals['_TIMINGS']._serialized_start=1507
+  _globals['_TIMINGS']._serialized_end=1629
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=1631
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=1672
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=1674
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=1696
+  _globals['_DIALOGUESERVICE']._serialized_start=2340
+  _globals['_DIALOGUESERVICE']._serialized_end=2641
 # @@protoc_insertion_point(module_scope)

@@ -13,6 +13,20 @@ class ReplyMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REPLY_MODE_STREAM: _ClassVar[ReplyMode]
     REPLY_MODE_HOLD: _ClassVar[ReplyMode]
 
+class ToolExecutor(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TOOL_EXECUTOR_UNSPECIFIED: _ClassVar[ToolExecutor]
+    TOOL_EXECUTOR_ENGINE: _ClassVar[ToolExecutor]
+    TOOL_EXECUTOR_SERVER: _ClassVar[ToolExecutor]
+
+class ToolCallStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TOOL_CALL_STATUS_UNSPECIFIED: _ClassVar[ToolCallStatus]
+    TOOL_CALL_STATUS_OK: _ClassVar[ToolCallStatus]
+    TOOL_CALL_STATUS_FAILED: _ClassVar[ToolCallStatus]
+    TOOL_CALL_STATUS_TIMED_OUT: _ClassVar[ToolCallStatus]
+    TOOL_CALL_STATUS_REJECTED: _ClassVar[ToolCallStatus]
+
 class CheckAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CHECK_ACTION_UNSPECIFIED: _ClassVar[CheckAction]
@@ -30,6 +44,14 @@ class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 REPLY_MODE_UNSPECIFIED: ReplyMode
 REPLY_MODE_STREAM: ReplyMode
 REPLY_MODE_HOLD: ReplyMode
+TOOL_EXECUTOR_UNSPECIFIED: ToolExecutor
+TOOL_EXECUTOR_ENGINE: ToolExecutor
+TOOL_EXECUTOR_SERVER: ToolExecutor
+TOOL_CALL_STATUS_UNSPECIFIED: ToolCallStatus
+TOOL_CALL_STATUS_OK: ToolCallStatus
+TOOL_CALL_STATUS_FAILED: ToolCallStatus
+TOOL_CALL_STATUS_TIMED_OUT: ToolCallStatus
+TOOL_CALL_STATUS_REJECTED: ToolCallStatus
 CHECK_ACTION_UNSPECIFIED: CheckAction
 CHECK_ACTION_PASSED: CheckAction
 CHECK_ACTION_REGENERATED: CheckAction
@@ -87,14 +109,44 @@ class GenerationOptions(_message.Message):
     def __init__(self, max_new_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., repetition_penalty: _Optional[float] = ...) -> None: ...
 
 class SayResponse(_message.Message):
-    __slots__ = ("token", "line_done", "replaced")
+    __slots__ = ("token", "line_done", "replaced", "tool_call")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     LINE_DONE_FIELD_NUMBER: _ClassVar[int]
     REPLACED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     token: TokenDelta
     line_done: LineDone
     replaced: LineReplaced
-    def __init__(self, token: _Optional[_Union[TokenDelta, _Mapping]] = ..., line_done: _Optional[_Union[LineDone, _Mapping]] = ..., replaced: _Optional[_Union[LineReplaced, _Mapping]] = ...) -> None: ...
+    tool_call: ToolCall
+    def __init__(self, token: _Optional[_Union[TokenDelta, _Mapping]] = ..., line_done: _Optional[_Union[LineDone, _Mapping]] = ..., replaced: _Optional[_Union[LineReplaced, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ...) -> None: ...
+
+class ToolCall(_message.Message):
+    __slots__ = ("call_id", "tool", "arguments_json", "executor")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool: str
+    arguments_json: str
+    executor: ToolExecutor
+    def __init__(self, call_id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ..., executor: _Optional[_Union[ToolExecutor, str]] = ...) -> None: ...
+
+class SubmitToolResultRequest(_message.Message):
+    __slots__ = ("session_id", "call_id", "result_json", "error")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    call_id: str
+    result_json: str
+    error: str
+    def __init__(self, session_id: _Optional[str] = ..., call_id: _Optional[str] = ..., result_json: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class SubmitToolResultResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class LineReplaced(_message.Message):
     __slots__ = ("text",)
@@ -111,16 +163,34 @@ class TokenDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class LineDone(_message.Message):
-    __slots__ = ("text", "stop_reason", "timings", "check")
+    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     text: str
     stop_reason: StopReason
     timings: Timings
     check: CheckReport
-    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ...) -> None: ...
+    tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCallOutcome]
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ...) -> None: ...
+
+class ToolCallOutcome(_message.Message):
+    __slots__ = ("call_id", "tool", "arguments_json", "status", "result_json", "changes")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool: str
+    arguments_json: str
+    status: ToolCallStatus
+    result_json: str
+    changes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, call_id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ..., status: _Optional[_Union[ToolCallStatus, str]] = ..., result_json: _Optional[str] = ..., changes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CheckReport(_message.Message):
     __slots__ = ("violations", "action", "attempts")

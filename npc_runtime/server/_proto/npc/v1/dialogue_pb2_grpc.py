@@ -53,6 +53,11 @@ class DialogueServiceStub:
                 request_serializer=npc_dot_v1_dot_dialogue__pb2.CloseSessionRequest.SerializeToString,
                 response_deserializer=npc_dot_v1_dot_dialogue__pb2.CloseSessionResponse.FromString,
                 _registered_method=True)
+        self.SubmitToolResult = channel.unary_unary(
+                '/npc.v1.DialogueService/SubmitToolResult',
+                request_serializer=npc_dot_v1_dot_dialogue__pb2.SubmitToolResultRequest.SerializeToString,
+                response_deserializer=npc_dot_v1_dot_dialogue__pb2.SubmitToolResultResponse.FromString,
+                _registered_method=True)
 
 
 class DialogueServiceServicer:
@@ -87,6 +92,16 @@ class DialogueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitToolResult(self, request, context):
+        """SubmitToolResult answers a tool_call the game was asked to run (executor
+        ENGINE); the Say stream that made the call goes on with the result. NOT_FOUND
+        when no such call is waiting: never made, already answered, or timed out (the
+        turn then went on without it and line_done reports TOOL_CALL_STATUS_TIMED_OUT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DialogueServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +119,11 @@ def add_DialogueServiceServicer_to_server(servicer, server):
                     servicer.CloseSession,
                     request_deserializer=npc_dot_v1_dot_dialogue__pb2.CloseSessionRequest.FromString,
                     response_serializer=npc_dot_v1_dot_dialogue__pb2.CloseSessionResponse.SerializeToString,
+            ),
+            'SubmitToolResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitToolResult,
+                    request_deserializer=npc_dot_v1_dot_dialogue__pb2.SubmitToolResultRequest.FromString,
+                    response_serializer=npc_dot_v1_dot_dialogue__pb2.SubmitToolResultResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -191,6 +211,33 @@ class DialogueService:
             '/npc.v1.DialogueService/CloseSession',
             npc_dot_v1_dot_dialogue__pb2.CloseSessionRequest.SerializeToString,
             npc_dot_v1_dot_dialogue__pb2.CloseSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitToolResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/npc.v1.DialogueService/SubmitToolResult',
+            npc_dot_v1_dot_dialogue__pb2.SubmitToolResultRequest.SerializeToString,
+            npc_dot_v1_dot_dialogue__pb2.SubmitToolResultResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,129 @@
+"""
+Deciding and writing tool calls under a grammar, inside a turn running on the scheduler.
+
+An NPC with tools starts each reply with an action tag: ``[say]`` and then its line, or
+``[tool_id]`` and then the arguments as JSON. The tag is a constrained choice among
+"say" and the tools the lore lets it call now (and whose lore-valued arguments the
+player's words ground); the arguments are written field by field: the keys and JSON
+punctuation are fed as fixed text, and each value is a constrained choice among the
+values the lore allows (the NPC's inventory, entities it knows, integers in range) or,
+for free text, a quoted string with no quote or newline inside. So every call decoded is
+valid JSON against the tool's schema, with values the lore offers.
+
+The functions here are generators in the scheduler's protocol: they yield ``Decode``
+and receive the next logits; ``yield from`` them inside a turn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Generator, Sequence
+
+import numpy as np
+
+from npc_runtime.dialogue.scheduler import Decode
+from npc_runtime.lore.model import ToolParam
+from npc_runtime.model.constrained import TokenTrie
+from npc_runtime.model.runner import KVCache
+from npc_runtime.model.tokenizer import ChatTokenizer
+
+SAY = "say"
+MAX_FREE_TOKENS = 24  # a free-text argument is a short phrase
+MAX_RANGE = 200  # integer arguments with more values than this are capped
+
+Steps = Generator[object, object, None]
+
+
+@dataclasses.dataclass
+class Reply:
+    """The assistant reply being written into a turn's KV: its tokens and latest logits."""
+
+    logits: np.ndarray  # for the token after ``ids``
+    cache: KVCache
+    ids: list[int] = dataclasses.field(default_factory=list)  # fed after the prompt
+
+
+def feed(reply: Reply, tokens: Sequence[int]) -> Steps:
+    """Run fixed tokens (grammar text) through the model, one decode step each."""
+    for token in tokens:
+        received = yield Decode(token, reply.cache)
+        assert isinstance(received, np.ndarray)
+        reply.logits = received
+        reply.ids.append(token)
+
+
+def choose(reply: Reply, trie: TokenTrie) -> Generator[object, object, str]:
+    """The option the model prefers among those in ``trie``, fed as it is chosen."""
+    prefix: list[int] = []
+    while (value := trie.value(prefix)) is None:
+        token = trie.pick(reply.logits, prefix)
+        prefix.append(token)
+        yield from feed(reply, [token])
+    return value
+
+
+def decide(reply: Reply, tokenizer: ChatTokenizer, tools: Sequence[str]
+           ) -> Generator[object, object, str]:
+    """The action tag: "say" or one of ``tools``."""
+    options = [SAY, *tools]
+    return (yield from choose(reply, TokenTrie({o: tokenizer.encode(f"[{o}]")
+                                                for o in options})))
+
+
+def write_arguments(reply: Reply, tokenizer: ChatTokenizer,
+                    params: Sequence[tuple[ToolParam, Sequence[str]]]
+                    ) -> Generator[object, object, dict[str, object]]:
+    """
+    The arguments object, one parameter after another: ``params`` pairs each with the
+    values it may take (empty: free text, or its type's range).
+    """
+    args: dict[str, object] = {}
+    yield from feed(reply, tokenizer.encode(" {" if params else " {}"))
+    for i, (param, values) in enumerate(params):
+        end = "," if i < len(params) - 1 else "}"
+        yield from feed(reply, tokenizer.encode(f'{" " if i else ""}"{param.name}": '))
+        literals = _literals(param, values)
+        if literals:
+            trie = TokenTrie({text + end: tokenizer.encode(text + end) for text in literals})
+            args[param.name] = json.loads((yield from choose(reply, trie))[: -len(end)])
+        else:
+            args[param.name] = yield from _free_text(reply, tokenizer, end)
+    return args
+
+
+def _literals(param: ToolParam, values: Sequence[str]) -> list[str]:
+    """The JSON texts a parameter may take ([] for free text)."""
+    if param.type in {"integer", "number"}:
+        low = param.minimum if param.minimum is not None else 0
+        high = param.maximum if param.maximum is not None else low + 99
+        return [str(n) for n in range(low, min(high, low + MAX_RANGE - 1) + 1)]
+    if param.type == "boolean":
+        return ["true", "false"]
+    return [json.dumps(v) for v in values]
+
+
+def _free_text(reply: Reply, tokenizer: ChatTokenizer, end: str
+               ) -> Generator[object, object, str]:
+    """A short quoted string the model writes; it ends where the model closes the quote."""
+    yield from feed(reply, tokenizer.encode('"'))
+    quotes = tokenizer.ids_containing('"')
+    newlines = tokenizer.ids_containing("\n\r")
+    written: list[int] = []
+    text = ""
+    while len(written) < MAX_FREE_TOKENS:
+        logits = reply.logits.copy()
+        logits[newlines] = -np.inf
+        if not written:
+            logits[quotes] = -np.inf  # no empty strings
+        token = int(np.argmax(logits))
+        piece = tokenizer.decode([token])
+        if '"' in piece:  # the model closes the string: keep what came before the quote
+            text += piece[: piece.index('"')]
+            break
+        written.append(token)
+        text = tokenizer.decode(written)
+        yield from feed(reply, [token])
+    # The closing quote and separator are fed as canonical text, whatever the model chose.
+    yield from feed(reply, tokenizer.encode(text[len(tokenizer.decode(written)):] + '"' + end))
+    return text.strip()

@@ -1,0 +1,158 @@
+"""
+Tool calls against the lore: what values each argument may take, which of them the
+player's words point at, whether a call may run, and what it changes.
+
+The decoder builds its grammar from ``choices`` (so the model can only pick values the
+lore offers), ``ground`` links the player's words to those values, ``problems`` checks
+a call again before anything runs (types, ranges, preconditions, inventory), and
+``apply`` carries out its effects on the player's quest state (items handed over, stages
+set, quest transitions that wait for this call).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.mentions import find_mentions
+from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolCall:
+    """A call an NPC makes: a tool id and its arguments."""
+
+    tool: str
+    args: Mapping[str, object]
+
+
+def choices(world: World, known: KnowledgeView, param: ToolParam) -> tuple[str, ...]:
+    """
+    The values ``param`` may take for this NPC now: its ``enum``, or the ids its ``from``
+    source holds (the NPC's inventory, what it knows, entities of a kind it knows, ...).
+    Empty for a free parameter.
+    """
+    if param.enum:
+        return tuple(str(v) for v in param.enum)
+    source = param.source
+    if source is None:
+        return ()
+    if source == "npc.inventory":
+        return tuple(item for item, count in known.npc.inventory.items() if count > 0)
+    if source == "npc.knows":
+        return (*(e.id for e in known.entities), *(f.id for f in known.facts))
+    if source == "facts":
+        return tuple(f.id for f in known.facts)
+    if source == "quests":
+        started = {q for q, _ in known.objectives}
+        return tuple(q.id for q in world.quests.values()
+                     if q.giver == known.npc.id or q.name in started)
+    return tuple(e.id for e in known.entities if e.kind == source)
+
+
+def json_schema(world: World, known: KnowledgeView, tool: Tool) -> dict[str, object]:
+    """The tool's arguments as JSON Schema, with ``enum`` filled from the lore."""
+    properties: dict[str, object] = {}
+    for param in tool.params:
+        spec: dict[str, object] = {"type": param.type}
+        if param.description:
+            spec["description"] = param.description
+        if values := choices(world, known, param):
+            spec["enum"] = list(values)
+        if param.minimum is not None:
+            spec["minimum"] = param.minimum
+        if param.maximum is not None:
+            spec["maximum"] = param.maximum
+        properties[param.name] = spec
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "required": [p.name for p in tool.params if not p.optional]}
+
+
+def ground(world: World, known: KnowledgeView, tool: Tool, text: str
+           ) -> dict[str, tuple[str, ...]]:
+    """
+    For each lore-valued parameter, the allowed values the player's ``text`` names (by
+    name, alias or id), in the order they were said.
+    """
+    said = [m.entity_id for m in find_mentions(world, text)]
+    grounded = {}
+    for param in tool.params:
+        allowed = choices(world, known, param)
+        if allowed and param.type == "string":
+            grounded[param.name] = tuple(dict.fromkeys(v for v in said if v in allowed))
+    return grounded
+
+
+def problems(world: World, known: KnowledgeView, call: ToolCall) -> list[str]:
+    """Why ``call`` may not run now (empty: it may)."""
+    tool = next((t for t in known.tools if t.id == call.tool), None)
+    if tool is None:
+        return [f"{known.npc.id} cannot call {call.tool!r} now; it can call: "
+                f"{', '.join(t.id for t in known.tools) or 'nothing'}"]
+    found = [f"unknown argument {name!r}" for name in call.args
+             if name not in {p.name for p in tool.params}]
+    for param in tool.params:
+        if param.name not in call.args:
+            if not param.optional:
+                found.append(f"missing argument {param.name!r}")
+            continue
+        found += _param_problems(world, known, param, call.args[param.name])
+    if tool.requires_has_item and not found:
+        item = str(call.args.get(tool.requires_has_item, ""))
+        count = call.args.get("count", 1)
+        if known.npc.inventory.get(item, 0) < (count if isinstance(count, int) else 1):
+            found.append(f"{known.npc.id} does not have {count} {item!r}")
+    return found
+
+
+def apply(world: World, state: WorldState, call: ToolCall, tool: Tool
+          ) -> tuple[WorldState, list[str]]:
+    """
+    The player's state after ``call`` ran: items handed over, stages set, and quest
+    transitions that wait for this call (with these arguments). Returns the new state
+    and a line per change ("quest: stage -> stage", "item: id").
+    """
+    stages, items, changes = dict(state.stages), set(state.player_items), []
+    if tool.gives_player and (item := call.args.get(tool.gives_player)):
+        items.add(str(item))
+        changes.append(f"item: {item}")
+    for ref in tool.sets_stage:
+        if stages.get(ref.quest) != ref.stage:
+            changes.append(f"{ref.quest}: {stages.get(ref.quest, '-')} -> {ref.stage}")
+            stages[ref.quest] = ref.stage
+    for quest_id, stage_id in list(stages.items()):
+        quest = world.quests.get(quest_id)
+        if quest is None or stage_id not in quest.reachable:
+            continue
+        for transition in quest.stage(stage_id).next:
+            if transition.tool == call.tool and all(
+                    str(call.args.get(k)) == str(v) for k, v in transition.args.items()):
+                stages[quest_id] = transition.to
+                changes.append(f"{quest_id}: {stage_id} -> {transition.to}")
+                break
+    new = WorldState(stages=stages, revealed=state.revealed, player_items=frozenset(items))
+    return new, changes
+
+
+def _param_problems(world: World, known: KnowledgeView, param: ToolParam,
+                    value: object) -> list[str]:
+    name = param.name
+    if param.type == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
+        return [f"{name!r} must be an integer"]
+    if param.type == "number" and (not isinstance(value, int | float)
+                                   or isinstance(value, bool)):
+        return [f"{name!r} must be a number"]
+    if param.type == "boolean" and not isinstance(value, bool):
+        return [f"{name!r} must be true or false"]
+    if param.type == "string" and not isinstance(value, str):
+        return [f"{name!r} must be a string"]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if param.minimum is not None and value < param.minimum:
+            return [f"{name!r} is {value}; the minimum is {param.minimum}"]
+        if param.maximum is not None and value > param.maximum:
+            return [f"{name!r} is {value}; the maximum is {param.maximum}"]
+    allowed = choices(world, known, param)
+    if (param.enum or param.source) and str(value) not in allowed:
+        return [f"{name!r} is {value!r}; allowed: {', '.join(allowed) or 'nothing now'}"]
+    return []
