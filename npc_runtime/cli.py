@@ -186,6 +186,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
         session, _ = client.open_session(args.npc, args.player)
         try:
             reply = client.say(session, args.text, on_token=stream, hold=args.hold,
+                               tool_choice=args.tool_choice, on_tool_call=_play_the_game,
                                **_options(args))
         finally:
             client.close_session(session)
@@ -207,7 +208,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         try:
             while (line := _read_line("you> ")).strip():
                 print(f"{name}> ", end="", flush=True)
-                reply = client.say(session, line, on_token=_print_delta, **_options(args))
+                reply = client.say(session, line, on_token=_print_delta,
+                                   on_tool_call=_play_the_game, **_options(args))
                 print(f"\n  [{reply.ttft_ms:.0f} ms to first token, {reply.tokens} tokens, "
                       f"{reply.tokens_per_s:.0f} tok/s]", file=sys.stderr)
         finally:
@@ -220,6 +222,12 @@ def _read_line(prompt: str) -> str:
         return input(prompt)
     except EOFError:
         return ""
+
+
+def _play_the_game(tool: str, arguments: dict[str, object]) -> tuple[str, str]:
+    """The CLI stands in for a game: it reports each call it must run and says it worked."""
+    print(f"  [the NPC calls {tool} {json.dumps(arguments)}; answered ok]", file=sys.stderr)
+    return json.dumps({"ok": True}), ""
 
 
 def _print_delta(text: str) -> None:
@@ -286,6 +294,8 @@ def _add_talk(sub: Subparsers) -> None:
                                 "check: the lore check's action and violations, ...)")
             p.add_argument("--hold", action="store_true",
                            help="receive the line only after it passed the lore check")
+            p.add_argument("--tool-choice", default="", metavar="TOOL",
+                           help="make the NPC call TOOL first ('none': only speak)")
         p.set_defaults(run=run)
 
 

@@ -28,30 +28,18 @@ import re
 from collections.abc import Iterable
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import alternation, find_mentions
+from npc_runtime.lore.mentions import (
+    STOPWORDS,
+    WORD,
+    alternation,
+    content_words,
+    find_mentions,
+)
 from npc_runtime.lore.model import World
 
 _GARBLED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 _CAPITALISED = re.compile(r"(?<![A-Za-z'-])[A-Z][a-z][A-Za-z'-]*")
-_STOPWORDS = frozenset([
-    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
-    "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between",
-    "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during",
-    "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
-    "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is",
-    "it", "its", "itself", "just", "know", "let", "me", "more", "most", "my", "myself", "no",
-    "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
-    "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the",
-    "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through",
-    "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where",
-    "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
-    "yourself", "one", "two", "three", "tell", "said", "says", "told", "like", "well", "yes",
-    "still", "ever", "never", "every", "much", "many", "back", "away", "long", "last", "first",
-    "next", "came", "come", "goes", "went", "gone", "take", "took", "made", "make", "good",
-    "great", "little", "old", "new",
-])
 # Capitalised words that are ordinary English, not names.
 _COMMON_CAPITALISED = frozenset([
     "i", "i'm", "i'll", "i've", "i'd", "ok", "okay", "sir", "madam", "miss", "mister",
@@ -108,7 +96,7 @@ class LineChecker:
         self._allowed_entities = {e.id for e in known.entities}
         self._later = later
         # Naming what the NPC may name, or repeating its card, tells no forbidden fact.
-        allowed_words = _content_words(" ".join(
+        allowed_words = content_words(" ".join(
             [card, *(n for e in known.entities for n in (e.name, *e.aliases))]))
         forbidden = [(f, "secret") for f in known.withheld] + [
             (f, "spoiler" if f.id in later else "unknown_fact")
@@ -119,12 +107,12 @@ class LineChecker:
         # even by one such word (being wrong there costs a regenerated line, not a plot).
         self._allowed_words = allowed_words
         self._facts = [(fact.id, kind, words) for fact, kind in forbidden
-                       if len(words := _content_words(fact.text) - allowed_words)
+                       if len(words := content_words(fact.text) - allowed_words)
                        >= (1 if kind == "secret" else 2)]
         names = " ".join([*world.gazetteer, *(e.name for e in world.entities.values()),
                           *(a for e in world.entities.values() for a in e.aliases)])
-        self._known_words = ({w.lower() for w in _WORD.findall(names)}
-                             | {w.lower() for w in _WORD.findall(card)} | _COMMON_CAPITALISED)
+        self._known_words = ({w.lower() for w in WORD.findall(names)}
+                             | {w.lower() for w in WORD.findall(card)} | _COMMON_CAPITALISED)
         self._never = alternation(phrase.lower() for phrase in npc.never_say)
 
     def check(self, line: str, player_line: str = "") -> tuple[Violation, ...]:
@@ -138,7 +126,7 @@ class LineChecker:
         lowered_player = player_line.lower()
         for mention in find_mentions(self._world, line):
             if mention.entity_id in self._allowed_entities or (
-                    _content_words(mention.text) <= self._allowed_words):
+                    content_words(mention.text) <= self._allowed_words):
                 continue  # allowed, or a generic alias ("the courier") of allowed words
             if mention.entity_id in self._later:
                 found.append(Violation("spoiler", mention.text, f"{mention.entity_id} is "
@@ -146,13 +134,13 @@ class LineChecker:
             elif mention.text.lower() not in lowered_player:
                 found.append(Violation("unknown_entity", mention.text,
                                        f"this character does not know {mention.entity_id}"))
-        said = _content_words(line)
+        said = content_words(line)
         for fact_id, kind, words in self._facts:
             hits = words & said
             if len(hits) >= min(len(words), max(2, (len(words) + 1) // 2)):
                 found.append(Violation(kind, " ".join(sorted(hits)),
                                        f"tells fact {fact_id}, which may not be told now"))
-        player_words = {w.lower() for w in _WORD.findall(player_line)}
+        player_words = {w.lower() for w in WORD.findall(player_line)}
         for sentence in _SENTENCE.findall(line):
             for index, match in enumerate(_CAPITALISED.finditer(sentence)):
                 word = match.group(0).lower().removesuffix("'s")
@@ -178,13 +166,10 @@ class LineChecker:
 
 def offending_words(violations: Iterable[Violation]) -> list[str]:
     """The words to ban when generating again: those of each violation's text."""
-    return list(dict.fromkeys(w for v in violations for w in _WORD.findall(v.text)
-                              if len(w) > 2 and w.lower() not in _STOPWORDS))
+    return list(dict.fromkeys(w for v in violations for w in WORD.findall(v.text)
+                              if len(w) > 2 and w.lower() not in STOPWORDS))
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in (m.lower().removesuffix("'s") for m in _WORD.findall(text))
-            if len(w) > 3 and w not in _STOPWORDS}
 
 
 def _ever_known(world: World, npc_id: str) -> set[str]:

@@ -22,7 +22,7 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.bans import ban_words
-from npc_runtime.dialogue.calls import SAY, Reply, decide, write_arguments
+from npc_runtime.dialogue.calls import SAY, Reply, decide, feed, write_arguments
 from npc_runtime.dialogue.checker import (
     CheckAction,
     CheckReport,
@@ -44,6 +44,7 @@ from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.store import StateStore
 from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
+from npc_runtime.lore.mentions import content_words
 from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
 from npc_runtime.lore.tool_calls import ToolCall, apply, choices, ground, problems
 from npc_runtime.model.generate import Generation, SamplingParams, StopReason
@@ -229,7 +230,8 @@ class DialogueEngine:
             raise InvalidInputError(f"invalid generation options: {exc}") from exc
 
     async def say(
-        self, session_id: str, text: str, params: SamplingParams, *, hold: bool = False
+        self, session_id: str, text: str, params: SamplingParams, *, hold: bool = False,
+        tool_choice: str = "",
     ) -> AsyncIterator[ReplyEvent]:
         """
         Stream the NPC's reply to ``text``; closing the iterator stops generation.
@@ -241,22 +243,30 @@ class DialogueEngine:
         ``LineReplacedEvent`` follows if the line had to change; with ``hold``, the line
         goes out as one token event once it has passed.
 
+        ``tool_choice``: "" lets the NPC decide; "none" makes it only speak; a tool id
+        makes it call that tool first (the game knows the player clicked "Buy", say),
+        with arguments still chosen from the lore and grounded in the player's words.
+
         Raises:
             UnknownSessionError: No such session.
-            InvalidInputError: Empty or oversized text.
+            InvalidInputError: Empty or oversized text; a tool_choice the NPC cannot call
+                now (unknown, not yet available, or nothing the player said grounds it).
         """
         session = self.sessions.get(session_id)
         line = self._check_text(text)
         started = time.perf_counter()
         async with session.turn_lock:
             pending: list[Message] = [("user", line)]  # this turn's messages so far
+            self._check_tool_choice(session, pending, tool_choice)
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
                 cancelled = threading.Event()
+                choice = tool_choice if not outcomes or tool_choice == "none" else ""
                 phase = self._run_phase(session, pending, params, hold=hold, started=started,
                                         calls_left=MAX_CALLS - len(outcomes),
-                                        outcomes=tuple(outcomes), cancelled=cancelled)
+                                        outcomes=tuple(outcomes), cancelled=cancelled,
+                                        tool_choice=choice)
                 async for item in self._on_scheduler(phase, cancelled):
                     if isinstance(item, _Called):
                         called = item
@@ -265,6 +275,9 @@ class DialogueEngine:
                 if called is None:
                     return
                 if not called.rejected:
+                    if called.event.executes == "engine":  # before the game can answer
+                        self._waiting[called.event.call_id] = (
+                            session.id, asyncio.get_running_loop().create_future())
                     yield called.event
                 outcome = await self._carry_out(session, called)
                 outcomes.append(outcome)
@@ -319,8 +332,7 @@ class DialogueEngine:
                                json.dumps({"error": "; ".join(called.rejected)}))
         result, error = "{}", ""
         if event.executes == "engine":
-            future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
-            self._waiting[event.call_id] = (session.id, future)
+            future = self._waiting[event.call_id][1]
             try:
                 result, error = await asyncio.wait_for(future, self.settings.tool_timeout_s)
             except TimeoutError:
@@ -378,7 +390,8 @@ class DialogueEngine:
 
     def _run_phase(self, session: Session, pending: list[Message], params: SamplingParams, *,
                    hold: bool, started: float, calls_left: int,
-                   outcomes: tuple[CallOutcome, ...], cancelled: threading.Event) -> TurnSteps:
+                   outcomes: tuple[CallOutcome, ...], cancelled: threading.Event,
+                   tool_choice: str = "") -> TurnSteps:
         """
         One model pass over the conversation: decide, then call a tool or speak.
 
@@ -403,8 +416,16 @@ class DialogueEngine:
         reply = Reply(logits, cache)
         tag = ""
         if known.tools:  # NPCs that can act tag every reply: [say] or [tool]
-            grounded = self._callable(known, pending, session) if calls_left > 0 else {}
-            action = yield from decide(reply, tokenizer, list(grounded))
+            called_tools = {o.tool for o in outcomes}
+            grounded = (self._callable(known, pending, session, called_tools,
+                                       chosen=bool(tool_choice))
+                        if calls_left > 0 and tool_choice != "none" else {})
+            if tool_choice in grounded:  # the game chose: only the arguments are decoded
+                grounded = {tool_choice: grounded[tool_choice]}
+                yield from feed(reply, tokenizer.encode(f"[{tool_choice}]"))
+                action = tool_choice
+            else:
+                action = yield from decide(reply, tokenizer, list(grounded))
             if action != SAY:
                 tool = world.tools[action]
                 args = yield from write_arguments(reply, tokenizer, grounded[action])
@@ -480,20 +501,29 @@ class DialogueEngine:
         return _Line(text, reason, streamed, first_at, count, generation.ids,
                      CheckReport(tuple(found), action, attempt))
 
-    def _callable(self, known: KnowledgeView, pending: list[Message], session: Session
+    def _callable(self, known: KnowledgeView, pending: list[Message], session: Session,
+                  done: set[str], *, chosen: bool = False
                   ) -> dict[str, list[tuple[ToolParam, tuple[str, ...]]]]:
         """
-        The tools the NPC may call now, each with its parameters and allowed values.
-        A lore-valued parameter takes the values the player named (in this line, else
-        in the last few messages); a tool whose required lore-valued parameter names
-        nothing the player said is left out: the NPC asks instead of guessing.
+        The tools worth offering the model now, each with its parameters and the values
+        they may take ("talk less, call right": a 135M model, offered a tool, takes it).
+
+        A lore-valued parameter takes the values the player named (in this line, else in
+        their last few lines); a tool whose required lore-valued parameter names nothing
+        the player said is left out, and so is one with no such parameter unless the
+        player's line shares a word with its name or description. Tools already called
+        this turn are left out. ``chosen``: the game picked the tool; no word needed.
         """
         world = self.world
         said = [text for role, text in reversed([*session.history, *pending])
                 if role == "user"][: GROUNDING_MESSAGES]
-        callable_now: dict[str, list[tuple[ToolParam, tuple[str, ...]]]] = {}
+        line_words = _stems(content_words(said[0])) if said else set()
+        offered: dict[str, list[tuple[ToolParam, tuple[str, ...]]]] = {}
         for tool in known.tools:
+            if tool.id in done:
+                continue
             params: list[tuple[ToolParam, tuple[str, ...]]] = []
+            grounded = False
             for param in tool.params:
                 allowed = choices(world, known, param)
                 if not allowed or param.type != "string":
@@ -504,11 +534,30 @@ class DialogueEngine:
                               if (g := ground(world, known, tool, text).get(param.name))), ())
                 if named:
                     params.append((param, named))
+                    grounded = True
                 elif not param.optional:
                     break
             else:
-                callable_now[tool.id] = params
-        return callable_now
+                words = _stems(content_words(f"{tool.id.replace('_', ' ')} {tool.description}"))
+                if chosen or grounded or line_words & words:
+                    offered[tool.id] = params
+        return offered
+
+    def _check_tool_choice(self, session: Session, pending: list[Message],
+                           tool_choice: str) -> None:
+        if tool_choice in {"", "none"}:
+            return
+        world = self.world
+        known = view(world, session.npc_id, self.store.state(world.name, session.player_id))
+        if tool_choice not in {t.id for t in known.tools}:
+            raise InvalidInputError(
+                f"tool_choice {tool_choice!r}: {session.npc_id} cannot call it now; it can "
+                f"call: {', '.join(t.id for t in known.tools) or 'nothing'} (or use '' or "
+                "'none')")
+        if tool_choice not in self._callable(known, pending, session, set(), chosen=True):
+            raise InvalidInputError(
+                f"tool_choice {tool_choice!r}: the player's words name no value for its "
+                "arguments (e.g. an item the NPC has); let the NPC decide with ''")
 
     def _called(self, known: KnowledgeView, tool: Tool, args: dict[str, object], text: str
                 ) -> _Called:
@@ -572,6 +621,16 @@ class DialogueEngine:
             text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
         log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
         return text, action
+
+
+def _stems(words: set[str]) -> set[str]:
+    """Crude stems, so "shops" meets "shop" and "opening" meets "open"."""
+    out = set()
+    for word in words:
+        suffix = next((x for x in ("ing", "ed", "es", "s")
+                       if word.endswith(x) and len(word) - len(x) >= 3), "")
+        out.add(word.removesuffix(suffix) if suffix else word)
+    return out
 
 
 def _player_id(player_id: str) -> str:

@@ -14,6 +14,25 @@ from collections.abc import Iterable
 
 from npc_runtime.lore.model import World
 
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+STOPWORDS = frozenset([
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
+    "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between",
+    "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during",
+    "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
+    "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is",
+    "it", "its", "itself", "just", "know", "let", "me", "more", "most", "my", "myself", "no",
+    "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
+    "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the",
+    "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through",
+    "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where",
+    "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
+    "yourself", "one", "two", "three", "tell", "said", "says", "told", "like", "well", "yes",
+    "still", "ever", "never", "every", "much", "many", "back", "away", "long", "last", "first",
+    "next", "came", "come", "goes", "went", "gone", "take", "took", "made", "make", "good",
+    "great", "little", "old", "new",
+])
+
 
 @dataclasses.dataclass(frozen=True)
 class Mention:
@@ -56,3 +75,9 @@ def _compiled(version: str, keys: tuple[str, ...]) -> re.Pattern[str] | None:
     del version  # part of the cache key only
     # Two-letter keys ("it", "an") would match ordinary words.
     return alternation(k for k in keys if len(k) > 2)
+
+
+def content_words(text: str) -> set[str]:
+    """The lower-cased words of ``text`` that carry meaning (no stopwords, 4+ letters)."""
+    return {w for w in (m.lower().removesuffix("'s") for m in WORD.findall(text))
+            if len(w) > 3 and w not in STOPWORDS}

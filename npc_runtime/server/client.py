@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -33,6 +34,12 @@ class Reply:
     # The line checker's report: what it did, and each violation as {kind, text, detail}.
     check: dict[str, object] = dataclasses.field(default_factory=dict)
     replaced: bool = False  # the streamed text was replaced by the checked line
+    # The turn's tool calls: {tool, arguments, status, result, changes} each.
+    tool_calls: list[dict[str, object]] = dataclasses.field(default_factory=list)
+
+
+#: Answers a tool call the game must run: (tool, arguments) -> (result JSON, error).
+ToolHandler = Callable[[str, dict[str, object]], tuple[str, str]]
 
 
 class DialogueClient:
@@ -58,14 +65,18 @@ class DialogueClient:
         return response.session_id, response.npc_name
 
     def say(self, session_id: str, text: str, on_token: Callable[[str], None] | None = None,
-            *, hold: bool = False, **options: float | int) -> Reply:
+            *, hold: bool = False, tool_choice: str = "", on_tool_call: ToolHandler | None = None,
+            **options: float | int) -> Reply:
         """
         Send a line, stream the reply (``on_token`` gets each delta), return it whole.
         ``hold``: receive the line only once it has passed the lore check.
+        ``on_tool_call`` plays the game's part for calls it must run (unanswered calls
+        time out on the server).
         """
         request = pb.SayRequest(session_id=session_id, text=text,
                                 options=pb.GenerationOptions(**options),  # type: ignore[arg-type]
-                                mode=pb.REPLY_MODE_HOLD if hold else pb.REPLY_MODE_STREAM)
+                                mode=pb.REPLY_MODE_HOLD if hold else pb.REPLY_MODE_STREAM,
+                                tool_choice=tool_choice)
         started = time.perf_counter()
         first = 0.0
         replaced = False
@@ -77,6 +88,13 @@ class DialogueClient:
                         on_token(event.token.text)
                 elif event.HasField("replaced"):
                     replaced = True
+                elif (event.HasField("tool_call") and on_tool_call is not None
+                      and event.tool_call.executor == pb.TOOL_EXECUTOR_ENGINE):
+                    call = event.tool_call
+                    result, error = on_tool_call(call.tool, json.loads(call.arguments_json))
+                    self._stub.SubmitToolResult(pb.SubmitToolResultRequest(
+                        session_id=session_id, call_id=call.call_id, result_json=result,
+                        error=error), timeout=30)
                 elif event.HasField("line_done"):
                     done, t = event.line_done, event.line_done.timings
                     now = time.perf_counter()
@@ -88,6 +106,7 @@ class DialogueClient:
                             "STOP_REASON_").lower(),
                         server_ttft_ms=t.ttft_ms, prompt_tokens=t.prompt_tokens,
                         check=_check(done.check), replaced=replaced,
+                        tool_calls=[_call(c) for c in done.tool_calls],
                     )
         raise ClientError(f"{self.target} ended the reply stream without line_done")
 
@@ -116,3 +135,10 @@ def _check(report: pb.CheckReport) -> dict[str, object]:
             "attempts": report.attempts,
             "violations": [{"kind": v.kind, "text": v.text, "detail": v.detail}
                            for v in report.violations]}
+
+
+def _call(outcome: pb.ToolCallOutcome) -> dict[str, object]:
+    return {"tool": outcome.tool, "arguments": json.loads(outcome.arguments_json or "{}"),
+            "status": pb.ToolCallStatus.Name(outcome.status).removeprefix(
+                "TOOL_CALL_STATUS_").lower(),
+            "result": outcome.result_json, "changes": list(outcome.changes)}

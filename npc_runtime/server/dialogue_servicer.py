@@ -71,7 +71,7 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
             )
             hold = request.mode == pb.REPLY_MODE_HOLD
             async for event in self._engine.say(request.session_id, request.text, params,
-                                                hold=hold):
+                                                hold=hold, tool_choice=request.tool_choice):
                 yield _to_proto(event)
 
     async def SubmitToolResult(  # noqa: N802

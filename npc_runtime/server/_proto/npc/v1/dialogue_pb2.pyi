@@ -83,16 +83,18 @@ class OpenSessionResponse(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., npc_id: _Optional[str] = ..., npc_name: _Optional[str] = ...) -> None: ...
 
 class SayRequest(_message.Message):
-    __slots__ = ("session_id", "text", "options", "mode")
+    __slots__ = ("session_id", "text", "options", "mode", "tool_choice")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CHOICE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     text: str
     options: GenerationOptions
     mode: ReplyMode
-    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ..., mode: _Optional[_Union[ReplyMode, str]] = ...) -> None: ...
+    tool_choice: str
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., options: _Optional[_Union[GenerationOptions, _Mapping]] = ..., mode: _Optional[_Union[ReplyMode, str]] = ..., tool_choice: _Optional[str] = ...) -> None: ...
 
 class GenerationOptions(_message.Message):
     __slots__ = ("max_new_tokens", "temperature", "top_p", "seed", "repetition_penalty")
