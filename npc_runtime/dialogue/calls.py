@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
@@ -71,8 +71,13 @@ def decide(reply: Reply, tokenizer: ChatTokenizer, tools: Sequence[str]
                                                 for o in options})))
 
 
+Tighten = Callable[[ToolParam, dict[str, object]], ToolParam]
+"""Narrows a parameter given the arguments chosen before it (e.g. count <= stock)."""
+
+
 def write_arguments(reply: Reply, tokenizer: ChatTokenizer,
-                    params: Sequence[tuple[ToolParam, Sequence[str]]]
+                    params: Sequence[tuple[ToolParam, Sequence[str]]],
+                    tighten: Tighten | None = None
                     ) -> Generator[object, object, dict[str, object]]:
     """
     The arguments object, one parameter after another: ``params`` pairs each with the
@@ -80,7 +85,8 @@ def write_arguments(reply: Reply, tokenizer: ChatTokenizer,
     """
     args: dict[str, object] = {}
     yield from feed(reply, tokenizer.encode(" {" if params else " {}"))
-    for i, (param, values) in enumerate(params):
+    for i, (given, values) in enumerate(params):
+        param = tighten(given, args) if tighten else given
         end = "," if i < len(params) - 1 else "}"
         yield from feed(reply, tokenizer.encode(f'{" " if i else ""}"{param.name}": '))
         literals = _literals(param, values)
@@ -126,4 +132,4 @@ def _free_text(reply: Reply, tokenizer: ChatTokenizer, end: str
         yield from feed(reply, [token])
     # The closing quote and separator are fed as canonical text, whatever the model chose.
     yield from feed(reply, tokenizer.encode(text[len(tokenizer.decode(written)):] + '"' + end))
-    return text.strip()
+    return text  # as written into the KV, so the JSON there and the call agree

@@ -22,7 +22,7 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.bans import ban_words
-from npc_runtime.dialogue.calls import SAY, Reply, decide, feed, write_arguments
+from npc_runtime.dialogue.calls import SAY, Reply, Tighten, decide, feed, write_arguments
 from npc_runtime.dialogue.checker import (
     CheckAction,
     CheckReport,
@@ -46,7 +46,14 @@ from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.mentions import content_words
 from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
-from npc_runtime.lore.tool_calls import ToolCall, apply, choices, ground, problems
+from npc_runtime.lore.tool_calls import (
+    QUANTITY,
+    ToolCall,
+    apply,
+    choices,
+    ground,
+    problems,
+)
 from npc_runtime.model.generate import Generation, SamplingParams, StopReason
 from npc_runtime.model.kv_pool import CachedSequence, KVPool
 from npc_runtime.model.loader import LoadedModel
@@ -428,7 +435,8 @@ class DialogueEngine:
                 action = yield from decide(reply, tokenizer, list(grounded))
             if action != SAY:
                 tool = world.tools[action]
-                args = yield from write_arguments(reply, tokenizer, grounded[action])
+                args = yield from write_arguments(reply, tokenizer, grounded[action],
+                                                  _stock_limit(tool, known))
                 yield from self._release(session, cache, [*prompt, *reply.ids])
                 yield self._called(known, tool, args, tokenizer.decode(reply.ids))
                 return
@@ -621,6 +629,19 @@ class DialogueEngine:
             text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
         log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
         return text, action
+
+
+def _stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
+    """A tool that hands over an item the NPC holds cannot ask for more than it holds."""
+    def tighten(param: ToolParam, args: dict[str, object]) -> ToolParam:
+        item = args.get(tool.requires_has_item or "")
+        if param.name != QUANTITY or not isinstance(item, str):
+            return param
+        held = known.npc.inventory.get(item, 0)
+        top = held if param.maximum is None else min(param.maximum, held)
+        return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
+
+    return tighten
 
 
 def _stems(words: set[str]) -> set[str]:

@@ -18,6 +18,8 @@ from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import find_mentions
 from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
 
+QUANTITY = "count"  # the parameter saying how many of ``requires: has_item`` change hands
+
 
 @dataclasses.dataclass(frozen=True)
 class ToolCall:
@@ -100,7 +102,7 @@ def problems(world: World, known: KnowledgeView, call: ToolCall) -> list[str]:
         found += _param_problems(world, known, param, call.args[param.name])
     if tool.requires_has_item and not found:
         item = str(call.args.get(tool.requires_has_item, ""))
-        count = call.args.get("count", 1)
+        count = call.args.get(QUANTITY, 1)
         if known.npc.inventory.get(item, 0) < (count if isinstance(count, int) else 1):
             found.append(f"{known.npc.id} does not have {count} {item!r}")
     return found
