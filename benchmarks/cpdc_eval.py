@@ -169,7 +169,7 @@ async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
             *before, last = turn["dialogue"]
             session = engine.open_session(NPC, conversation["player"]["persona"].get("name", ""))
             session.history = [("user", m["text"]) if m["speaker"] == "player"
-                               else ("assistant", "[say] " + m["text"]) for m in before]
+                               else ("assistant", m["text"]) for m in before]
             targets = [t["name"] for t in last.get("target_item", []) if t.get("name")]
             line = last["text"] + (f" (pointing at: {', '.join(targets)})" if targets else "")
             gold = turn.get("gold_functions", [])

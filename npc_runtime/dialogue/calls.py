@@ -1,14 +1,15 @@
 """
 Deciding and writing tool calls under a grammar, inside a turn running on the scheduler.
 
-An NPC with tools starts each reply with an action tag: ``[say]`` and then its line, or
-``[tool_id]`` and then the arguments as JSON. The tag is a constrained choice among
-"say" and the tools the lore lets it call now (and whose lore-valued arguments the
-player's words ground); the arguments are written field by field: the keys and JSON
-punctuation are fed as fixed text, and each value is a constrained choice among the
-values the lore allows (the NPC's inventory, entities it knows, integers in range) or,
-for free text, a quoted string with no quote or newline inside. So every call decoded is
-valid JSON against the tool's schema, with values the lore offers.
+An NPC offered tools decides first, by an action tag: ``[say]`` (the engine then drops
+the tag and lets it speak) or ``[tool_id]`` followed by the arguments as JSON. The tag
+is a constrained choice among "say" and the tools the lore lets it call now (and whose
+lore-valued arguments the player's words ground). The arguments are written field by
+field: keys and JSON punctuation are fed as fixed text, and each value is a constrained
+choice among the values the lore allows (the NPC's inventory, entities it knows,
+integers in range) or, for free text, a quoted string with no quote or newline inside.
+So every call decoded is valid JSON against the tool's schema, with values the lore
+offers.
 
 The functions here are generators in the scheduler's protocol: they yield ``Decode``
 and receive the next logits; ``yield from`` them inside a turn.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from npc_runtime.model.tokenizer import ChatTokenizer
 SAY = "say"
 MAX_FREE_TOKENS = 24  # a free-text argument is a short phrase
 MAX_RANGE = 200  # integer arguments with more values than this are capped
+EVIDENCE_BIAS = 4.0  # logits added per word the player's line shares with a tool
 
 Steps = Generator[object, object, None]
 
@@ -53,22 +55,26 @@ def feed(reply: Reply, tokens: Sequence[int]) -> Steps:
         reply.ids.append(token)
 
 
-def choose(reply: Reply, trie: TokenTrie) -> Generator[object, object, str]:
+def choose(reply: Reply, trie: TokenTrie, bias: Mapping[str, float] | None = None
+           ) -> Generator[object, object, str]:
     """The option the model prefers among those in ``trie``, fed as it is chosen."""
     prefix: list[int] = []
     while (value := trie.value(prefix)) is None:
-        token = trie.pick(reply.logits, prefix)
+        token = trie.pick(reply.logits, prefix, bias)
         prefix.append(token)
         yield from feed(reply, [token])
     return value
 
 
-def decide(reply: Reply, tokenizer: ChatTokenizer, tools: Sequence[str]
-           ) -> Generator[object, object, str]:
-    """The action tag: "say" or one of ``tools``."""
-    options = [SAY, *tools]
-    return (yield from choose(reply, TokenTrie({o: tokenizer.encode(f"[{o}]")
-                                                for o in options})))
+def decide(reply: Reply, tokenizer: ChatTokenizer, tools: Sequence[str],
+           evidence: Mapping[str, float] | None = None) -> Generator[object, object, str]:
+    """
+    The action tag: "say" or one of ``tools``. ``evidence`` raises a tool's logit (the
+    player's words name what it does): a small model weighs the persona over the request.
+    """
+    trie = TokenTrie({o: tokenizer.encode(f"[{o}]") for o in [SAY, *tools]})
+    bias = {tool: EVIDENCE_BIAS * weight for tool, weight in (evidence or {}).items()}
+    return (yield from choose(reply, trie, bias))
 
 
 Tighten = Callable[[ToolParam, dict[str, object]], ToolParam]

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Mapping
 
 import numpy as np
 import structlog
@@ -64,7 +65,7 @@ log = structlog.get_logger(__name__)
 
 MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
-GROUNDING_MESSAGES = 4  # earlier messages searched for an argument the line does not name
+GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
 GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
 
 
@@ -421,26 +422,28 @@ class DialogueEngine:
         logits, cache = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
                                         session=session.id, into=row)
         reply = Reply(logits, cache)
-        tag = ""
-        if known.tools:  # NPCs that can act tag every reply: [say] or [tool]
-            called_tools = {o.tool for o in outcomes}
-            grounded = (self._callable(known, pending, session, called_tools,
-                                       chosen=bool(tool_choice))
-                        if calls_left > 0 and tool_choice != "none" else {})
-            if tool_choice in grounded:  # the game chose: only the arguments are decoded
-                grounded = {tool_choice: grounded[tool_choice]}
+        called_tools = {o.tool for o in outcomes}
+        offered = (self._callable(known, pending, session, called_tools,
+                                  chosen=bool(tool_choice))
+                   if known.tools and calls_left > 0 and tool_choice != "none" else {})
+        if offered:  # act or speak? An action tag, written under the grammar
+            if tool_choice in offered:  # the game chose: only the arguments are decoded
+                offered = {tool_choice: offered[tool_choice]}
                 yield from feed(reply, tokenizer.encode(f"[{tool_choice}]"))
                 action = tool_choice
             else:
-                action = yield from decide(reply, tokenizer, list(grounded))
+                action = yield from decide(reply, tokenizer, list(offered),
+                                           self._evidence(known, pending, offered))
             if action != SAY:
                 tool = world.tools[action]
-                args = yield from write_arguments(reply, tokenizer, grounded[action],
+                args = yield from write_arguments(reply, tokenizer, offered[action],
                                                   _stock_limit(tool, known))
                 yield from self._release(session, cache, [*prompt, *reply.ids])
                 yield self._called(known, tool, args, tokenizer.decode(reply.ids))
                 return
-            tag = tokenizer.decode(reply.ids) + " "
+            # Speak: forget the tag, so the line starts as any other NPC's would.
+            yield Rewind(len(prompt))
+            reply = Reply(logits, cache)
         checker = LineChecker(world, known, system)
         said = yield from self._checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
@@ -450,7 +453,7 @@ class DialogueEngine:
         done = time.perf_counter()
         yield from self._release(session, cache, said.ids)
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
-        session.history += [*pending, ("assistant", tag + reply_text)]
+        session.history += [*pending, ("assistant", reply_text)]
         self.sessions.save(session)
         if hold:
             yield TokenEvent(reply_text, 0)
@@ -523,9 +526,11 @@ class DialogueEngine:
         this turn are left out. ``chosen``: the game picked the tool; no word needed.
         """
         world = self.world
+        # What the player refers to: their line first, then the recent conversation
+        # (the NPC naming an item lets the player say "I'll take it").
         said = [text for role, text in reversed([*session.history, *pending])
-                if role == "user"][: GROUNDING_MESSAGES]
-        line_words = _stems(content_words(said[0])) if said else set()
+                if role in {"user", "assistant"}][: GROUNDING_MESSAGES]
+        line_words = _stems(content_words(pending[0][1]))
         offered: dict[str, list[tuple[ToolParam, tuple[str, ...]]]] = {}
         for tool in known.tools:
             if tool.id in done:
@@ -546,10 +551,18 @@ class DialogueEngine:
                 elif not param.optional:
                     break
             else:
-                words = _stems(content_words(f"{tool.id.replace('_', ' ')} {tool.description}"))
-                if chosen or grounded or line_words & words:
+                # After a call, only the player's own words justify another one.
+                if chosen or (grounded and not done) or line_words & _tool_words(tool):
                     offered[tool.id] = params
         return offered
+
+    @staticmethod
+    def _evidence(known: KnowledgeView, pending: list[Message], offered: Mapping[str, object]
+                  ) -> dict[str, float]:
+        """Per offered tool, the words the player's line shares with what the tool does."""
+        line = _stems(content_words(pending[0][1]))
+        return {t.id: float(len(line & _tool_words(t))) for t in known.tools
+                if t.id in offered}
 
     def _check_tool_choice(self, session: Session, pending: list[Message],
                            tool_choice: str) -> None:
@@ -642,6 +655,12 @@ def _stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
         return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
 
     return tighten
+
+
+def _tool_words(tool: Tool) -> set[str]:
+    """What a tool does, in stems: its name and its description's first clause."""
+    clause = re.split(r"[(.;:]", tool.description, maxsplit=1)[0]  # no "(e.g. ...)"
+    return _stems(content_words(tool.id.replace("_", " ") + " " + clause))
 
 
 def _stems(words: set[str]) -> set[str]:

@@ -14,9 +14,8 @@ RULES = (
     "anything else, say you don't know. Never say you are an AI or a language model."
 )
 ACTIONS = (
-    "Start every reply with an action tag. [say] and then your spoken line; or, only when "
-    "the player asks for it, one of these actions followed by its arguments as JSON "
-    "(the game carries it out):"
+    "You can also act, when the player asks for it: reply with the action's tag and its "
+    "arguments as JSON, and the game carries it out. Your actions:"
 )
 MAX_SAMPLE_LINES = 3
 

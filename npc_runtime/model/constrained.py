@@ -42,9 +42,22 @@ class TokenTrie:
         """The option ``prefix`` spells completely, or None."""
         return self._values.get(tuple(prefix))
 
-    def pick(self, logits: np.ndarray, prefix: Sequence[int]) -> int:
-        """The most likely token among those allowed after ``prefix``."""
+    def pick(self, logits: np.ndarray, prefix: Sequence[int],
+             bias: Mapping[str, float] | None = None) -> int:
+        """
+        The most likely token among those allowed after ``prefix``; ``bias`` adds to a
+        token's logit the largest bias of the options it still leads to.
+        """
         allowed = self.allowed(prefix)
         if not allowed:
             raise ValueError("the option is already complete")
-        return allowed[int(np.argmax(logits[allowed]))]
+        scores = logits[allowed].astype(np.float64)
+        if bias:
+            for i, token in enumerate(allowed):
+                reachable = self._below((*prefix, token))
+                scores[i] += max((bias.get(v, 0.0) for v in reachable), default=0.0)
+        return allowed[int(np.argmax(scores))]
+
+    def _below(self, prefix: tuple[int, ...]) -> list[str]:
+        """The options whose sequences start with ``prefix``."""
+        return [v for path, v in self._values.items() if path[: len(prefix)] == prefix]
