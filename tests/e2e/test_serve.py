@@ -80,6 +80,8 @@ def test_say_json_returns_a_streamed_reply_with_timings(server: int) -> None:
     reply = json.loads(result.stdout)
     assert reply["text"].strip()
     assert reply["tokens"] >= 1
+    assert reply["check"]["action"] in {"passed", "regenerated", "repaired", "fallback"}
+    assert isinstance(reply["tool_calls"], list)
     assert 0 < reply["ttft_ms"] < reply["total_ms"]
     assert reply["tokens_per_s"] > 0 or reply["tokens"] == 1
 
