@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 
 import numpy as np
 import structlog
@@ -31,7 +31,7 @@ from npc_runtime.dialogue.checker import (
     Violation,
     offending_words,
 )
-from npc_runtime.dialogue.prompt import build_messages, persona_card
+from npc_runtime.dialogue.prompt import build_messages, card_facts, persona_card, recall
 from npc_runtime.dialogue.scheduler import (
     DONE,
     Decode,
@@ -46,7 +46,7 @@ from npc_runtime.dialogue.store import StateStore
 from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.mentions import content_words
-from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
+from npc_runtime.lore.model import Fact, Tool, ToolParam, World, WorldState
 from npc_runtime.lore.tool_calls import (
     QUANTITY,
     ToolCall,
@@ -369,13 +369,13 @@ class DialogueEngine:
         self.store.close()
 
     def _prompt(self, session: Session, system: str, pending: list[Message],
-                params: SamplingParams) -> list[int]:
+                params: SamplingParams, recalled: Sequence[Fact] = ()) -> list[int]:
         """Token ids of the turn's prompt, dropping the oldest exchanges if they overflow."""
         tokenizer = self.model.tokenizer
         budget = self.model.manifest.context_length - params.max_new_tokens
         while True:
-            prompt = tokenizer.encode_chat(build_messages(system, session.player_name,
-                                                          [*session.history, *pending]))
+            prompt = tokenizer.encode_chat(build_messages(
+                system, session.player_name, [*session.history, *pending], recalled))
             if len(prompt) <= budget or not session.history:
                 break
             del session.history[:2]  # the oldest exchange goes; the shared prefix stays
@@ -415,7 +415,8 @@ class DialogueEngine:
         system = persona_card(world, known)
         shared = tokenizer.encode(tokenizer.render([("system", system)],
                                                    add_generation_prompt=False))
-        prompt = self._prompt(session, system, pending, params)
+        recalled = recall(world, card_facts(known)[1], pending[0][1])
+        prompt = self._prompt(session, system, pending, params, recalled)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         row = yield Reserve(len(prompt) + params.max_new_tokens + 64)  # our decode batch row
         assert isinstance(row, KVCache)

@@ -1,11 +1,17 @@
-"""Prompt assembly: the NPC's gated knowledge as a system message, then the conversation."""
+"""
+Prompt assembly: the NPC's gated knowledge as a system message, then the conversation.
+
+An NPC that knows more than fits the card keeps the rest for recall: facts the player's
+latest line calls for are put right before it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.model import World
+from npc_runtime.lore.mentions import content_words, find_mentions
+from npc_runtime.lore.model import Fact, World
 from npc_runtime.model.tokenizer import Message
 
 RULES = (
@@ -18,6 +24,8 @@ ACTIONS = (
     "arguments as JSON, and the game carries it out. Your actions:"
 )
 MAX_SAMPLE_LINES = 3
+CARD_FACT_CHARS = 3000  # facts in the shared card (~750 tokens); the rest are recalled
+RECALLED = 3  # facts recalled for one line at most
 
 
 def persona_card(world: World, known: KnowledgeView) -> str:
@@ -42,9 +50,10 @@ def persona_card(world: World, known: KnowledgeView) -> str:
             f'"{line}"' for line in persona.sample_lines[:MAX_SAMPLE_LINES]))
     if persona.goals:
         lines.append("You want: " + "; ".join(persona.goals) + ".")
-    if known.facts:
+    in_card, _ = card_facts(known)
+    if in_card:
         lines.append("What you know:")
-        lines += [f"- {fact.text}" for fact in known.facts]
+        lines += [f"- {fact.text}" for fact in in_card]
     for quest_name, stage in known.objectives:
         if stage.objective:
             lines.append(f"The player's task in {quest_name}: {stage.objective}")
@@ -58,8 +67,46 @@ def persona_card(world: World, known: KnowledgeView) -> str:
     return "\n".join(lines)
 
 
-def build_messages(system: str, player_name: str, conversation: Sequence[Message]
-                   ) -> list[Message]:
-    """The chat to render: the shared card, who is talking, then the conversation."""
-    return [("system", system), ("system", f"You are talking to {player_name}."),
-            *conversation]
+def card_facts(known: KnowledgeView) -> tuple[list[Fact], list[Fact]]:
+    """
+    The facts that go in the shared card (what must be told first, then in the order
+    the view gives: always known, unlocked by stages, learnt), up to CARD_FACT_CHARS;
+    and the rest, recalled turn by turn when the player's words call for them.
+    """
+    ordered = list(dict.fromkeys([*known.must_reveal, *known.facts]))
+    in_card: list[Fact] = []
+    used = 0
+    for fact in ordered:
+        if used + len(fact.text) > CARD_FACT_CHARS and in_card:
+            break
+        in_card.append(fact)
+        used += len(fact.text)
+    return in_card, ordered[len(in_card):]
+
+
+def recall(world: World, facts: Sequence[Fact], text: str) -> list[Fact]:
+    """
+    The facts among ``facts`` that ``text`` calls for: about an entity it names, or
+    sharing two meaningful words with it; at most RECALLED, best first.
+    """
+    named = {m.entity_id for m in find_mentions(world, text)}
+    words = content_words(text)
+    scored = [(2 * len(named & set(f.about)) + len(words & content_words(f.text)), i, f)
+              for i, f in enumerate(facts)]
+    return [f for score, _, f in sorted(scored, key=lambda x: (-x[0], x[1]))
+            if score >= 2][:RECALLED]
+
+
+def build_messages(system: str, player_name: str, conversation: Sequence[Message],
+                   recalled: Sequence[Fact] = ()) -> list[Message]:
+    """
+    The chat to render: the shared card, who is talking, then the conversation; facts
+    recalled for the player's latest line go right before it, so everything earlier
+    (and its KV) stays the same from turn to turn.
+    """
+    head: list[Message] = [("system", system), ("system", f"You are talking to {player_name}.")]
+    users = [i for i, (role, _) in enumerate(conversation) if role == "user"]
+    if not recalled or not users:
+        return [*head, *conversation]
+    note: Message = ("system", "You also know: " + " ".join(f.text for f in recalled))
+    return [*head, *conversation[:users[-1]], note, *conversation[users[-1]:]]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from npc_runtime.dialogue.prompt import build_messages, persona_card
+import dataclasses
+
+from npc_runtime.dialogue.prompt import (
+    CARD_FACT_CHARS,
+    build_messages,
+    card_facts,
+    persona_card,
+    recall,
+)
 from npc_runtime.lore.knowledge import view
-from npc_runtime.lore.model import World, WorldState
+from npc_runtime.lore.model import Fact, World, WorldState
 
 
 def test_persona_card_holds_only_what_the_npc_knows_now(world: World) -> None:
@@ -25,3 +33,28 @@ def test_messages_keep_the_player_out_of_the_shared_card() -> None:
         ("system", "SYS"), ("system", "You are talking to Ada."), ("user", "hi"),
         ("assistant", "hello, love"), ("user", "a room?"),
     ]
+
+
+def test_an_npc_that_knows_more_than_fits_recalls_what_the_line_asks_about(
+        world: World) -> None:
+    """Facts past the card's budget stay out of it, and come back when asked about."""
+    extra = {f"ledger_{i}": Fact(f"ledger_{i}", f"Ledger entry {i}: the inn bought "
+                                 f"{i} barrels of salted herring from Harlan Voss.",
+                                 known_by=("maren",))
+             for i in range(200)}
+    extra["voss"] = Fact("voss", "Harlan Voss the cooper owes Maren nine silver pieces.",
+                         about=("tobin",), known_by=("maren",))
+    big = dataclasses.replace(world, facts={**world.facts, **extra})
+    known = view(big, "maren")
+    in_card, rest = card_facts(known)
+    card = persona_card(big, known)
+    assert len(card) < CARD_FACT_CHARS + 2000
+    assert world.facts["room_price"] in in_card  # always-known facts come first
+    assert extra["voss"] in rest
+    recalled = recall(big, rest, "Does Harlan Voss the cooper owe you money?")
+    assert recalled[0] == extra["voss"]
+    assert recall(big, rest, "Lovely weather.") == []
+    messages = build_messages(card, "Ada", [("user", "hi"), ("assistant", "hello"),
+                                            ("user", "Voss?")], recalled)
+    assert messages[-2] == ("system", "You also know: " + " ".join(f.text for f in recalled))
+    assert messages[-1] == ("user", "Voss?")
