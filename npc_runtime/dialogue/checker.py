@@ -106,6 +106,9 @@ class LineChecker:
         # A fact is recognised by its words that nothing allowed uses; a withheld secret
         # even by one such word (being wrong there costs a regenerated line, not a plot).
         self._allowed_words = allowed_words
+        own_name = content_words(" ".join([npc.name, *npc.aliases]))
+        self._tellable = [(f.id, words) for f in known.facts
+                          if len(words := content_words(f.text) - own_name) >= 2]
         self._facts = [(fact.id, kind, words) for fact, kind in forbidden
                        if len(words := content_words(fact.text) - allowed_words)
                        >= (1 if kind == "secret" else 2)]
@@ -156,6 +159,12 @@ class LineChecker:
             found.append(Violation("hard_rule", match.group(0),
                                    "the character must never say this (never_say)"))
         return tuple(found)
+
+    def told(self, line: str) -> list[str]:
+        """The ids of the facts this NPC may tell that ``line`` tells (by their words)."""
+        said = content_words(line)
+        return [fact_id for fact_id, words in self._tellable
+                if len(words & said) >= min(len(words), max(2, (len(words) + 1) // 2))]
 
     def repair(self, line: str, player_line: str = "") -> str:
         """The line without its offending sentences ("" when none is left)."""

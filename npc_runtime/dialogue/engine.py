@@ -47,10 +47,10 @@ from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.mentions import content_words
 from npc_runtime.lore.model import Fact, Tool, ToolParam, World, WorldState
+from npc_runtime.lore.progress import apply, reveal
 from npc_runtime.lore.tool_calls import (
     QUANTITY,
     ToolCall,
-    apply,
     choices,
     ground,
     problems,
@@ -126,6 +126,8 @@ class LineDoneEvent:
     timings: Timings
     check: CheckReport = dataclasses.field(default_factory=CheckReport)
     calls: tuple[CallOutcome, ...] = ()
+    revealed: tuple[str, ...] = ()  # facts the line told the player (first time)
+    quest_changes: tuple[str, ...] = ()  # what telling them moved along
 
 
 ReplyEvent = TokenEvent | LineReplacedEvent | ToolCallEvent | LineDoneEvent
@@ -454,6 +456,7 @@ class DialogueEngine:
         done = time.perf_counter()
         yield from self._release(session, cache, said.ids)
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
+        revealed, changes = self._reveal(session, checker.told(reply_text))
         session.history += [*pending, ("assistant", reply_text)]
         self.sessions.save(session)
         if hold:
@@ -470,7 +473,22 @@ class DialogueEngine:
         log.info("turn_done", session=session.id, npc=session.npc_id, stop=said.reason.value,
                  check=said.check.action.value, calls=len(outcomes),
                  **dataclasses.asdict(timings))
-        yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes)
+        yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
+                            revealed, changes)
+
+    def _reveal(self, session: Session, facts: list[str]
+                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Record the facts a said line told; returns those new to the player and the
+        quest changes that followed (transitions waiting for them)."""
+        world = self.world
+        state = self.store.state(world.name, session.player_id)
+        new_state, changes = reveal(world, state, facts)
+        if new_state == state:
+            return (), ()
+        self.store.set_state(world.name, session.player_id, new_state)
+        told = tuple(sorted(new_state.revealed - state.revealed))
+        log.info("facts_revealed", session=session.id, facts=told, changes=changes)
+        return told, tuple(c for c in changes if not c.startswith("revealed: "))
 
     def _checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                       reply: Reply, *, start: list[int], player_line: str,

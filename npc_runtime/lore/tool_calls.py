@@ -3,10 +3,9 @@ Tool calls against the lore: what values each argument may take, which of them t
 player's words point at, whether a call may run, and what it changes.
 
 The decoder builds its grammar from ``choices`` (so the model can only pick values the
-lore offers), ``ground`` links the player's words to those values, ``problems`` checks
-a call again before anything runs (types, ranges, preconditions, inventory), and
-``apply`` carries out its effects on the player's quest state (items handed over, stages
-set, quest transitions that wait for this call).
+lore offers), ``ground`` links the player's words to those values, and ``problems`` checks
+a call again before anything runs (types, ranges, preconditions, inventory); its effects
+on the player's quest state are in ``progress``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from collections.abc import Mapping
 
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import find_mentions
-from npc_runtime.lore.model import Tool, ToolParam, World, WorldState
+from npc_runtime.lore.model import Tool, ToolParam, World
 
 QUANTITY = "count"  # the parameter saying how many of ``requires: has_item`` change hands
 
@@ -106,35 +105,6 @@ def problems(world: World, known: KnowledgeView, call: ToolCall) -> list[str]:
         if known.npc.inventory.get(item, 0) < (count if isinstance(count, int) else 1):
             found.append(f"{known.npc.id} does not have {count} {item!r}")
     return found
-
-
-def apply(world: World, state: WorldState, call: ToolCall, tool: Tool
-          ) -> tuple[WorldState, list[str]]:
-    """
-    The player's state after ``call`` ran: items handed over, stages set, and quest
-    transitions that wait for this call (with these arguments). Returns the new state
-    and a line per change ("quest: stage -> stage", "item: id").
-    """
-    stages, items, changes = dict(state.stages), set(state.player_items), []
-    if tool.gives_player and (item := call.args.get(tool.gives_player)):
-        items.add(str(item))
-        changes.append(f"item: {item}")
-    for ref in tool.sets_stage:
-        if stages.get(ref.quest) != ref.stage:
-            changes.append(f"{ref.quest}: {stages.get(ref.quest, '-')} -> {ref.stage}")
-            stages[ref.quest] = ref.stage
-    for quest_id, stage_id in list(stages.items()):
-        quest = world.quests.get(quest_id)
-        if quest is None or stage_id not in quest.reachable:
-            continue
-        for transition in quest.stage(stage_id).next:
-            if transition.tool == call.tool and all(
-                    str(call.args.get(k)) == str(v) for k, v in transition.args.items()):
-                stages[quest_id] = transition.to
-                changes.append(f"{quest_id}: {stage_id} -> {transition.to}")
-                break
-    new = WorldState(stages=stages, revealed=state.revealed, player_items=frozenset(items))
-    return new, changes
 
 
 def _param_problems(world: World, known: KnowledgeView, param: ToolParam,

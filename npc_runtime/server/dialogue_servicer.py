@@ -102,6 +102,7 @@ def _to_proto(event: ReplyEvent) -> pb.SayResponse:
                                decode_tokens_per_s=t.decode_tokens_per_s),
             check=_check_to_proto(event.check),
             tool_calls=[_outcome_to_proto(o) for o in event.calls],
+            revealed_facts=list(event.revealed), quest_changes=list(event.quest_changes),
         ))
     if isinstance(event, ToolCallEvent):
         return pb.SayResponse(tool_call=pb.ToolCall(

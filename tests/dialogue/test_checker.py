@@ -102,3 +102,12 @@ def test_a_generic_alias_made_of_known_words_is_no_mention(saltmere: World) -> N
     assert _kinds(saltmere, "maren", "The courier washed ashore near Drowned Cove.",
                   rumour) == []
     assert "spoiler" in _kinds(saltmere, "maren", "The courier is Elin Varro.", rumour)
+
+
+def test_told_finds_the_facts_a_line_tells(saltmere: World) -> None:
+    rumour = WorldState(stages={"the_hidden_courier": "rumour"})
+    known = view(saltmere, "maren", rumour)
+    checker = LineChecker(saltmere, known, persona_card(saltmere, known))
+    assert checker.told("A wounded courier washed ashore near Drowned Cove, love.") == [
+        "courier_rumour"]
+    assert checker.told("Sit down, love.") == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,8 @@ from npc_runtime.dialogue.engine import (
 )
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.lore.knowledge import view
-from npc_runtime.lore.model import World
+from npc_runtime.lore.loader import load_world
+from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.loader import LoadedModel
 
 LINES = ["Hello there.", "What about the bell?", "Tell me a secret.", "A room, please."]
@@ -107,5 +109,33 @@ def test_offending_words_are_banned_when_the_line_is_generated_again(
             return out + [e async for e in engine.say(session, "Again?", params)]
 
         assert isinstance(asyncio.run(two_turns())[-1], LineDoneEvent)
+    finally:
+        engine.shutdown()
+
+
+def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel) -> None:
+    """Maren's (authored) line tells the rumour: the player has heard it, the quest moves."""
+    world = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
+    rumour = world.facts["courier_rumour"].text
+    maren = dataclasses.replace(world.characters["maren"], fallback_lines=(rumour,))
+    world = dataclasses.replace(world, characters={**world.characters, "maren": maren})
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12))
+    try:
+        engine.set_quest_state("p", WorldState(stages={"the_hidden_courier": "rumour"}))
+        session = engine.open_session("maren", player_id="p").id
+
+        async def run() -> list[ReplyEvent]:
+            params = engine.sampling(temperature=1.0, seed=3)
+            return [e async for e in engine.say(session, "Any news?", params, hold=True)]
+
+        done = asyncio.run(run())[-1]
+        assert isinstance(done, LineDoneEvent)
+        assert done.check.action is CheckAction.FALLBACK  # the tiny model's garbage
+        assert done.text == rumour
+        assert done.revealed == ("courier_rumour",)
+        assert done.quest_changes == ("the_hidden_courier: rumour -> ask_around",)
+        state = engine.quest_state("p")
+        assert state.stages["the_hidden_courier"] == "ask_around"
+        assert "courier_rumour" in state.revealed
     finally:
         engine.shutdown()

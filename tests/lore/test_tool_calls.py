@@ -9,7 +9,8 @@ import pytest
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
-from npc_runtime.lore.tool_calls import ToolCall, apply, choices, ground, json_schema, problems
+from npc_runtime.lore.progress import apply, reveal
+from npc_runtime.lore.tool_calls import ToolCall, choices, ground, json_schema, problems
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 
@@ -79,3 +80,13 @@ def test_effects_hand_over_items_and_advance_quests(saltmere: World) -> None:
                          saltmere.tools["collect_harbour_fee"])
     assert fee.stages["harbour_dues"] == "cleared"
     assert changes == ["harbour_dues: owed -> cleared"]
+
+
+def test_telling_a_fact_moves_quests_waiting_for_it(saltmere: World) -> None:
+    state = WorldState(stages={"the_hidden_courier": "rumour"})
+    new, changes = reveal(saltmere, state, ["courier_rumour"])
+    assert new.stages["the_hidden_courier"] == "ask_around"
+    assert "courier_rumour" in new.revealed
+    assert changes == ["revealed: courier_rumour", "the_hidden_courier: rumour -> ask_around"]
+    again, more = reveal(saltmere, new, ["courier_rumour"])
+    assert (again, more) == (new, [])

@@ -165,18 +165,22 @@ class TokenDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class LineDone(_message.Message):
-    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls")
+    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls", "revealed_facts", "quest_changes")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     CHECK_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    REVEALED_FACTS_FIELD_NUMBER: _ClassVar[int]
+    QUEST_CHANGES_FIELD_NUMBER: _ClassVar[int]
     text: str
     stop_reason: StopReason
     timings: Timings
     check: CheckReport
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCallOutcome]
-    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ...) -> None: ...
+    revealed_facts: _containers.RepeatedScalarFieldContainer[str]
+    quest_changes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ..., revealed_facts: _Optional[_Iterable[str]] = ..., quest_changes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ToolCallOutcome(_message.Message):
     __slots__ = ("call_id", "tool", "arguments_json", "status", "result_json", "changes")
