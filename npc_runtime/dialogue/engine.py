@@ -66,6 +66,8 @@ log = structlog.get_logger(__name__)
 MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
+MAX_SENTENCES = 3  # a line ends after this many sentences ("one to three", the card says)
+_SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')]|$)")
 GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
 
 
@@ -639,6 +641,9 @@ class DialogueEngine:
             if len(visible) < len(decoder.text.lstrip()):
                 reason = StopReason.STOP_SEQUENCE
                 break
+            if enough_sentences(visible):
+                reason = StopReason.STOP_SEQUENCE  # talk less: a line is a few sentences
+                break
             if len(generation.tokens) == generation.max_new_tokens:
                 break  # no need to run the last token
             received = yield Decode(token, cache)
@@ -674,6 +679,12 @@ def _stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
         return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
 
     return tighten
+
+
+def enough_sentences(text: str) -> bool:
+    """Whether ``text`` ends a sentence that is its MAX_SENTENCES-th (or later)."""
+    return (len(_SENTENCE_END.findall(text)) >= MAX_SENTENCES
+            and text.rstrip("\"' )").endswith((".", "!", "?")))
 
 
 def _tool_words(tool: Tool) -> set[str]:

@@ -22,6 +22,7 @@ from npc_runtime.dialogue.engine import (
     LineReplacedEvent,
     ReplyEvent,
     TokenEvent,
+    enough_sentences,
 )
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.lore.knowledge import view
@@ -139,3 +140,14 @@ def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel) ->
         assert "courier_rumour" in state.revealed
     finally:
         engine.shutdown()
+
+
+@pytest.mark.parametrize(("text", "done"), [
+    ("Aye. A room is five coppers. Stew is two.", True),
+    ("Aye. A room is five coppers. Stew is two", False),  # the third is not over yet
+    ("Aye! Really? Yes.", True),
+    ("It costs 5.5 coppers. Fine.", False),  # a decimal point ends no sentence
+    ('He said "go." Then he left. "Bye."', True),
+])
+def test_a_line_ends_after_three_sentences(text: str, done: bool) -> None:
+    assert enough_sentences(text) is done
