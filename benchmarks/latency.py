@@ -109,10 +109,12 @@ def bench_ours(server: Server, runs: int) -> dict[str, Any]:
             # The first session after start is cold (nothing cached, no --warm); later ones
             # have other player names, which are not part of the shared NPC prefix.
             session, _ = client.open_session(NPC, f"player{i}")
-            first = client.say(session, OPENING, max_new_tokens=REPLY_TOKENS)
+            first = client.say(session, OPENING, tool_choice="none",
+                               max_new_tokens=REPLY_TOKENS)
             (new if i else cold).append(first.ttft_ms)
             for line in FOLLOW_UPS[:2]:
-                warm.append(client.say(session, line, max_new_tokens=REPLY_TOKENS).ttft_ms)
+                warm.append(client.say(session, line, tool_choice="none",
+                                        max_new_tokens=REPLY_TOKENS).ttft_ms)
             client.close_session(session)
     return {"cold_ttft_ms": cold[0], "new_session_ttft_ms_p50": p50(new[1:] or new),
             "warm_ttft_ms_p50": p50(warm[2:]), "warm_ttft_ms_p95": percentile(warm[2:], 0.95)}
@@ -122,7 +124,7 @@ def bench_concurrency(server: Server, sessions: int) -> dict[str, Any]:
     def one(i: int) -> tuple[float, int]:
         with DialogueClient("127.0.0.1", server.port) as client:
             session, _ = client.open_session(NPC, f"c{i}")
-            reply = client.say(session, FOLLOW_UPS[i % len(FOLLOW_UPS)],
+            reply = client.say(session, FOLLOW_UPS[i % len(FOLLOW_UPS)], tool_choice="none",
                                max_new_tokens=REPLY_TOKENS)
             client.close_session(session)
             return reply.ttft_ms, reply.tokens

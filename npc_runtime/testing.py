@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
+from npc_runtime.model.batch import DecodeBatch
 from npc_runtime.model.build import build_model, source_from_path
 from npc_runtime.model.manifest import Manifest
+from npc_runtime.model.runner import OnnxCausalLM
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
@@ -63,3 +67,24 @@ def build_tiny_model(work: Path, *, precision: str = "fp32",
     out = work / f"model-{precision}-{device}"
     return out, build_model(source, out, precision=precision, device=device,
                             progress=lambda _: None)
+
+
+def greedy_in_batch(runner: OnnxCausalLM, prompts: list[list[int]], steps: int
+                    ) -> tuple[list[list[int]], DecodeBatch]:
+    """
+    Greedy decoding of ``prompts`` as rows of one DecodeBatch, each prefilled alone and
+    joined; returns each row's tokens (in prompt order) and the batch, rows still in it.
+    """
+    batch = DecodeBatch(runner)
+    logits = {}
+    for prompt in prompts:
+        first, cache = runner.forward(prompt, runner.empty_cache())
+        logits[batch.join(cache)] = first
+    got: dict[int, list[int]] = {h: [] for h in logits}
+    for step in range(steps):
+        tokens = {h: int(np.argmax(lg)) for h, lg in logits.items()}
+        for h, t in tokens.items():
+            got[h].append(t)
+        if step + 1 < steps:
+            logits = batch.step(tokens)
+    return [got[h] for h in sorted(got)], batch

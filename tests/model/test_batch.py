@@ -7,6 +7,7 @@ import numpy as np
 from npc_runtime.model.batch import DecodeBatch
 from npc_runtime.model.generate import Generation, SamplingParams
 from npc_runtime.model.loader import LoadedModel
+from npc_runtime.testing import greedy_in_batch
 
 LINES = ["A room?", "Any stew tonight, and how much is it?", "Bell?"]
 
@@ -21,20 +22,9 @@ def test_batched_greedy_equals_unbatched_greedy(tiny_model: LoadedModel) -> None
     solo = [list(Generation(tiny_model.runner, _prompt(tiny_model, line),
                             SamplingParams(max_new_tokens=steps), frozenset()))
             for line in LINES]
-    batch = DecodeBatch(tiny_model.runner)
-    logits = {}
-    for line in LINES:
-        first, cache = tiny_model.runner.forward(_prompt(tiny_model, line),
-                                                 tiny_model.runner.empty_cache())
-        logits[batch.join(cache)] = first
-    got: dict[int, list[int]] = {h: [] for h in logits}
-    for step in range(steps):
-        tokens = {h: int(np.argmax(lg)) for h, lg in logits.items()}
-        for h, t in tokens.items():
-            got[h].append(t)
-        if step + 1 < steps:
-            logits = batch.step(tokens)
-    assert [got[h] for h in sorted(got)] == solo
+    got, _ = greedy_in_batch(tiny_model.runner, [_prompt(tiny_model, line) for line in LINES],
+                             steps)
+    assert got == solo
 
 
 def test_rows_leave_with_their_own_kv(tiny_model: LoadedModel) -> None:

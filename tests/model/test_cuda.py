@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from npc_runtime.model.batch import DecodeBatch
 from npc_runtime.model.generate import Generation, SamplingParams
 from npc_runtime.model.kv_tensor import CudaTensor, HostTensor
 from npc_runtime.model.loader import LoadedModel
+from npc_runtime.testing import greedy_in_batch
 
 LINES = ["A room?", "Any stew tonight, and how much is it?", "Bell?"]
 
@@ -53,21 +53,11 @@ def test_kv_stays_on_the_gpu_and_batched_equals_unbatched(tiny_cuda_model: Loade
     solo = [list(Generation(runner, _prompt(tiny_cuda_model, line),
                             SamplingParams(max_new_tokens=steps), frozenset()))
             for line in LINES]
-    batch = DecodeBatch(runner)
-    logits = {}
-    for line in LINES:
-        first, cache = runner.forward(_prompt(tiny_cuda_model, line), runner.empty_cache())
-        assert all(isinstance(t, CudaTensor) for t in cache.tensors)
-        logits[batch.join(cache)] = first
-    got: dict[int, list[int]] = {h: [] for h in logits}
-    for step in range(steps):
-        tokens = {h: int(np.argmax(lg)) for h, lg in logits.items()}
-        for h, t in tokens.items():
-            got[h].append(t)
-        if step + 1 < steps:
-            logits = batch.step(tokens)
-    assert [got[h] for h in sorted(got)] == solo
-    left = batch.leave(sorted(got)[0])
+    got, batch = greedy_in_batch(runner, [_prompt(tiny_cuda_model, line) for line in LINES],
+                                 steps)
+    assert got == solo
+    assert all(isinstance(t, CudaTensor) for t in batch._tensors)
+    left = batch.leave(0)
     assert isinstance(left.tensors[0], CudaTensor)
 
 
