@@ -66,6 +66,7 @@ log = structlog.get_logger(__name__)
 MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
+STORY_POINTS = 256  # (NPC, stage) views with their cards kept for the next turns
 MAX_SENTENCES = 3  # a line ends after this many sentences ("one to three", the card says)
 _SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')]|$)")
 GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
@@ -136,6 +137,16 @@ ReplyEvent = TokenEvent | LineReplacedEvent | ToolCallEvent | LineDoneEvent
 
 
 @dataclasses.dataclass(frozen=True)
+class _StoryPoint:
+    """An NPC at one point of the story: its knowledge, card (text and tokens), checker."""
+
+    known: KnowledgeView
+    card: str
+    card_ids: list[int]
+    checker: LineChecker
+
+
+@dataclasses.dataclass(frozen=True)
 class _Line:
     """A phase's spoken line once checked."""
 
@@ -171,6 +182,7 @@ class DialogueEngine:
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         # An NPC line is one paragraph: a newline after some text ends it.
         self._stops = [*model.manifest.stop_strings, "\n"]
+        self._points: dict[tuple[object, ...], _StoryPoint] = {}  # LRU, see _point
         # Engine tool calls waiting for the game: call id -> (session id, answer).
         self._waiting: dict[str, tuple[str, asyncio.Future[tuple[str, str]]]] = {}
 
@@ -415,10 +427,9 @@ class DialogueEngine:
         banned), then repaired, then replaced by an authored fallback.
         """
         model, world, tokenizer = self.model, self.world, self.model.tokenizer
-        known = view(world, session.npc_id, self.store.state(world.name, session.player_id))
-        system = persona_card(world, known)
-        shared = tokenizer.encode(tokenizer.render([("system", system)],
-                                                   add_generation_prompt=False))
+        point = self._point(world, session.npc_id,
+                            self.store.state(world.name, session.player_id))
+        known, system, shared, checker = point.known, point.card, point.card_ids, point.checker
         recalled = recall(world, card_facts(known)[1], pending[0][1])
         prompt = self._prompt(session, system, pending, params, recalled)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
@@ -449,7 +460,6 @@ class DialogueEngine:
             # Speak: forget the tag, so the line starts as any other NPC's would.
             yield Rewind(len(prompt))
             reply = Reply(logits, cache)
-        checker = LineChecker(world, known, system)
         said = yield from self._checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
             player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled)
@@ -532,6 +542,23 @@ class DialogueEngine:
             text, action = self._repair_or_fall_back(checker, text, player_line, known, session)
         return _Line(text, reason, streamed, first_at, count, generation.ids,
                      CheckReport(tuple(found), action, attempt))
+
+    def _point(self, world: World, npc_id: str, state: WorldState) -> _StoryPoint:
+        """What one NPC knows at one point of the story, with its card, built once."""
+        key = (world.version, npc_id, tuple(sorted(state.stages.items())),
+               state.revealed, state.player_items)
+        point = self._points.pop(key, None)
+        if point is None:
+            known = view(world, npc_id, state)
+            card = persona_card(world, known)
+            tokenizer = self.model.tokenizer
+            point = _StoryPoint(known, card, tokenizer.encode(tokenizer.render(
+                [("system", card)], add_generation_prompt=False)),
+                LineChecker(world, known, card))
+        self._points[key] = point  # most recently used last
+        while len(self._points) > STORY_POINTS:
+            self._points.pop(next(iter(self._points)))
+        return point
 
     def _callable(self, known: KnowledgeView, pending: list[Message], session: Session,
                   done: set[str], *, chosen: bool = False
