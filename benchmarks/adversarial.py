@@ -21,16 +21,17 @@ from typing import Any
 import yaml
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.checker import LineChecker
-from npc_runtime.dialogue.engine import DialogueEngine, LineDoneEvent, ToolCallEvent
+from npc_runtime.constraints.checker import LineChecker
+from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import WorldState
-from npc_runtime.lore.tool_calls import ToolCall, problems
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.tools.calls import ToolCall, problems
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = ROOT / "examples" / "worlds" / "saltmere"

@@ -36,14 +36,15 @@ from typing import Any
 import yaml
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.engine import DialogueEngine, LineDoneEvent, ToolCallEvent
+from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
-from npc_runtime.lore.tool_calls import json_schema
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.tools.calls import json_schema
 
 NPC = "npc"
 THREADS = 2

@@ -13,8 +13,11 @@ check "only npc_runtime/model/ imports onnxruntime" \
   "$(py '^\s*(import onnxruntime|from onnxruntime)' | grep -v '^npc_runtime/model/')"
 check "only server/status.py aborts RPCs" \
   "$(py 'context\.abort\(' | grep -v '^npc_runtime/server/status.py')"
-check "lore/ and model/ know nothing of dialogue/ or server/" \
-  "$(grep -rnE 'npc_runtime\.(dialogue|server)' npc_runtime/lore npc_runtime/model --include=*.py)"
+check "lore/, model/, constraints/, tools/ and store/ know nothing of dialogue/ or server/" \
+  "$(grep -rnE 'npc_runtime\.(dialogue|server)' npc_runtime/lore npc_runtime/model \
+     npc_runtime/constraints npc_runtime/tools npc_runtime/store --include=*.py)"
+check "lore/ knows nothing of the model, constraints, tools or store" \
+  "$(grep -rnE 'npc_runtime\.(model|constraints|tools|store)' npc_runtime/lore --include=*.py)"
 for f in $(find npc_runtime -name '*.py' -not -path '*/_proto/*'); do
   n=$(wc -l < "$f")
   if [ "$n" -gt 600 ]; then echo "warning: $f has $n lines (soft cap 400)"; fi

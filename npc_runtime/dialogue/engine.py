@@ -12,29 +12,39 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 
-import numpy as np
 import structlog
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.bans import ban_words
-from npc_runtime.dialogue.calls import SAY, Reply, Tighten, decide, feed, write_arguments
-from npc_runtime.dialogue.checker import (
-    CheckAction,
-    CheckReport,
+from npc_runtime.constraints.checker import (
     LineChecker,
-    Violation,
-    offending_words,
+)
+from npc_runtime.dialogue.actions import (
+    SAY,
+    Reply,
+    decide,
+    evidence,
+    feed,
+    offer,
+    stock_limit,
+    write_arguments,
+)
+from npc_runtime.dialogue.events import (
+    CallOutcome,
+    LineDoneEvent,
+    LineReplacedEvent,
+    ReplyEvent,
+    Timings,
+    TokenEvent,
+    ToolCallEvent,
 )
 from npc_runtime.dialogue.prompt import build_messages, card_facts, persona_card, recall
 from npc_runtime.dialogue.scheduler import (
     DONE,
-    Decode,
     Release,
     Reserve,
     Rewind,
@@ -42,98 +52,26 @@ from npc_runtime.dialogue.scheduler import (
     TurnSteps,
 )
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
-from npc_runtime.dialogue.store import StateStore
+from npc_runtime.dialogue.speech import LineWriter
 from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
-from npc_runtime.lore.mentions import content_words
-from npc_runtime.lore.model import Fact, Tool, ToolParam, World, WorldState
-from npc_runtime.lore.progress import apply, reveal
-from npc_runtime.lore.tool_calls import (
-    QUANTITY,
-    ToolCall,
-    choices,
-    ground,
-    problems,
-)
-from npc_runtime.model.generate import Generation, SamplingParams, StopReason
+from npc_runtime.lore.model import Fact, Tool, World, WorldState
+from npc_runtime.model.generate import SamplingParams
 from npc_runtime.model.kv_pool import CachedSequence, KVPool
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
-from npc_runtime.model.tokenizer import Message, StreamDecoder
+from npc_runtime.model.tokenizer import Message
+from npc_runtime.store.sqlite import StateStore
+from npc_runtime.tools.calls import (
+    ToolCall,
+    problems,
+)
+from npc_runtime.tools.progress import apply, reveal
 
 log = structlog.get_logger(__name__)
 
-MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
-GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
 STORY_POINTS = 256  # (NPC, stage) views with their cards kept for the next turns
-MAX_SENTENCES = 3  # a line ends after this many sentences ("one to three", the card says)
-_SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')]|$)")
-GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenEvent:
-    """A piece of the reply, in order."""
-
-    text: str
-    index: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Timings:
-    """Server-side timings of one reply."""
-
-    ttft_ms: float
-    total_ms: float
-    prompt_tokens: int
-    generated_tokens: int
-    decode_tokens_per_s: float
-
-
-@dataclasses.dataclass(frozen=True)
-class LineReplacedEvent:
-    """The streamed text was rejected by the checker: show ``text`` instead."""
-
-    text: str
-
-
-@dataclasses.dataclass(frozen=True)
-class ToolCallEvent:
-    """The NPC acts: ``executes == "engine"`` means the game must run it and answer."""
-
-    call_id: str
-    tool: str
-    args: dict[str, object]
-    executes: str  # "engine" | "server"
-
-
-@dataclasses.dataclass(frozen=True)
-class CallOutcome:
-    """What became of a call: ok, failed (the game said so), timed_out or rejected."""
-
-    call_id: str
-    tool: str
-    args: dict[str, object]
-    status: str
-    result: str  # JSON text the conversation continues with
-    changes: tuple[str, ...] = ()  # quest state changes it caused
-
-
-@dataclasses.dataclass(frozen=True)
-class LineDoneEvent:
-    """The finished reply, as stored in the conversation."""
-
-    text: str
-    stop_reason: StopReason
-    timings: Timings
-    check: CheckReport = dataclasses.field(default_factory=CheckReport)
-    calls: tuple[CallOutcome, ...] = ()
-    revealed: tuple[str, ...] = ()  # facts the line told the player (first time)
-    quest_changes: tuple[str, ...] = ()  # what telling them moved along
-
-
-ReplyEvent = TokenEvent | LineReplacedEvent | ToolCallEvent | LineDoneEvent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,19 +82,6 @@ class _StoryPoint:
     card: str
     card_ids: list[int]
     checker: LineChecker
-
-
-@dataclasses.dataclass(frozen=True)
-class _Line:
-    """A phase's spoken line once checked."""
-
-    text: str
-    reason: StopReason
-    streamed: str  # what went out as tokens
-    first_at: float  # when its first token came (0: none)
-    tokens: int  # generated, over all attempts
-    ids: list[int]  # prompt and the last attempt's tokens: what the KV holds
-    check: CheckReport
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +106,7 @@ class DialogueEngine:
         self._scheduler = TurnScheduler(model.runner)
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         # An NPC line is one paragraph: a newline after some text ends it.
-        self._stops = [*model.manifest.stop_strings, "\n"]
+        self._writer = LineWriter(model)
         self._points: dict[tuple[object, ...], _StoryPoint] = {}  # LRU, see _point
         # Engine tool calls waiting for the game: call id -> (session id, answer).
         self._waiting: dict[str, tuple[str, asyncio.Future[tuple[str, str]]]] = {}
@@ -439,8 +364,8 @@ class DialogueEngine:
                                         session=session.id, into=row)
         reply = Reply(logits, cache)
         called_tools = {o.tool for o in outcomes}
-        offered = (self._callable(known, pending, session, called_tools,
-                                  chosen=bool(tool_choice))
+        offered = (offer(world, known, [*session.history, *pending], pending[0][1],
+                         called_tools, chosen=bool(tool_choice))
                    if known.tools and calls_left > 0 and tool_choice != "none" else {})
         if offered:  # act or speak? An action tag, written under the grammar
             if tool_choice in offered:  # the game chose: only the arguments are decoded
@@ -449,18 +374,18 @@ class DialogueEngine:
                 action = tool_choice
             else:
                 action = yield from decide(reply, tokenizer, list(offered),
-                                           self._evidence(known, pending, offered))
+                                           evidence(known, pending[0][1], offered))
             if action != SAY:
                 tool = world.tools[action]
                 args = yield from write_arguments(reply, tokenizer, offered[action],
-                                                  _stock_limit(tool, known))
+                                                  stock_limit(tool, known))
                 yield from self._release(session, cache, [*prompt, *reply.ids])
                 yield self._called(known, tool, args, tokenizer.decode(reply.ids))
                 return
             # Speak: forget the tag, so the line starts as any other NPC's would.
             yield Rewind(len(prompt))
             reply = Reply(logits, cache)
-        said = yield from self._checked_line(
+        said = yield from self._writer.checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
             player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled)
         if said is None:
@@ -502,47 +427,6 @@ class DialogueEngine:
         log.info("facts_revealed", session=session.id, facts=told, changes=changes)
         return told, tuple(c for c in changes if not c.startswith("revealed: "))
 
-    def _checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
-                      reply: Reply, *, start: list[int], player_line: str,
-                      params: SamplingParams, hold: bool, cancelled: threading.Event
-                      ) -> Generator[object, object, _Line | None]:
-        """
-        The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
-        turn was cancelled. The policy on a violation: generate again with the
-        offending words banned, then repair, then an authored fallback line.
-        """
-        tokenizer = self.model.tokenizer
-        found: list[Violation] = []
-        banned: list[str] = []
-        first_at, count, streamed = 0.0, 0, ""
-        for attempt in range(1, MAX_REGENERATIONS + 2):
-            generation = Generation(
-                self.model.runner, start, params, tokenizer.eos_token_ids,
-                logits_processor=ban_words(tokenizer, banned) if banned else None)
-            text, reason, first = yield from self._generate(
-                generation, reply.logits, reply.cache, stream=not hold and attempt == 1,
-                cancelled=cancelled)
-            first_at, count = first_at or first, count + len(generation.tokens)
-            streamed = streamed or ("" if hold else text)
-            if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
-                log.info("turn_cancelled", session=session.id, generated_tokens=count)
-                return None
-            violations = checker.check(text, player_line)
-            if not violations:
-                action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
-                break
-            found += violations
-            more = [w for w in offending_words(violations) if w not in banned]
-            if attempt <= MAX_REGENERATIONS and more:  # nothing new to ban: same line again
-                banned += more
-                yield Rewind(len(start))
-            else:
-                break
-        if violations:
-            text, action = self._repair_or_fall_back(checker, text, player_line, known, session)
-        return _Line(text, reason, streamed, first_at, count, generation.ids,
-                     CheckReport(tuple(found), action, attempt))
-
     def _point(self, world: World, npc_id: str, state: WorldState) -> _StoryPoint:
         """What one NPC knows at one point of the story, with its card, built once."""
         key = (world.version, npc_id, tuple(sorted(state.stages.items())),
@@ -560,58 +444,6 @@ class DialogueEngine:
             self._points.pop(next(iter(self._points)))
         return point
 
-    def _callable(self, known: KnowledgeView, pending: list[Message], session: Session,
-                  done: set[str], *, chosen: bool = False
-                  ) -> dict[str, list[tuple[ToolParam, tuple[str, ...]]]]:
-        """
-        The tools worth offering the model now, each with its parameters and the values
-        they may take ("talk less, call right": a 135M model, offered a tool, takes it).
-
-        A lore-valued parameter takes the values the player named (in this line, else in
-        their last few lines); a tool whose required lore-valued parameter names nothing
-        the player said is left out, and so is one with no such parameter unless the
-        player's line shares a word with its name or description. Tools already called
-        this turn are left out. ``chosen``: the game picked the tool; no word needed.
-        """
-        world = self.world
-        # What the player refers to: their line first, then the recent conversation
-        # (the NPC naming an item lets the player say "I'll take it").
-        said = [text for role, text in reversed([*session.history, *pending])
-                if role in {"user", "assistant"}][: GROUNDING_MESSAGES]
-        line_words = _stems(content_words(pending[0][1]))
-        offered: dict[str, list[tuple[ToolParam, tuple[str, ...]]]] = {}
-        for tool in known.tools:
-            if tool.id in done:
-                continue
-            params: list[tuple[ToolParam, tuple[str, ...]]] = []
-            grounded = False
-            for param in tool.params:
-                allowed = choices(world, known, param)
-                if not allowed or param.type != "string":
-                    if not param.optional:
-                        params.append((param, allowed))
-                    continue
-                named = next((g for text in said
-                              if (g := ground(world, known, tool, text).get(param.name))), ())
-                if named:
-                    params.append((param, named))
-                    grounded = True
-                elif not param.optional:
-                    break
-            else:
-                # After a call, only the player's own words justify another one.
-                if chosen or (grounded and not done) or line_words & _tool_words(tool):
-                    offered[tool.id] = params
-        return offered
-
-    @staticmethod
-    def _evidence(known: KnowledgeView, pending: list[Message], offered: Mapping[str, object]
-                  ) -> dict[str, float]:
-        """Per offered tool, the words the player's line shares with what the tool does."""
-        line = _stems(content_words(pending[0][1]))
-        return {t.id: float(len(line & _tool_words(t))) for t in known.tools
-                if t.id in offered}
-
     def _check_tool_choice(self, session: Session, pending: list[Message],
                            tool_choice: str) -> None:
         if tool_choice in {"", "none"}:
@@ -623,7 +455,8 @@ class DialogueEngine:
                 f"tool_choice {tool_choice!r}: {session.npc_id} cannot call it now; it can "
                 f"call: {', '.join(t.id for t in known.tools) or 'nothing'} (or use '' or "
                 "'none')")
-        if tool_choice not in self._callable(known, pending, session, set(), chosen=True):
+        if tool_choice not in offer(self.world, known, [*session.history, *pending],
+                                    pending[0][1], set(), chosen=True):
             raise InvalidInputError(
                 f"tool_choice {tool_choice!r}: the player's words name no value for its "
                 "arguments (e.g. an item the NPC has); let the NPC decide with ''")
@@ -645,91 +478,6 @@ class DialogueEngine:
             self.kv.put(("session", session.id), CachedSequence(
                 tuple(ids), released.rewind(min(released.length, len(ids)))))
 
-    def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache, *,
-                  stream: bool, cancelled: threading.Event
-                  ) -> Generator[object, object, tuple[str, StopReason, float]]:
-        """
-        One line from the prefilled prompt: returns its text (up to a stop), why it
-        ended and when its first token came (0 if none). Streams tokens if ``stream``.
-        """
-        decoder = StreamDecoder(self.model.tokenizer)
-        shown, first_at = "", 0.0
-        reason: StopReason | None = None
-        while (token := generation.choose(logits)) is not None:
-            if cancelled.is_set():
-                break
-            first_at = first_at or time.perf_counter()
-            decoder.push(token)
-            visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
-            if len(visible) > len(shown):
-                if stream:
-                    yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
-                shown = visible
-            if len(visible) < len(decoder.text.lstrip()):
-                reason = StopReason.STOP_SEQUENCE
-                break
-            if enough_sentences(visible):
-                reason = StopReason.STOP_SEQUENCE  # talk less: a line is a few sentences
-                break
-            if len(generation.tokens) == generation.max_new_tokens:
-                break  # no need to run the last token
-            received = yield Decode(token, cache)
-            assert isinstance(received, np.ndarray)
-            logits = received
-            generation.ids.append(token)
-        if cancelled.is_set():
-            reason = StopReason.CANCELLED
-        return shown, reason or generation.reason or StopReason.MAX_TOKENS, first_at
-
-    @staticmethod
-    def _repair_or_fall_back(checker: LineChecker, text: str, line: str, known: KnowledgeView,
-                             session: Session) -> tuple[str, CheckAction]:
-        """The last policy steps: cut the offending sentences, else an authored line."""
-        if repaired := checker.repair(text, line):
-            action, text = CheckAction.REPAIRED, repaired
-        else:  # rotate the authored lines so repeats are rarer
-            lines = known.npc.fallback_lines
-            action = CheckAction.FALLBACK
-            text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
-        log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
-        return text, action
-
-
-def _stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
-    """A tool that hands over an item the NPC holds cannot ask for more than it holds."""
-    def tighten(param: ToolParam, args: dict[str, object]) -> ToolParam:
-        item = args.get(tool.requires_has_item or "")
-        if param.name != QUANTITY or not isinstance(item, str):
-            return param
-        held = known.npc.inventory.get(item, 0)
-        top = held if param.maximum is None else min(param.maximum, held)
-        return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
-
-    return tighten
-
-
-def enough_sentences(text: str) -> bool:
-    """Whether ``text`` ends a sentence that is its MAX_SENTENCES-th (or later)."""
-    return (len(_SENTENCE_END.findall(text)) >= MAX_SENTENCES
-            and text.rstrip("\"' )").endswith((".", "!", "?")))
-
-
-def _tool_words(tool: Tool) -> set[str]:
-    """What a tool does, in stems: its name and its description's first clause."""
-    clause = re.split(r"[(.;:]", tool.description, maxsplit=1)[0]  # no "(e.g. ...)"
-    return _stems(content_words(tool.id.replace("_", " ") + " " + clause))
-
-
-def _stems(words: set[str]) -> set[str]:
-    """Crude stems, so "shops" meets "shop" and "opening" meets "open"."""
-    out = set()
-    for word in words:
-        suffix = next((x for x in ("ing", "ed", "es", "s")
-                       if word.endswith(x) and len(word) - len(x) >= 3), "")
-        out.add(word.removesuffix(suffix) if suffix else word)
-    return out
-
-
 def _player_id(player_id: str) -> str:
     if len(player_id) > 128:
         raise InvalidInputError(f"player_id is {len(player_id)} characters; the limit is 128")
@@ -741,6 +489,3 @@ def _neutralise(text: str) -> str:
     return text.replace("<|", "< |")
 
 
-def _cut_at_stop(text: str, stops: list[str]) -> str:
-    cut = min((i for s in stops if (i := text.find(s)) >= 0), default=len(text))
-    return text[:cut]

@@ -6,9 +6,9 @@ import asyncio
 import dataclasses
 import secrets
 
-from npc_runtime.dialogue.store import SessionRecord, StateStore
 from npc_runtime.errors import InvalidInputError, UnknownSessionError
 from npc_runtime.model.tokenizer import Message
+from npc_runtime.store.sqlite import SessionRecord, StateStore
 
 
 @dataclasses.dataclass

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from npc_runtime.dialogue.checker import CheckAction, CheckReport
-from npc_runtime.dialogue.engine import (
+from npc_runtime.constraints.checker import CheckAction, CheckReport
+from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.events import (
     CallOutcome,
-    DialogueEngine,
     LineDoneEvent,
     LineReplacedEvent,
     ReplyEvent,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.engine import DialogueEngine, LineDoneEvent
+from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.events import LineDoneEvent
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
 

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.checker import CheckAction, LineChecker
-from npc_runtime.dialogue.engine import (
-    DialogueEngine,
+from npc_runtime.constraints.checker import CheckAction, LineChecker
+from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.events import (
     LineDoneEvent,
     LineReplacedEvent,
     ReplyEvent,
     TokenEvent,
-    enough_sentences,
 )
 from npc_runtime.dialogue.prompt import persona_card
+from npc_runtime.dialogue.speech import enough_sentences
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState

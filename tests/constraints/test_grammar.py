@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from npc_runtime.model.constrained import TokenTrie
+from npc_runtime.constraints.grammar import TokenTrie
 
 
 def test_only_tokens_continuing_an_option_are_allowed() -> None:

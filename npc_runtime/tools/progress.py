@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from npc_runtime.lore.model import Tool, Transition, World, WorldState
-from npc_runtime.lore.tool_calls import ToolCall
+from npc_runtime.tools.calls import ToolCall
 
 
 def apply(world: World, state: WorldState, call: ToolCall, tool: Tool

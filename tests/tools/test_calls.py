@@ -9,8 +9,8 @@ import pytest
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
-from npc_runtime.lore.progress import apply, reveal
-from npc_runtime.lore.tool_calls import ToolCall, choices, ground, json_schema, problems
+from npc_runtime.tools.calls import ToolCall, choices, ground, json_schema, problems
+from npc_runtime.tools.progress import apply, reveal
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from npc_runtime.dialogue.bans import ban_words
+from npc_runtime.constraints.bans import ban_words
 from npc_runtime.model.loader import LoadedModel
 
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from npc_runtime.dialogue.calls import SAY, Reply, decide, write_arguments
+from npc_runtime.dialogue.actions import SAY, Reply, decide, write_arguments
 from npc_runtime.dialogue.scheduler import Decode
 from npc_runtime.lore.model import ToolParam
 from npc_runtime.model.loader import LoadedModel

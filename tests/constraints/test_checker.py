@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from npc_runtime.dialogue.checker import LineChecker, offending_words
+from npc_runtime.constraints.checker import LineChecker, offending_words
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world

@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Generator, Mapping, Sequence
 
 import numpy as np
 
+from npc_runtime.constraints.grammar import TokenTrie
 from npc_runtime.dialogue.scheduler import Decode
-from npc_runtime.lore.model import ToolParam
-from npc_runtime.model.constrained import TokenTrie
+from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.mentions import content_words
+from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.runner import KVCache
-from npc_runtime.model.tokenizer import ChatTokenizer
+from npc_runtime.model.tokenizer import ChatTokenizer, Message
+from npc_runtime.tools.calls import QUANTITY, choices, ground
 
 SAY = "say"
+GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
 MAX_FREE_TOKENS = 24  # a free-text argument is a short phrase
 MAX_RANGE = 200  # integer arguments with more values than this are capped
 EVIDENCE_BIAS = 4.0  # logits added per word the player's line shares with a tool
@@ -139,3 +144,90 @@ def _free_text(reply: Reply, tokenizer: ChatTokenizer, end: str
     # The closing quote and separator are fed as canonical text, whatever the model chose.
     yield from feed(reply, tokenizer.encode(text[len(tokenizer.decode(written)):] + '"' + end))
     return text  # as written into the KV, so the JSON there and the call agree
+
+
+# --- which tools to offer -------------------------------------------------------------------
+
+Offer = dict[str, list[tuple[ToolParam, tuple[str, ...]]]]
+"""Tool id -> its parameters, each with the values it may take now."""
+
+
+def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], line: str,
+          done: set[str], *, chosen: bool = False) -> Offer:
+    """
+    The tools worth offering the model now, each with its parameters and the values
+    they may take ("talk less, call right": a 135M model, offered a tool, takes it).
+
+    A lore-valued parameter takes the values the player named (in this line, else in the
+    recent conversation); a tool whose required lore-valued parameter names nothing
+    the player said is left out, and so is one with no such parameter unless the
+    player's ``line`` shares a word with its name or description. Tools already called
+    this turn (``done``) are left out. ``chosen``: the game picked the tool; no word needed.
+    """
+    # What the player refers to: their line first, then the recent conversation
+    # (the NPC naming an item lets the player say "I'll take it").
+    said = [text for role, text in reversed(conversation)
+            if role in {"user", "assistant"}][:GROUNDING_MESSAGES]
+    line_words = _stems(content_words(line))
+    offered: Offer = {}
+    for tool in known.tools:
+        if tool.id in done:
+            continue
+        params: list[tuple[ToolParam, tuple[str, ...]]] = []
+        grounded = False
+        for param in tool.params:
+            allowed = choices(world, known, param)
+            if not allowed or param.type != "string":
+                if not param.optional:
+                    params.append((param, allowed))
+                continue
+            named = next((g for text in said
+                          if (g := ground(world, known, tool, text).get(param.name))), ())
+            if named:
+                params.append((param, named))
+                grounded = True
+            elif not param.optional:
+                break
+        else:
+            # After a call, only the player's own words justify another one.
+            if chosen or (grounded and not done) or line_words & _tool_words(tool):
+                offered[tool.id] = params
+    return offered
+
+
+def evidence(known: KnowledgeView, line: str, offered: Mapping[str, object]
+             ) -> dict[str, float]:
+    """Per offered tool, the words the player's line shares with what the tool does."""
+    words = _stems(content_words(line))
+    return {t.id: float(len(words & _tool_words(t))) for t in known.tools if t.id in offered}
+
+
+def stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
+    """A tool that hands over an item the NPC holds cannot ask for more than it holds."""
+    def tighten(param: ToolParam, args: dict[str, object]) -> ToolParam:
+        item = args.get(tool.requires_has_item or "")
+        if param.name != QUANTITY or not isinstance(item, str):
+            return param
+        held = known.npc.inventory.get(item, 0)
+        top = held if param.maximum is None else min(param.maximum, held)
+        return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
+
+    return tighten
+
+
+def _tool_words(tool: Tool) -> set[str]:
+    """What a tool does, in stems: its name and its description's first clause."""
+    clause = re.split(r"[(.;:]", tool.description, maxsplit=1)[0]  # no "(e.g. ...)"
+    return _stems(content_words(tool.id.replace("_", " ") + " " + clause))
+
+
+def _stems(words: set[str]) -> set[str]:
+    """Crude stems, so "shops" meets "shop" and "opening" meets "open"."""
+    out = set()
+    for word in words:
+        suffix = next((x for x in ("ing", "ed", "es", "s")
+                       if word.endswith(x) and len(word) - len(x) >= 3), "")
+        out.add(word.removesuffix(suffix) if suffix else word)
+    return out
+
+

@@ -1,0 +1,1 @@
+"""Persistence: quest states and sessions (SQLite)."""

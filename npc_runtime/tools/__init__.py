@@ -1,0 +1,1 @@
+"""Tools: calls against the lore (values, grounding, validation) and their effects."""
