@@ -3,6 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 BUF    := .tools/node_modules/.bin/buf
+INKJS  := .tools/node_modules/inkjs/package.json
 # Where llama-cpp-python's compiled wheel is kept between runs (it builds in ~11 min).
 WHEELS ?= $(HOME)/.cache/npc-runtime/wheels
 
@@ -21,12 +22,15 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## serve the example world with the default model (built on first run)
 	$(VENV)/bin/npc-runtime serve
 
-test: $(STAMP)  ## run the test suite (builds the default model on first run)
+test: $(STAMP) $(INKJS)  ## run the test suite (builds the default model on first run)
 	$(VENV)/bin/npc-runtime model build
 	$(VENV)/bin/pytest -q
 
 $(BUF):
 	npm install --silent --prefix .tools @bufbuild/buf@1.75.0
+
+$(INKJS):  # the Ink compiler and runtime, to compile and play exported trees in tests
+	npm install --silent --prefix .tools inkjs@2.4.0
 
 lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to date
 	$(VENV)/bin/ruff check npc_runtime tests benchmarks

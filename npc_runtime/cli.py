@@ -217,6 +217,58 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tree_generate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_format, "warning")
+    from npc_runtime.dialogue.engine import DialogueEngine
+    from npc_runtime.dialogue.trees.export import to_ink, to_json, to_yarn
+    from npc_runtime.dialogue.trees.generate import generate_tree
+    from npc_runtime.dialogue.trees.verify import verify
+    from npc_runtime.lore.loader import load_world
+    from npc_runtime.model.loader import load_model
+
+    world = load_world(settings.world)
+    model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
+    # Its own in-memory quest states: generating a tree changes no player's game.
+    engine = DialogueEngine(world, model, dataclasses.replace(settings, state_db=None))
+    try:
+        tree = asyncio.run(generate_tree(engine, args.spec, seed=args.seed, progress=_progress))
+    finally:
+        engine.shutdown()
+    text = {"json": to_json, "yarn": to_yarn, "ink": to_ink}[args.format](tree)
+    if args.out:
+        args.out.write_text(text)
+        _progress(f"wrote {args.out} ({len(tree.nodes)} nodes)")
+    else:
+        sys.stdout.write(text)
+    for problem in verify(tree, world):
+        _progress(f"warning: {problem}")
+    return 0
+
+
+def _cmd_tree_check(args: argparse.Namespace) -> int:
+    from npc_runtime.dialogue.trees.model import Tree
+    from npc_runtime.dialogue.trees.verify import verify
+    from npc_runtime.lore.loader import load_world
+
+    try:
+        tree = Tree.from_json(json.loads(args.file.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"{args.file}: not a tree in npc-runtime JSON ({exc}); generate one with "
+              "npc-runtime tree generate --format json", file=sys.stderr)
+        return 1
+    world = load_world(args.world) if args.world else None
+    problems = verify(tree, world)
+    reveals = sorted({f for n in tree.nodes.values() for f in n.reveals})
+    print(f"{args.file}: {len(tree.nodes)} nodes, {sum(n.end for n in tree.nodes.values())} "
+          f"ends, facts revealed: {', '.join(reveals) or 'none'}"
+          + ("" if world else " (no --world: lines not checked against the lore)"))
+    for problem in problems:
+        print(f"  {problem}")
+    print("ok" if not problems else f"{len(problems)} problem(s)")
+    return 0 if not problems else 1
+
+
 def _read_line(prompt: str) -> str:
     try:
         return input(prompt)
@@ -240,7 +292,7 @@ def _parser() -> argparse.ArgumentParser:
         description="NPC dialogue server: ONNX persona models over gRPC, bound by your lore.",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for add in (_add_serve, _add_talk, _add_model, _add_lore, _add_import):
+    for add in (_add_serve, _add_talk, _add_model, _add_lore, _add_tree, _add_import):
         add(sub)
     return parser
 
@@ -352,6 +404,31 @@ def _add_lore(sub: Subparsers) -> None:
         description="Print the JSON Schema of world files. Save it and put "
         "'# yaml-language-server: $schema=PATH' at the top of your YAML for autocompletion.")
     schema.set_defaults(run=_cmd_lore_schema)
+
+
+def _add_tree(sub: Subparsers) -> None:
+    tree = sub.add_parser("tree", help="generate and check branching dialogue trees",
+                          description="Generate dialogue trees from a world's dialogue specs "
+                          "and check them; export to JSON, Yarn or Ink.")
+    tree_sub = tree.add_subparsers(required=True, metavar="ACTION")
+    generate = tree_sub.add_parser(
+        "generate", help="generate a tree for a dialogue spec",
+        description="Generate a tree for one dialogue spec of a world (every NPC line gated "
+        "and checked like a live turn), verify it, and write it as JSON, Yarn or Ink.")
+    generate.add_argument("--world", type=Path, help="world folder (default: the example)")
+    generate.add_argument("--spec", required=True, help="dialogue spec id (dialogues: in YAML)")
+    generate.add_argument("--format", choices=["json", "yarn", "ink"], default="json")
+    generate.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    generate.add_argument("--seed", type=int, default=0, help="the same seed, the same tree")
+    generate.add_argument("--model", dest="model_dir", type=Path, help="model folder")
+    generate.set_defaults(run=_cmd_tree_generate)
+    check = tree_sub.add_parser(
+        "check", help="verify a tree file",
+        description="Check a tree (npc-runtime JSON): links, reachability, every path ends, "
+        "facts revealed, and with --world every line against the lore. Exit 1 on problems.")
+    check.add_argument("file", type=Path, help="a tree written by tree generate --format json")
+    check.add_argument("--world", type=Path, help="check every line against this world")
+    check.set_defaults(run=_cmd_tree_check)
 
 
 def _add_import(sub: Subparsers) -> None:

@@ -180,7 +180,7 @@ class DialogueEngine:
 
     async def say(
         self, session_id: str, text: str, params: SamplingParams, *, hold: bool = False,
-        tool_choice: str = "",
+        tool_choice: str = "", tell: Sequence[str] = (),
     ) -> AsyncIterator[ReplyEvent]:
         """
         Stream the NPC's reply to ``text``; closing the iterator stops generation.
@@ -195,6 +195,8 @@ class DialogueEngine:
         ``tool_choice``: "" lets the NPC decide; "none" makes it only speak; a tool id
         makes it call that tool first (the game knows the player clicked "Buy", say),
         with arguments still chosen from the lore and grounded in the player's words.
+        ``tell``: fact ids the answer should tell (tree generation); each must be one the
+        NPC may tell now.
 
         Raises:
             UnknownSessionError: No such session.
@@ -207,6 +209,7 @@ class DialogueEngine:
         async with session.turn_lock:
             pending: list[Message] = [("user", line)]  # this turn's messages so far
             self._check_tool_choice(session, pending, tool_choice)
+            told = self._check_tell(session, tell)
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -215,7 +218,7 @@ class DialogueEngine:
                 phase = self._run_phase(session, pending, params, hold=hold, started=started,
                                         calls_left=MAX_CALLS - len(outcomes),
                                         outcomes=tuple(outcomes), cancelled=cancelled,
-                                        tool_choice=choice)
+                                        tool_choice=choice, tell=told)
                 async for item in self._on_scheduler(phase, cancelled):
                     if isinstance(item, _Called):
                         called = item
@@ -310,13 +313,14 @@ class DialogueEngine:
         self.store.close()
 
     def _prompt(self, session: Session, system: str, pending: list[Message],
-                params: SamplingParams, recalled: Sequence[Fact] = ()) -> list[int]:
+                params: SamplingParams, *, recalled: Sequence[Fact] = (),
+                tell: Sequence[Fact] = ()) -> list[int]:
         """Token ids of the turn's prompt, dropping the oldest exchanges if they overflow."""
         tokenizer = self.model.tokenizer
         budget = self.model.manifest.context_length - params.max_new_tokens
         while True:
             prompt = tokenizer.encode_chat(build_messages(
-                system, session.player_name, [*session.history, *pending], recalled))
+                system, session.player_name, [*session.history, *pending], recalled, tell))
             if len(prompt) <= budget or not session.history:
                 break
             del session.history[:2]  # the oldest exchange goes; the shared prefix stays
@@ -340,7 +344,7 @@ class DialogueEngine:
     def _run_phase(self, session: Session, pending: list[Message], params: SamplingParams, *,
                    hold: bool, started: float, calls_left: int,
                    outcomes: tuple[CallOutcome, ...], cancelled: threading.Event,
-                   tool_choice: str = "") -> TurnSteps:
+                   tool_choice: str = "", tell: Sequence[Fact] = ()) -> TurnSteps:
         """
         One model pass over the conversation: decide, then call a tool or speak.
 
@@ -356,7 +360,7 @@ class DialogueEngine:
                             self.store.state(world.name, session.player_id))
         known, system, shared, checker = point.known, point.card, point.card_ids, point.checker
         recalled = recall(world, card_facts(known)[1], pending[0][1])
-        prompt = self._prompt(session, system, pending, params, recalled)
+        prompt = self._prompt(session, system, pending, params, recalled=recalled, tell=tell)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         row = yield Reserve(len(prompt) + params.max_new_tokens + 64)  # our decode batch row
         assert isinstance(row, KVCache)
@@ -443,6 +447,16 @@ class DialogueEngine:
         while len(self._points) > STORY_POINTS:
             self._points.pop(next(iter(self._points)))
         return point
+
+    def _check_tell(self, session: Session, tell: Sequence[str]) -> tuple[Fact, ...]:
+        if not tell:
+            return ()
+        world = self.world
+        known = view(world, session.npc_id, self.store.state(world.name, session.player_id))
+        allowed = {f.id: f for f in known.facts}
+        if missing := [f for f in tell if f not in allowed]:
+            raise InvalidInputError(f"{session.npc_id} may not tell {', '.join(missing)} now")
+        return tuple(allowed[f] for f in tell)
 
     def _check_tool_choice(self, session: Session, pending: list[Message],
                            tool_choice: str) -> None:

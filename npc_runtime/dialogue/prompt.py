@@ -98,15 +98,20 @@ def recall(world: World, facts: Sequence[Fact], text: str) -> list[Fact]:
 
 
 def build_messages(system: str, player_name: str, conversation: Sequence[Message],
-                   recalled: Sequence[Fact] = ()) -> list[Message]:
+                   recalled: Sequence[Fact] = (), tell: Sequence[Fact] = ()) -> list[Message]:
     """
     The chat to render: the shared card, who is talking, then the conversation; facts
-    recalled for the player's latest line go right before it, so everything earlier
-    (and its KV) stays the same from turn to turn.
+    recalled for the player's latest line (and those to ``tell`` in this answer) go
+    right before it, so everything earlier (and its KV) stays the same turn to turn.
     """
     head: list[Message] = [("system", system), ("system", f"You are talking to {player_name}.")]
     users = [i for i, (role, _) in enumerate(conversation) if role == "user"]
-    if not recalled or not users:
+    if not (recalled or tell) or not users:
         return [*head, *conversation]
-    note: Message = ("system", "You also know: " + " ".join(f.text for f in recalled))
+    parts = []
+    if recalled:
+        parts.append("You also know: " + " ".join(f.text for f in recalled))
+    if tell:
+        parts.append("In your answer, tell the player: " + " ".join(f.text for f in tell))
+    note: Message = ("system", " ".join(parts))
     return [*head, *conversation[:users[-1]], note, *conversation[users[-1]:]]

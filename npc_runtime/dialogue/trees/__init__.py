@@ -1,0 +1,1 @@
+"""Branching dialogue trees: the model, generation, verification and exports."""
