@@ -96,8 +96,10 @@ class LineChecker:
         self._allowed_entities = {e.id for e in known.entities}
         self._later = later
         # Naming what the NPC may name, or repeating its card, tells no forbidden fact.
+        # All it may tell, not only what fits its card (the rest is recalled per turn).
+        told_text = " ".join([card, *(f.text for f in known.facts)])
         allowed_words = content_words(" ".join(
-            [card, *(n for e in known.entities for n in (e.name, *e.aliases))]))
+            [told_text, *(n for e in known.entities for n in (e.name, *e.aliases))]))
         forbidden = [(f, "secret") for f in known.withheld] + [
             (f, "spoiler" if f.id in later else "unknown_fact")
             for f in world.facts.values()
@@ -115,7 +117,8 @@ class LineChecker:
         names = " ".join([*world.gazetteer, *(e.name for e in world.entities.values()),
                           *(a for e in world.entities.values() for a in e.aliases)])
         self._known_words = ({w.lower() for w in WORD.findall(names)}
-                             | {w.lower() for w in WORD.findall(card)} | _COMMON_CAPITALISED)
+                             | {w.lower() for w in WORD.findall(told_text)}
+                             | _COMMON_CAPITALISED)
         self._never = alternation(phrase.lower() for phrase in npc.never_say)
 
     def check(self, line: str, player_line: str = "") -> tuple[Violation, ...]:

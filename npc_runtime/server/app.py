@@ -19,12 +19,15 @@ from npc_runtime.server._proto.npc.v1 import (
     dialogue_pb2_grpc,
     quest_pb2,
     quest_pb2_grpc,
+    tree_pb2,
+    tree_pb2_grpc,
     world_pb2,
     world_pb2_grpc,
 )
 from npc_runtime.server.dialogue_servicer import DialogueServicer
 from npc_runtime.server.interceptors import RequestContextInterceptor
 from npc_runtime.server.quest_servicer import QuestServicer
+from npc_runtime.server.tree_servicer import TreeServicer
 from npc_runtime.server.world_servicer import WorldServicer
 
 log = structlog.get_logger(__name__)
@@ -33,6 +36,7 @@ SERVICE_NAMES = (
     dialogue_pb2.DESCRIPTOR.services_by_name["DialogueService"].full_name,
     world_pb2.DESCRIPTOR.services_by_name["WorldService"].full_name,
     quest_pb2.DESCRIPTOR.services_by_name["QuestService"].full_name,
+    tree_pb2.DESCRIPTOR.services_by_name["TreeService"].full_name,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
@@ -51,6 +55,7 @@ async def build_server(
     dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(DialogueServicer(engine), server)
     world_pb2_grpc.add_WorldServiceServicer_to_server(WorldServicer(worlds), server)
     quest_pb2_grpc.add_QuestServiceServicer_to_server(QuestServicer(engine), server)
+    tree_pb2_grpc.add_TreeServiceServicer_to_server(TreeServicer(engine), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)

@@ -91,6 +91,13 @@ class StateStore:
                 (world, player, _state_to_json(state), time.time()))
             self._states[(world, player)] = state
 
+    def forget(self, world: str, player: str) -> None:
+        """Drop a player's quest state (e.g. the scratch players of tree generation)."""
+        with self._lock:
+            self._db.execute("DELETE FROM player_state WHERE world = ? AND player = ?",
+                             (world, player))
+            self._states.pop((world, player), None)
+
     def save_session(self, record: SessionRecord) -> None:
         """Create or update a session (after it opens and after each turn)."""
         with self._lock:

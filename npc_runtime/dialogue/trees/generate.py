@@ -88,9 +88,20 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
 
 
 def _plan(world: World, spec: DialogueSpec, known: KnowledgeView) -> list[Fact]:
-    """The facts to reveal: required ones first, within the spec's size limits."""
+    """
+    The facts to reveal: required ones first, within the spec's size limits. A spec
+    that names none (imported ones) reveals what the stage wants this NPC to tell, then
+    what it learnt at that stage, then what it knows about itself, then the rest.
+    """
     tellable = {f.id: f for f in known.facts}
     wanted = [*spec.required, *(f for f in spec.reveal if f not in spec.required)]
+    if not wanted:
+        def priority(fact: Fact) -> tuple[bool, bool]:
+            learnt_now = fact.since is not None and fact.since.stage == spec.entry_stage
+            return not learnt_now, known.npc.id not in fact.about
+
+        wanted = [f.id for f in known.must_reveal] + [
+            f.id for f in sorted(known.facts, key=priority)]
     missing = [f for f in wanted if f not in tellable]
     if missing:
         raise InvalidInputError(
@@ -167,6 +178,7 @@ class _Writer:
                     done = event
         finally:
             engine.close_session(session.id)
+            engine.store.forget(engine.world.name, player)  # a scratch player: leave no trace
         assert done is not None
         text, reveals = done.text, tuple(done.revealed)
         if tell is not None and tell.id not in reveals:
