@@ -116,8 +116,8 @@ class LineChecker:
                        >= (1 if kind == "secret" else 2)]
         names = " ".join([*world.gazetteer, *(e.name for e in world.entities.values()),
                           *(a for e in world.entities.values() for a in e.aliases)])
-        self._known_words = ({w.lower() for w in WORD.findall(names)}
-                             | {w.lower() for w in WORD.findall(told_text)}
+        self._known_words = ({w.lower().removesuffix("'s") for w in WORD.findall(names)}
+                             | {w.lower().removesuffix("'s") for w in WORD.findall(told_text)}
                              | _COMMON_CAPITALISED)
         self._never = alternation(phrase.lower() for phrase in npc.never_say)
 

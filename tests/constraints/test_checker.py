@@ -111,3 +111,7 @@ def test_told_finds_the_facts_a_line_tells(saltmere: World) -> None:
     assert checker.told("A wounded courier washed ashore near Drowned Cove, love.") == [
         "courier_rumour"]
     assert checker.told("Sit down, love.") == []
+
+
+def test_a_possessive_of_a_known_name_is_no_unknown_name(saltmere: World) -> None:
+    assert _kinds(saltmere, "maren", "That is Tobin's old coat.") == []
