@@ -28,6 +28,8 @@ def to_yarn(tree: Tree) -> str:
         lines = [f"title: {node.id}", "---"]
         if i == 0 and tree.quest:
             lines.append(f'<<declare ${_var(tree.quest)} = "{tree.entry_stage or ""}">>')
+        if i == 0:
+            lines += [f"<<declare $has_{_var(g)} = false>>" for g in _guards(tree)]
         lines.append(f"{tree.npc_name}: {_yarn_text(node.text)} #line:{node.id}")
         lines += [_yarn_action(a) for a in node.actions]
         for option in node.options:
@@ -51,8 +53,7 @@ def to_ink(tree: Tree) -> str:
     out = []
     if tree.quest:
         out.append(f'VAR {_var(tree.quest)} = "{tree.entry_stage or ""}"')
-    guards = sorted({o.guard for n in tree.nodes.values() for o in n.options if o.guard})
-    out += [f"VAR has_{_var(g)} = false" for g in guards]
+    out += [f"VAR has_{_var(g)} = false" for g in _guards(tree)]
     calls = {a.name: a for n in tree.nodes.values() for a in n.actions if a.kind == "call"}
     out += [f"EXTERNAL {name}({', '.join(_var(k) for k in action.args)})"
             for name, action in sorted(calls.items())]
@@ -69,6 +70,11 @@ def to_ink(tree: Tree) -> str:
             guard = f" {{has_{_var(option.guard)}}}" if option.guard else ""
             out.append(f"{bullet}{guard} [{_ink_text(option.text)}] -> {option.to}")
     return "\n".join(out) + "\n"
+
+
+def _guards(tree: Tree) -> list[str]:
+    """The items options wait for (each a boolean the game sets)."""
+    return sorted({o.guard for n in tree.nodes.values() for o in n.options if o.guard})
 
 
 def _ordered(tree: Tree) -> list[Node]:

@@ -29,6 +29,9 @@ from npc_runtime.lore.model import DialogueSpec, Fact, World, WorldState
 from npc_runtime.model.generate import Generation, SamplingParams
 from npc_runtime.model.tokenizer import Message
 
+Gate = tuple[str, tuple[str, ...]]
+"""What a secret waits for: ("item", (item,)) or ("after", (fact ids...))."""
+
 QUESTION_BRIEF = (
     "You write what the player's character says in a role-playing game. Write one short "
     "question, at most twelve words, that would make the other character tell this."
@@ -58,7 +61,7 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
     state = WorldState(stages={spec.quest: spec.entry_stage}
                        if spec.quest and spec.entry_stage else {})
     known = view(world, npc, state)
-    facts = _plan(world, spec, known)
+    facts, gates = _plan(world, spec, known)
     writer = _Writer(engine, npc, state, seed)
     total = len(facts) + 2
     progress(f"node 1/{total}: greeting")
@@ -74,11 +77,12 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
     for i, fact in enumerate(facts, start=2):
         progress(f"node {i}/{total}: {fact.id}")
         path = [("user", "Hello there."), ("assistant", start.text)]
-        nodes[_node_id(fact)] = await writer.node(_node_id(fact), questions[fact.id], path,
-                                                 tell=fact)
+        nodes[_node_id(fact)] = await writer.node(
+            _node_id(fact), questions[fact.id], path, tell=fact,
+            state=_opened(state, gates.get(fact.id)))
     progress(f"node {total}/{total}: goodbye")
     nodes["goodbye"] = await writer.node("goodbye", BYE, [], end=True)
-    _link(nodes, facts, required, questions)
+    _link(nodes, facts, required, questions, gates)
     if required:
         nodes[_node_id(required[-1])].actions = _unlock(world, spec)
     return Tree(world=world.name, spec=spec.id, npc=npc, npc_name=world.characters[npc].name,
@@ -87,13 +91,23 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
                 seed=seed)
 
 
-def _plan(world: World, spec: DialogueSpec, known: KnowledgeView) -> list[Fact]:
+def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
+          ) -> tuple[list[Fact], dict[str, Gate]]:
     """
-    The facts to reveal: required ones first, within the spec's size limits. A spec
-    that names none (imported ones) reveals what the stage wants this NPC to tell, then
-    what it learnt at that stage, then what it knows about itself, then the rest.
+    The facts to reveal (required ones first, within the spec's size limits) and the
+    condition each secret waits for: an item the player carries (its option is guarded)
+    or facts told first (its option follows theirs). A spec that names no facts
+    (imported ones) reveals what the stage wants this NPC to tell, then what it learnt at
+    that stage, then what it knows about itself, then the rest.
     """
     tellable = {f.id: f for f in known.facts}
+    gates: dict[str, Gate] = {}
+    for fact in known.withheld:  # secrets a conversation can open
+        when = fact.tell_when
+        if when is not None and when.player_has:
+            tellable[fact.id], gates[fact.id] = fact, ("item", (when.player_has,))
+        elif when is not None and when.revealed:
+            tellable[fact.id], gates[fact.id] = fact, ("after", when.revealed)
     wanted = [*spec.required, *(f for f in spec.reveal if f not in spec.required)]
     if not wanted:
         def priority(fact: Fact) -> tuple[bool, bool]:
@@ -108,27 +122,55 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView) -> list[Fact]:
             f"dialogue {spec.id!r}: {known.npc.id} may not tell {', '.join(missing)} at "
             f"stage {spec.entry_stage!r}; reveal facts it knows then (lore show prints them)")
     room = max(0, spec.max_nodes - 2)  # a greeting and a goodbye besides the answers
-    return [tellable[f] for f in dict.fromkeys(wanted)][:max(room, len(spec.required))]
+    planned = [tellable[f] for f in dict.fromkeys(wanted)][:max(room, len(spec.required))]
+    ids = {f.id for f in planned}
+    # A secret waiting for facts this tree does not tell cannot open here.
+    planned = [f for f in planned if gates.get(f.id, ("", ()))[0] != "after"
+               or set(gates[f.id][1]) <= ids]
+    return planned, {f.id: gates[f.id] for f in planned if f.id in gates}
 
 
 def _link(nodes: dict[str, Node], facts: list[Fact], required: list[Fact],
-          questions: dict[str, str]) -> None:
-    """The hub and the main path: the first option of each node leads along it."""
+          questions: dict[str, str], gates: dict[str, Gate]) -> None:
+    """
+    The hub and the main path: the first option of each node leads along it. A secret
+    waiting for an item is asked at the hub behind a guard; one waiting for other facts
+    is asked right after them.
+    """
     def ask(fact: Fact) -> Option:
-        return Option(questions[fact.id], _node_id(fact))
+        gate = gates.get(fact.id)
+        guard = gate[1][0] if gate and gate[0] == "item" else None
+        return Option(questions[fact.id], _node_id(fact), guard=guard)
 
+    def follows(fact: Fact) -> list[Fact]:
+        return [f for f in facts if gates.get(f.id, ("", ()))[0] == "after"
+                and fact.id in gates[f.id][1]]
+
+    later = {f.id for f in facts if gates.get(f.id, ("", ()))[0] == "after"}
     main = [ask(f) for f in required]
-    nodes["start"].options = [*main[:1], *(ask(f) for f in facts if f not in required[:1]),
+    nodes["start"].options = [*main[:1], *(ask(f) for f in facts
+                                           if f not in required[:1] and f.id not in later),
                               Option(BYE, "goodbye", once=False)]
     for fact in facts:
         node = nodes[_node_id(fact)]
         chain = required.index(fact) + 1 if fact in required else None
         following = [main[chain]] if chain is not None and chain < len(main) else []
+        deeper = [ask(f) for f in follows(fact) if ask(f) not in following]
         ending = [Option(BYE, "goodbye", once=False)]
         back = [Option(MORE, "start", once=False)]
         # On the main path, its last answer leads straight to the goodbye.
-        node.options = ([*following, *back, *ending] if following or chain is None
-                        else [*ending, *back])
+        node.options = ([*following, *deeper, *back, *ending] if following or chain is None
+                        else [*ending, *deeper, *back])
+
+
+def _opened(state: WorldState, gate: Gate | None) -> WorldState:
+    """The player's state in which a gated secret may be told."""
+    if gate is None:
+        return state
+    kind, values = gate
+    if kind == "item":
+        return dataclasses.replace(state, player_items=state.player_items | set(values))
+    return dataclasses.replace(state, revealed=state.revealed | set(values))
 
 
 def _unlock(world: World, spec: DialogueSpec) -> tuple[Action, ...]:
@@ -161,11 +203,12 @@ class _Writer:
     count: int = 0
 
     async def node(self, node_id: str, line: str, path: list[Message], *,
-                   tell: Fact | None = None, end: bool = False) -> Node:
+                   tell: Fact | None = None, end: bool = False,
+                   state: WorldState | None = None) -> Node:
         engine = self.engine
         self.count += 1
         player = f"tree-{node_id}-{self.seed}-{self.count}"
-        engine.set_quest_state(player, self.state)  # each line from the entry stage
+        engine.set_quest_state(player, state or self.state)  # from the entry stage
         session = engine.open_session(self.npc, player_id=player)
         session.history = list(path)
         params = engine.sampling(temperature=TEMPERATURE, seed=self.seed * 1000 + self.count)

@@ -143,3 +143,13 @@ def test_the_cli_generates_then_checks_a_tree(tiny_model_dir: Path, tmp_path: Pa
                             timeout=120, check=False)
     assert failed.returncode == 1
     assert "leads to missing node 'nowhere'" in failed.stdout
+
+
+def test_a_secret_waits_behind_its_condition(trees: dict[str, Tree]) -> None:
+    """The courier's name needs the silver heron: its question is guarded by the item."""
+    tree = trees["courier_in_the_cellar"]
+    option = next(o for o in tree.nodes["start"].options if o.to == "tell_courier_identity")
+    assert option.guard == "silver_heron"
+    assert "courier_identity" in tree.nodes["tell_courier_identity"].reveals
+    assert "VAR has_silver_heron = false" in to_ink(tree)
+    assert "<<declare $has_silver_heron = false>>" in to_yarn(tree)
