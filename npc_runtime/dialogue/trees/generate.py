@@ -15,6 +15,7 @@ per node, so a seed reproduces the tree.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 
 from npc_runtime.constraints.checker import LineChecker
@@ -38,6 +39,7 @@ QUESTION_BRIEF = (
 )
 TEMPERATURE = 0.7  # some variety between seeds; each node's sampling is seeded
 MORE = "Something else."
+GO_ON = "Go on."
 BYE = "Goodbye."
 
 
@@ -67,22 +69,31 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
     progress(f"node 1/{total}: greeting")
     start = await writer.node("start", "Hello there.", [])
     required = [f for f in facts if f.id in spec.required]
+    follow = _threads(facts, required, gates)
+    followers = set(follow.values())
     questions: dict[str, str] = {}
     for i, fact in enumerate(facts):  # distinct, so every option says where it leads
+        if fact.id in followers:
+            questions[fact.id] = GO_ON
+            continue
         drafts = [writer.question(world, known, fact, i), _plain_question(world, known, fact),
                   *(f"What else? ({n})" for n in range(2, 99))]
         used = {q.lower() for q in questions.values()}
         questions[fact.id] = next(d for d in drafts if d.lower() not in used)
     nodes: dict[str, Node] = {"start": start}
+    before = {after: head for head, after in follow.items()}
     for i, fact in enumerate(facts, start=2):
         progress(f"node {i}/{total}: {fact.id}")
-        path = [("user", "Hello there."), ("assistant", start.text)]
+        path: list[Message] = [("user", "Hello there."), ("assistant", start.text)]
+        if fact.id in before:  # a follow-up: the previous answer is part of the talk
+            previous = nodes[_node_id_of(before[fact.id])]
+            path += [("user", questions[before[fact.id]]), ("assistant", previous.text)]
         nodes[_node_id(fact)] = await writer.node(
             _node_id(fact), questions[fact.id], path, tell=fact,
             state=_opened(state, gates.get(fact.id)))
     progress(f"node {total}/{total}: goodbye")
     nodes["goodbye"] = await writer.node("goodbye", BYE, [], end=True)
-    _link(nodes, facts, required, questions, gates)
+    _link(nodes, facts, required=required, questions=questions, gates=gates, follow=follow)
     if required:
         nodes[_node_id(required[-1])].actions = _unlock(world, spec)
     return Tree(world=world.name, spec=spec.id, npc=npc, npc_name=world.characters[npc].name,
@@ -130,12 +141,33 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
     return planned, {f.id: gates[f.id] for f in planned if f.id in gates}
 
 
-def _link(nodes: dict[str, Node], facts: list[Fact], required: list[Fact],
-          questions: dict[str, str], gates: dict[str, Gate]) -> None:
+def _threads(facts: list[Fact], required: list[Fact], gates: dict[str, Gate]
+             ) -> dict[str, str]:
     """
-    The hub and the main path: the first option of each node leads along it. A secret
-    waiting for an item is asked at the hub behind a guard; one waiting for other facts
-    is asked right after them.
+    Facts about the same subject told one after another: fact id -> the next one, asked
+    with "Go on." (the hub asks only each thread's first). Required facts keep their own
+    chain (the main path); gated secrets keep their own questions. Reorders ``facts`` so
+    each thread's facts follow its head (answers are written in that order).
+    """
+    free = [f for f in facts if f not in required and f.id not in gates]
+    threads: dict[str, list[Fact]] = {}
+    for fact in free:
+        threads.setdefault(fact.about[0] if fact.about else "", []).append(fact)
+    follow: dict[str, str] = {}
+    for thread in threads.values():
+        follow |= {a.id: b.id for a, b in itertools.pairwise(thread)}
+    ordered = [*required, *(f for t in threads.values() for f in t),
+               *(f for f in facts if f.id in gates and f not in required)]
+    facts[:] = ordered
+    return follow
+
+
+def _link(nodes: dict[str, Node], facts: list[Fact], *, required: list[Fact],
+          questions: dict[str, str], gates: dict[str, Gate], follow: dict[str, str]) -> None:
+    """
+    The hub and the main path: the first option of each node leads along it. A thread
+    goes on with "Go on."; a secret waiting for an item is asked at the hub behind a
+    guard; one waiting for other facts is asked right after them.
     """
     def ask(fact: Fact) -> Option:
         gate = gates.get(fact.id)
@@ -147,14 +179,18 @@ def _link(nodes: dict[str, Node], facts: list[Fact], required: list[Fact],
                 and fact.id in gates[f.id][1]]
 
     later = {f.id for f in facts if gates.get(f.id, ("", ()))[0] == "after"}
+    later |= set(follow.values())  # asked from the fact before them
     main = [ask(f) for f in required]
     nodes["start"].options = [*main[:1], *(ask(f) for f in facts
                                            if f not in required[:1] and f.id not in later),
                               Option(BYE, "goodbye", once=False)]
+    by_id = {f.id: f for f in facts}
     for fact in facts:
         node = nodes[_node_id(fact)]
         chain = required.index(fact) + 1 if fact in required else None
         following = [main[chain]] if chain is not None and chain < len(main) else []
+        if fact.id in follow:
+            following.append(ask(by_id[follow[fact.id]]))
         deeper = [ask(f) for f in follows(fact) if ask(f) not in following]
         ending = [Option(BYE, "goodbye", once=False)]
         back = [Option(MORE, "start", once=False)]
@@ -189,7 +225,11 @@ def _unlock(world: World, spec: DialogueSpec) -> tuple[Action, ...]:
 
 
 def _node_id(fact: Fact) -> str:
-    return f"tell_{fact.id}"
+    return _node_id_of(fact.id)
+
+
+def _node_id_of(fact_id: str) -> str:
+    return f"tell_{fact_id}"
 
 
 @dataclasses.dataclass

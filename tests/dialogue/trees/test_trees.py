@@ -153,3 +153,16 @@ def test_a_secret_waits_behind_its_condition(trees: dict[str, Tree]) -> None:
     assert "courier_identity" in tree.nodes["tell_courier_identity"].reveals
     assert "VAR has_silver_heron = false" in to_ink(tree)
     assert "<<declare $has_silver_heron = false>>" in to_yarn(tree)
+
+
+def test_facts_about_one_subject_are_told_as_a_thread() -> None:
+    """The hub asks about a subject once; "Go on." leads through the rest of it."""
+    from npc_runtime.dialogue.trees.generate import _threads
+    from npc_runtime.lore.model import Fact
+
+    a1, b1, a2, req = (Fact("a1", "A one.", about=("a",)), Fact("b1", "B one.", about=("b",)),
+                       Fact("a2", "A two.", about=("a",)), Fact("r", "Req.", about=("a",)))
+    facts = [req, a1, b1, a2]
+    follow = _threads(facts, [req], {})
+    assert follow == {"a1": "a2"}
+    assert [f.id for f in facts] == ["r", "a1", "a2", "b1"]  # each thread after its head
