@@ -291,4 +291,9 @@ class _Writer:
 def _plain_question(world: World, known: KnowledgeView, fact: Fact) -> str:
     subject = next((world.entities[a] for a in fact.about
                     if a in world.entities and a in {e.id for e in known.entities}), None)
-    return f"What can you tell me about {subject.name}?" if subject else "What else is new?"
+    if subject is None:
+        return "What else is new?"
+    name = subject.name
+    if name[:1].islower() and not name.startswith(("the ", "a ", "an ")):
+        name = f"the {name}"  # a common noun ("room key"), not a name ("Maren")
+    return f"What can you tell me about {name}?"
