@@ -175,14 +175,14 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             continue
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
         grounded = False
+        named_in = [ground(world, known, tool, text) for text in said]  # nearest first
         for param in tool.params:
             allowed = choices(world, known, param)
             if not allowed or param.type != "string":
                 if not param.optional:
                     params.append((param, allowed))
                 continue
-            named = next((g for text in said
-                          if (g := ground(world, known, tool, text).get(param.name))), ())
+            named = next((g for found in named_in if (g := found.get(param.name))), ())
             if named:
                 params.append((param, named))
                 grounded = True

@@ -20,9 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 import structlog
 
 from npc_runtime.config import Settings
-from npc_runtime.constraints.checker import (
-    LineChecker,
-)
+from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.actions import (
     SAY,
     Reply,
@@ -62,10 +60,7 @@ from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
-from npc_runtime.tools.calls import (
-    ToolCall,
-    problems,
-)
+from npc_runtime.tools.calls import ToolCall, problems
 from npc_runtime.tools.progress import apply, reveal
 
 log = structlog.get_logger(__name__)
@@ -82,6 +77,7 @@ class _StoryPoint:
     card: str
     card_ids: list[int]
     checker: LineChecker
+    overflow: list[Fact]  # known facts past the card's budget, recalled turn by turn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +101,6 @@ class DialogueEngine:
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
         self._scheduler = TurnScheduler(model.runner)
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
-        # An NPC line is one paragraph: a newline after some text ends it.
         self._writer = LineWriter(model)
         self._points: dict[tuple[object, ...], _StoryPoint] = {}  # LRU, see _point
         # Engine tool calls waiting for the game: call id -> (session id, answer).
@@ -148,12 +143,11 @@ class DialogueEngine:
 
     def warm(self) -> int:
         """Prefill every NPC's opening prefix (no quest started); returns how many."""
-        world, tokenizer = self.world, self.model.tokenizer
+        world = self.world
         speakers = [c.id for c in world.characters.values() if c.knows or c.tools]
         for npc in speakers:
-            system = persona_card(world, view(world, npc, WorldState()))
-            self.kv.shared_prefix(self.model.runner, tokenizer.encode(
-                tokenizer.render([("system", system)], add_generation_prompt=False)))
+            self.kv.shared_prefix(self.model.runner,
+                                  self._point(world, npc, WorldState()).card_ids)
         return len(speakers)
 
     def close_session(self, session_id: str) -> None:
@@ -359,7 +353,7 @@ class DialogueEngine:
         point = self._point(world, session.npc_id,
                             self.store.state(world.name, session.player_id))
         known, system, shared, checker = point.known, point.card, point.card_ids, point.checker
-        recalled = recall(world, card_facts(known)[1], pending[0][1])
+        recalled = recall(world, point.overflow, pending[0][1])
         prompt = self._prompt(session, system, pending, params, recalled=recalled, tell=tell)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         row = yield Reserve(len(prompt) + params.max_new_tokens + 64)  # our decode batch row
@@ -442,7 +436,7 @@ class DialogueEngine:
             tokenizer = self.model.tokenizer
             point = _StoryPoint(known, card, tokenizer.encode(tokenizer.render(
                 [("system", card)], add_generation_prompt=False)),
-                LineChecker(world, known, card))
+                LineChecker(world, known, card), card_facts(known)[1])
         self._points[key] = point  # most recently used last
         while len(self._points) > STORY_POINTS:
             self._points.pop(next(iter(self._points)))
@@ -491,6 +485,7 @@ class DialogueEngine:
         if session.id in self.sessions:  # not closed meanwhile
             self.kv.put(("session", session.id), CachedSequence(
                 tuple(ids), released.rewind(min(released.length, len(ids)))))
+
 
 def _player_id(player_id: str) -> str:
     if len(player_id) > 128:

@@ -65,9 +65,9 @@ class LineWriter:
         self._stops = [*model.manifest.stop_strings, "\n"]  # a newline after text ends it
 
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
-                      reply: Reply, *, start: list[int], player_line: str,
-                      params: SamplingParams, hold: bool, cancelled: threading.Event
-                      ) -> Generator[object, object, Line | None]:
+                     reply: Reply, *, start: list[int], player_line: str,
+                     params: SamplingParams, hold: bool, cancelled: threading.Event
+                     ) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
@@ -103,7 +103,7 @@ class LineWriter:
         if violations:
             text, action = self._repair_or_fall_back(checker, text, player_line, known, session)
         return Line(text, reason, streamed, first_at, count, generation.ids,
-                     CheckReport(tuple(found), action, attempt))
+                    CheckReport(tuple(found), action, attempt))
 
     def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache, *,
                   stream: bool, cancelled: threading.Event

@@ -14,6 +14,7 @@ per node, so a seed reproduces the tree.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 from collections.abc import Callable
@@ -64,7 +65,8 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
                        if spec.quest and spec.entry_stage else {})
     known = view(world, npc, state)
     facts, gates = _plan(world, spec, known)
-    writer = _Writer(engine, npc, state, seed)
+    writer = _Writer(engine, npc, state, seed, known,
+                     LineChecker(world, known, persona_card(world, known)))
     total = len(facts) + 2
     progress(f"node 1/{total}: greeting")
     start = await writer.node("start", "Hello there.", [])
@@ -76,7 +78,9 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
         if fact.id in followers:
             questions[fact.id] = GO_ON
             continue
-        drafts = [writer.question(world, known, fact, i), _plain_question(world, known, fact),
+        # Off the event loop: a server streams progress meanwhile.
+        drafted = await asyncio.to_thread(writer.question, fact, i)
+        drafts = [drafted, _plain_question(world, known, fact),
                   *(f"What else? ({n})" for n in range(2, 99))]
         used = {q.lower() for q in questions.values()}
         questions[fact.id] = next(d for d in drafts if d.lower() not in used)
@@ -240,6 +244,8 @@ class _Writer:
     npc: str
     state: WorldState
     seed: int
+    known: KnowledgeView  # the NPC at the entry stage
+    checker: LineChecker  # its line checker, for the player's questions too
     count: int = 0
 
     async def node(self, node_id: str, line: str, path: list[Message], *,
@@ -269,9 +275,9 @@ class _Writer:
         return Node(node_id, self.npc, text, reveals=reveals, check=done.check.action.value,
                     violations=tuple(v.kind for v in done.check.violations), end=end)
 
-    def question(self, world: World, known: KnowledgeView, fact: Fact, index: int) -> str:
+    def question(self, fact: Fact, index: int) -> str:
         """The player's question that leads to ``fact``, in the player's voice."""
-        model = self.engine.model
+        model, world, known = self.engine.model, self.engine.world, self.known
         prompt = model.tokenizer.encode_chat([
             ("system", QUESTION_BRIEF), ("user", f"They would tell: {fact.text}")])
         params = SamplingParams(max_new_tokens=24, temperature=TEMPERATURE,
@@ -280,9 +286,8 @@ class _Writer:
         text = model.tokenizer.decode(tokens).strip().split("\n")[0].strip(" \"'")
         if "?" in text:
             text = text[: text.index("?") + 1]
-        checker = LineChecker(world, known, persona_card(world, known))
         fine = (2 <= len(text.split()) <= 14 and text.endswith("?")
-                and not checker.check(text, "")
+                and not self.checker.check(text, "")
                 and all(m.entity_id in {e.id for e in known.entities}
                         for m in find_mentions(world, text)))
         return text if fine else _plain_question(world, known, fact)
