@@ -34,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = {"world", "model_dir", "cache_dir", "precision", "device", "threads", "host", "port",
-             "log_format", "log_level", "max_new_tokens", "watch", "warm", "kv_cache_mb"}
-    return Settings.load({k: v for k, v in vars(args).items() if k in names})
+             "log_format", "log_level", "max_new_tokens", "watch", "warm", "kv_cache_mb",
+             "web_port", "web_cors_origins"}
+    flags = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
+             if k in names}
+    return Settings.load(flags)
 
 
 def _progress(message: str) -> None:
@@ -309,6 +312,13 @@ def _add_serve(sub: Subparsers) -> None:
                        help="model folder from `model build` (default: the built-in model)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; NPC_HOST)")
     serve.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
+    serve.add_argument("--web-port", type=int,
+                       help="also serve gRPC-Web (HTTP/1.1) on this port, for Unity, Godot and "
+                       "browser builds (default off; NPC_WEB_PORT; 0 picks a free one)")
+    serve.add_argument("--web-cors-origin", dest="web_cors_origins", action="append",
+                       metavar="ORIGIN",
+                       help="page origin allowed to call gRPC-Web from a browser, e.g. "
+                       "http://localhost:8060 (repeatable; * allows any; NPC_WEB_CORS_ORIGINS)")
     serve.add_argument("--device", choices=["auto", "cpu", "cuda"])
     serve.add_argument("--threads", type=int, help="onnxruntime threads (default: all cores)")
     serve.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"],

@@ -44,6 +44,10 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     host: str = "127.0.0.1"
     port: int = 50051
+    # gRPC-Web (HTTP/1.1) for engines and browsers, on its own port; None: off, 0: a free one.
+    web_port: int | None = None
+    # Page origins a browser build may call gRPC-Web from ("*": any); none: same-origin only.
+    web_cors_origins: tuple[str, ...] = ()
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     max_text_chars: int = 1000  # longest player line accepted
@@ -72,6 +76,10 @@ class Settings:
             (self.device in {"auto", "cpu", "cuda"}, "device must be auto, cpu or cuda"),
             (self.threads >= 0, "threads must be >= 0"),
             (0 <= self.port <= 65535, "port must be between 0 and 65535"),
+            (self.web_port is None or 0 <= self.web_port <= 65535,
+             "web port must be between 0 and 65535"),
+            (all(o == "*" or "://" in o for o in self.web_cors_origins),
+             "CORS origins are like http://localhost:8060 (scheme, host, port) or *"),
             (self.log_format in {"auto", "json", "console"}, "log format: auto, json or console"),
             (self.max_text_chars > 0, "max_text_chars must be positive"),
             (self.max_new_tokens > 0, "max_new_tokens must be positive"),
@@ -117,13 +125,15 @@ def _convert(name: str, raw: str) -> Any:
     field = {f.name: f for f in dataclasses.fields(Settings)}[name]
     kind = str(field.type)
     try:
+        if "tuple" in kind:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
         if "Path" in kind:
             return Path(raw).expanduser()
         if kind == "bool":
             if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
                 raise ValueError(raw)
             return raw.lower() in {"1", "true", "yes"}
-        if kind == "int":
+        if kind in ("int", "int | None"):
             return int(raw)
         if kind == "float":
             return float(raw)

@@ -25,6 +25,7 @@ from npc_runtime.server._proto.npc.v1 import (
     world_pb2_grpc,
 )
 from npc_runtime.server.dialogue_servicer import DialogueServicer
+from npc_runtime.server.grpc_web import GrpcWebGateway, methods_of
 from npc_runtime.server.interceptors import RequestContextInterceptor
 from npc_runtime.server.quest_servicer import QuestServicer
 from npc_runtime.server.tree_servicer import TreeServicer
@@ -66,6 +67,23 @@ async def build_server(
     return server, port, health_servicer
 
 
+async def start_web_gateway(settings: Settings, native_port: int) -> tuple[GrpcWebGateway, int]:
+    """
+    gRPC-Web on ``settings.web_port`` in front of the native server at ``native_port``.
+
+    Returns:
+        The started gateway and the port it bound.
+    """
+    files = (dialogue_pb2.DESCRIPTOR, world_pb2.DESCRIPTOR, quest_pb2.DESCRIPTOR,
+             tree_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR)
+    methods = methods_of(files, SERVICE_NAMES)
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"
+    target = f"[{host}]:{native_port}" if ":" in host else f"{host}:{native_port}"
+    gateway = GrpcWebGateway(target, methods, settings.web_cors_origins)
+    port = await gateway.start(settings.host, settings.web_port or 0, settings.shutdown_grace_s)
+    return gateway, port
+
+
 async def serve(settings: Settings, engine: DialogueEngine) -> None:
     """Serve until SIGTERM or SIGINT, then drain in-flight streams and exit."""
     worlds = WorldHost(engine, settings.world)
@@ -74,6 +92,11 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
         count = await asyncio.to_thread(engine.warm)
         log.info("warmed", npcs=count, ms=round((time.perf_counter() - started) * 1000))
     server, port, health_servicer = await build_server(settings, engine, worlds)
+    gateway = None
+    if settings.web_port is not None:
+        gateway, web_port = await start_web_gateway(settings, port)
+        log.info("serving grpc-web", host=settings.host, port=web_port,
+                 cors_origins=list(settings.web_cors_origins))
     if settings.watch:
         worlds.start_watching(settings.watch_interval_s)
     log.info("serving", host=settings.host, port=port, world=engine.world.name,
@@ -87,6 +110,8 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
     log.info("draining", grace_s=settings.shutdown_grace_s)
     await worlds.stop_watching()
     await health_servicer.enter_graceful_shutdown()  # health checks now say NOT_SERVING
-    await server.stop(settings.shutdown_grace_s)
+    # Both drain together: gRPC-Web calls in flight are native calls underneath.
+    await asyncio.gather(server.stop(settings.shutdown_grace_s),
+                         gateway.stop() if gateway else asyncio.sleep(0))
     engine.shutdown()
     log.info("stopped")

@@ -19,7 +19,10 @@ from npc_runtime.dialogue.worlds import WorldHost
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc, quest_pb2_grpc, world_pb2_grpc
-from npc_runtime.server.app import build_server
+from npc_runtime.server.app import build_server, start_web_gateway
+
+#: The page origin the live server lets call gRPC-Web from a browser.
+GAME_ORIGIN = "http://game.test:8060"
 
 
 @dataclasses.dataclass
@@ -33,6 +36,7 @@ class LiveServer:
     worlds: world_pb2_grpc.WorldServiceStub
     world_path: Path
     quests: quest_pb2_grpc.QuestServiceStub
+    web_port: int | None = None  # gRPC-Web, when the settings ask for it
 
 
 @contextlib.contextmanager
@@ -47,11 +51,16 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
 
     async def run() -> None:
         server, port, _ = await build_server(settings, engine, host)
+        gateway = None
+        if settings.web_port is not None:
+            gateway, box["web_port"] = await start_web_gateway(settings, port)
         if settings.watch:
             host.start_watching(settings.watch_interval_s)
         box.update(server=server, port=port)
         started.set()
         await server.wait_for_termination()
+        if gateway is not None:
+            await gateway.stop()
         await host.stop_watching()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
@@ -62,7 +71,8 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
         yield LiveServer(int(box["port"]), engine, channel,  # type: ignore[call-overload]
                          dialogue_pb2_grpc.DialogueServiceStub(channel),
                          world_pb2_grpc.WorldServiceStub(channel), world_path,
-                         quest_pb2_grpc.QuestServiceStub(channel))
+                         quest_pb2_grpc.QuestServiceStub(channel),
+                         box.get("web_port"))  # type: ignore[arg-type]
     finally:
         channel.close()
         # run() returns once the server has stopped, which ends the loop's thread.
@@ -76,7 +86,7 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
 def live_server(tiny_model: LoadedModel) -> Iterator[LiveServer]:
     """Serve the example world with the tiny model on port 0 (no file watching)."""
     settings = Settings(port=0, max_text_chars=200, max_new_tokens=24, max_sessions=50,
-                        watch=False)
+                        watch=False, web_port=0, web_cors_origins=(GAME_ORIGIN,))
     with running_server(settings, tiny_model, EXAMPLE_WORLD) as server:
         yield server
 
