@@ -61,7 +61,7 @@ from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.calls import ToolCall, problems
-from npc_runtime.tools.progress import apply, reveal
+from npc_runtime.tools.progress import apply, choose, options, reveal
 
 log = structlog.get_logger(__name__)
 
@@ -118,6 +118,11 @@ class DialogueEngine:
         npc = self.world.character(npc_id)
         name = _neutralise(player_name.strip()[:64]) or "a traveller"
         return self.sessions.open(npc.id, name, _player_id(player_id))
+
+    def options(self, session: Session) -> tuple[str, ...]:
+        """What the player may say in ``session`` now to move a quest on (for buttons)."""
+        world = self.world
+        return options(world, self.store.state(world.name, session.player_id), session.npc_id)
 
     def quest_state(self, player_id: str) -> WorldState:
         """A player's quest stages, revealed facts and items in the served world."""
@@ -204,6 +209,7 @@ class DialogueEngine:
             pending: list[Message] = [("user", line)]  # this turn's messages so far
             self._check_tool_choice(session, pending, tool_choice)
             told = self._check_tell(session, tell)
+            chosen = self._choose(session, line)  # a player option moves its quest first
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -212,7 +218,7 @@ class DialogueEngine:
                 phase = self._run_phase(session, pending, params, hold=hold, started=started,
                                         calls_left=MAX_CALLS - len(outcomes),
                                         outcomes=tuple(outcomes), cancelled=cancelled,
-                                        tool_choice=choice, tell=told)
+                                        tool_choice=choice, tell=told, chosen=chosen)
                 async for item in self._on_scheduler(phase, cancelled):
                     if isinstance(item, _Called):
                         called = item
@@ -338,7 +344,8 @@ class DialogueEngine:
     def _run_phase(self, session: Session, pending: list[Message], params: SamplingParams, *,
                    hold: bool, started: float, calls_left: int,
                    outcomes: tuple[CallOutcome, ...], cancelled: threading.Event,
-                   tool_choice: str = "", tell: Sequence[Fact] = ()) -> TurnSteps:
+                   tool_choice: str = "", tell: Sequence[Fact] = (),
+                   chosen: tuple[str, ...] = ()) -> TurnSteps:
         """
         One model pass over the conversation: decide, then call a tool or speak.
 
@@ -409,7 +416,18 @@ class DialogueEngine:
                  check=said.check.action.value, calls=len(outcomes),
                  **dataclasses.asdict(timings))
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
-                            revealed, changes)
+                            revealed, (*chosen, *changes), self.options(session))
+
+    def _choose(self, session: Session, line: str) -> tuple[str, ...]:
+        """Fire the quest transition ``line`` picks, if it is one of the player's options;
+        returns the changes."""
+        world = self.world
+        state = self.store.state(world.name, session.player_id)
+        new_state, changes = choose(world, state, session.npc_id, line)
+        if new_state != state:
+            self.store.set_state(world.name, session.player_id, new_state)
+            log.info("option_chosen", session=session.id, changes=changes)
+        return tuple(changes)
 
     def _reveal(self, session: Session, facts: list[str]
                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -66,7 +66,8 @@ class LineDoneEvent:
     check: CheckReport = dataclasses.field(default_factory=CheckReport)
     calls: tuple[CallOutcome, ...] = ()
     revealed: tuple[str, ...] = ()  # facts the line told the player (first time)
-    quest_changes: tuple[str, ...] = ()  # what telling them moved along
+    quest_changes: tuple[str, ...] = ()  # what this turn moved along (options, facts told)
+    options: tuple[str, ...] = ()  # what the player may say now to move a quest on
 
 
 ReplyEvent = TokenEvent | LineReplacedEvent | ToolCallEvent | LineDoneEvent

@@ -54,7 +54,8 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
             session = self._engine.open_session(request.npc_id, request.player_name,
                                                 request.player_id)
             npc = self._engine.world.character(session.npc_id)
-        return pb.OpenSessionResponse(session_id=session.id, npc_id=npc.id, npc_name=npc.name)
+        return pb.OpenSessionResponse(session_id=session.id, npc_id=npc.id, npc_name=npc.name,
+                                      options=self._engine.options(session))
 
     async def Say(  # noqa: N802
         self, request: pb.SayRequest, context: grpc.aio.ServicerContext
@@ -103,6 +104,7 @@ def _to_proto(event: ReplyEvent) -> pb.SayResponse:
             check=_check_to_proto(event.check),
             tool_calls=[_outcome_to_proto(o) for o in event.calls],
             revealed_facts=list(event.revealed), quest_changes=list(event.quest_changes),
+            options=list(event.options),
         ))
     if isinstance(event, ToolCallEvent):
         return pb.SayResponse(tool_call=pb.ToolCall(

@@ -1,6 +1,7 @@
 """
 How a player's quest state moves: a tool call's effects (items handed over, stages set)
-and the quest transitions waiting for a call or for a fact to be told.
+and the quest transitions waiting for a call, for a fact to be told, or for the player to
+pick one of their options.
 """
 
 from __future__ import annotations
@@ -47,13 +48,48 @@ def reveal(world: World, state: WorldState, facts: Iterable[str]
                       player_items=state.player_items), changes
 
 
-def _advance(world: World, stages: dict[str, str], fires: Callable[[Transition], bool]
-             ) -> list[str]:
-    """Move each started quest along its first transition that ``fires`` (in place)."""
+def options(world: World, state: WorldState, npc_id: str) -> tuple[str, ...]:
+    """
+    What the player may say to ``npc_id`` now to move a quest on: the option texts of the
+    current stages of the started quests this NPC gives (the game's dialogue buttons).
+    """
+    found: list[str] = []
+    for quest_id, stage_id in sorted(state.stages.items()):
+        quest = world.quests.get(quest_id)
+        if quest is None or quest.giver != npc_id or stage_id not in quest.reachable:
+            continue
+        found += [t.option for t in quest.stage(stage_id).next if t.option]
+    return tuple(dict.fromkeys(found))
+
+
+def choose(world: World, state: WorldState, npc_id: str, line: str
+           ) -> tuple[WorldState, list[str]]:
+    """The player's state after saying ``line`` to ``npc_id``: if it is one of their
+    options (case, spacing and end punctuation aside), the transition it names fires."""
+    picked = _plain(line)
+    if not any(_plain(o) == picked for o in options(world, state, npc_id)):
+        return state, []
+    stages = dict(state.stages)
+    changes = _advance(world, stages, lambda t: t.option is not None
+                       and _plain(t.option) == picked, giver=npc_id)
+    return WorldState(stages=stages, revealed=state.revealed,
+                      player_items=state.player_items), changes
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(".!?")
+
+
+def _advance(world: World, stages: dict[str, str], fires: Callable[[Transition], bool],
+             giver: str | None = None) -> list[str]:
+    """Move each started quest (of ``giver``, if given) along its first transition that
+    ``fires`` (in place)."""
     changes = []
     for quest_id, stage_id in list(stages.items()):
         quest = world.quests.get(quest_id)
         if quest is None or stage_id not in quest.reachable:
+            continue
+        if giver is not None and quest.giver != giver:
             continue
         transition = next((t for t in quest.stage(stage_id).next if fires(t)), None)
         if transition is not None:

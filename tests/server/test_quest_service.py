@@ -81,3 +81,18 @@ def test_state_and_sessions_outlive_a_restart(tiny_model: LoadedModel, tmp_path:
         with pytest.raises(grpc.RpcError) as caught:
             list(server.stub.Say(dpb.SayRequest(session_id=session, text="Hello?")))
         assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_player_options_are_offered_and_saying_one_moves_the_quest(
+        live_server: LiveServer) -> None:
+    server = live_server
+    server.quests.SetQuestState(pb.SetQuestStateRequest(
+        player_id="opt-1", state=pb.QuestState(stages={"noises_below": "trusted"})))
+    opened = server.stub.OpenSession(dpb.OpenSessionRequest(npc_id="maren", player_id="opt-1"))
+    assert list(opened.options) == ["I'll bring the boy some stew."]
+    done = list(server.stub.Say(dpb.SayRequest(session_id=opened.session_id,
+                                              text="I'll bring the boy some stew.")))[-1]
+    assert "noises_below: trusted -> done" in done.line_done.quest_changes
+    assert list(done.line_done.options) == []
+    state = server.quests.GetQuestState(pb.GetQuestStateRequest(player_id="opt-1"))
+    assert state.state.stages["noises_below"] == "done"

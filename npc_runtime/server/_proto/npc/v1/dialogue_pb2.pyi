@@ -73,14 +73,16 @@ class OpenSessionRequest(_message.Message):
     def __init__(self, npc_id: _Optional[str] = ..., player_name: _Optional[str] = ..., player_id: _Optional[str] = ...) -> None: ...
 
 class OpenSessionResponse(_message.Message):
-    __slots__ = ("session_id", "npc_id", "npc_name")
+    __slots__ = ("session_id", "npc_id", "npc_name", "options")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     NPC_ID_FIELD_NUMBER: _ClassVar[int]
     NPC_NAME_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     npc_id: str
     npc_name: str
-    def __init__(self, session_id: _Optional[str] = ..., npc_id: _Optional[str] = ..., npc_name: _Optional[str] = ...) -> None: ...
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., npc_id: _Optional[str] = ..., npc_name: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SayRequest(_message.Message):
     __slots__ = ("session_id", "text", "options", "mode", "tool_choice")
@@ -165,7 +167,7 @@ class TokenDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class LineDone(_message.Message):
-    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls", "revealed_facts", "quest_changes")
+    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls", "revealed_facts", "quest_changes", "options")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +175,7 @@ class LineDone(_message.Message):
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REVEALED_FACTS_FIELD_NUMBER: _ClassVar[int]
     QUEST_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     text: str
     stop_reason: StopReason
     timings: Timings
@@ -180,7 +183,8 @@ class LineDone(_message.Message):
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCallOutcome]
     revealed_facts: _containers.RepeatedScalarFieldContainer[str]
     quest_changes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ..., revealed_facts: _Optional[_Iterable[str]] = ..., quest_changes: _Optional[_Iterable[str]] = ...) -> None: ...
+    options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ..., revealed_facts: _Optional[_Iterable[str]] = ..., quest_changes: _Optional[_Iterable[str]] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ToolCallOutcome(_message.Message):
     __slots__ = ("call_id", "tool", "arguments_json", "status", "result_json", "changes")
