@@ -7,7 +7,7 @@ INKJS  := .tools/node_modules/inkjs/package.json
 # Where llama-cpp-python's compiled wheel is kept between runs (it builds in ~11 min).
 WHEELS ?= $(HOME)/.cache/npc-runtime/wheels
 
-.PHONY: serve test lint bench setup
+.PHONY: serve test lint bench setup release-contract
 
 setup: $(STAMP)
 
@@ -37,8 +37,8 @@ lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to d
 	$(VENV)/bin/mypy
 	bash scripts/check_layers.sh
 	$(BUF) lint protos
-	if git cat-file -e HEAD~1:protos/buf.yaml 2>/dev/null; then \
-	  $(BUF) breaking protos --against '.git#ref=HEAD~1,subdir=protos'; fi
+	# The contract engine clients were built against: `make release-contract` on a release.
+	$(BUF) breaking protos --against protos/released.json
 	PATH=$(VENV)/bin:$$PATH bash scripts/gen_protos.sh
 	git diff --exit-code -- npc_runtime/server/_proto || \
 	  (echo "stubs are stale: run scripts/gen_protos.sh and commit" && exit 1)
@@ -52,3 +52,6 @@ bench: $(STAMP)  ## latency table with the llama.cpp baseline from the same run
 	  CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip wheel --no-deps -w $(WHEELS) llama-cpp-python==0.3.36
 	$(PY) -m pip install -q --no-deps $(WHEELS)/llama_cpp_python-0.3.36-*.whl diskcache
 	$(PY) benchmarks/latency.py --baseline llamacpp
+
+release-contract: $(BUF)  ## record the wire contract as released (buf breaking checks against it)
+	$(BUF) build protos -o protos/released.json
