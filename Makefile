@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 serve: $(STAMP)  ## serve the example world with the default model (built on first run)
-	$(VENV)/bin/npc-runtime serve
+	$(VENV)/bin/npc-runtime serve --web-port 8080
 
 test: $(STAMP) $(INKJS)  ## run the test suite (builds the default model on first run)
 	$(VENV)/bin/npc-runtime model build
