@@ -215,6 +215,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
                                    on_tool_call=_play_the_game, **_options(args))
                 print(f"\n  [{reply.ttft_ms:.0f} ms to first token, {reply.tokens} tokens, "
                       f"{reply.tokens_per_s:.0f} tok/s]", file=sys.stderr)
+                for change in reply.quest_changes:
+                    print(f"  [quest] {change}", file=sys.stderr)
+                if reply.options:
+                    print("  [you may say] " + " | ".join(reply.options), file=sys.stderr)
         finally:
             client.close_session(session)
     return 0

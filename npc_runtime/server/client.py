@@ -36,6 +36,8 @@ class Reply:
     replaced: bool = False  # the streamed text was replaced by the checked line
     # The turn's tool calls: {tool, arguments, status, result, changes} each.
     tool_calls: list[dict[str, object]] = dataclasses.field(default_factory=list)
+    quest_changes: list[str] = dataclasses.field(default_factory=list)
+    options: list[str] = dataclasses.field(default_factory=list)  # what the player may say
 
 
 #: Answers a tool call the game must run: (tool, arguments) -> (result JSON, error).
@@ -107,6 +109,7 @@ class DialogueClient:
                         server_ttft_ms=t.ttft_ms, prompt_tokens=t.prompt_tokens,
                         check=_check(done.check), replaced=replaced,
                         tool_calls=[_call(c) for c in done.tool_calls],
+                        quest_changes=list(done.quest_changes), options=list(done.options),
                     )
         raise ClientError(f"{self.target} ended the reply stream without line_done")
 
