@@ -1,0 +1,76 @@
+// End-to-end checks of the Unity client's core (NpcRuntime.Core.dll, built for
+// netstandard2.1) on the .NET Core 3.1 runtime: first the transport against
+// canned HTTP responses (framing, trailers, errors), then the typed client
+// against a live `npc-runtime serve --web-port` with the real model.
+//
+//   dotnet NpcE2E.dll [http://127.0.0.1:WEB_PORT/]     (no URL: offline checks only)
+//
+// Prints one PASS/FAIL line per check and "N passed, M failed"; exit 1 on a failure.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading.Tasks;
+
+static class Program
+{
+    static int _passed, _failed;
+
+    static async Task<int> Main(string[] args)
+    {
+        foreach (var (name, check) in TransportChecks.All())
+            await Run(name, check);
+        if (args.Length > 0)
+        {
+            var live = new LiveChecks(new Uri(args[0]));
+            foreach (var (name, check) in live.All())
+                await Run(name, check);
+        }
+        Console.WriteLine($"{_passed} passed, {_failed} failed");
+        return _failed == 0 ? 0 : 1;
+    }
+
+    static async Task Run(string name, Func<Task> check)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await check();
+            _passed++;
+            Console.WriteLine($"PASS {name} ({clock.ElapsedMilliseconds} ms)");
+        }
+        catch (Exception e)
+        {
+            _failed++;
+            Console.WriteLine($"FAIL {name} ({clock.ElapsedMilliseconds} ms): {e}");
+        }
+    }
+}
+
+/// <summary>Tiny assertions: the message says what was expected and what came.</summary>
+static class Check
+{
+    public static void That(bool condition, string what)
+    {
+        if (!condition)
+            throw new Exception("expected " + what);
+    }
+
+    public static void Equal<T>(T expected, T actual, string what)
+    {
+        if (!EqualityComparer<T>.Default.Equals(expected, actual))
+            throw new Exception($"{what}: expected <{expected}>, got <{actual}>");
+    }
+
+    public static async Task<TException> Throws<TException>(Func<Task> action) where TException : Exception
+    {
+        try
+        {
+            await action();
+        }
+        catch (TException e)
+        {
+            return e;
+        }
+        throw new Exception("expected " + typeof(TException).Name);
+    }
+}

@@ -1,0 +1,280 @@
+// The gRPC-Web transport against canned responses: what a server, a proxy or a
+// broken network may send, byte by byte. No server needed.
+using System;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Google.Protobuf;
+using Npc.V1;
+using NpcRuntime.Client;
+
+static class TransportChecks
+{
+    static readonly RpcMethod<SayRequest, SayResponse> Say =
+        new RpcMethod<SayRequest, SayResponse>("npc.v1.DialogueService", "Say", SayResponse.Parser);
+
+    public static IEnumerable<(string, Func<Task>)> All() => new (string, Func<Task>)[]
+    {
+        ("frames split into 1-byte reads decode", FramesSplitIntoSingleBytes),
+        ("a message is handed out before the body ends", MessageBeforeBodyEnds),
+        ("the request is one data frame with gRPC-Web headers", RequestShape),
+        ("an error in the trailer frame after a message", ErrorInTrailerFrame),
+        ("a trailers-only error in the HTTP headers", TrailersOnlyError),
+        ("a trailers-only OK is an empty stream; unary needs one message", TrailersOnlyOk),
+        ("a body cut inside a frame, or without trailers, is Internal", TruncatedBodies),
+        ("HTTP errors and non-gRPC-Web replies map to status codes", HttpErrors),
+        ("cancelling ends a stream that waits for bytes", CancelWhileWaiting),
+        ("no server listening is Unavailable", NoServer),
+    };
+
+    static byte[] Token(string text, uint index) =>
+        GrpcWebFrames.Encode(new SayResponse { Token = new TokenDelta { Text = text, Index = index } });
+
+    static byte[] Trailers(string text)
+    {
+        var payload = Encoding.ASCII.GetBytes(text);
+        var frame = new byte[5 + payload.Length];
+        frame[0] = 0x80;
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
+    static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
+
+    static (GrpcWebTransport, CannedHandler) Serve(Func<HttpResponseMessage> respond)
+    {
+        var handler = new CannedHandler(respond);
+        return (new GrpcWebTransport(new Uri("http://npc.test/"), new HttpClient(handler)), handler);
+    }
+
+    static HttpResponseMessage GrpcWeb(Stream body)
+    {
+        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(body) };
+        response.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc-web+proto");
+        return response;
+    }
+
+    static async Task<List<SayResponse>> Collect(ITransport transport, CancellationToken cancellationToken = default)
+    {
+        var got = new List<SayResponse>();
+        await foreach (var e in transport.ServerStreamingAsync(Say, new SayRequest { Text = "hi" }, cancellationToken))
+            got.Add(e);
+        return got;
+    }
+
+    static async Task FramesSplitIntoSingleBytes()
+    {
+        var body = Concat(Token("Hel", 0), Token("lo", 1), Trailers("grpc-status: 0\r\n"));
+        var (transport, _) = Serve(() => GrpcWeb(new ScriptedBody(body, maxRead: 1)));
+        var got = await Collect(transport);
+        Check.Equal("Hello", string.Concat(got.Select(e => e.Token.Text)), "text");
+    }
+
+    static async Task MessageBeforeBodyEnds()
+    {
+        var first = Token("Hel", 0);
+        var body = new ScriptedBody(Concat(first, Token("lo", 1), Trailers("grpc-status: 0\r\n")),
+            holdAfter: first.Length);
+        var (transport, _) = Serve(() => GrpcWeb(body));
+        await using var stream = transport.ServerStreamingAsync(Say, new SayRequest()).GetAsyncEnumerator();
+        var next = stream.MoveNextAsync().AsTask();
+        Check.That(await Task.WhenAny(next, Task.Delay(5000)) == next && next.Result,
+            "the first message while the rest of the body is held back");
+        Check.Equal("Hel", stream.Current.Token.Text, "first token");
+        body.Release();
+        Check.That(await stream.MoveNextAsync(), "a second message");
+        Check.That(!await stream.MoveNextAsync(), "the end after the trailers");
+    }
+
+    static async Task RequestShape()
+    {
+        var (transport, handler) = Serve(() => GrpcWeb(new ScriptedBody(Trailers("grpc-status: 0\r\n"))));
+        await Collect(transport);
+        var request = handler.Request!;
+        Check.Equal("http://npc.test/npc.v1.DialogueService/Say", request.RequestUri!.ToString(), "url");
+        Check.Equal(HttpMethod.Post, request.Method, "method");
+        Check.Equal("application/grpc-web+proto", request.Content!.Headers.ContentType!.MediaType, "content-type");
+        Check.Equal("1", request.Headers.GetValues("X-Grpc-Web").Single(), "x-grpc-web");
+        var sent = handler.Body!;
+        Check.Equal(0, (int)sent[0], "data frame flag");
+        Check.Equal(sent.Length - 5, (int)BinaryPrimitives.ReadUInt32BigEndian(sent.AsSpan(1)), "frame length");
+        Check.Equal("hi", SayRequest.Parser.ParseFrom(sent, 5, sent.Length - 5).Text, "request text");
+    }
+
+    static async Task ErrorInTrailerFrame()
+    {
+        var body = Concat(Token("Hel", 0), Trailers("Grpc-Status: 5\r\ngrpc-message: no session %27x%27 %C3%A9t%C3%A9\r\n"));
+        var (transport, _) = Serve(() => GrpcWeb(new ScriptedBody(body, maxRead: 3)));
+        var got = new List<SayResponse>();
+        var error = await Check.Throws<GrpcStatusException>(async () =>
+        {
+            await foreach (var e in transport.ServerStreamingAsync(Say, new SayRequest()))
+                got.Add(e);
+        });
+        Check.Equal(1, got.Count, "messages before the error");
+        Check.Equal(StatusCode.NotFound, error.Code, "code");
+        Check.Equal("no session 'x' \u00e9t\u00e9", error.Detail, "percent-decoded UTF-8 detail");
+    }
+
+    static async Task TrailersOnlyError()
+    {
+        var (transport, _) = Serve(() =>
+        {
+            var response = GrpcWeb(new ScriptedBody(Array.Empty<byte>()));
+            response.Headers.TryAddWithoutValidation("grpc-status", "3");
+            response.Headers.TryAddWithoutValidation("grpc-message", "text%20must%20not%20be%20empty");
+            return response;
+        });
+        var error = await Check.Throws<GrpcStatusException>(() => Collect(transport));
+        Check.Equal(StatusCode.InvalidArgument, error.Code, "code");
+        Check.Equal("text must not be empty", error.Detail, "detail");
+    }
+
+    static async Task TrailersOnlyOk()
+    {
+        var (transport, _) = Serve(() =>
+        {
+            var response = GrpcWeb(new ScriptedBody(Array.Empty<byte>()));
+            response.Headers.TryAddWithoutValidation("grpc-status", "0");
+            return response;
+        });
+        Check.Equal(0, (await Collect(transport)).Count, "messages");
+        var error = await Check.Throws<GrpcStatusException>(() => transport.UnaryAsync(Say, new SayRequest()));
+        Check.Equal(StatusCode.Internal, error.Code, "unary without a message");
+    }
+
+    static async Task TruncatedBodies()
+    {
+        var frame = Token("Hel", 0);
+        foreach (var body in new[] { frame.Take(frame.Length - 1).ToArray(), frame.Take(3).ToArray(), frame })
+        {
+            var (transport, _) = Serve(() => GrpcWeb(new ScriptedBody(body)));
+            var error = await Check.Throws<GrpcStatusException>(() => Collect(transport));
+            Check.Equal(StatusCode.Internal, error.Code, $"code for a {body.Length}-byte body");
+        }
+    }
+
+    static async Task HttpErrors()
+    {
+        var cases = new (HttpStatusCode, string, StatusCode)[]
+        {
+            (HttpStatusCode.NotFound, "text/plain", StatusCode.Unimplemented),
+            (HttpStatusCode.ServiceUnavailable, "text/plain", StatusCode.Unavailable),
+            (HttpStatusCode.Unauthorized, "text/plain", StatusCode.Unauthenticated),
+            (HttpStatusCode.OK, "text/html", StatusCode.Unknown),
+        };
+        foreach (var (http, contentType, expected) in cases)
+        {
+            var (transport, _) = Serve(() =>
+            {
+                var response = new HttpResponseMessage(http) { Content = new ByteArrayContent(Encoding.ASCII.GetBytes("<html/>")) };
+                response.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+                return response;
+            });
+            var error = await Check.Throws<GrpcStatusException>(() => Collect(transport));
+            Check.Equal(expected, error.Code, $"code for HTTP {(int)http} {contentType}");
+        }
+    }
+
+    static async Task CancelWhileWaiting()
+    {
+        var body = new ScriptedBody(Token("Hel", 0), holdAfter: 0);
+        var (transport, _) = Serve(() => GrpcWeb(body));
+        using var cancel = new CancellationTokenSource(200);
+        var started = DateTime.UtcNow;
+        await Check.Throws<OperationCanceledException>(() => Collect(transport, cancel.Token));
+        Check.That(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "the call to end soon after cancelling");
+    }
+
+    static async Task NoServer()
+    {
+        using var transport = new GrpcWebTransport(new Uri("http://127.0.0.1:9/"));
+        var error = await Check.Throws<GrpcStatusException>(() => Collect(transport));
+        Check.Equal(StatusCode.Unavailable, error.Code, "code");
+    }
+}
+
+/// <summary>Answers every request with a canned response; keeps the last request.</summary>
+sealed class CannedHandler : HttpMessageHandler
+{
+    readonly Func<HttpResponseMessage> _respond;
+
+    public CannedHandler(Func<HttpResponseMessage> respond) => _respond = respond;
+
+    public HttpRequestMessage? Request { get; private set; }
+    public byte[]? Body { get; private set; }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Request = request;
+        Body = request.Content == null ? null : await request.Content.ReadAsByteArrayAsync();
+        return _respond();
+    }
+}
+
+/// <summary>
+/// A response body that hands out at most maxRead bytes per read and, like a
+/// server still generating, holds back everything after holdAfter bytes until
+/// Release() (or forever; a read then waits until cancelled or disposed).
+/// </summary>
+sealed class ScriptedBody : Stream
+{
+    readonly byte[] _bytes;
+    readonly int _maxRead;
+    readonly int _holdAfter;
+    readonly TaskCompletionSource<bool> _released = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly CancellationTokenSource _disposed = new CancellationTokenSource();
+    int _position;
+
+    public ScriptedBody(byte[] bytes, int maxRead = int.MaxValue, int holdAfter = int.MaxValue)
+    {
+        _bytes = bytes;
+        _maxRead = maxRead;
+        _holdAfter = holdAfter;
+    }
+
+    public void Release() => _released.TrySetResult(true);
+
+    public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        if (_position >= _holdAfter)
+        {
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+            await Task.WhenAny(_released.Task, Task.Delay(Timeout.Infinite, either.Token));
+            if (!_released.Task.IsCompleted)
+                throw new IOException("the body was closed while a read waited");
+        }
+        var limit = _position < _holdAfter ? _holdAfter : _bytes.Length;
+        var n = Math.Min(Math.Min(count, _maxRead), Math.Min(limit, _bytes.Length) - _position);
+        Array.Copy(_bytes, _position, buffer, offset, n);
+        _position += n;
+        return n;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) =>
+        ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    protected override void Dispose(bool disposing)
+    {
+        _disposed.Cancel();
+        base.Dispose(disposing);
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

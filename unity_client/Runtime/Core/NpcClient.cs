@@ -1,0 +1,99 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Npc.V1;
+
+namespace NpcRuntime.Client
+{
+    /// <summary>
+    /// The npc-runtime API for games, engine-independent: open a conversation with
+    /// an NPC, stream its replies, answer its tool calls, read and set quest state.
+    /// Thread-safe; one client per server is enough.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using var client = NpcClient.ForGrpcWeb(new Uri("http://127.0.0.1:8080/"));
+    /// var session = await client.OpenSessionAsync("maren");
+    /// await foreach (var e in client.SayAsync(session.SessionId, "A room, please."))
+    ///     if (e.EventCase == SayResponse.EventOneofCase.Token) Console.Write(e.Token.Text);
+    /// </code>
+    /// </example>
+    public sealed class NpcClient : IDisposable
+    {
+        const string Dialogue = "npc.v1.DialogueService";
+        const string Quest = "npc.v1.QuestService";
+
+        static readonly RpcMethod<OpenSessionRequest, OpenSessionResponse> OpenSessionMethod =
+            new RpcMethod<OpenSessionRequest, OpenSessionResponse>(Dialogue, "OpenSession", OpenSessionResponse.Parser);
+        static readonly RpcMethod<SayRequest, SayResponse> SayMethod =
+            new RpcMethod<SayRequest, SayResponse>(Dialogue, "Say", SayResponse.Parser);
+        static readonly RpcMethod<SubmitToolResultRequest, SubmitToolResultResponse> SubmitToolResultMethod =
+            new RpcMethod<SubmitToolResultRequest, SubmitToolResultResponse>(Dialogue, "SubmitToolResult", SubmitToolResultResponse.Parser);
+        static readonly RpcMethod<CloseSessionRequest, CloseSessionResponse> CloseSessionMethod =
+            new RpcMethod<CloseSessionRequest, CloseSessionResponse>(Dialogue, "CloseSession", CloseSessionResponse.Parser);
+        static readonly RpcMethod<GetQuestStateRequest, GetQuestStateResponse> GetQuestStateMethod =
+            new RpcMethod<GetQuestStateRequest, GetQuestStateResponse>(Quest, "GetQuestState", GetQuestStateResponse.Parser);
+        static readonly RpcMethod<SetQuestStateRequest, SetQuestStateResponse> SetQuestStateMethod =
+            new RpcMethod<SetQuestStateRequest, SetQuestStateResponse>(Quest, "SetQuestState", SetQuestStateResponse.Parser);
+
+        readonly ITransport _transport;
+
+        public NpcClient(ITransport transport) => _transport = transport;
+
+        /// <summary>A client for the server's gRPC-Web port (`npc-runtime serve --web-port`).</summary>
+        public static NpcClient ForGrpcWeb(Uri baseAddress) => new NpcClient(new GrpcWebTransport(baseAddress));
+
+        /// <summary>Starts a conversation. NotFound when the world has no such NPC.</summary>
+        /// <param name="playerId">Whose quest state the conversation reads and advances (e.g. the save id).</param>
+        public Task<OpenSessionResponse> OpenSessionAsync(string npcId, string playerName = "", string playerId = "",
+            CancellationToken cancellationToken = default) =>
+            _transport.UnaryAsync(OpenSessionMethod,
+                new OpenSessionRequest { NpcId = npcId, PlayerName = playerName, PlayerId = playerId },
+                cancellationToken);
+
+        /// <summary>
+        /// The player's line; yields the reply as it is made: token deltas, at most
+        /// one `replaced`, `tool_call`s the game must answer with
+        /// <see cref="SubmitToolResultAsync"/> while the stream waits, then exactly one
+        /// `line_done`. Cancelling (or breaking out of the loop) stops generation.
+        /// </summary>
+        /// <param name="toolChoice">Empty: the NPC decides. "none": it only speaks. A tool id: it calls that tool.</param>
+        public IAsyncEnumerable<SayResponse> SayAsync(string sessionId, string text, string toolChoice = "",
+            CancellationToken cancellationToken = default) =>
+            SayAsync(new SayRequest { SessionId = sessionId, Text = text, ToolChoice = toolChoice }, cancellationToken);
+
+        /// <summary>As above, with every field of the request (generation options, reply mode).</summary>
+        public IAsyncEnumerable<SayResponse> SayAsync(SayRequest request, CancellationToken cancellationToken = default) =>
+            _transport.ServerStreamingAsync(SayMethod, request, cancellationToken);
+
+        /// <summary>
+        /// Answers a tool call (executor ENGINE) of a running Say stream; the NPC's line
+        /// then goes on. Pass <paramref name="error"/> when the game could not do it.
+        /// NotFound when no such call is waiting (already answered or timed out).
+        /// </summary>
+        public async Task SubmitToolResultAsync(string sessionId, string callId, string resultJson, string error = "",
+            CancellationToken cancellationToken = default) =>
+            await _transport.UnaryAsync(SubmitToolResultMethod,
+                new SubmitToolResultRequest { SessionId = sessionId, CallId = callId, ResultJson = resultJson, Error = error },
+                cancellationToken).ConfigureAwait(false);
+
+        /// <summary>Forgets a conversation. NotFound for an unknown session.</summary>
+        public async Task CloseSessionAsync(string sessionId, CancellationToken cancellationToken = default) =>
+            await _transport.UnaryAsync(CloseSessionMethod, new CloseSessionRequest { SessionId = sessionId },
+                cancellationToken).ConfigureAwait(false);
+
+        /// <summary>The player's quest stages, revealed facts and items (empty when nothing started).</summary>
+        public async Task<QuestState> GetQuestStateAsync(string playerId, CancellationToken cancellationToken = default) =>
+            (await _transport.UnaryAsync(GetQuestStateMethod, new GetQuestStateRequest { PlayerId = playerId },
+                cancellationToken).ConfigureAwait(false)).State;
+
+        /// <summary>Replaces the player's quest state. InvalidArgument for ids the world does not have.</summary>
+        public async Task<QuestState> SetQuestStateAsync(string playerId, QuestState state,
+            CancellationToken cancellationToken = default) =>
+            (await _transport.UnaryAsync(SetQuestStateMethod, new SetQuestStateRequest { PlayerId = playerId, State = state },
+                cancellationToken).ConfigureAwait(false)).State;
+
+        public void Dispose() => _transport.Dispose();
+    }
+}

@@ -1,0 +1,202 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using Google.Protobuf;
+
+namespace NpcRuntime.Client
+{
+    /// <summary>
+    /// gRPC-Web (binary protobuf) over plain HttpClient and HTTP/1.1: no native
+    /// code, so it runs wherever Unity's HttpClient does (editor, desktop, mobile;
+    /// not WebGL, see the package docs). Server-streamed messages are handed out as
+    /// their frames arrive.
+    /// </summary>
+    public sealed class GrpcWebTransport : ITransport
+    {
+        const string GrpcWebProto = "application/grpc-web+proto";
+
+        readonly HttpClient _http;
+        readonly bool _ownsHttp;
+        readonly Uri _baseAddress;
+
+        /// <param name="baseAddress">The server's gRPC-Web address, e.g. http://127.0.0.1:8080/.</param>
+        /// <param name="httpClient">
+        /// Optional; set DefaultRequestHeaders on it for auth. Without one, the
+        /// transport makes (and disposes) its own with no timeout: a reply that
+        /// waits on a tool call may take longer than HttpClient's default 100 s, so
+        /// calls end through cancellation tokens instead.
+        /// </param>
+        public GrpcWebTransport(Uri baseAddress, HttpClient? httpClient = null)
+        {
+            // Uri resolution drops the last path segment unless the base ends in '/'.
+            _baseAddress = baseAddress.AbsoluteUri.EndsWith("/") ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
+            _ownsHttp = httpClient == null;
+            _http = httpClient ?? new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        }
+
+        public async Task<TResponse> UnaryAsync<TRequest, TResponse>(
+            RpcMethod<TRequest, TResponse> method, TRequest request,
+            CancellationToken cancellationToken = default)
+            where TRequest : IMessage<TRequest>
+            where TResponse : IMessage<TResponse>
+        {
+            // A unary response is a stream of exactly one message.
+            var responses = new List<TResponse>(1);
+            await foreach (var response in ServerStreamingAsync(method, request, cancellationToken).ConfigureAwait(false))
+                responses.Add(response);
+            if (responses.Count != 1)
+                throw new GrpcStatusException(StatusCode.Internal,
+                    $"{method.Path} returned {responses.Count} messages, expected 1");
+            return responses[0];
+        }
+
+        public async IAsyncEnumerable<TResponse> ServerStreamingAsync<TRequest, TResponse>(
+            RpcMethod<TRequest, TResponse> method, TRequest request,
+            [EnumeratorCancellation] CancellationToken cancellationToken = default)
+            where TRequest : IMessage<TRequest>
+            where TResponse : IMessage<TResponse>
+        {
+            using var httpRequest = new HttpRequestMessage(HttpMethod.Post, new Uri(_baseAddress, method.Path.TrimStart('/')))
+            {
+                Content = new ByteArrayContent(GrpcWebFrames.Encode(request)),
+            };
+            httpRequest.Content.Headers.ContentType = new MediaTypeHeaderValue(GrpcWebProto);
+            httpRequest.Headers.TryAddWithoutValidation("Accept", GrpcWebProto);
+            httpRequest.Headers.TryAddWithoutValidation("X-Grpc-Web", "1");
+
+            using var response = await SendAsync(httpRequest, cancellationToken).ConfigureAwait(false);
+            if (IsTrailersOnly(response))
+                yield break;
+            using var body = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            // Not every HttpClient stream honours a token while a read waits for the
+            // network (Mono's does not); disposing the response always ends that read.
+            using var abort = cancellationToken.Register(response.Dispose);
+
+            while (true)
+            {
+                var frame = await ReadFrameAsync(body, cancellationToken).ConfigureAwait(false);
+                if (frame == null)
+                    throw new GrpcStatusException(StatusCode.Internal, $"{method.Path}: the response ended without trailers");
+                if (frame.Value.IsTrailers)
+                {
+                    var (code, detail) = GrpcWebFrames.ParseTrailers(frame.Value.Payload);
+                    if (code != StatusCode.OK)
+                        throw new GrpcStatusException(code, detail);
+                    yield break;
+                }
+                yield return Parse(method.ResponseParser, frame.Value.Payload);
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_ownsHttp)
+                _http.Dispose();
+        }
+
+        async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                // ResponseHeadersRead: hand the body over as it streams in, not once complete.
+                return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new GrpcStatusException(StatusCode.DeadlineExceeded, "the HttpClient timed out");
+            }
+            catch (HttpRequestException e)
+            {
+                throw new GrpcStatusException(StatusCode.Unavailable, e.Message, e);
+            }
+        }
+
+        /// <summary>
+        /// Checks the response headers. Returns true for a trailers-only response
+        /// with status OK (no messages); throws for an error, which a server may send
+        /// as grpc-status/grpc-message HTTP headers with an empty body.
+        /// </summary>
+        static bool IsTrailersOnly(HttpResponseMessage response)
+        {
+            var status = Header(response, "grpc-status");
+            if (status != null)
+            {
+                var (code, detail) = GrpcWebFrames.ToStatus(status,
+                    GrpcWebFrames.DecodeMessage(Header(response, "grpc-message") ?? ""));
+                if (code != StatusCode.OK)
+                    throw new GrpcStatusException(code, detail);
+                return true;
+            }
+            if (response.StatusCode != HttpStatusCode.OK)
+                throw new GrpcStatusException(FromHttpStatus(response.StatusCode),
+                    $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            var contentType = response.Content.Headers.ContentType?.MediaType ?? "";
+            if (!contentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
+                throw new GrpcStatusException(StatusCode.Unknown,
+                    $"not a gRPC-Web response (content-type '{contentType}'): is this the server's --web-port?");
+            return false;
+        }
+
+        static string? Header(HttpResponseMessage response, string name)
+        {
+            if (response.Headers.TryGetValues(name, out var values) ||
+                response.Content.Headers.TryGetValues(name, out values))
+                return values.FirstOrDefault();
+            return null;
+        }
+
+        /// <summary>The mapping gRPC specifies for HTTP errors that carry no grpc-status.</summary>
+        static StatusCode FromHttpStatus(HttpStatusCode status)
+        {
+            switch ((int)status)
+            {
+                case 400: return StatusCode.Internal;
+                case 401: return StatusCode.Unauthenticated;
+                case 403: return StatusCode.PermissionDenied;
+                case 404: return StatusCode.Unimplemented;
+                case 429:
+                case 502:
+                case 503:
+                case 504: return StatusCode.Unavailable;
+                default: return StatusCode.Unknown;
+            }
+        }
+
+        static async Task<GrpcWebFrame?> ReadFrameAsync(Stream body, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await GrpcWebFrames.ReadAsync(body, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && !(e is GrpcStatusException || e is OperationCanceledException))
+            {
+                // The read was ended by our cancellation (possibly via Dispose): report that.
+                throw new OperationCanceledException("the call was cancelled", e, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException || e is ObjectDisposedException || e is HttpRequestException)
+            {
+                throw new GrpcStatusException(StatusCode.Unavailable, "the connection broke mid-response: " + e.Message, e);
+            }
+        }
+
+        static T Parse<T>(MessageParser<T> parser, byte[] payload) where T : IMessage<T>
+        {
+            try
+            {
+                return parser.ParseFrom(payload);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new GrpcStatusException(StatusCode.Internal, "a response message could not be parsed: " + e.Message, e);
+            }
+        }
+    }
+}
