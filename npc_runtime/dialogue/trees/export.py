@@ -2,7 +2,8 @@
 Trees as files writers already use: our JSON, Yarn (``.yarn``) and Ink (``.ink``).
 
 Yarn: a node per NPC line (``title:``), ``Name: line #line:id``, options as ``->`` with a
-``<<jump>>``; once-only questions are guarded with ``<<if !visited("node")>>``; tool
+``<<jump>>``; once-only questions are guarded with ``<<if !visited("node")>>`` (and by
+the item or quest stage they wait for); tool
 calls are ``<<tool args>>`` commands and quest moves ``<<set $quest_x to "stage">>``.
 Ink: a knot per node, ``*`` choices for questions (once-only) and ``+`` for sticky ones,
 tool calls as ``EXTERNAL`` functions, quest stages as ``VAR``s, reveals as ``# reveal:``
@@ -38,6 +39,9 @@ def to_yarn(tree: Tree) -> str:
                 conditions.append(f'!visited("{option.to}")')
             if option.guard:
                 conditions.append(f'$has_{_var(option.guard)}')
+            if option.stages and tree.quest:
+                at = " or ".join(f'${_var(tree.quest)} == "{s}"' for s in option.stages)
+                conditions.append(f"({at})")
             guard = f" <<if {' and '.join(conditions)}>>" if conditions else ""
             lines.append(f"-> {_yarn_text(option.text)}{guard}")
             lines.append(f"    <<jump {option.to}>>")
@@ -68,6 +72,9 @@ def to_ink(tree: Tree) -> str:
         for option in node.options:
             bullet = "*" if option.once else "+"
             guard = f" {{has_{_var(option.guard)}}}" if option.guard else ""
+            if option.stages and tree.quest:
+                at = " || ".join(f'{_var(tree.quest)} == "{s}"' for s in option.stages)
+                guard += f" {{{at}}}"
             out.append(f"{bullet}{guard} [{_ink_text(option.text)}] -> {option.to}")
     return "\n".join(out) + "\n"
 

@@ -32,7 +32,9 @@ from npc_runtime.model.generate import Generation, SamplingParams
 from npc_runtime.model.tokenizer import Message
 
 Gate = tuple[str, tuple[str, ...]]
-"""What a secret waits for: ("item", (item,)) or ("after", (fact ids...))."""
+"""What a secret waits for: ("item", (item,)), ("after", (fact ids...)), or ("stage",
+(the unlock stage, the stages after it...)) for what the NPC may tell once the quest has
+moved on."""
 
 QUESTION_BRIEF = (
     "You write what the player's character says in a role-playing game. Write one short "
@@ -94,7 +96,7 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
             path += [("user", questions[before[fact.id]]), ("assistant", previous.text)]
         nodes[_node_id(fact)] = await writer.node(
             _node_id(fact), questions[fact.id], path, tell=fact,
-            state=_opened(state, gates.get(fact.id)))
+            state=_opened(state, gates.get(fact.id), spec.quest))
     progress(f"node {total}/{total}: goodbye")
     nodes["goodbye"] = await writer.node("goodbye", BYE, [], end=True)
     _link(nodes, facts, required=required, questions=questions, gates=gates, follow=follow)
@@ -110,10 +112,11 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
           ) -> tuple[list[Fact], dict[str, Gate]]:
     """
     The facts to reveal (required ones first, within the spec's size limits) and the
-    condition each secret waits for: an item the player carries (its option is guarded)
-    or facts told first (its option follows theirs). A spec that names no facts
-    (imported ones) reveals what the stage wants this NPC to tell, then what it learnt at
-    that stage, then what it knows about itself, then the rest.
+    condition each secret waits for: an item the player carries (its option is guarded),
+    facts told first (its option follows theirs) or the quest at the unlock stage (its
+    option is guarded by the stage). A spec that names no facts (imported ones) reveals
+    what the stage wants this NPC to tell, then what it learnt at that stage, then what
+    it knows about itself, then the rest, then what opens at the unlock stage.
     """
     tellable = {f.id: f for f in known.facts}
     gates: dict[str, Gate] = {}
@@ -123,6 +126,10 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
             tellable[fact.id], gates[fact.id] = fact, ("item", (when.player_has,))
         elif when is not None and when.revealed:
             tellable[fact.id], gates[fact.id] = fact, ("after", when.revealed)
+    opened = _opened_later(world, spec, known)
+    for fact in opened:
+        tellable.setdefault(fact.id, fact)
+        gates.setdefault(fact.id, ("stage", _stages_from(world, spec)))
     wanted = [*spec.required, *(f for f in spec.reveal if f not in spec.required)]
     if not wanted:
         def priority(fact: Fact) -> tuple[bool, bool]:
@@ -130,7 +137,7 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
             return not learnt_now, known.npc.id not in fact.about
 
         wanted = [f.id for f in known.must_reveal] + [
-            f.id for f in sorted(known.facts, key=priority)]
+            f.id for f in sorted(known.facts, key=priority)] + [f.id for f in opened]
     missing = [f for f in wanted if f not in tellable]
     if missing:
         raise InvalidInputError(
@@ -138,11 +145,31 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
             f"stage {spec.entry_stage!r}; reveal facts it knows then (lore show prints them)")
     room = max(0, spec.max_nodes - 2)  # a greeting and a goodbye besides the answers
     planned = [tellable[f] for f in dict.fromkeys(wanted)][:max(room, len(spec.required))]
+    # Required facts are on the main path, before the unlock: never behind it.
+    planned = [f for f in planned if not (f.id in spec.required
+                                          and gates.get(f.id, ("", ()))[0] == "stage")]
     ids = {f.id for f in planned}
     # A secret waiting for facts this tree does not tell cannot open here.
     planned = [f for f in planned if gates.get(f.id, ("", ()))[0] != "after"
                or set(gates[f.id][1]) <= ids]
     return planned, {f.id: gates[f.id] for f in planned if f.id in gates}
+
+
+def _opened_later(world: World, spec: DialogueSpec, known: KnowledgeView) -> list[Fact]:
+    """Facts the NPC may tell once the quest is at the spec's unlock stage, not before."""
+    if not spec.quest or not spec.unlock_stage or spec.unlock_stage == spec.entry_stage:
+        return []
+    later = view(world, known.npc.id, WorldState(stages={spec.quest: spec.unlock_stage}))
+    now = {f.id for f in known.facts}
+    return [f for f in later.facts if f.id not in now]
+
+
+def _stages_from(world: World, spec: DialogueSpec) -> tuple[str, ...]:
+    """The unlock stage and every stage after it, in the quest's order."""
+    quest = world.quests[spec.quest or ""]
+    after = quest.reachable.get(spec.unlock_stage or "", frozenset())
+    first = (spec.unlock_stage or "",)
+    return first + tuple(s.id for s in quest.stages if s.id in after and s.id not in first)
 
 
 def _threads(facts: list[Fact], required: list[Fact], gates: dict[str, Gate]
@@ -171,12 +198,14 @@ def _link(nodes: dict[str, Node], facts: list[Fact], *, required: list[Fact],
     """
     The hub and the main path: the first option of each node leads along it. A thread
     goes on with "Go on."; a secret waiting for an item is asked at the hub behind a
-    guard; one waiting for other facts is asked right after them.
+    guard; one waiting for other facts is asked right after them; one waiting for the
+    unlock stage is asked at the hub and right after the unlock, behind a stage guard.
     """
     def ask(fact: Fact) -> Option:
-        gate = gates.get(fact.id)
-        guard = gate[1][0] if gate and gate[0] == "item" else None
-        return Option(questions[fact.id], _node_id(fact), guard=guard)
+        kind, values = gates.get(fact.id, ("", ()))
+        return Option(questions[fact.id], _node_id(fact),
+                      guard=values[0] if kind == "item" else None,
+                      stages=values if kind == "stage" else ())
 
     def follows(fact: Fact) -> list[Fact]:
         return [f for f in facts if gates.get(f.id, ("", ()))[0] == "after"
@@ -196,6 +225,8 @@ def _link(nodes: dict[str, Node], facts: list[Fact], *, required: list[Fact],
         if fact.id in follow:
             following.append(ask(by_id[follow[fact.id]]))
         deeper = [ask(f) for f in follows(fact) if ask(f) not in following]
+        if required and fact == required[-1]:  # the unlock happens here
+            deeper += [ask(f) for f in facts if gates.get(f.id, ("", ()))[0] == "stage"]
         ending = [Option(BYE, "goodbye", once=False)]
         back = [Option(MORE, "start", once=False)]
         # On the main path, its last answer leads straight to the goodbye.
@@ -203,13 +234,15 @@ def _link(nodes: dict[str, Node], facts: list[Fact], *, required: list[Fact],
                         else [*ending, *deeper, *back])
 
 
-def _opened(state: WorldState, gate: Gate | None) -> WorldState:
+def _opened(state: WorldState, gate: Gate | None, quest: str | None) -> WorldState:
     """The player's state in which a gated secret may be told."""
     if gate is None:
         return state
     kind, values = gate
     if kind == "item":
         return dataclasses.replace(state, player_items=state.player_items | set(values))
+    if kind == "stage" and quest:
+        return dataclasses.replace(state, stages={**state.stages, quest: values[0]})
     return dataclasses.replace(state, revealed=state.revealed | set(values))
 
 

@@ -31,6 +31,9 @@ class Option:
     to: str
     once: bool = True  # a question disappears once asked; "goodbye" stays
     guard: str | None = None  # an item the player must carry for it to show
+    # Shows only while the tree's quest is at one of these stages (what opens once the
+    # conversation's unlock has happened, or the game moved the quest on elsewhere).
+    stages: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -75,7 +78,8 @@ class Tree:
         for key, n in raw["nodes"].items():
             nodes[key] = Node(
                 id=n["id"], speaker=n["speaker"], text=n["text"],
-                options=[Option(**o) for o in n.get("options", [])],
+                options=[Option(**{**o, "stages": tuple(o.get("stages", ()))})
+                         for o in n.get("options", [])],
                 reveals=tuple(n.get("reveals", ())),
                 actions=tuple(Action(**a) for a in n.get("actions", ())),
                 check=n.get("check", "passed"), violations=tuple(n.get("violations", ())),

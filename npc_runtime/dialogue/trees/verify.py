@@ -4,7 +4,9 @@ Structural and lore checks of a tree: what ``npc-runtime tree check`` reports.
 Every option leads to a node that exists; every node is reachable from the start; every
 node can reach an end and every end has no options; every fact the spec wants revealed
 is revealed on some path (the required ones on the main path: the first option of each
-node from the start); every line passes the line checker for its NPC at the entry stage.
+node from the start); every stage guard names a stage of the tree's quest; every line
+passes the line checker for its NPC at the entry stage (behind a stage guard: at that
+stage).
 """
 
 from __future__ import annotations
@@ -49,13 +51,26 @@ def verify(tree: Tree, world: World | None = None) -> list[str]:
 
 
 def _lore_problems(tree: Tree, world: World) -> list[str]:
-    state = WorldState(stages={tree.quest: tree.entry_stage}
-                       if tree.quest and tree.entry_stage else {})
-    known = view(world, tree.npc, state)
-    checker = LineChecker(world, known, persona_card(world, known))
     problems = []
+    quest = world.quests.get(tree.quest or "")
+    guarded: dict[str, str] = {}  # node -> the stage its options wait for
     for node in tree.nodes.values():
-        found = checker.check(node.text)
+        for option in node.options:
+            bad = [s for s in option.stages
+                   if quest is None or s not in {st.id for st in quest.stages}]
+            if bad:
+                problems.append(f"{node.id}: option {option.text!r} waits for "
+                                f"{', '.join(bad)}, not a stage of quest {tree.quest!r}")
+            elif option.stages:
+                guarded[option.to] = option.stages[0]
+    checkers: dict[str | None, LineChecker] = {}
+    for node in tree.nodes.values():
+        stage = guarded.get(node.id, tree.entry_stage)
+        if stage not in checkers:
+            state = WorldState(stages={tree.quest: stage} if tree.quest and stage else {})
+            known = view(world, tree.npc, state)
+            checkers[stage] = LineChecker(world, known, persona_card(world, known))
+        found = checkers[stage].check(node.text)
         # A line telling a fact the tree reveals there is no secret slipping out.
         found = tuple(v for v in found if not (v.kind in {"secret", "spoiler", "unknown_fact"}
                                               and node.reveals))

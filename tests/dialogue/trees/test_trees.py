@@ -7,6 +7,7 @@ parses with tests/dialogue/trees/yarn_syntax.py (no Yarn compiler runs here).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -166,3 +167,28 @@ def test_facts_about_one_subject_are_told_as_a_thread() -> None:
     follow = _threads(facts, [req], {})
     assert follow == {"a1": "a2"}
     assert [f.id for f in facts] == ["r", "a1", "a2", "b1"]  # each thread after its head
+
+
+def test_what_opens_at_the_unlock_stage_waits_behind_a_stage_guard(trees: dict[str, Tree]
+                                                                    ) -> None:
+    """The stowaway is Maren's to tell once she trusts the player (the unlock stage)."""
+    tree = trees["harbor:first_evening"]
+    hub = next(o for o in tree.nodes["start"].options if o.to == "tell_cellar_stowaway")
+    assert hub.stages == ("trusted", "done")
+    unlock = tree.nodes["tell_cellar_noises"]  # the main path's last answer
+    assert ("set_stage", "noises_below") in [(a.kind, a.name) for a in unlock.actions]
+    assert any(o.to == "tell_cellar_stowaway" for o in unlock.options)
+    assert "cellar_stowaway" in tree.nodes["tell_cellar_stowaway"].reveals
+    assert '{noises_below == "trusted" || noises_below == "done"}' in to_ink(tree)
+    assert '($noises_below == "trusted" or $noises_below == "done")' in to_yarn(tree)
+    assert Tree.from_json(json.loads(to_json(tree))).nodes["start"].options == \
+        tree.nodes["start"].options
+
+
+def test_verify_names_a_stage_guard_the_quest_lacks(trees: dict[str, Tree]) -> None:
+    tree = Tree.from_json(json.loads(to_json(trees["harbor:first_evening"])))
+    hub = tree.nodes["start"]
+    hub.options = [dataclasses.replace(o, stages=("nope",)) if o.stages else o
+                   for o in hub.options]
+    problems = verify(tree, load_world(EXAMPLE_WORLD))
+    assert any("waits for nope, not a stage of quest 'noises_below'" in p for p in problems)
