@@ -19,6 +19,8 @@ import re
 import sys
 from pathlib import Path
 
+from unity_meta import assets
+
 PROTOC_MESSAGES = "Runtime/Core/Generated"
 UNITY_ASSEMBLIES = {"Unity.TextMeshPro", "UnityEngine.UI"}
 
@@ -41,25 +43,12 @@ def parse_errors(path: Path) -> list[str]:
     return sorted(found)
 
 
-def imported(package: Path) -> list[Path]:
-    """Files and folders Unity imports: everything except hidden and `~` folders."""
-    out = []
-    for path in sorted(package.rglob("*")):
-        parts = path.relative_to(package).parts
-        if any(p.endswith("~") or p.startswith(".") for p in parts) or path.suffix == ".meta":
-            continue
-        out.append(path)
-    return out
-
-
 def meta_problems(package: Path) -> list[str]:
     problems, guids = [], {}
-    # Samples~ is copied into the project on import: its scripts need stable GUIDs too.
-    samples = [m.with_suffix("") for m in package.glob("Samples~/**/*.meta")]
-    for path in [*imported(package), *samples]:
+    for path in assets(package):
         meta = path.with_name(path.name + ".meta")
         if not meta.exists():
-            problems.append(f"{path}: no .meta file")
+            problems.append(f"{path}: no .meta file (run scripts/clients/csharp/unity_meta.py)")
             continue
         match = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.M)
         if not match:
@@ -72,11 +61,24 @@ def meta_problems(package: Path) -> list[str]:
         if not path.with_suffix("").exists():
             problems.append(f"{path}: stale, its asset is gone")
     for scene in package.rglob("*.unity"):
-        script_refs = r"m_Script: \{fileID: 11500000, guid: ([0-9a-f]{32})"
-        for guid in re.findall(script_refs, scene.read_text()):
-            target = guids.get(guid)
-            if target is None or target.suffix != ".cs":
-                problems.append(f"{scene}: script guid {guid} is no script of the package")
+        problems += scene_problems(scene, guids)
+    return problems
+
+
+def scene_problems(scene: Path, guids: dict[str, Path]) -> list[str]:
+    """Each MonoBehaviour's script is a script of the package, and each field the scene
+    sets is declared in that script (a renamed field would silently lose its value)."""
+    problems = []
+    for block in scene.read_text().split("--- !u!114 ")[1:]:
+        match = re.search(r"m_Script: \{fileID: 11500000, guid: ([0-9a-f]{32})", block)
+        script = guids.get(match[1]) if match else None
+        if script is None or script.suffix != ".cs":
+            problems.append(f"{scene}: a MonoBehaviour's script is no script of the package")
+            continue
+        source = script.read_text()
+        for field in re.findall(r"^  ([A-Za-z_]\w*):", block, re.M):
+            if not field.startswith("m_") and not re.search(rf"\b{field}\b", source):
+                problems.append(f"{scene}: {script.name} has no field {field}")
     return problems
 
 

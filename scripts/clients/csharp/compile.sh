@@ -2,9 +2,10 @@
 # Compiles the Unity client's engine-independent core (Runtime/Core) with Roslyn
 # 3.4, C# 8, nullable on, warnings as errors, against the netstandard2.1
 # reference assemblies and Google.Protobuf 3.21.12; then the end-to-end test
-# program against that very DLL for netcoreapp3.1; then parse-checks the code
-# nothing here can compile (Unity glue, sample, native transport) and the
-# package layout. Output: ${1:-build/clients/csharp}.
+# program against that very DLL for netcoreapp3.1; then type-checks the Unity
+# glue and sample against a stub of the UnityEngine API (not Unity itself), and
+# parse-checks everything that needs assemblies we lack (UnityEngine, Grpc.*) and
+# the package layout. Output: ${1:-build/clients/csharp}.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 # shellcheck source=/dev/null
@@ -28,6 +29,11 @@ cat >"$out/NpcE2E.runtimeconfig.json" <<'JSON'
 { "runtimeOptions": { "tfm": "netcoreapp3.1",
     "framework": { "name": "Microsoft.NETCore.App", "version": "3.1.0" } } }
 JSON
+
+echo "== Unity glue and sample: against the core and a stub of the UnityEngine API they use"
+roslyn -target:library -r:"$CS_NETSTANDARD/netstandard.dll" -r:"$CS_PROTOBUF/Google.Protobuf.dll" \
+  -r:"$out/NpcRuntime.Core.dll" -out:"$out/UnityGlue.StubCheck.dll" scripts/clients/csharp/unity-stubs/*.cs \
+  unity_client/Runtime/Unity/*.cs unity_client/Samples~/*/*.cs
 
 echo "== parse-check (tree-sitter-c-sharp) and package layout"
 "$CS_TREE_SITTER_PY" scripts/clients/csharp/check_unity_package.py unity_client

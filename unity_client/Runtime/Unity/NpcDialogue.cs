@@ -1,0 +1,267 @@
+// NOT CI-COMPILED (needs UnityEngine): CI parse-checks it with tree-sitter-c-sharp.
+// Keep logic out of here; it belongs in the engine-independent core, which CI
+// compiles and tests end to end.
+#nullable enable
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Npc.V1;
+using NpcRuntime.Client;
+using UnityEngine;
+using UnityEngine.Events;
+
+namespace NpcRuntime.Unity
+{
+    /// <summary>
+    /// One conversation with one NPC of an npc-runtime server. Call <see cref="Say"/>
+    /// from your UI and listen to the events; every event is raised on Unity's main
+    /// thread. When the NPC acts (a tool call such as give_item), do it in the game
+    /// and answer with <see cref="SubmitToolResult"/>: the NPC's line goes on after.
+    /// Disabling the component cancels the running reply and closes the session.
+    /// </summary>
+    [AddComponentMenu("NPC Runtime/NPC Dialogue")]
+    public sealed class NpcDialogue : MonoBehaviour
+    {
+        [Serializable] public sealed class TextEvent : UnityEvent<string> { }
+        [Serializable] public sealed class ListEvent : UnityEvent<string[]> { }
+        [Serializable] public sealed class ToolCallEvent : UnityEvent<ToolCall> { }
+
+        [Tooltip("The server's gRPC-Web address (npc-runtime serve --web-port 8080).")]
+        [SerializeField] string serverUrl = "http://127.0.0.1:8080/";
+        [Tooltip("The NPC's id in the world's YAML.")]
+        [SerializeField] string npcId = "maren";
+        [Tooltip("How the NPC addresses the player; empty: \"traveller\".")]
+        [SerializeField] string playerName = "";
+        [Tooltip("Whose quest state this conversation reads and advances (e.g. your save id); empty: the session's own.")]
+        [SerializeField] string playerId = "";
+
+        [Header("Events (main thread)")]
+        [Tooltip("A piece of the NPC's line: append it to what is shown.")]
+        public TextEvent onToken = new TextEvent();
+        [Tooltip("The line checker changed the line: show this instead of what streamed.")]
+        public TextEvent onLineReplaced = new TextEvent();
+        [Tooltip("The finished line, as said.")]
+        public TextEvent onLine = new TextEvent();
+        [Tooltip("The NPC asks the game to act; answer with SubmitToolResult.")]
+        public ToolCallEvent onToolCall = new ToolCallEvent();
+        [Tooltip("What the player may say now to move a quest on (show as buttons).")]
+        public ListEvent onOptions = new ListEvent();
+        [Tooltip("Quest changes this turn caused, e.g. \"noises_below: asked -> trusted\".")]
+        public ListEvent onQuestChanged = new ListEvent();
+        [Tooltip("A call failed: the message, for logs or a retry prompt.")]
+        public TextEvent onError = new TextEvent();
+
+        /// <summary>A piece of the NPC's line.</summary>
+        public event Action<string>? TokenReceived;
+        /// <summary>Show this text instead of everything streamed for this line.</summary>
+        public event Action<string>? LineReplaced;
+        /// <summary>The line is finished: text, timings, check report, tool calls, options.</summary>
+        public event Action<LineDone>? LineCompleted;
+        /// <summary>An ENGINE tool call; answer it with <see cref="SubmitToolResult"/>. (SERVER ones are reported in LineDone.ToolCalls.)</summary>
+        public event Action<ToolCall>? ToolCallRequested;
+        /// <summary>The player's options changed (on opening and after each line).</summary>
+        public event Action<IReadOnlyList<string>>? OptionsChanged;
+        /// <summary>Quest changes of a turn: LineDone.QuestChanges plus each tool call's Changes.</summary>
+        public event Action<IReadOnlyList<string>>? QuestChanged;
+        /// <summary>A call failed; a <see cref="GrpcStatusException"/> carries the server's code and message.</summary>
+        public event Action<Exception>? Failed;
+
+        public string SessionId { get; private set; } = "";
+        public string NpcName { get; private set; } = "";
+        public IReadOnlyList<string> Options { get; private set; } = Array.Empty<string>();
+        public bool IsSpeaking { get; private set; }
+
+        NpcClient? _client;
+        CancellationTokenSource? _lifetime;
+        Task? _opening;
+        SynchronizationContext? _mainThread;
+
+        void Awake() => _mainThread = SynchronizationContext.Current;
+
+        void OnEnable()
+        {
+            _lifetime = new CancellationTokenSource();
+            _client = NpcClient.ForGrpcWeb(new Uri(serverUrl));
+        }
+
+        void OnDisable()
+        {
+            // Cancelling ends the running Say stream; the server stops generating.
+            _lifetime?.Cancel();
+            _lifetime?.Dispose();
+            _lifetime = null;
+            var client = _client;
+            var session = SessionId;
+            _client = null;
+            _opening = null;
+            SessionId = "";
+            IsSpeaking = false;
+            if (client != null)
+                _ = CloseQuietlyAsync(client, session);
+        }
+
+        /// <summary>Opens the session now (the first Say does it otherwise), e.g. to show the options early.</summary>
+        public void Open() => _ = OpenAsync();
+
+        /// <summary>As <see cref="Open"/>; completes when open (SessionId set) or failed (Failed raised).</summary>
+        public Task OpenAsync() => GuardAsync(token => EnsureOpenAsync(token));
+
+        /// <summary>
+        /// The id whose quest state this conversation reads and advances: the
+        /// Player Id field, or the session's own id when that is empty.
+        /// </summary>
+        public string QuestPlayerId => playerId.Length > 0 ? playerId : SessionId;
+
+        /// <summary>The player's quest state. Throws GrpcStatusException; call after OpenAsync when Player Id is empty.</summary>
+        public Task<QuestState> GetQuestStateAsync() =>
+            Client.GetQuestStateAsync(QuestPlayerId, _lifetime!.Token);
+
+        /// <summary>Replaces the player's quest state (a game that starts quests itself). Throws GrpcStatusException.</summary>
+        public Task<QuestState> SetQuestStateAsync(QuestState state) =>
+            Client.SetQuestStateAsync(QuestPlayerId, state, _lifetime!.Token);
+
+        NpcClient Client => _client ?? throw new InvalidOperationException("NpcDialogue is disabled");
+
+        /// <summary>The player's line. For UI events: a Button or InputField can call it.</summary>
+        public void Say(string text) => _ = SayAsync(text);
+
+        /// <summary>The player's line; the reply comes through the events. Returns when the line is done.</summary>
+        /// <param name="toolChoice">"": the NPC decides; "none": it only speaks; a tool id: it calls that tool (the player clicked "Buy").</param>
+        public async Task SayAsync(string text, string toolChoice = "")
+        {
+            if (IsSpeaking)
+            {
+                Raise(new InvalidOperationException("the NPC is still speaking; wait for the line to finish"));
+                return;
+            }
+            IsSpeaking = true;
+            try
+            {
+                await GuardAsync(async token =>
+                {
+                    await EnsureOpenAsync(token);
+                    await foreach (var e in _client!.SayAsync(SessionId, text, toolChoice, token))
+                        Dispatch(e);
+                });
+            }
+            finally
+            {
+                IsSpeaking = false;
+            }
+        }
+
+        /// <summary>Answers a tool call: what the game did, as JSON; or why it could not (error).</summary>
+        public void SubmitToolResult(string callId, string resultJson, string error = "") =>
+            _ = GuardAsync(token => _client!.SubmitToolResultAsync(SessionId, callId, resultJson, error, token));
+
+        Task EnsureOpenAsync(CancellationToken token) => _opening ??= OpenAsync(token);
+
+        async Task OpenAsync(CancellationToken token)
+        {
+            var opened = await _client!.OpenSessionAsync(npcId, playerName, playerId, token);
+            SessionId = opened.SessionId;
+            NpcName = opened.NpcName;
+            SetOptions(opened.Options);
+        }
+
+        void Dispatch(SayResponse e)
+        {
+            switch (e.EventCase)
+            {
+                case SayResponse.EventOneofCase.Token:
+                    OnMain(() => { TokenReceived?.Invoke(e.Token.Text); onToken.Invoke(e.Token.Text); });
+                    break;
+                case SayResponse.EventOneofCase.Replaced:
+                    OnMain(() => { LineReplaced?.Invoke(e.Replaced.Text); onLineReplaced.Invoke(e.Replaced.Text); });
+                    break;
+                case SayResponse.EventOneofCase.ToolCall when e.ToolCall.Executor == ToolExecutor.Engine:
+                    OnMain(() => { ToolCallRequested?.Invoke(e.ToolCall); onToolCall.Invoke(e.ToolCall); });
+                    break;
+                case SayResponse.EventOneofCase.LineDone:
+                    var done = e.LineDone;
+                    OnMain(() => { LineCompleted?.Invoke(done); onLine.Invoke(done.Text); });
+                    var changes = done.ToolCalls.SelectMany(c => c.Changes).Concat(done.QuestChanges).ToArray();
+                    if (changes.Length > 0)
+                        OnMain(() => { QuestChanged?.Invoke(changes); onQuestChanged.Invoke(changes); });
+                    SetOptions(done.Options);
+                    break;
+                // Events this version does not know are skipped, as the protocol asks.
+            }
+        }
+
+        void SetOptions(IEnumerable<string> options)
+        {
+            var list = options.ToArray();
+            if (list.SequenceEqual(Options))
+                return;
+            Options = list;
+            OnMain(() => { OptionsChanged?.Invoke(list); onOptions.Invoke(list); });
+        }
+
+        /// <summary>
+        /// Runs a call with the component's lifetime token: errors become the error
+        /// events, cancellation by OnDisable is silent.
+        /// </summary>
+        async Task GuardAsync(Func<CancellationToken, Task> call)
+        {
+            var lifetime = _lifetime;
+            if (_client == null || lifetime == null)
+            {
+                Raise(new InvalidOperationException("NpcDialogue is disabled"));
+                return;
+            }
+            try
+            {
+                await call(lifetime.Token);
+            }
+            catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                // A failed open, or a session the server no longer knows: the next Say opens anew.
+                if (SessionId.Length == 0 || (e is GrpcStatusException s && s.Code == StatusCode.NotFound))
+                    _opening = null;
+                Raise(e);
+            }
+        }
+
+        void Raise(Exception e) => OnMain(() =>
+        {
+            Debug.LogWarning($"[NpcDialogue {npcId}] {e.Message}", this);
+            Failed?.Invoke(e);
+            onError.Invoke(e.Message);
+        });
+
+        /// <summary>
+        /// Awaits started on the main thread resume there (UnitySynchronizationContext),
+        /// so this is normally a direct call; from any other thread, post to the main one.
+        /// </summary>
+        void OnMain(Action action)
+        {
+            if (_mainThread == null || SynchronizationContext.Current == _mainThread)
+                action();
+            else
+                _mainThread.Post(_ => action(), null);
+        }
+
+        static async Task CloseQuietlyAsync(NpcClient client, string session)
+        {
+            try
+            {
+                if (session.Length > 0)
+                    await client.CloseSessionAsync(session);
+            }
+            catch (Exception)
+            {
+                // The server forgets idle sessions anyway; nothing to tell the game.
+            }
+            finally
+            {
+                client.Dispose();
+            }
+        }
+    }
+}
