@@ -55,7 +55,7 @@ from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Fact, Tool, World, WorldState
 from npc_runtime.model.generate import SamplingParams
-from npc_runtime.model.kv_pool import CachedSequence, KVPool
+from npc_runtime.model.kv_pool import KVPool
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
@@ -384,7 +384,7 @@ class DialogueEngine:
                 tool = world.tools[action]
                 args = yield from write_arguments(reply, tokenizer, offered[action],
                                                   stock_limit(tool, known))
-                yield from self._release(session, cache, [*prompt, *reply.ids])
+                yield from self._release(session, cache, [*prompt, *reply.ids], prefix_len)
                 yield self._called(known, tool, args, tokenizer.decode(reply.ids))
                 return
             # Speak: forget the tag, so the line starts as any other NPC's would.
@@ -396,7 +396,7 @@ class DialogueEngine:
         if said is None:
             return
         done = time.perf_counter()
-        yield from self._release(session, cache, said.ids)
+        yield from self._release(session, cache, said.ids, prefix_len)
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
         revealed, changes = self._reveal(session, checker.told(reply_text))
         session.history += [*pending, ("assistant", reply_text)]
@@ -496,13 +496,15 @@ class DialogueEngine:
         event = ToolCallEvent(f"call-{secrets.token_urlsafe(8)}", tool.id, args, tool.executes)
         return _Called(event, text, tuple(found))
 
-    def _release(self, session: Session, cache: KVCache, ids: list[int]) -> TurnSteps:
-        """Take the phase's KV out of the decode batch and keep it for the session."""
+    def _release(self, session: Session, cache: KVCache, ids: list[int], shared: int
+                 ) -> TurnSteps:
+        """Take the phase's KV out of the decode batch and keep it for the session (all
+        but its first ``shared`` tokens, the NPC's shared prefix)."""
         released = yield Release(cache)
         assert isinstance(released, KVCache)
         if session.id in self.sessions:  # not closed meanwhile
-            self.kv.put(("session", session.id), CachedSequence(
-                tuple(ids), released.rewind(min(released.length, len(ids)))))
+            length = min(released.length, len(ids))
+            self.kv.keep_session(session.id, ids[:length], released.rewind(length), shared)
 
 
 def _player_id(player_id: str) -> str:

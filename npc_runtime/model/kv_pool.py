@@ -5,8 +5,10 @@ prefill can start.
 Two kinds of entries share one budget: *prefixes* (the KV of a system prompt, keyed by
 its token ids, so every session of an NPC at one stage of one world version shares it;
 a changed world or stage changes the tokens, hence the key) and *sessions* (the KV of a
-conversation so far, so a turn only prefills its new tokens). Eviction only costs time:
-an evicted entry is recomputed on next use.
+conversation so far, so a turn only prefills its new tokens). An idle session keeps only
+the tokens after its NPC's shared prefix: a dozen sessions of one NPC hold the prefix
+once, not a dozen times. Eviction only costs time: an evicted entry is recomputed on next
+use.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ HEADROOM = 128  # tokens of room beyond the prompt, for the reply, before buffer
 
 @dataclasses.dataclass(frozen=True)
 class CachedSequence:
-    """Token ids and the KV computed for exactly those tokens."""
+    """
+    Token ids and the KV computed for them: for all of them, or (``offset`` > 0) for
+    those after the first ``offset``, which the shared prefix of ``ids[:offset]`` holds.
+    """
 
     ids: tuple[int, ...]
     kv: KVCache
+    offset: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -104,6 +110,22 @@ class KVPool:
                 self._bytes -= old.nbytes
             return old
 
+    def keep_session(self, session: str, ids: Sequence[int], kv: KVCache, shared: int
+                     ) -> None:
+        """
+        Keep a finished turn's KV (covering ``ids``) for the session's next turn. When its
+        first ``shared`` tokens are a cached shared prefix, only the rest is kept.
+        """
+        if 0 < shared < kv.length and ("prefix", _digest(ids[:shared])) in self:
+            rest = kv.length - shared
+            tail = KVCache([t.alike(1, rest + HEADROOM, lazy=True) for t in kv.tensors], rest)
+            for target, source in zip(tail.tensors, kv.tensors, strict=True):
+                target.copy_tokens(source, rest, source_at=shared)
+            kv.clear()
+            self.put(("session", session), CachedSequence(tuple(ids), tail, offset=shared))
+        else:
+            self.put(("session", session), CachedSequence(tuple(ids), kv))
+
     def drop_prefixes(self) -> None:
         """Forget every prefix (e.g. after a world reload); sessions keep theirs."""
         for key in [k for k in list(self._entries) if k[0] == "prefix"]:
@@ -116,38 +138,42 @@ class KVPool:
         Run the prompt ``ids`` reusing the most KV available; return the next-token logits
         and the cache covering ``ids``.
 
-        Reuse comes from the session's own cache (longest common prefix of token ids) or
-        from the shared prefix cache for ``ids[:prefix_len]``, whichever covers more. A
-        prefix that is missing is computed and stored first, for the next session. The
-        session's cache is taken out of the pool and extended in place (the caller puts it
-        back when the turn completes; a failed or cancelled turn just drops it); a shared
-        prefix is copied, never written. With ``into`` (a decode batch row), the reused
-        tokens are copied there and the prefill writes there.
+        Reuse comes from the session's own cache (longest common prefix of token ids,
+        behind its shared prefix if it was kept without it) or from the shared prefix
+        cache for ``ids[:prefix_len]``, whichever covers more. A prefix that is missing is
+        computed and stored first, for the next session. A session's whole cache is taken
+        out of the pool and extended in place (the caller keeps it again when the turn
+        completes; a failed or cancelled turn just drops it); a shared prefix is copied,
+        never written. With ``into`` (a decode batch row), the reused tokens are copied
+        there and the prefill writes there.
         """
-        room = len(ids) + HEADROOM
-        start: KVCache | None = None
+        parts: list[tuple[KVCache, int]] = []  # sources of the reused tokens, in order
         covered = 0
-        if session is not None and (mine := self.take(("session", session))) is not None:
-            covered = _common_prefix(mine.ids, ids)
-            start = mine.kv
-            if covered:
-                self.stats.session_hits += 1
+        mine = self.take(("session", session)) if session is not None else None
+        if mine is not None and (common := _common_prefix(mine.ids, ids)) > mine.offset:
+            self.stats.session_hits += 1
+            covered = common
+            if mine.offset:
+                parts.append((self.shared_prefix(runner, mine.ids[:mine.offset]).kv, 0))
+            parts.append((mine.kv, mine.offset))
         if 0 < prefix_len <= len(ids) and covered < prefix_len:
-            shared = self.shared_prefix(runner, ids[:prefix_len]).kv
-            start = shared if into is not None else shared.copy(room)  # never write a prefix
+            parts = [(self.shared_prefix(runner, ids[:prefix_len]).kv, 0)]
             covered = prefix_len
         covered = min(covered, len(ids) - 1)  # at least one token must run to get logits
-        if into is not None:  # e.g. a decode batch row: copy what is reused, run the rest
-            if start is not None:
-                for target, source in zip(into.tensors, start.tensors, strict=True):
-                    target.copy_tokens(source, covered)
-            into.length = covered
+        if into is not None:  # e.g. a decode batch row
             start = into
-        elif start is None:
-            start = runner.empty_cache(room)
+        elif mine is not None and parts == [(mine.kv, 0)]:
+            start, parts = mine.kv, []  # our own whole cache: extended in place
+        else:
+            start = runner.empty_cache(len(ids) + HEADROOM)
+        bounds = [at for _, at in parts[1:]] + [covered] if parts else []
+        for (source, at), end in zip(parts, bounds, strict=True):
+            for target, tensor in zip(start.tensors, source.tensors, strict=True):
+                target.copy_tokens(tensor, max(0, min(end, covered) - at), at=at)
+        start.length = covered
         self.stats.reused_tokens += covered
         self.stats.prefilled_tokens += len(ids) - covered
-        return runner.forward(ids[covered:], start.rewind(covered))
+        return runner.forward(ids[covered:], start)
 
 
     def shared_prefix(self, runner: OnnxCausalLM, ids: Sequence[int]) -> CachedSequence:

@@ -37,8 +37,12 @@ class KVTensor(Protocol):
         """A view of rows ``start:stop`` (writes go to this tensor)."""
         ...
 
-    def copy_tokens(self, source: KVTensor, tokens: int) -> None:
-        """Copy the first ``tokens`` of every row of ``source`` (same row count) here."""
+    def copy_tokens(self, source: KVTensor, tokens: int, *, at: int = 0,
+                    source_at: int = 0) -> None:
+        """
+        Copy ``tokens`` positions of every row of ``source`` (same row count), from its
+        position ``source_at`` on, to this tensor's positions from ``at`` on.
+        """
         ...
 
     def zero(self) -> None:
@@ -96,8 +100,9 @@ class HostTensor:
         return HostTensor(self.array[start:stop], self._backing,
                           self._offset + start * row_bytes)
 
-    def copy_tokens(self, source: KVTensor, tokens: int) -> None:
-        self.array[:, :, :tokens] = source.numpy()[:, :, :tokens]
+    def copy_tokens(self, source: KVTensor, tokens: int, *, at: int = 0,
+                    source_at: int = 0) -> None:
+        self.array[:, :, at:at + tokens] = source.numpy()[:, :, source_at:source_at + tokens]
 
     def zero(self) -> None:
         size = self.array.nbytes
@@ -154,20 +159,23 @@ class CudaTensor:
         return CudaTensor(self._owner, self._pointer + start * row_bytes,
                           (stop - start, heads, capacity, dim), self._dtype.type)
 
-    def copy_tokens(self, source: KVTensor, tokens: int) -> None:
+    def copy_tokens(self, source: KVTensor, tokens: int, *, at: int = 0,
+                    source_at: int = 0) -> None:
         rows, heads, capacity, dim = self._shape
         if tokens == 0:
             return
         item = self._dtype.itemsize
-        # Every (row, head) is a run of capacity * dim values; copy the first tokens of
+        token_bytes = dim * item
+        # Every (row, head) is a run of capacity * dim values; copy a window of tokens of
         # each, in one strided copy (host or device source alike).
         if isinstance(source, CudaTensor):
-            pointer, source_pitch = source._pointer, source._shape[2] * dim * item
+            pointer = source._pointer + source_at * token_bytes
+            source_pitch = source._shape[2] * token_bytes
         else:
-            host = np.ascontiguousarray(source.numpy()[:, :, :tokens])
-            pointer, source_pitch = host.ctypes.data, tokens * dim * item
-        _cuda().copy_2d(self._pointer, capacity * dim * item, pointer, source_pitch,
-                        width=tokens * dim * item, height=rows * heads)
+            host = np.ascontiguousarray(source.numpy()[:, :, source_at:source_at + tokens])
+            pointer, source_pitch = host.ctypes.data, tokens * token_bytes
+        _cuda().copy_2d(self._pointer + at * token_bytes, capacity * token_bytes, pointer,
+                        source_pitch, width=tokens * token_bytes, height=rows * heads)
 
     def zero(self) -> None:
         _cuda().memset(self._pointer, self.nbytes)

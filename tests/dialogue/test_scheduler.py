@@ -52,14 +52,15 @@ def test_new_turn_gets_its_first_token_while_the_long_one_runs(tiny_model: Loade
     scheduler = TurnScheduler(tiny_model.runner)
     recorder = _Recorder()
     started = threading.Event()
-    scheduler.submit(_turn(tiny_model, "a", 40, started), recorder.emit("a"))
+    # Long enough that "b" arrives well before "a" ends, even on a loaded machine.
+    scheduler.submit(_turn(tiny_model, "a", 400, started), recorder.emit("a"))
     assert started.wait(10)
     scheduler.submit(_turn(tiny_model, "b", 4), recorder.emit("b"))
     assert recorder.done.acquire(timeout=30)
     assert recorder.done.acquire(timeout=30)
     scheduler.shutdown()
     order = [item for _, item in recorder.events if item is not DONE]
-    assert order.index("b0") < order.index("a38")
+    assert order.index("b0") < order.index("a398")
     assert recorder.of("b")[:4] == ["b0", "b1", "b2", "b3"]
     assert str(recorder.of("b")[4]).startswith("b kept ")
     assert recorder.of("b")[-1] is DONE

@@ -80,3 +80,48 @@ def test_drop_prefixes_keeps_sessions(tiny_model: LoadedModel) -> None:
     pool.drop_prefixes()
     assert ("session", "s") in pool
     assert pool.nbytes == CachedSequence(tuple(ids), kv).nbytes
+
+
+def test_an_idle_session_keeps_only_what_follows_the_shared_prefix(tiny_model: LoadedModel
+                                                                   ) -> None:
+    """Stored behind the NPC's shared prefix, a session costs its own tokens only, and
+    its next turn decodes exactly as from a cold prefill (the prefix recomputed if gone)."""
+    first, prefix_len = _ids(tiny_model, ("user", "A room?"))
+    second, _ = _ids(tiny_model, ("user", "A room?"), ("assistant", "Five."),
+                     ("user", "And stew?"))
+    cold = _reply(tiny_model, second, None)
+    for evict_prefix in (False, True):
+        pool = KVPool(64 << 20)
+        _, kv = pool.prefill(tiny_model.runner, first, prefix_len=prefix_len, session="s")
+        full = kv.nbytes
+        pool.keep_session("s", first, kv, prefix_len)
+        kept = pool.get(("session", "s"))
+        assert kept is not None
+        assert kept.offset == prefix_len
+        assert kept.kv.length == len(first) - prefix_len
+        assert kept.nbytes < full
+        if evict_prefix:
+            pool.drop_prefixes()
+        before = pool.stats.prefilled_tokens
+        start = pool.prefill(tiny_model.runner, second, prefix_len=prefix_len, session="s")
+        assert pool.stats.session_hits == 1
+        recomputed = prefix_len if evict_prefix else 0
+        assert pool.stats.prefilled_tokens - before == len(second) - len(first) + recomputed
+        assert _reply(tiny_model, second, start) == cold
+
+
+def test_a_kept_session_resumes_into_a_batch_row(tiny_model: LoadedModel) -> None:
+    """The prefix and the session's own tokens are copied into the row, in place."""
+    first, prefix_len = _ids(tiny_model, ("user", "A room?"))
+    second, _ = _ids(tiny_model, ("user", "A room?"), ("assistant", "Five."),
+                     ("user", "And stew?"))
+    pool = KVPool(64 << 20)
+    _, kv = pool.prefill(tiny_model.runner, first, prefix_len=prefix_len, session="s")
+    pool.keep_session("s", first, kv, prefix_len)
+    row = tiny_model.runner.empty_cache(len(second) + 32)
+    logits, cache = pool.prefill(tiny_model.runner, second, prefix_len=prefix_len,
+                                 session="s", into=row)
+    assert cache is row
+    reference, _ = tiny_model.runner.forward(second, tiny_model.runner.empty_cache(
+        len(second) + 32))
+    np.testing.assert_allclose(logits, reference, rtol=1e-4, atol=1e-4)
