@@ -1,0 +1,221 @@
+## One gRPC-Web call (HTTP/1.1, binary protobuf) over [HTTPClient], reading the response
+## body as it streams in, so a server-streaming reply arrives token by token.
+##
+## Works in every export: on the web, HTTPClient is the browser's fetch (the server must
+## allow the page's origin). Each call has its own connection, so a tool result can be
+## sent while a reply is still streaming.
+## [codeblock]
+## var call := GrpcWebCall.new()
+## call.message.connect(func(payload: PackedByteArray) -> void: print(payload.size()))
+## await call.run("http://127.0.0.1:50052", "/npc.v1.DialogueService/Say", request.encode())
+## if call.code != GrpcWebCall.Code.OK: push_error(call.details)
+## [/codeblock]
+extends RefCounted
+
+## A response message arrived (the payload of one data frame).
+signal message(payload: PackedByteArray)
+
+## gRPC status codes.
+enum Code {
+	OK,
+	CANCELLED,
+	UNKNOWN,
+	INVALID_ARGUMENT,
+	DEADLINE_EXCEEDED,
+	NOT_FOUND,
+	ALREADY_EXISTS,
+	PERMISSION_DENIED,
+	RESOURCE_EXHAUSTED,
+	FAILED_PRECONDITION,
+	ABORTED,
+	OUT_OF_RANGE,
+	UNIMPLEMENTED,
+	INTERNAL,
+	UNAVAILABLE,
+	DATA_LOSS,
+	UNAUTHENTICATED,
+}
+
+const Frames := preload("grpc_web_frames.gd")
+# Only headers the gRPC-Web CORS setups allow; the browser preflights anything else.
+const HEADERS: PackedStringArray = [
+	"Content-Type: application/grpc-web+proto",
+	"Accept: application/grpc-web+proto",
+	"X-Grpc-Web: 1",
+]
+
+## The call's status once [method run] returned.
+var code: Code = Code.UNKNOWN
+## The server's grpc-message (or what went wrong on the way), once [method run] returned.
+var details := ""
+var _http := HTTPClient.new()
+var _cancelled := false
+var _deadline := -1  # Time.get_ticks_msec() after which the call gives up; -1: never
+
+
+## Sends [param request] (an encoded message) to [param method] ("/package.Service/Rpc")
+## of the server at [param base_url] ("http://host:port"), emits [signal message] for each
+## response message, and returns when the call is over: see [member code].
+## [param timeout_s] <= 0 waits forever.
+func run(base_url: String, method: String, request: PackedByteArray, timeout_s := 0.0) -> void:
+	_deadline = Time.get_ticks_msec() + int(timeout_s * 1000.0) if timeout_s > 0 else -1
+	var url := _parse_url(base_url)
+	if url.is_empty():
+		_finish(Code.INVALID_ARGUMENT, "not an http(s) URL: %s" % base_url)
+	elif await _connect(url) and await _send(url.path + method, request):
+		await _read_response()
+
+
+## Stops the call: the connection closes, so the server stops the RPC (and generation).
+## [method run] returns with [constant CANCELLED].
+func cancel() -> void:
+	_cancelled = true
+
+
+func _connect(url: Dictionary) -> bool:
+	var err := _http.connect_to_host(url.host, url.port, TLSOptions.client() if url.tls else null)
+	while (
+		err == OK
+		and _http.get_status() in [HTTPClient.STATUS_RESOLVING, HTTPClient.STATUS_CONNECTING]
+	):
+		if not await _tick():
+			return false
+	if err != OK or _http.get_status() != HTTPClient.STATUS_CONNECTED:
+		var why := error_string(err) if err != OK else _status_text()
+		_finish(Code.UNAVAILABLE, "cannot connect to %s:%d (%s)" % [url.host, url.port, why])
+		return false
+	return true
+
+
+func _send(path: String, request: PackedByteArray) -> bool:
+	var err := _http.request_raw(HTTPClient.METHOD_POST, path, HEADERS, _frame(request))
+	while err == OK and _http.get_status() == HTTPClient.STATUS_REQUESTING:
+		if not await _tick():
+			return false
+	if err != OK or not _http.has_response():
+		var why := error_string(err) if err != OK else _status_text()
+		_finish(Code.UNAVAILABLE, "no response to %s (%s)" % [path, why])
+		return false
+	return true
+
+
+func _read_response() -> void:
+	var headers := _lowercase(_http.get_response_headers_as_dictionary())
+	var http_code := _http.get_response_code()
+	if headers.has("grpc-status"):
+		# Trailers-only: an error before any message comes as HTTP headers, with no body.
+		_finish_with(headers)
+	elif http_code != 200:
+		_finish(_code_for_http(http_code), "HTTP %d from the server" % http_code)
+	else:
+		await _read_body()
+
+
+# Decodes frames as chunks arrive, until the trailers (or the end of the body).
+func _read_body() -> void:
+	var frames := Frames.new()
+	while _http.get_status() == HTTPClient.STATUS_BODY and not frames.error:
+		var chunk := _http.read_response_body_chunk()
+		if chunk.is_empty():
+			if not await _tick():
+				return
+			continue
+		for payload in frames.feed(chunk):
+			message.emit(payload)
+		if _cancelled:  # a message handler may cancel
+			_finish(Code.CANCELLED, "cancelled")
+			return
+	if frames.error:
+		_finish(Code.INTERNAL, "bad gRPC-Web body: " + frames.error)
+	elif frames.has_trailers:
+		_finish_with(frames.trailers)
+	elif _http.get_status() != HTTPClient.STATUS_CONNECTED:
+		_finish(Code.UNAVAILABLE, "connection lost mid-response (%s)" % _status_text())
+	else:
+		_finish(Code.INTERNAL, "the response ended without a grpc-status trailer")
+
+
+# Polls the connection once per frame; false (and the call finished) on cancel or timeout.
+func _tick() -> bool:
+	await (Engine.get_main_loop() as SceneTree).process_frame
+	if _cancelled:
+		_finish(Code.CANCELLED, "cancelled")
+		return false
+	if _deadline >= 0 and Time.get_ticks_msec() > _deadline:
+		_finish(Code.DEADLINE_EXCEEDED, "no complete answer before the timeout")
+		return false
+	_http.poll()
+	return true
+
+
+func _finish_with(fields: Dictionary) -> void:
+	var status := int(fields.get("grpc-status", Code.UNKNOWN))
+	# grpc-message is percent-encoded (it may hold any UTF-8).
+	_finish(status as Code, str(fields.get("grpc-message", "")).uri_decode())
+
+
+func _finish(status: Code, text: String) -> void:
+	code = status
+	details = text
+	_http.close()
+
+
+# The length-prefixed message: flag 0 (not compressed), big-endian uint32 length, bytes.
+static func _frame(payload: PackedByteArray) -> PackedByteArray:
+	var size := payload.size()
+	var framed := PackedByteArray([0, size >> 24 & 0xFF, size >> 16 & 0xFF, size >> 8 & 0xFF])
+	framed.append(size & 0xFF)
+	framed.append_array(payload)
+	return framed
+
+
+# {tls, host, port, path} of "http(s)://host[:port][/path]"; empty if it is not one.
+static func _parse_url(url: String) -> Dictionary:
+	var tls := url.begins_with("https://")
+	if not tls and not url.begins_with("http://"):
+		return {}
+	var rest := url.substr(8 if tls else 7)
+	var slash := rest.find("/")
+	var authority := rest if slash < 0 else rest.left(slash)
+	var path := "" if slash < 0 else rest.substr(slash).trim_suffix("/")
+	var colon := authority.rfind(":")
+	var port := 443 if tls else 80
+	if colon > 0 and authority.substr(colon + 1).is_valid_int():
+		port = authority.substr(colon + 1).to_int()
+		authority = authority.left(colon)
+	return {"tls": tls, "host": authority, "port": port, "path": path}
+
+
+# What the gRPC spec maps an HTTP status without grpc-status to.
+static func _code_for_http(http_code: int) -> Code:
+	match http_code:
+		400:
+			return Code.INTERNAL
+		401:
+			return Code.UNAUTHENTICATED
+		403:
+			return Code.PERMISSION_DENIED
+		404:
+			return Code.UNIMPLEMENTED
+		429, 502, 503, 504:
+			return Code.UNAVAILABLE
+	return Code.UNKNOWN
+
+
+static func _lowercase(headers: Dictionary) -> Dictionary:
+	var lower := {}
+	for name: String in headers:
+		lower[name.to_lower()] = headers[name]
+	return lower
+
+
+func _status_text() -> String:
+	match _http.get_status():
+		HTTPClient.STATUS_CANT_RESOLVE:
+			return "cannot resolve the host"
+		HTTPClient.STATUS_CANT_CONNECT, HTTPClient.STATUS_CONNECTION_ERROR:
+			# In a browser a refused CORS preflight looks the same.
+			return "connection refused; in a web export, is this origin allowed by the server?"
+		HTTPClient.STATUS_TLS_HANDSHAKE_ERROR:
+			return "TLS handshake failed"
+	return "HTTPClient status %d" % _http.get_status()

@@ -1,0 +1,189 @@
+## Talks to one NPC of an npc-runtime server over gRPC-Web.
+##
+## Add it to a scene, set [member server_url] and [member npc_id], connect the signals and
+## call [method say]. The reply streams in as [signal token]s, then [signal line]. When the
+## NPC acts in the game (executor ENGINE, e.g. handing over an item), [signal tool_call]
+## asks the game to run it and answer with [method submit_tool_result]; the reply goes on
+## once it has. Calls are async: [code]await npc.say("Hello")[/code] returns when the reply
+## is over. Failures come as [signal error] with a gRPC status code ([enum Code]).
+class_name NpcDialogue
+extends Node
+
+## The session is open; [param npc_name] is the NPC's display name.
+signal session_opened(session_id: String, npc_name: String)
+## A piece of the NPC's line: append [param text] to what is shown.
+signal token(text: String)
+## The line checker replaced what streamed so far: show [param text] instead.
+signal line_replaced(text: String)
+## The reply is finished: [param done] holds the full line, the tool calls made this turn
+## (with their outcome), the check report and timings.
+signal line(done: DialoguePb.LineDone)
+## The NPC acts. When [code]call.executor == TOOL_EXECUTOR_ENGINE[/code], run it and
+## answer with [method submit_tool_result] (within the server's tool timeout, 10 s by
+## default); SERVER calls already ran and are only reported. [param arguments] is
+## [code]call.arguments_json[/code] parsed.
+signal tool_call(call: DialoguePb.ToolCall, arguments: Dictionary)
+## What the player may say next (buttons to offer); comes after [signal line].
+signal options(choices: PackedStringArray)
+## The player's quest state changed this turn, e.g. "noises_below: asked -> trusted", from
+## what the NPC told and from its tool calls. Comes after [signal line].
+signal quest_update(changes: PackedStringArray)
+## A call failed: [param code] is a gRPC status ([enum Code]), [param message] the reason.
+signal error(code: int, message: String)
+
+const DialoguePb := preload("proto/dialogue_pb.gd")
+const GrpcWebCall := preload("grpc_web_call.gd")
+# gdlint:ignore = constant-name
+const Code := GrpcWebCall.Code  # an enum alias, so named like one: NpcDialogue.Code.NOT_FOUND
+const SERVICE := "/npc.v1.DialogueService/"
+
+## The server's gRPC-Web address (npc-runtime serve --web-port).
+@export var server_url := "http://127.0.0.1:8080"
+## The NPC's id in the served world.
+@export var npc_id := "maren"
+## How the NPC addresses the player; empty means "traveller".
+@export var player_name := ""
+## Whose quest state the conversation reads and advances (a save or account id).
+## Empty: the session's own.
+@export var player_id := ""
+## Show the line only once it has passed the lore check (one token), instead of streaming.
+@export var hold_until_checked := false
+## Seconds a call may take before it fails with DEADLINE_EXCEEDED.
+@export var timeout_s := 120.0
+
+## The open session's id; "" until [method open_session] (or the first [method say]).
+var session_id := ""
+## The NPC's display name, once the session is open.
+var npc_name := ""
+var _reply: GrpcWebCall = null  # the Say stream in flight
+var _done: DialoguePb.LineDone = null
+
+
+## Opens a session with [member npc_id]; false (and [signal error]) if it failed.
+func open_session() -> bool:
+	var request := DialoguePb.OpenSessionRequest.new()
+	request.npc_id = npc_id
+	request.player_name = player_name
+	request.player_id = player_id
+	var payload: Variant = await _unary("OpenSession", request.encode())
+	if payload == null:
+		return false
+	var response := DialoguePb.OpenSessionResponse.decode(payload)
+	session_id = response.session_id
+	npc_name = response.npc_name
+	session_opened.emit(session_id, npc_name)
+	if not response.options.is_empty():
+		options.emit(PackedStringArray(response.options))
+	return true
+
+
+## Says [param text] to the NPC and streams the reply through the signals. Returns the
+## finished line, or null if the call failed or was cancelled. [param tool_choice]: ""
+## lets the NPC decide whether to act, "none" only speaks, a tool id makes it call that
+## tool (the player clicked "Buy"). Opens the session first if needed.
+func say(text: String, tool_choice := "") -> DialoguePb.LineDone:
+	if is_speaking():
+		error.emit(Code.FAILED_PRECONDITION, "the NPC is still answering the last line")
+		return null
+	if session_id == "" and not await open_session():
+		return null
+	var request := DialoguePb.SayRequest.new()
+	request.session_id = session_id
+	request.text = text
+	request.tool_choice = tool_choice
+	if hold_until_checked:
+		request.mode = DialoguePb.ReplyMode.REPLY_MODE_HOLD
+	_done = null
+	var reply := GrpcWebCall.new()
+	reply.message.connect(_on_reply_event)
+	_reply = reply
+	await reply.run(server_url, SERVICE + "Say", request.encode(), timeout_s)
+	_reply = null
+	if reply.code != Code.OK:
+		error.emit(reply.code, reply.details)
+		return null
+	return _done
+
+
+## Answers the tool call [param call_id] with [param result] (sent as JSON), or says why
+## the game could not run it with [param failure]. False (and [signal error]) if the
+## server did not take it, e.g. NOT_FOUND after the tool timeout.
+func submit_tool_result(call_id: String, result: Variant = {}, failure := "") -> bool:
+	var request := DialoguePb.SubmitToolResultRequest.new()
+	request.session_id = session_id
+	request.call_id = call_id
+	request.result_json = JSON.stringify(result) if failure == "" else ""
+	request.error = failure
+	return await _unary("SubmitToolResult", request.encode()) != null
+
+
+## Ends the session on the server (the quest state stays with the player).
+func close_session() -> bool:
+	if session_id == "":
+		return true
+	cancel()
+	var request := DialoguePb.CloseSessionRequest.new()
+	request.session_id = session_id
+	session_id = ""
+	return await _unary("CloseSession", request.encode()) != null
+
+
+## Stops the reply in flight (the server stops generating). [method say] returns null.
+func cancel() -> void:
+	if _reply != null:
+		_reply.cancel()
+
+
+## Whether a reply is streaming.
+func is_speaking() -> bool:
+	return _reply != null
+
+
+func _exit_tree() -> void:
+	cancel()  # a freed dialogue box must not keep the NPC talking
+
+
+# One event of the Say stream. Events a newer server adds are ignored, as the contract asks.
+func _on_reply_event(payload: PackedByteArray) -> void:
+	var event := DialoguePb.SayResponse.decode(payload)
+	if event == null:
+		error.emit(Code.INTERNAL, "undecodable reply event")
+		cancel()
+		return
+	match event.event_case:
+		&"token":
+			token.emit(event.token.text)
+		&"replaced":
+			line_replaced.emit(event.replaced.text)
+		&"tool_call":
+			var arguments: Variant = JSON.parse_string(event.tool_call.arguments_json)
+			tool_call.emit(event.tool_call, arguments if arguments is Dictionary else {})
+		&"line_done":
+			_done = event.line_done
+			_emit_line(event.line_done)
+
+
+func _emit_line(done: DialoguePb.LineDone) -> void:
+	line.emit(done)
+	var changes := PackedStringArray(done.quest_changes)
+	for outcome in done.tool_calls:
+		changes.append_array(PackedStringArray(outcome.changes))
+	if not changes.is_empty():
+		quest_update.emit(changes)
+	if not done.options.is_empty():
+		options.emit(PackedStringArray(done.options))
+
+
+# A unary call: the response's bytes, or null after emitting [signal error].
+func _unary(method: String, request: PackedByteArray) -> Variant:
+	var call := GrpcWebCall.new()
+	var responses: Array[PackedByteArray] = []
+	call.message.connect(func(payload: PackedByteArray) -> void: responses.append(payload))
+	await call.run(server_url, SERVICE + method, request, timeout_s)
+	if call.code != Code.OK:
+		error.emit(call.code, call.details)
+		return null
+	if responses.size() != 1:
+		error.emit(Code.INTERNAL, "%s: %d responses to a unary call" % [method, responses.size()])
+		return null
+	return responses[0]
