@@ -31,6 +31,7 @@ static class TransportChecks
         ("a body cut inside a frame, or without trailers, is Internal", TruncatedBodies),
         ("HTTP errors and non-gRPC-Web replies map to status codes", HttpErrors),
         ("cancelling ends a stream that waits for bytes", CancelWhileWaiting),
+        ("breaking out of the loop closes the response", BreakClosesResponse),
         ("no server listening is Unavailable", NoServer),
     };
 
@@ -194,6 +195,17 @@ static class TransportChecks
         Check.That(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "the call to end soon after cancelling");
     }
 
+    static async Task BreakClosesResponse()
+    {
+        var first = Token("Hel", 0);
+        var body = new ScriptedBody(Concat(first, Token("lo", 1)), holdAfter: first.Length);
+        var (transport, _) = Serve(() => GrpcWeb(body));
+        await foreach (var e in transport.ServerStreamingAsync(Say, new SayRequest()))
+            break;
+        // Closing the body is what tells the server the player is gone.
+        Check.That(body.IsDisposed, "the response body disposed");
+    }
+
     static async Task NoServer()
     {
         using var transport = new GrpcWebTransport(new Uri("http://127.0.0.1:9/"));
@@ -242,6 +254,8 @@ sealed class ScriptedBody : Stream
     }
 
     public void Release() => _released.TrySetResult(true);
+
+    public bool IsDisposed => _disposed.IsCancellationRequested;
 
     public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
