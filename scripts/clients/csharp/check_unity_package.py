@@ -18,6 +18,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from unity_meta import assets
 
@@ -44,7 +45,8 @@ def parse_errors(path: Path) -> list[str]:
 
 
 def meta_problems(package: Path) -> list[str]:
-    problems, guids = [], {}
+    problems: list[str] = []
+    guids: dict[str, Path] = {}
     for path in assets(package):
         meta = path.with_name(path.name + ".meta")
         if not meta.exists():
@@ -83,7 +85,8 @@ def scene_problems(scene: Path, guids: dict[str, Path]) -> list[str]:
 
 
 def json_problems(package: Path) -> list[str]:
-    problems, asmdefs = [], {}
+    problems: list[str] = []
+    asmdefs: dict[str, tuple[Path, dict[str, Any]]] = {}
     for path in [package / "package.json", *package.rglob("*.asmdef")]:
         try:
             data = json.loads(path.read_text())
