@@ -75,8 +75,9 @@ fetch_debian_sources() {  # orig tarballs via a private deb-src list (system apt
     mkdir -p "$d/lists/partial"
     echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
       "http://deb.debian.org/debian bookworm main" >"$d/deb-src.list"
+    # APT::Sandbox::User=root: the cache is root's, so apt's _apt user could not write it.
     local opts=(-o "Dir::Etc::sourcelist=$d/deb-src.list" -o "Dir::Etc::sourceparts=-"
-                -o "Dir::State::Lists=$d/lists")
+                -o "Dir::State::Lists=$d/lists" -o "APT::Sandbox::User=root")
     apt-get "${opts[@]}" update -q
     (cd "$d" && apt-get "${opts[@]}" source --download-only "$PROTOBUF_DEB" "$GRPC_DEB")
   }
