@@ -29,7 +29,7 @@ const SAY_RESPONSE_HEX := (
 # quest_pb2.QuestState(stages={"noises_below": "trusted"}, revealed_facts=["f1"],
 #   player_items=["room_key"])
 const QUEST_STATE_HEX := (
-	"0a170a0c6e6f697365735f62656c6f77120774727573746564120266311a08726f6f6d5f6b6579"
+	"0a170a0c6e6f697365735f62656c6f771207747275737465641202663" + "11a08726f6f6d5f6b6579"
 )
 
 

@@ -1,2 +1,159 @@
-## NpcDialogue against a live npc-runtime server (gRPC-Web, the real default model).
+## NpcDialogue against a live npc-runtime server (gRPC-Web, the real default model, the
+## example world): what a game sees through the node's signals.
 extends "test_case.gd"
+
+const DialoguePb := preload("res://addons/npc_dialogue/proto/dialogue_pb.gd")
+const STEW := "I'll bring the boy some stew."  # the quest's authored player option
+
+var _players := 0
+
+
+func test_open_session_names_the_npc() -> void:
+	var npc := _npc()
+	var opened := []
+	npc.session_opened.connect(func(id: String, npc_name: String) -> void: opened.append(npc_name))
+	check(await npc.open_session(), "open_session succeeds")
+	check(npc.session_id != "", "a session id")
+	check_eq(opened, [npc.npc_name], "session_opened once, with the name")
+	check(npc.npc_name != "", "the NPC's display name")
+
+
+func test_say_streams_tokens_then_one_line() -> void:
+	var npc := _npc()
+	var tokens: Array[int] = []  # arrival times, ms
+	var text := []
+	var lines: Array[DialoguePb.LineDone] = []
+	var line_at := [0]
+	npc.token.connect(
+		func(piece: String) -> void:
+			tokens.append(Time.get_ticks_msec())
+			text.append(piece)
+	)
+	npc.line.connect(
+		func(done: DialoguePb.LineDone) -> void:
+			lines.append(done)
+			line_at[0] = Time.get_ticks_msec()
+	)
+	var done := await npc.say("How much is a room for the night?")
+	if not check(done != null, "say returns the finished line"):
+		return
+	check_eq(lines.size(), 1, "one line signal")
+	check(tokens.size() > 0, "token signals before the line")
+	check(done.text.strip_edges() != "", "a line")
+	check(done.timings != null and done.timings.ttft_ms > 0, "timings")
+	if done.check.action != DialoguePb.CheckAction.CHECK_ACTION_FALLBACK:
+		check_eq("".join(text).strip_edges(), done.text.strip_edges(), "tokens add up to the line")
+	# Streamed as generated, not buffered until the end.
+	if done.timings.generated_tokens >= 4:
+		check(line_at[0] - tokens[0] >= 10, "tokens arrive before the line, over time")
+	print("  %d tokens, line after %d ms: %s" % [tokens.size(), line_at[0] - tokens[0], done.text])
+
+
+func test_tool_call_round_trip_advances_the_quest() -> void:
+	var npc := _npc()
+	var calls: Array[DialoguePb.ToolCall] = []
+	var arguments := []
+	var quest := PackedStringArray()
+	var offered := PackedStringArray()
+	npc.tool_call.connect(
+		func(call: DialoguePb.ToolCall, args: Dictionary) -> void:
+			calls.append(call)
+			arguments.append(args)
+			# The game hands the item over, then answers; the reply waits for this.
+			npc.submit_tool_result(call.call_id, {"given": true})
+	)
+	npc.quest_update.connect(func(changes: PackedStringArray) -> void: quest.append_array(changes))
+	npc.options.connect(func(choices: PackedStringArray) -> void: offered.append_array(choices))
+	if not check(await _start_quest(npc), "the quest starts at its first stage"):
+		return
+	var done := await npc.say("Can I have a room key for the night?", "give_item")
+	if not check(done != null and calls.size() == 1, "a line after one tool call"):
+		return
+	check_eq(calls[0].executor, DialoguePb.ToolExecutor.TOOL_EXECUTOR_ENGINE, "executor")
+	check_eq(calls[0].tool, "give_item", "tool")
+	check_eq(arguments[0].get("item"), "room_key", "the item argument")
+	var outcome := done.tool_calls[0]
+	check_eq(outcome.call_id, calls[0].call_id, "the outcome of that call")
+	check_eq(outcome.status, DialoguePb.ToolCallStatus.TOOL_CALL_STATUS_OK, "status OK")
+	check("noises_below: asked -> trusted" in outcome.changes, "changes: %s" % [outcome.changes])
+	check("noises_below: asked -> trusted" in quest, "quest_update: %s" % [quest])
+	check(STEW in offered, "the new stage's option offered: %s" % [offered])
+	var state := await npc.get_quest_state()
+	check(state != null and "room_key" in state.player_items, "the player holds the key")
+	print("  %s(%s) -> %s: %s" % [outcome.tool, outcome.arguments_json, quest, done.text])
+	# Saying an offered option takes its transition before the NPC answers.
+	quest.clear()
+	done = await npc.say(STEW, "none")
+	check(done != null and "noises_below: trusted -> done" in quest, "option moved: %s" % [quest])
+
+
+func test_errors_map_to_status_codes() -> void:
+	var npc := _npc()
+	var errors := []
+	npc.error.connect(func(code: int, message: String) -> void: errors.append([code, message]))
+	npc.session_id = "no-such-session"
+	check(await npc.say("Hello?") == null, "say to an unknown session returns null")
+	_check_error(errors, NpcDialogue.Code.NOT_FOUND, "", "unknown session")
+	check(await npc.open_session(), "a real session")
+	errors.clear()
+	check(await npc.say("") == null, "say with empty text returns null")
+	_check_error(errors, NpcDialogue.Code.INVALID_ARGUMENT, "", "empty text")
+	var stranger := _npc()
+	stranger.npc_id = "nobody"
+	var stranger_errors := []
+	stranger.error.connect(
+		func(code: int, message: String) -> void: stranger_errors.append([code, message])
+	)
+	check(not await stranger.open_session(), "no session with an unknown NPC")
+	_check_error(stranger_errors, NpcDialogue.Code.NOT_FOUND, "maren", "unknown NPC")
+
+
+func test_cancel_stops_the_reply_and_the_session_goes_on() -> void:
+	var npc := _npc()
+	var errors := []
+	npc.error.connect(func(code: int, message: String) -> void: errors.append([code, message]))
+	npc.token.connect(func(_piece: String) -> void: npc.cancel(), CONNECT_ONE_SHOT)
+	check(await npc.say("Tell me about the harbour.") == null, "a cancelled say returns null")
+	check(not npc.is_speaking(), "nothing in flight")
+	check_eq(errors, [], "cancelling is not an error")
+	var done := await npc.say("Good evening!")
+	check(done != null and done.text != "", "the next line comes through")
+
+
+func test_close_session_forgets_it() -> void:
+	var npc := _npc()
+	check(await npc.open_session(), "open")
+	var closed_id := npc.session_id
+	check(await npc.close_session(), "close")
+	var errors := []
+	npc.error.connect(func(code: int, message: String) -> void: errors.append([code, message]))
+	npc.session_id = closed_id
+	check(await npc.say("Still there?") == null, "say after close fails")
+	_check_error(errors, NpcDialogue.Code.NOT_FOUND, "", "closed session")
+
+
+# A fresh node for a fresh player, so each test starts the quest from its first stage.
+func _npc() -> NpcDialogue:
+	var npc := NpcDialogue.new()
+	npc.server_url = grpc_web_url
+	_players += 1
+	npc.player_id = "godot-test-%d-%d" % [Time.get_unix_time_from_system(), _players]
+	add_child(npc)
+	return npc
+
+
+# The quest at its first stage, as a game would set it when the player takes it on.
+func _start_quest(npc: NpcDialogue) -> bool:
+	var state := NpcDialogue.QuestPb.QuestState.new()
+	state.stages["noises_below"] = "asked"
+	return await npc.set_quest_state(state) != null
+
+
+# Exactly one error signal, with [param code] and a message containing [param words].
+func _check_error(errors: Array, code: int, words: String, what: String) -> void:
+	if not check_eq(errors.size(), 1, "%s: one error signal (%s)" % [what, errors]):
+		return
+	var message: String = errors[0][1]
+	check_eq(errors[0][0], code, "%s: status code" % what)
+	# (String.contains("") is false, hence the first test.)
+	check(message != "" and (words == "" or words in message), "%s: message: %s" % [what, message])

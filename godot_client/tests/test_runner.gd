@@ -35,7 +35,9 @@ func _ready() -> void:
 				print("PASS %s.%s %s" % [_name(script), test, took])
 			else:
 				failed += 1
-				print("FAIL %s.%s %s\n  %s" % [_name(script), test, took, "\n  ".join(case.failures)])
+				print(
+					"FAIL %s.%s %s\n  %s" % [_name(script), test, took, "\n  ".join(case.failures)]
+				)
 		case.queue_free()
 	print("RESULT %d passed, %d failed" % [passed, failed])
 	get_tree().quit(1 if failed else 0)

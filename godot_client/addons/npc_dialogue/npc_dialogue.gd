@@ -32,10 +32,12 @@ signal quest_update(changes: PackedStringArray)
 signal error(code: int, message: String)
 
 const DialoguePb := preload("proto/dialogue_pb.gd")
+const QuestPb := preload("proto/quest_pb.gd")
 const GrpcWebCall := preload("grpc_web_call.gd")
 # gdlint:ignore = constant-name
 const Code := GrpcWebCall.Code  # an enum alias, so named like one: NpcDialogue.Code.NOT_FOUND
 const SERVICE := "/npc.v1.DialogueService/"
+const QUEST_SERVICE := "/npc.v1.QuestService/"
 
 ## The server's gRPC-Web address (npc-runtime serve --web-port).
 @export var server_url := "http://127.0.0.1:8080"
@@ -65,7 +67,7 @@ func open_session() -> bool:
 	request.npc_id = npc_id
 	request.player_name = player_name
 	request.player_id = player_id
-	var payload: Variant = await _unary("OpenSession", request.encode())
+	var payload: Variant = await _unary(SERVICE + "OpenSession", request.encode())
 	if payload == null:
 		return false
 	var response := DialoguePb.OpenSessionResponse.decode(payload)
@@ -99,6 +101,8 @@ func say(text: String, tool_choice := "") -> DialoguePb.LineDone:
 	_reply = reply
 	await reply.run(server_url, SERVICE + "Say", request.encode(), timeout_s)
 	_reply = null
+	if reply.code == Code.CANCELLED:
+		return null  # the game asked for it: not an error
 	if reply.code != Code.OK:
 		error.emit(reply.code, reply.details)
 		return null
@@ -114,7 +118,7 @@ func submit_tool_result(call_id: String, result: Variant = {}, failure := "") ->
 	request.call_id = call_id
 	request.result_json = JSON.stringify(result) if failure == "" else ""
 	request.error = failure
-	return await _unary("SubmitToolResult", request.encode()) != null
+	return await _unary(SERVICE + "SubmitToolResult", request.encode()) != null
 
 
 ## Ends the session on the server (the quest state stays with the player).
@@ -125,7 +129,28 @@ func close_session() -> bool:
 	var request := DialoguePb.CloseSessionRequest.new()
 	request.session_id = session_id
 	session_id = ""
-	return await _unary("CloseSession", request.encode()) != null
+	return await _unary(SERVICE + "CloseSession", request.encode()) != null
+
+
+## The quest state of [member player_id] (or of the session, if no player id): stages,
+## facts told, items carried. Null (and [signal error]) if the call failed.
+func get_quest_state() -> QuestPb.QuestState:
+	var request := QuestPb.GetQuestStateRequest.new()
+	request.player_id = _player()
+	var payload: Variant = await _unary(QUEST_SERVICE + "GetQuestState", request.encode())
+	return QuestPb.GetQuestStateResponse.decode(payload).state if payload != null else null
+
+
+## Replaces the player's quest state, for a game that keeps its own quest logic (a loaded
+## save, a cutscene that moved the story on); the NPC's next line follows it. Returns the
+## state the server keeps, or null (and [signal error], INVALID_ARGUMENT naming what
+## exists) for a quest, stage, fact or item the world does not have.
+func set_quest_state(state: QuestPb.QuestState) -> QuestPb.QuestState:
+	var request := QuestPb.SetQuestStateRequest.new()
+	request.player_id = _player()
+	request.state = state
+	var payload: Variant = await _unary(QUEST_SERVICE + "SetQuestState", request.encode())
+	return QuestPb.SetQuestStateResponse.decode(payload).state if payload != null else null
 
 
 ## Stops the reply in flight (the server stops generating). [method say] returns null.
@@ -174,12 +199,18 @@ func _emit_line(done: DialoguePb.LineDone) -> void:
 		options.emit(PackedStringArray(done.options))
 
 
-# A unary call: the response's bytes, or null after emitting [signal error].
+# The quest state's owner: the player id, or the session's id when there is none.
+func _player() -> String:
+	return player_id if player_id != "" else session_id
+
+
+# A unary call ("/package.Service/Method"): the response's bytes, or null after emitting
+# [signal error].
 func _unary(method: String, request: PackedByteArray) -> Variant:
 	var call := GrpcWebCall.new()
 	var responses: Array[PackedByteArray] = []
 	call.message.connect(func(payload: PackedByteArray) -> void: responses.append(payload))
-	await call.run(server_url, SERVICE + method, request, timeout_s)
+	await call.run(server_url, method, request, timeout_s)
 	if call.code != Code.OK:
 		error.emit(call.code, call.details)
 		return null
