@@ -118,7 +118,8 @@ class KVPool:
         """
         if 0 < shared < kv.length and ("prefix", _digest(ids[:shared])) in self:
             rest = kv.length - shared
-            tail = KVCache([t.alike(1, rest + HEADROOM, lazy=True) for t in kv.tensors], rest)
+            # No room to grow: a turn resumes by copying it into a fresh cache or batch row.
+            tail = KVCache([t.alike(1, rest, lazy=True) for t in kv.tensors], rest)
             for target, source in zip(tail.tensors, kv.tensors, strict=True):
                 target.copy_tokens(source, rest, source_at=shared)
             kv.clear()
