@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     started = time.monotonic()
-    pck = build_pack()
+    pck = build_pack(args.client)
     user_args = [f"--suite={args.suite}"] + ([f"--grpc-web={args.grpc_web}"] if args.grpc_web
                                              else [])
     query = "&".join(f"arg={a}" for a in user_args)
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", default="all", help="all, or codec (no server needed)")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--toolchain", type=Path, default=CACHE)
+    parser.add_argument("--client", type=Path, default=CLIENT,
+                        help="the Godot project to pack (default: godot_client/)")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     return run(parser.parse_args(argv))
 
