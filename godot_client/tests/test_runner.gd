@@ -1,26 +1,27 @@
 ## Runs the addon's tests in the engine (the main scene of the test pack that
 ## scripts/clients/godot/web_test.py builds). Prints PASS/FAIL per test, then
 ## "RESULT <passed> passed, <failed> failed", and quits with 1 if any failed.
-## User arguments (after --): --suite=all|codec, --grpc-web=<server's gRPC-Web URL>.
+## Settings come in res://tests/run_config.json, written into the pack by the harness:
+## {"suite": "all" or "codec", "grpc_web": the server's gRPC-Web URL}.
 extends Node
 
 const CODEC_TESTS: Array[GDScript] = [
 	preload("test_codec.gd"),
 	preload("test_grpc_web_frames.gd"),
 ]
-const LIVE_TESTS: Array[GDScript] = [preload("test_npc_dialogue.gd")]
+const LIVE_TESTS: Array[GDScript] = [preload("test_npc_dialogue.gd"), preload("test_demo.gd")]
 
 
 func _ready() -> void:
-	var args := _user_args()
+	var config := _run_config()
 	var scripts: Array[GDScript] = CODEC_TESTS.duplicate()
-	if args.get("suite", "all") == "all":
+	if config.get("suite", "all") == "all":
 		scripts.append_array(LIVE_TESTS)
 	var passed := 0
 	var failed := 0
 	for script in scripts:
 		var case: Node = script.new()
-		case.grpc_web_url = args.get("grpc-web", "")
+		case.grpc_web_url = config.get("grpc_web", "")
 		add_child(case)
 		for test in _test_names(script):
 			case.failures.clear()
@@ -43,13 +44,10 @@ func _ready() -> void:
 	get_tree().quit(1 if failed else 0)
 
 
-# --key=value pairs after the engine's "--".
-func _user_args() -> Dictionary:
-	var args := {}
-	for arg in OS.get_cmdline_user_args():
-		var pair := arg.trim_prefix("--").split("=", true, 1)
-		args[pair[0]] = pair[1] if pair.size() > 1 else ""
-	return args
+func _run_config() -> Dictionary:
+	var text := FileAccess.get_file_as_string("res://tests/run_config.json")
+	var config: Variant = JSON.parse_string(text) if text != "" else null
+	return config if config is Dictionary else {}
 
 
 # The script's own test_* methods, in name order (each test stands alone).

@@ -2,13 +2,14 @@
 
 1. Pack ``godot_client/`` (addon, tests, demo) into ``index.pck`` with the test runner as
    the main scene (the web build has no ``--script``), writing the ``.godot`` class cache
-   that an editor export would have written.
+   that an editor export would have written, and the run's settings.
 2. Serve the test page, the engine and the pack on ``--page-port``; the page posts every
    line the engine prints back to ``/log``.
 3. Open the page in headless Chromium. The gRPC-Web server lives on another port, so the
    browser makes real cross-origin requests (the server must allow this page's origin).
-4. Pass when the runner reports ``RESULT n passed, 0 failed`` and exits 0, and no line
-   says ``SCRIPT ERROR``, ``Parse Error`` or ``Compile Error``.
+4. Pass when the runner reports ``RESULT n passed, 0 failed`` and exits 0, no line says
+   ``SCRIPT ERROR``, ``Parse Error`` or ``Compile Error``, and nothing else was printed as
+   an error (engine ``ERROR:`` lines, page errors; warnings are fine).
 
     python scripts/clients/godot/web_test.py --grpc-web http://127.0.0.1:50052 --page-port 8765
     python scripts/clients/godot/web_test.py --suite codec    # no server needed
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import queue
 import re
@@ -73,14 +75,18 @@ def _global_classes(files: dict[str, bytes]) -> str:
     return "list=[" + ", ".join(entries) + "]\n"
 
 
-def build_pack(client: Path = CLIENT) -> bytes:
-    """The test pack: godot_client's addon, tests and demo, the runner as main scene."""
+def build_pack(client: Path, config: dict[str, str]) -> bytes:
+    """The test pack: godot_client's addon, tests and demo, the runner as main scene, and
+    the run's settings in ``tests/run_config.json``. (Not as command-line arguments: with
+    some arguments of 9 characters or more, the web build's startGame() fails with
+    "RuntimeError: null function", though the engine runs on.)"""
     files = {
         str(p.relative_to(client)): p.read_bytes()
         for folder in PACKED for p in sorted((client / folder).rglob("*"))
         if p.suffix in PACKED_SUFFIXES
     }
     files[".godot/global_script_class_cache.cfg"] = _global_classes(files).encode()
+    files["tests/run_config.json"] = json.dumps(config).encode()
     files["project.godot"] = PROJECT.encode()
     return write_pck(files)
 
@@ -144,6 +150,11 @@ def chromium(url: str, binary: str) -> Iterator[subprocess.Popen[bytes]]:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+def _is_error(line: str) -> bool:
+    """An engine or page error (printed to stderr), not a warning or a backtrace line."""
+    return line.startswith("ERR ") and not re.match(r"ERR\s+(at:|WARNING)", line)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the engine once; print its lines; 0 when the tests passed cleanly."""
     engine = args.toolchain / "godot-web-4.6"
@@ -152,15 +163,12 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     started = time.monotonic()
-    pck = build_pack(args.client)
-    user_args = [f"--suite={args.suite}"] + ([f"--grpc-web={args.grpc_web}"] if args.grpc_web
-                                             else [])
-    query = "&".join(f"arg={a}" for a in user_args)
+    pck = build_pack(args.client, {"suite": args.suite, "grpc_web": args.grpc_web})
     errors: list[str] = []
     result: tuple[int, int] | None = None
     exit_code: int | None = None
     with serve_page(args.page_port, engine, pck) as (port, lines):
-        url = f"http://127.0.0.1:{port}/?{query}"
+        url = f"http://127.0.0.1:{port}/"
         print(f"page {url}", flush=True)
         with chromium(url, args.chromium):
             deadline = started + args.timeout
@@ -170,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 except queue.Empty:
                     continue
                 print(f"[{time.monotonic() - started:6.1f}s] {line}", flush=True)
-                if ENGINE_ERRORS.search(line):
+                if ENGINE_ERRORS.search(line) or _is_error(line):
                     errors.append(line)
                 if match := RESULT.search(line):
                     result = (int(match.group(1)), int(match.group(2)))
