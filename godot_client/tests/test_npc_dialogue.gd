@@ -30,7 +30,7 @@ func test_say_streams_tokens_then_one_line() -> void:
 			text.append(piece)
 	)
 	npc.line.connect(
-		func(done: DialoguePb.LineDone) -> void:
+		func(done: NpcDialogue.DialoguePb.LineDone) -> void:  # as the README writes it
 			lines.append(done)
 			line_at[0] = Time.get_ticks_msec()
 	)

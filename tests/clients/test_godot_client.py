@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "clients" / "godot"
 TOOLCHAIN = Path(os.environ.get("NPC_TOOLCHAIN_CACHE",
                                 Path.home() / ".cache" / "npc-runtime" / "toolchain"))
-# The live tests of godot_client/tests/test_npc_dialogue.gd, all of which must pass.
+# The live tests (godot_client/tests/test_npc_dialogue.gd, test_demo.gd): all must pass.
 LIVE_TESTS = [
     "test_open_session_names_the_npc",
     "test_say_streams_tokens_then_one_line",
@@ -38,6 +38,7 @@ LIVE_TESTS = [
     "test_errors_map_to_status_codes",
     "test_cancel_stops_the_reply_and_the_session_goes_on",
     "test_close_session_forgets_it",
+    "test_demo_hands_over_the_key_and_offers_the_option",
 ]
 
 
@@ -122,5 +123,5 @@ def test_addon_tests_pass_in_godot_web_against_a_live_server(
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"RESULT \d+ passed, 0 failed", result.stdout)
-    passed = set(re.findall(r"OUT PASS test_npc_dialogue\.(\w+)", result.stdout))
+    passed = set(re.findall(r"OUT PASS test_\w+\.(\w+)", result.stdout))
     assert set(LIVE_TESTS) <= passed, set(LIVE_TESTS) - passed
