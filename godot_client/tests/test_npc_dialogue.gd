@@ -63,7 +63,12 @@ func test_tool_call_round_trip_advances_the_quest() -> void:
 			npc.submit_tool_result(call.call_id, {"given": true})
 	)
 	npc.quest_update.connect(func(changes: PackedStringArray) -> void: quest.append_array(changes))
-	npc.options.connect(func(choices: PackedStringArray) -> void: offered.append_array(choices))
+	var last_offer := [PackedStringArray()]
+	npc.options.connect(
+		func(choices: PackedStringArray) -> void:
+			offered.append_array(choices)
+			last_offer[0] = choices
+	)
 	if not check(await _start_quest(npc), "the quest starts at its first stage"):
 		return
 	var done := await npc.say("Can I have a room key for the night?", "give_item")
@@ -85,6 +90,7 @@ func test_tool_call_round_trip_advances_the_quest() -> void:
 	quest.clear()
 	done = await npc.say(STEW, "none")
 	check(done != null and "noises_below: trusted -> done" in quest, "option moved: %s" % [quest])
+	check_eq(last_offer[0], PackedStringArray(), "no options once the quest is done")
 
 
 func test_errors_map_to_status_codes() -> void:

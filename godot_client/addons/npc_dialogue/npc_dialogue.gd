@@ -23,7 +23,9 @@ signal line(done: DialoguePb.LineDone)
 ## default); SERVER calls already ran and are only reported. [param arguments] is
 ## [code]call.arguments_json[/code] parsed.
 signal tool_call(call: DialoguePb.ToolCall, arguments: Dictionary)
-## What the player may say next (buttons to offer); comes after [signal line].
+## What the player may say next to move a quest on (buttons to offer; saying one takes
+## that transition). Comes after every [signal line] and [method open_session]; empty
+## when there is nothing to offer.
 signal options(choices: PackedStringArray)
 ## The player's quest state changed this turn, e.g. "noises_below: asked -> trusted", from
 ## what the NPC told and from its tool calls. Comes after [signal line].
@@ -67,15 +69,15 @@ func open_session() -> bool:
 	request.npc_id = npc_id
 	request.player_name = player_name
 	request.player_id = player_id
-	var payload: Variant = await _unary(SERVICE + "OpenSession", request.encode())
-	if payload == null:
+	var response: DialoguePb.OpenSessionResponse = await _unary(
+		SERVICE + "OpenSession", request, DialoguePb.OpenSessionResponse
+	)
+	if response == null:
 		return false
-	var response := DialoguePb.OpenSessionResponse.decode(payload)
 	session_id = response.session_id
 	npc_name = response.npc_name
 	session_opened.emit(session_id, npc_name)
-	if not response.options.is_empty():
-		options.emit(PackedStringArray(response.options))
+	options.emit(PackedStringArray(response.options))
 	return true
 
 
@@ -118,7 +120,10 @@ func submit_tool_result(call_id: String, result: Variant = {}, failure := "") ->
 	request.call_id = call_id
 	request.result_json = JSON.stringify(result) if failure == "" else ""
 	request.error = failure
-	return await _unary(SERVICE + "SubmitToolResult", request.encode()) != null
+	var response: RefCounted = await _unary(
+		SERVICE + "SubmitToolResult", request, DialoguePb.SubmitToolResultResponse
+	)
+	return response != null
 
 
 ## Ends the session on the server (the quest state stays with the player).
@@ -129,7 +134,10 @@ func close_session() -> bool:
 	var request := DialoguePb.CloseSessionRequest.new()
 	request.session_id = session_id
 	session_id = ""
-	return await _unary(SERVICE + "CloseSession", request.encode()) != null
+	var response: RefCounted = await _unary(
+		SERVICE + "CloseSession", request, DialoguePb.CloseSessionResponse
+	)
+	return response != null
 
 
 ## The quest state of [member player_id] (or of the session, if no player id): stages,
@@ -137,8 +145,10 @@ func close_session() -> bool:
 func get_quest_state() -> QuestPb.QuestState:
 	var request := QuestPb.GetQuestStateRequest.new()
 	request.player_id = _player()
-	var payload: Variant = await _unary(QUEST_SERVICE + "GetQuestState", request.encode())
-	return QuestPb.GetQuestStateResponse.decode(payload).state if payload != null else null
+	var response: QuestPb.GetQuestStateResponse = await _unary(
+		QUEST_SERVICE + "GetQuestState", request, QuestPb.GetQuestStateResponse
+	)
+	return response.state if response != null else null
 
 
 ## Replaces the player's quest state, for a game that keeps its own quest logic (a loaded
@@ -149,11 +159,15 @@ func set_quest_state(state: QuestPb.QuestState) -> QuestPb.QuestState:
 	var request := QuestPb.SetQuestStateRequest.new()
 	request.player_id = _player()
 	request.state = state
-	var payload: Variant = await _unary(QUEST_SERVICE + "SetQuestState", request.encode())
-	return QuestPb.SetQuestStateResponse.decode(payload).state if payload != null else null
+	var response: QuestPb.SetQuestStateResponse = await _unary(
+		QUEST_SERVICE + "SetQuestState", request, QuestPb.SetQuestStateResponse
+	)
+	return response.state if response != null else null
 
 
-## Stops the reply in flight (the server stops generating). [method say] returns null.
+## Stops the reply in flight; [method say] returns null. The server stops generating when
+## the connection closes: in desktop and mobile exports. (In web exports Godot 4.6 does
+## not abort the browser's request, so the server finishes the reply unseen; README.md.)
 func cancel() -> void:
 	if _reply != null:
 		_reply.cancel()
@@ -195,8 +209,7 @@ func _emit_line(done: DialoguePb.LineDone) -> void:
 		changes.append_array(PackedStringArray(outcome.changes))
 	if not changes.is_empty():
 		quest_update.emit(changes)
-	if not done.options.is_empty():
-		options.emit(PackedStringArray(done.options))
+	options.emit(PackedStringArray(done.options))
 
 
 # The quest state's owner: the player id, or the session's id when there is none.
@@ -204,17 +217,19 @@ func _player() -> String:
 	return player_id if player_id != "" else session_id
 
 
-# A unary call ("/package.Service/Method"): the response's bytes, or null after emitting
-# [signal error].
-func _unary(method: String, request: PackedByteArray) -> Variant:
+# A unary call ("/package.Service/Method"): the response decoded as [param response_type]
+# (a generated message class), or null after emitting [signal error].
+func _unary(method: String, request: RefCounted, response_type: GDScript) -> RefCounted:
 	var call := GrpcWebCall.new()
 	var responses: Array[PackedByteArray] = []
 	call.message.connect(func(payload: PackedByteArray) -> void: responses.append(payload))
-	await call.run(server_url, method, request, timeout_s)
+	await call.run(server_url, method, request.call(&"encode"), timeout_s)
 	if call.code != Code.OK:
 		error.emit(call.code, call.details)
 		return null
-	if responses.size() != 1:
-		error.emit(Code.INTERNAL, "%s: %d responses to a unary call" % [method, responses.size()])
-		return null
-	return responses[0]
+	var response: RefCounted = null
+	if responses.size() == 1:
+		response = response_type.call(&"decode", responses[0])
+	if response == null:
+		error.emit(Code.INTERNAL, "%s: no valid response (%d)" % [method, responses.size()])
+	return response
