@@ -40,6 +40,12 @@ RESERVED = frozenset((
     "TAU", "INF", "NAN", "get", "set", "call", "free", "connect", "disconnect", "notification",
     "encode", "decode", "merge_from", "to_dict",
 ))
+# Godot's own types and classes: a message or enum named like one gets "Proto" appended
+# (an enum Color would not resolve from other scripts; a class Timer would hide Godot's).
+GODOT_NAMES = frozenset(
+    line.strip() for line in (Path(__file__).parent / "godot_names.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
 GD_TYPES = {
     F.TYPE_DOUBLE: ("float", "0.0"), F.TYPE_FLOAT: ("float", "0.0"),
     F.TYPE_BOOL: ("bool", "false"), F.TYPE_STRING: ("String", '""'),
@@ -74,38 +80,40 @@ class Field:
 
 
 class Generator:
-    """Walks one FileDescriptorSet and renders one GDScript file per .proto file."""
+    """Knows every type of a FileDescriptorSet; renders one GDScript file per .proto."""
 
     def __init__(self, files: list[d.FileDescriptorProto]) -> None:
-        self.files = files
-        # ".npc.v1.SayRequest" -> (the .proto that defines it, GDScript class name)
+        # ".npc.v1.SayRequest" -> (the .proto that defines it, GDScript class or enum name)
         self.types: dict[str, tuple[str, str]] = {}
-        self.map_entries: dict[str, d.DescriptorProto] = {}
+        self.map_entries: dict[str, d.DescriptorProto] = {}  # protoc's MapEntry messages
         for file in files:
             prefix = f".{file.package}" if file.package else ""
-            for message, gd_name in _walk(file.message_type, prefix):
-                self.types[gd_name[0]] = (file.name, gd_name[1])
-                if message.options.map_entry:
-                    self.map_entries[gd_name[0]] = message
             for enum in file.enum_type:
-                self.types[f"{prefix}.{enum.name}"] = (file.name, enum.name)
-            for message, (full, gd) in _walk(file.message_type, prefix):
+                self.types[f"{prefix}.{enum.name}"] = (file.name, _safe(enum.name))
+            for message, (full, gd_name), _ in _walk(file.message_type, prefix):
+                self.types[full] = (file.name, gd_name)
+                if message.options.map_entry:
+                    self.map_entries[full] = message
                 for enum in message.enum_type:
-                    self.types[f"{full}.{enum.name}"] = (file.name, gd + enum.name)
+                    self.types[f"{full}.{enum.name}"] = (file.name, _safe(gd_name + enum.name))
+        # Per rendered file: its comments by source path, and the files it refers to.
+        self.file = d.FileDescriptorProto()
+        self.docs: dict[tuple[int, ...], str] = {}
+        self.imports: set[str] = set()
 
     def render(self, file: d.FileDescriptorProto) -> str:
         self.file = file
         self.docs = {tuple(loc.path): _comment(loc) for loc in file.source_code_info.location}
-        self.imports: set[str] = set()
+        self.imports = set()
         prefix = f".{file.package}" if file.package else ""
         body: list[str] = []
         for index, enum in enumerate(file.enum_type):
-            body += self._enum(enum, enum.name, (5, index))
-        for message, (_, gd_name), path in _walk_paths(file.message_type, prefix):
+            body += self._enum(enum, _safe(enum.name), (5, index))
+        for message, (_, gd_name), path in _walk(file.message_type, prefix):
             for index, enum in enumerate(message.enum_type):
-                body += self._enum(enum, gd_name + enum.name, (*path, 4, index))
+                body += self._enum(enum, _safe(gd_name + enum.name), (*path, 4, index))
         classes: list[str] = []
-        for message, (_, gd_name), path in _walk_paths(file.message_type, prefix):
+        for message, (_, gd_name), path in _walk(file.message_type, prefix):
             if not message.options.map_entry:
                 classes += self._message(message, gd_name, path)
         # Classes render first (they collect imports), the header after.
@@ -327,23 +335,21 @@ class Generator:
                 "\t\treturn str(to_dict())"]
 
 
-def _walk(messages: list[d.DescriptorProto], prefix: str,
-          gd_prefix: str = "") -> Iterator[tuple[d.DescriptorProto, tuple[str, str]]]:
-    """Every message, nested ones too, with (full proto name, GDScript class name)."""
-    for message, names, _ in _walk_paths(messages, prefix, gd_prefix):
-        yield message, names
-
-
-def _walk_paths(
+def _walk(
     messages: Iterable[d.DescriptorProto], prefix: str, gd_prefix: str = "",
     path: tuple[int, ...] = (4,),
 ) -> Iterator[tuple[d.DescriptorProto, tuple[str, str], tuple[int, ...]]]:
-    """Like _walk, plus each message's source-info path. Nested names are flattened
-    (Outer.Inner -> OuterInner): gdlint wants PascalCase class names."""
+    """Every message, nested ones too, with (full proto name, GDScript class name) and its
+    source-info path. Nested names are flattened (Outer.Inner -> OuterInner): gdlint wants
+    PascalCase class names."""
     for index, message in enumerate(messages):
         full, gd_name, here = f"{prefix}.{message.name}", gd_prefix + message.name, (*path, index)
-        yield message, (full, gd_name), here
-        yield from _walk_paths(message.nested_type, full, gd_name, (*here, 3))
+        yield message, (full, _safe(gd_name)), here
+        yield from _walk(message.nested_type, full, gd_name, (*here, 3))
+
+
+def _safe(gd_name: str) -> str:
+    return gd_name + "Proto" if gd_name in GODOT_NAMES else gd_name
 
 
 def _wire_type(proto_type: int) -> int:
@@ -403,9 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if the committed files differ")
+    parser.add_argument("--protos", type=Path, default=PROTOS, help="where the .protos are")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    fresh = generate()
+    fresh = generate(args.protos)
     stale = [name for name, text in fresh.items()
              if not (args.out / name).exists() or (args.out / name).read_text() != text]
     orphans = sorted(p.name for p in args.out.glob("*_pb.gd") if p.name not in fresh)
