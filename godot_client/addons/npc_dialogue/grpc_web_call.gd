@@ -7,7 +7,7 @@
 ## [codeblock]
 ## var call := GrpcWebCall.new()
 ## call.message.connect(func(payload: PackedByteArray) -> void: print(payload.size()))
-## await call.run("http://127.0.0.1:50052", "/npc.v1.DialogueService/Say", request.encode())
+## await call.run("http://127.0.0.1:8080", "/npc.v1.DialogueService/Say", request.encode())
 ## if call.code != GrpcWebCall.Code.OK: push_error(call.details)
 ## [/codeblock]
 extends RefCounted
@@ -37,7 +37,7 @@ enum Code {
 }
 
 const Frames := preload("grpc_web_frames.gd")
-# Only headers the gRPC-Web CORS setups allow; the browser preflights anything else.
+# Only headers gRPC-Web CORS setups allow (plus grpc-timeout, when there is a deadline).
 const HEADERS: PackedStringArray = [
 	"Content-Type: application/grpc-web+proto",
 	"Accept: application/grpc-web+proto",
@@ -62,12 +62,13 @@ func run(base_url: String, method: String, request: PackedByteArray, timeout_s :
 	var url := _parse_url(base_url)
 	if url.is_empty():
 		_finish(Code.INVALID_ARGUMENT, "not an http(s) URL: %s" % base_url)
-	elif await _connect(url) and await _send(url.path + method, request):
+	elif await _connect(url) and await _send(url.path + method, request, timeout_s):
 		await _read_response()
 
 
-## Stops the call: the connection closes, so the server stops the RPC (and generation).
-## [method run] returns with [constant CANCELLED].
+## Stops the call: [method run] returns with [constant CANCELLED] and the connection
+## closes, so the server stops the RPC. (Except on the web: Godot 4.6's web HTTPClient does
+## not abort the browser's request, so the server runs the RPC to its end.)
 func cancel() -> void:
 	_cancelled = true
 
@@ -87,8 +88,11 @@ func _connect(url: Dictionary) -> bool:
 	return true
 
 
-func _send(path: String, request: PackedByteArray) -> bool:
-	var err := _http.request_raw(HTTPClient.METHOD_POST, path, HEADERS, _frame(request))
+func _send(path: String, request: PackedByteArray, timeout_s: float) -> bool:
+	var headers := HEADERS.duplicate()
+	if timeout_s > 0:  # the server gives up too (and stops generating) at the deadline
+		headers.append("Grpc-Timeout: %dm" % int(timeout_s * 1000.0))
+	var err := _http.request_raw(HTTPClient.METHOD_POST, path, headers, _frame(request))
 	while err == OK and _http.get_status() == HTTPClient.STATUS_REQUESTING:
 		if not await _tick():
 			return false
