@@ -23,6 +23,7 @@ serve: $(STAMP)  ## serve the example world with the default model (built on fir
 	$(VENV)/bin/npc-runtime serve --web-port 8080
 
 test: $(STAMP) $(INKJS)  ## run the test suite (builds the default model on first run)
+	bash scripts/clients/setup.sh  # Unity (C#) and Godot toolchains, cached
 	$(VENV)/bin/npc-runtime model build
 	$(VENV)/bin/pytest -q
 
