@@ -62,6 +62,10 @@ class UnknownSessionError(NotFoundError):
     """Raised when no open session has the requested id."""
 
 
+class InterruptedTurnError(NpcRuntimeError):
+    """Raised in a reply whose player spoke again in the same session before it ended."""
+
+
 class InvalidInputError(NpcRuntimeError):
     """Raised when request content is empty, too long or otherwise unacceptable."""
 

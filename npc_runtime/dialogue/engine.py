@@ -51,7 +51,7 @@ from npc_runtime.dialogue.scheduler import (
 )
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import LineWriter
-from npc_runtime.errors import InvalidInputError, NotFoundError
+from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Fact, Tool, World, WorldState
 from npc_runtime.model.generate import SamplingParams
@@ -197,15 +197,23 @@ class DialogueEngine:
         ``tell``: fact ids the answer should tell (tree generation); each must be one the
         NPC may tell now.
 
+        A new line in a session whose reply is still running cuts that reply short (the
+        player spoke again): its stream ends with ``InterruptedTurnError``, nothing of it
+        is kept, and this turn starts once it has stopped.
+
         Raises:
             UnknownSessionError: No such session.
+            InterruptedTurnError: This reply was cut short by the player's next line.
             InvalidInputError: Empty or oversized text; a tool_choice the NPC cannot call
                 now (unknown, not yet available, or nothing the player said grounds it).
         """
         session = self.sessions.get(session_id)
         line = self._check_text(text)
         started = time.perf_counter()
+        if session.turn_lock.locked():
+            self._interrupt(session)
         async with session.turn_lock:
+            session.interrupted = False
             pending: list[Message] = [("user", line)]  # this turn's messages so far
             self._check_tool_choice(session, pending, tool_choice)
             told = self._check_tell(session, tell)
@@ -213,7 +221,8 @@ class DialogueEngine:
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
-                cancelled = threading.Event()
+                cancelled = session.stop_pass = threading.Event()
+                said = False
                 choice = tool_choice if not outcomes or tool_choice == "none" else ""
                 phase = self._run_phase(session, pending, params, hold=hold, started=started,
                                         calls_left=MAX_CALLS - len(outcomes),
@@ -223,7 +232,10 @@ class DialogueEngine:
                     if isinstance(item, _Called):
                         called = item
                     else:
+                        said = said or isinstance(item, LineDoneEvent)
                         yield item  # type: ignore[misc]
+                if session.interrupted and not said:
+                    raise _cut_short()
                 if called is None:
                     return
                 if not called.rejected:
@@ -232,6 +244,8 @@ class DialogueEngine:
                             session.id, asyncio.get_running_loop().create_future())
                     yield called.event
                 outcome = await self._carry_out(session, called)
+                if session.interrupted:
+                    raise _cut_short()
                 outcomes.append(outcome)
                 pending += [("assistant", called.text), ("tool", outcome.result)]
 
@@ -418,6 +432,14 @@ class DialogueEngine:
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
                             revealed, (*chosen, *changes), self.options(session))
 
+    def _interrupt(self, session: Session) -> None:
+        """Stop the session's turn in flight: its model pass, or its wait for the game."""
+        log.info("turn_interrupted", session=session.id)
+        session.interrupt()
+        for owner, answer in self._waiting.values():
+            if owner == session.id and not answer.done():
+                answer.set_result(("", "the player spoke again before the game answered"))
+
     def _choose(self, session: Session, line: str) -> tuple[str, ...]:
         """Fire the quest transition ``line`` picks, if it is one of the player's options;
         returns the changes."""
@@ -505,6 +527,11 @@ class DialogueEngine:
         if session.id in self.sessions:  # not closed meanwhile
             length = min(released.length, len(ids))
             self.kv.keep_session(session.id, ids[:length], released.rewind(length), shared)
+
+
+def _cut_short() -> InterruptedTurnError:
+    return InterruptedTurnError("the player spoke again in this session before this reply "
+                                "ended; the reply was cut short and not kept")
 
 
 def _player_id(player_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+import threading
 
 from npc_runtime.errors import InvalidInputError, UnknownSessionError
 from npc_runtime.model.tokenizer import Message
@@ -22,6 +23,16 @@ class Session:
     history: list[Message] = dataclasses.field(default_factory=list)
     # One turn at a time per session, so history stays in order.
     turn_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock, repr=False)
+    # The turn in flight: set when the player spoke again before its reply ended, and
+    # the stop flag of the model pass it is in.
+    interrupted: bool = dataclasses.field(default=False, repr=False)
+    stop_pass: threading.Event | None = dataclasses.field(default=None, repr=False)
+
+    def interrupt(self) -> None:
+        """Cut the turn in flight short: its model pass stops at its next token."""
+        self.interrupted = True
+        if self.stop_pass is not None:
+            self.stop_pass.set()
 
     def __repr__(self) -> str:  # never player text in logs
         return f"Session(id={self.id!r}, npc_id={self.npc_id!r}, turns={len(self.history) // 2})"

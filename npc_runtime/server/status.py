@@ -21,6 +21,7 @@ log = structlog.get_logger(__name__)
 _CODES: list[tuple[type[errors.NpcRuntimeError], grpc.StatusCode]] = [
     (errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
     (errors.InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.InterruptedTurnError, grpc.StatusCode.ABORTED),
     (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (errors.ModelError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.LoreError, grpc.StatusCode.FAILED_PRECONDITION),

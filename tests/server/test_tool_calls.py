@@ -146,3 +146,25 @@ def test_none_means_the_npc_only_speaks(saltmere_server: LiveServer) -> None:
         session_id=session, tool_choice="none", text="Open the shop and sell me rope.")))
     assert not any(e.HasField("tool_call") for e in events)
     assert not events[-1].line_done.tool_calls
+
+
+def test_a_new_line_cuts_the_reply_in_flight_short(saltmere_server: LiveServer) -> None:
+    """The player speaks again while the NPC waits for the game: the old reply ends with
+    ABORTED at once, and the new line is answered."""
+    server = saltmere_server
+    server.quests.SetQuestState(qpb.SetQuestStateRequest(
+        player_id="p-again", state=qpb.QuestState(stages={"the_hidden_courier": "ask_around"})))
+    session = _open(server, "wren", "p-again")
+    first = server.stub.Say(pb.SayRequest(session_id=session, tool_choice="sell_item",
+                                          text="I'll buy the silver heron token."))
+    assert next(first).HasField("tool_call")  # now waiting for the game's answer
+    second = list(server.stub.Say(pb.SayRequest(session_id=session, tool_choice="none",
+                                                text="Never mind. Good evening.")))
+    with pytest.raises(grpc.RpcError) as cut:
+        list(first)
+    assert cut.value.code() == grpc.StatusCode.ABORTED
+    assert "spoke again" in (cut.value.details() or "")
+    assert second[-1].HasField("line_done")
+    history = server.engine.sessions.get(session).history
+    assert [role for role, _ in history] == ["user", "assistant"]  # nothing of the cut reply
+    assert history[0][1] == "Never mind. Good evening."
