@@ -189,7 +189,9 @@ namespace Npc.V1 {
       /// Say sends the player's line and streams the NPC's reply: token deltas
       /// first, then exactly one line_done event carrying the full text and timings.
       /// NOT_FOUND for an unknown session; INVALID_ARGUMENT for empty, oversized or
-      /// non-UTF-8 text. Cancelling the call stops generation.
+      /// non-UTF-8 text. Cancelling the call stops generation. A new Say in the same
+      /// session cuts a reply still running short: that stream ends with ABORTED and
+      /// nothing of it is kept (the player spoke again).
       /// </summary>
       /// <param name="request">The request to send to the server.</param>
       /// <param name="headers">The initial metadata to send with the call. This parameter is optional.</param>
@@ -205,7 +207,9 @@ namespace Npc.V1 {
       /// Say sends the player's line and streams the NPC's reply: token deltas
       /// first, then exactly one line_done event carrying the full text and timings.
       /// NOT_FOUND for an unknown session; INVALID_ARGUMENT for empty, oversized or
-      /// non-UTF-8 text. Cancelling the call stops generation.
+      /// non-UTF-8 text. Cancelling the call stops generation. A new Say in the same
+      /// session cuts a reply still running short: that stream ends with ABORTED and
+      /// nothing of it is kept (the player spoke again).
       /// </summary>
       /// <param name="request">The request to send to the server.</param>
       /// <param name="options">The options for the call.</param>

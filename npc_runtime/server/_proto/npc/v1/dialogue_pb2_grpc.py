@@ -79,7 +79,9 @@ class DialogueServiceServicer:
         """Say sends the player's line and streams the NPC's reply: token deltas
         first, then exactly one line_done event carrying the full text and timings.
         NOT_FOUND for an unknown session; INVALID_ARGUMENT for empty, oversized or
-        non-UTF-8 text. Cancelling the call stops generation.
+        non-UTF-8 text. Cancelling the call stops generation. A new Say in the same
+        session cuts a reply still running short: that stream ends with ABORTED and
+        nothing of it is kept (the player spoke again).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
