@@ -34,7 +34,7 @@ $(INKJS):  # the Ink compiler and runtime, to compile and play exported trees in
 	npm install --silent --prefix .tools inkjs@2.4.0
 
 lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to date
-	$(VENV)/bin/ruff check npc_runtime tests benchmarks
+	$(VENV)/bin/ruff check npc_runtime tests benchmarks scripts
 	$(VENV)/bin/mypy
 	bash scripts/check_layers.sh
 	$(BUF) lint protos
