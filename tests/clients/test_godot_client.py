@@ -10,26 +10,20 @@ a failure. The codec freshness check needs nothing but .venv and always runs.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import _free_port, _start, _wait_serving
+from tests.clients.conftest import ROOT, TOOLCHAIN, require_toolchain, run, web_server
+from tests.e2e.test_serve import _free_port
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "clients" / "godot"
-TOOLCHAIN = Path(os.environ.get("NPC_TOOLCHAIN_CACHE",
-                                Path.home() / ".cache" / "npc-runtime" / "toolchain"))
 # The live tests (godot_client/tests/test_npc_dialogue.gd, test_demo.gd): all must pass.
 LIVE_TESTS = [
     "test_open_session_names_the_npc",
@@ -43,9 +37,8 @@ LIVE_TESTS = [
 
 
 def _run(*args: str | Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NPC_TOOLCHAIN_CACHE": str(TOOLCHAIN), "PYTHON": sys.executable}
-    return subprocess.run([str(a) for a in args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, check=False, env=env)
+    return run(*args, timeout=timeout,
+               env={"NPC_TOOLCHAIN_CACHE": str(TOOLCHAIN), "PYTHON": sys.executable})
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +48,7 @@ def toolchain() -> Path:
                                 TOOLCHAIN / "godot-web-4.6" / "index.wasm") if not p.exists()]
     if not shutil.which("chromium"):
         missing.append("chromium")
-    if missing:
-        reason = (f"Godot client toolchain not set up ({', '.join(missing)} missing): "
-                  "run `bash scripts/clients/godot/setup_toolchain.sh` (Debian 12, root)")
-        if os.environ.get("NPC_REQUIRE_CLIENT_TOOLCHAIN") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_toolchain(missing, "Godot client", "scripts/clients/godot/setup_toolchain.sh")
     return TOOLCHAIN
 
 
@@ -69,22 +57,10 @@ def live_server(default_model_dir: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A real `npc-runtime serve` with gRPC-Web on, allowing the test page's origin (on
     another port, so the browser does real CORS); yields (gRPC-Web URL, page port)."""
-    port, web_port, page_port = _free_port(), _free_port(), _free_port()
-    process = _start(default_model_dir, port, "--web-port", str(web_port), "--warm",
-                     "--web-cors-origin", f"http://127.0.0.1:{page_port}",
-                     state_db=tmp_path_factory.mktemp("state") / "state.sqlite3")
-    _wait_serving(port, process)
-    deadline = time.monotonic() + 30
-    while True:  # the web port comes up with the gRPC one; don't race it
-        try:
-            socket.create_connection(("127.0.0.1", web_port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gRPC-Web port did not open"
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{web_port}", page_port
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0
+    page_port = _free_port()
+    with web_server(default_model_dir, tmp_path_factory.mktemp("state"),
+                    "--web-cors-origin", f"http://127.0.0.1:{page_port}") as web_port:
+        yield f"http://127.0.0.1:{web_port}", page_port
 
 
 def test_generated_codec_is_fresh() -> None:

@@ -8,23 +8,15 @@ it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence a failur
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import _free_port, _start, _wait_serving
+from tests.clients.conftest import ROOT, TOOLCHAIN, require_toolchain, run, web_server
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "clients" / "csharp"
-TOOLCHAIN = Path(os.environ.get("NPC_TOOLCHAIN_CACHE",
-                                Path.home() / ".cache" / "npc-runtime" / "toolchain"))
 # One line per check of scripts/clients/csharp/e2e/LiveChecks.cs.
 LIVE_CHECKS = [
     "OpenSession with maren",
@@ -42,25 +34,16 @@ LIVE_CHECKS = [
 def toolchain() -> Path:
     """The C# toolchain's env.sh; skip (or fail, in CI) when it was never set up."""
     env = TOOLCHAIN / "csharp" / "env.sh"
-    if not env.exists():
-        reason = (f"C# toolchain not set up ({env} missing): "
-                  "run `bash scripts/clients/csharp/toolchain.sh` (Debian 12, root)")
-        if os.environ.get("NPC_REQUIRE_CLIENT_TOOLCHAIN") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_toolchain([] if env.exists() else [str(env)], "C#",
+                      "scripts/clients/csharp/toolchain.sh")
     return env
-
-
-def _run(*args: str | Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
 def build(toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """compile.sh's output: the core, the E2E program, the glue's stub compile."""
     out = tmp_path_factory.mktemp("csharp")
-    result = _run("bash", SCRIPTS / "compile.sh", out, timeout=300)
+    result = run("bash", SCRIPTS / "compile.sh", out, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
@@ -68,26 +51,13 @@ def build(toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def web_url(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `npc-runtime serve` with gRPC-Web on; yields its URL."""
-    port, web_port = _free_port(), _free_port()
-    process = _start(default_model_dir, port, "--web-port", str(web_port), "--warm",
-                     state_db=tmp_path_factory.mktemp("state") / "state.sqlite3")
-    _wait_serving(port, process)
-    deadline = time.monotonic() + 30
-    while True:  # the web port comes up with the gRPC one; don't race it
-        try:
-            socket.create_connection(("127.0.0.1", web_port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gRPC-Web port did not open"
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{web_port}/"
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0
+    with web_server(default_model_dir, tmp_path_factory.mktemp("state")) as web_port:
+        yield f"http://127.0.0.1:{web_port}/"
 
 
 def test_generated_csharp_is_fresh(toolchain: Path) -> None:
     """Runtime/*/Generated match what protoc 3.21.12 and grpc_csharp_plugin make now."""
-    result = _run("bash", SCRIPTS / "codegen.sh", "--check", timeout=120)
+    result = run("bash", SCRIPTS / "codegen.sh", "--check", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -99,7 +69,7 @@ def test_core_compiles_and_package_checks(build: Path) -> None:
 
 def test_e2e_program_passes_against_a_live_server(build: Path, web_url: str) -> None:
     """Streaming, a tool call round trip, options, quest state, errors, cancellation."""
-    result = _run("bash", SCRIPTS / "e2e.sh", web_url, build, timeout=600)
+    result = run("bash", SCRIPTS / "e2e.sh", web_url, build, timeout=600)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith(" passed, 0 failed")
