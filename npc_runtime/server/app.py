@@ -95,7 +95,7 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
     gateway = None
     if settings.web_port is not None:
         gateway, web_port = await start_web_gateway(settings, port)
-        log.info("serving grpc-web", host=settings.host, port=web_port,
+        log.info("serving_grpc_web", host=settings.host, port=web_port,
                  cors_origins=list(settings.web_cors_origins))
     if settings.watch:
         worlds.start_watching(settings.watch_interval_s)
