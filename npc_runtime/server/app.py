@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import TYPE_CHECKING
 
 import grpc
 import structlog
@@ -25,11 +26,13 @@ from npc_runtime.server._proto.npc.v1 import (
     world_pb2_grpc,
 )
 from npc_runtime.server.dialogue_servicer import DialogueServicer
-from npc_runtime.server.grpc_web import GrpcWebGateway, methods_of
 from npc_runtime.server.interceptors import RequestContextInterceptor
 from npc_runtime.server.quest_servicer import QuestServicer
 from npc_runtime.server.tree_servicer import TreeServicer
 from npc_runtime.server.world_servicer import WorldServicer
+
+if TYPE_CHECKING:  # imported when a web port is asked for: aiohttp costs ~14 MB resident
+    from npc_runtime.server.grpc_web import GrpcWebGateway
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +77,8 @@ async def start_web_gateway(settings: Settings, native_port: int) -> tuple[GrpcW
     Returns:
         The started gateway and the port it bound.
     """
+    from npc_runtime.server.grpc_web import GrpcWebGateway, methods_of
+
     files = (dialogue_pb2.DESCRIPTOR, world_pb2.DESCRIPTOR, quest_pb2.DESCRIPTOR,
              tree_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR)
     methods = methods_of(files, SERVICE_NAMES)
