@@ -25,10 +25,8 @@ LINES = ["How much is a room?", "Is the stew any good?", "Any news tonight?"]
 async def _idle_bytes(model: LoadedModel, sessions: int, whole: bool) -> tuple[int, int, int]:
     engine = DialogueEngine(load_world(EXAMPLE_WORLD), model,
                             Settings(max_new_tokens=24, kv_cache_mb=2048))
-    if whole:  # the baseline: no session is kept behind the shared prefix
-        keep = engine.kv.keep_session
-        engine.kv.keep_session = (  # type: ignore[method-assign]
-            lambda s, ids, kv, shared: keep(s, ids, kv, 0))
+    if whole:  # the baseline: as if no prefix were cached, every session keeps all its KV
+        engine.kv.has_prefix = lambda ids: False  # type: ignore[method-assign]
     try:
         params = engine.sampling(max_new_tokens=24)
         for i in range(sessions):

@@ -62,9 +62,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     from npc_runtime.dialogue.engine import DialogueEngine
     from npc_runtime.lore.loader import load_world
+    from npc_runtime.model.host_memory import return_freed_memory
     from npc_runtime.model.loader import load_model
     from npc_runtime.server.app import serve
 
+    return_freed_memory()  # before the model loads: its buffers follow the same rule
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
     asyncio.run(serve(settings, DialogueEngine(world, model, settings)))

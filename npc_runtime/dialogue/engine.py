@@ -520,13 +520,15 @@ class DialogueEngine:
 
     def _release(self, session: Session, cache: KVCache, ids: list[int], shared: int
                  ) -> TurnSteps:
-        """Take the phase's KV out of the decode batch and keep it for the session (all
-        but its first ``shared`` tokens, the NPC's shared prefix)."""
-        released = yield Release(cache)
+        """Take the phase's KV out of the decode batch and keep it for the session: all but
+        its first ``shared`` tokens when they are a cached shared prefix."""
+        skip = shared if 0 < shared < len(ids) and self.kv.has_prefix(ids[:shared]) else 0
+        released = yield Release(cache, skip)
         assert isinstance(released, KVCache)
         if session.id in self.sessions:  # not closed meanwhile
-            length = min(released.length, len(ids))
-            self.kv.keep_session(session.id, ids[:length], released.rewind(length), shared)
+            length = min(released.length + skip, len(ids))
+            self.kv.keep_session(session.id, ids[:length], released.rewind(length - skip),
+                                 skip)
 
 
 def _cut_short() -> InterruptedTurnError:

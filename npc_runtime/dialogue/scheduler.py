@@ -51,9 +51,11 @@ class Reserve:
 
 @dataclasses.dataclass(frozen=True)
 class Release:
-    """A turn's request at its end: send me my KV (out of the batch, if it is there)."""
+    """A turn's request at its end: send me my KV (out of the batch, if it is there), from
+    token ``skip`` on (the tokens before are a shared prefix, kept elsewhere)."""
 
     cache: KVCache
+    skip: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +174,8 @@ class TurnScheduler:
                     if self._batch is not None and turn.handle is not None and turn.synced:
                         self._batch.sync(turn.handle, item.length)
                 elif isinstance(item, Release):
-                    reply = self._finish(turn) or item.cache
+                    reply = self._finish(turn, item.skip) or (
+                        item.cache.copy(start=item.skip) if item.skip else item.cache)
                 elif item is not None:
                     turn.emit(item)
             except Exception as exc:  # the scheduler's own part failed: fail this turn only
@@ -182,14 +185,15 @@ class TurnScheduler:
                 turn.emit(DONE)
                 return
 
-    def _finish(self, turn: _Turn) -> KVCache | None:
-        """Take the turn's row out of the batch; returns its KV if it had one."""
+    def _finish(self, turn: _Turn, skip: int = 0) -> KVCache | None:
+        """Take the turn's row out of the batch; returns its KV (from token ``skip`` on) if
+        it had one."""
         turn.waiting = None
         if turn.handle is None or self._batch is None:
             return None
         handle, turn.handle, turn.synced = turn.handle, None, False
         try:
-            return self._batch.leave(handle)
+            return self._batch.leave(handle, skip)
         except Exception:  # never let one turn's cleanup stop the thread
             log.exception("row_release_failed")
             return None

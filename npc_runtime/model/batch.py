@@ -70,14 +70,17 @@ class DecodeBatch:
         self._next_handle += 1
         return self._handles[-1]
 
-    def leave(self, handle: int) -> KVCache:
-        """Remove a row; returns its sequence as a cache of its own."""
+    def leave(self, handle: int, skip: int = 0) -> KVCache:
+        """Remove a row; returns its sequence from token ``skip`` on as a cache of its own
+        (``skip``: a shared prefix kept elsewhere, not copied again)."""
         row = self._handles.index(handle)
         length = self._lengths[row]
-        # Copied out with room for the next turn, into its own mapping: it may idle in the
-        # KV pool for a while, and when evicted its memory goes back to the OS.
+        # Copied out into its own mapping: it may idle in the KV pool for a while, and when
+        # evicted its memory goes back to the OS. A whole sequence gets room for the next
+        # turn; one without its prefix is copied into a row again when the turn comes.
+        room = length + CAPACITY_STEP if skip == 0 else 0
         out = KVCache([t.rows(row, row + 1) for t in self._tensors], length).copy(
-            length + CAPACITY_STEP, lazy=True)
+            room, lazy=True, start=min(skip, length))
         last = len(self._lengths) - 1
         if row != last:  # keep rows dense: the last row moves into the hole
             moved = self._lengths[last]

@@ -110,22 +110,17 @@ class KVPool:
                 self._bytes -= old.nbytes
             return old
 
-    def keep_session(self, session: str, ids: Sequence[int], kv: KVCache, shared: int
+    def has_prefix(self, ids: Sequence[int]) -> bool:
+        """Whether the shared prefix of ``ids`` is cached now."""
+        return ("prefix", _digest(ids)) in self
+
+    def keep_session(self, session: str, ids: Sequence[int], kv: KVCache, offset: int = 0
                      ) -> None:
         """
-        Keep a finished turn's KV (covering ``ids``) for the session's next turn. When its
-        first ``shared`` tokens are a cached shared prefix, only the rest is kept.
+        Keep a finished turn's KV for the session's next turn: ``kv`` holds the tokens
+        ``ids[offset:]``; the first ``offset`` are a shared prefix's (see ``has_prefix``).
         """
-        if 0 < shared < kv.length and ("prefix", _digest(ids[:shared])) in self:
-            rest = kv.length - shared
-            # No room to grow: a turn resumes by copying it into a fresh cache or batch row.
-            tail = KVCache([t.alike(1, rest, lazy=True) for t in kv.tensors], rest)
-            for target, source in zip(tail.tensors, kv.tensors, strict=True):
-                target.copy_tokens(source, rest, source_at=shared)
-            kv.clear()
-            self.put(("session", session), CachedSequence(tuple(ids), tail, offset=shared))
-        else:
-            self.put(("session", session), CachedSequence(tuple(ids), kv))
+        self.put(("session", session), CachedSequence(tuple(ids), kv, offset))
 
     def drop_prefixes(self) -> None:
         """Forget every prefix (e.g. after a world reload); sessions keep theirs."""

@@ -66,15 +66,20 @@ class KVCache:
         """Free the buffers (the tokens live on elsewhere, e.g. in a decode batch row)."""
         self.tensors, self.length = [], 0
 
-    def copy(self, capacity: int = 0, *, lazy: bool = False) -> KVCache:
-        """A new cache with the same tokens and room for ``capacity`` (at least ``length``)."""
-        size = _round_up(max(capacity, self.length + 1))
+    def copy(self, capacity: int = 0, *, lazy: bool = False, start: int = 0) -> KVCache:
+        """
+        A new cache with this one's tokens from ``start`` on (e.g. all but a shared
+        prefix), with room for ``capacity`` tokens (and one more than it holds); without
+        ``capacity``, exactly the room it needs (a copy to keep, not to extend).
+        """
+        kept = self.length - start
+        size = _round_up(max(capacity, kept + 1)) if capacity else max(kept, 1)
         tensors = []
         for old in self.tensors:
             new = old.alike(1, size, lazy=lazy)
-            new.copy_tokens(old, self.length)
+            new.copy_tokens(old, kept, source_at=start)
             tensors.append(new)
-        return KVCache(tensors, self.length)
+        return KVCache(tensors, kept)
 
 
 def _round_up(tokens: int) -> int:

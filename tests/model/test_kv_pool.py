@@ -93,13 +93,12 @@ def test_an_idle_session_keeps_only_what_follows_the_shared_prefix(tiny_model: L
     for evict_prefix in (False, True):
         pool = KVPool(64 << 20)
         _, kv = pool.prefill(tiny_model.runner, first, prefix_len=prefix_len, session="s")
-        full = kv.nbytes
-        pool.keep_session("s", first, kv, prefix_len)
+        assert pool.has_prefix(first[:prefix_len])
+        pool.keep_session("s", first, kv.copy(start=prefix_len), prefix_len)
         kept = pool.get(("session", "s"))
         assert kept is not None
         assert kept.offset == prefix_len
         assert kept.kv.length == len(first) - prefix_len
-        assert kept.nbytes < full
         if evict_prefix:
             pool.drop_prefixes()
         before = pool.stats.prefilled_tokens
@@ -117,7 +116,7 @@ def test_a_kept_session_resumes_into_a_batch_row(tiny_model: LoadedModel) -> Non
                      ("user", "And stew?"))
     pool = KVPool(64 << 20)
     _, kv = pool.prefill(tiny_model.runner, first, prefix_len=prefix_len, session="s")
-    pool.keep_session("s", first, kv, prefix_len)
+    pool.keep_session("s", first, kv.copy(start=prefix_len), prefix_len)
     row = tiny_model.runner.empty_cache(len(second) + 32)
     logits, cache = pool.prefill(tiny_model.runner, second, prefix_len=prefix_len,
                                  session="s", into=row)
