@@ -79,7 +79,10 @@ class HostTensor:
         """
         if not lazy:
             return cls(np.zeros(shape, dtype))
-        backing = mmap.mmap(-1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        # Private: its pages are this process's alone, so the OS can take them back (a shared
+        # anonymous mapping is shared memory, which keeps them).
+        backing = mmap.mmap(-1, int(np.prod(shape)) * np.dtype(dtype).itemsize,
+                            flags=mmap.MAP_PRIVATE)
         return cls(np.frombuffer(backing, dtype=dtype).reshape(shape), backing)
 
     @property
