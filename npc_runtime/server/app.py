@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
 from typing import TYPE_CHECKING
@@ -46,14 +47,30 @@ SERVICE_NAMES = (
 )
 
 
-async def build_server(
-    settings: Settings, engine: DialogueEngine, worlds: WorldHost
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """
-    A started server with the dialogue, world, health and reflection services.
+@dataclasses.dataclass
+class RunningServer:
+    """A started server: native gRPC, and gRPC-Web in front of it when asked for."""
 
-    Returns:
-        The server, the port it bound (useful with ``port=0``) and its health servicer.
+    server: grpc.aio.Server
+    port: int  # the one bound (useful with port=0)
+    health: health.aio.HealthServicer
+    gateway: GrpcWebGateway | None = None
+    web_port: int | None = None
+
+    async def stop(self, grace_s: float) -> None:
+        """Say NOT_SERVING, then let calls in flight finish within ``grace_s``."""
+        await self.health.enter_graceful_shutdown()
+        # Both drain together: gRPC-Web calls in flight are native calls underneath.
+        await asyncio.gather(self.server.stop(grace_s),
+                             self.gateway.stop() if self.gateway else asyncio.sleep(0))
+
+
+async def build_server(settings: Settings, engine: DialogueEngine, worlds: WorldHost
+                       ) -> RunningServer:
+    """
+    A started server with the dialogue, world, quest, tree, health and reflection
+    services, and gRPC-Web on ``settings.web_port`` if set. Health says SERVING once every
+    port listens.
     """
     server = grpc.aio.server(interceptors=[RequestContextInterceptor()])
     dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(DialogueServicer(engine), server)
@@ -65,18 +82,18 @@ async def build_server(
     reflection.enable_server_reflection(SERVICE_NAMES, server)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     await server.start()
+    running = RunningServer(server, port, health_servicer)
+    if settings.web_port is not None:
+        running.gateway, running.web_port = await _start_web_gateway(settings, port)
     for name in ("", *SERVICE_NAMES[:2]):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, port, health_servicer
+    return running
 
 
-async def start_web_gateway(settings: Settings, native_port: int) -> tuple[GrpcWebGateway, int]:
-    """
-    gRPC-Web on ``settings.web_port`` in front of the native server at ``native_port``.
-
-    Returns:
-        The started gateway and the port it bound.
-    """
+async def _start_web_gateway(settings: Settings, native_port: int
+                             ) -> tuple[GrpcWebGateway, int]:
+    """gRPC-Web on ``settings.web_port`` in front of the native server at ``native_port``;
+    returns the gateway and the port it bound."""
     from npc_runtime.server.grpc_web import GrpcWebGateway, methods_of
 
     files = (dialogue_pb2.DESCRIPTOR, world_pb2.DESCRIPTOR, quest_pb2.DESCRIPTOR,
@@ -96,15 +113,13 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
         started = time.perf_counter()
         count = await asyncio.to_thread(engine.warm)
         log.info("warmed", npcs=count, ms=round((time.perf_counter() - started) * 1000))
-    server, port, health_servicer = await build_server(settings, engine, worlds)
-    gateway = None
-    if settings.web_port is not None:
-        gateway, web_port = await start_web_gateway(settings, port)
-        log.info("serving_grpc_web", host=settings.host, port=web_port,
+    running = await build_server(settings, engine, worlds)
+    if running.gateway is not None:
+        log.info("serving_grpc_web", host=settings.host, port=running.web_port,
                  cors_origins=list(settings.web_cors_origins))
     if settings.watch:
         worlds.start_watching(settings.watch_interval_s)
-    log.info("serving", host=settings.host, port=port, world=engine.world.name,
+    log.info("serving", host=settings.host, port=running.port, world=engine.world.name,
              npcs=sorted(engine.world.characters), model=str(engine.model.path),
              providers=engine.model.runner.providers)
     stop = asyncio.Event()
@@ -114,9 +129,6 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
     await stop.wait()
     log.info("draining", grace_s=settings.shutdown_grace_s)
     await worlds.stop_watching()
-    await health_servicer.enter_graceful_shutdown()  # health checks now say NOT_SERVING
-    # Both drain together: gRPC-Web calls in flight are native calls underneath.
-    await asyncio.gather(server.stop(settings.shutdown_grace_s),
-                         gateway.stop() if gateway else asyncio.sleep(0))
+    await running.stop(settings.shutdown_grace_s)
     engine.shutdown()
     log.info("stopped")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,15 +44,7 @@ def web_server(model_dir: Path, state_dir: Path, *extra: str) -> Iterator[int]:
     port, web_port = _free_port(), _free_port()
     process = _start(model_dir, port, "--web-port", str(web_port), "--warm", *extra,
                      state_db=state_dir / "state.sqlite3")
-    _wait_serving(port, process)
-    deadline = time.monotonic() + 30
-    while True:  # health says SERVING once the gRPC port is up; the web port follows
-        try:
-            socket.create_connection(("127.0.0.1", web_port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "gRPC-Web port did not open"
-            time.sleep(0.2)
+    _wait_serving(port, process)  # SERVING: the gRPC-Web port listens too
     try:
         yield web_port
     finally:

@@ -19,7 +19,7 @@ from npc_runtime.dialogue.worlds import WorldHost
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc, quest_pb2_grpc, world_pb2_grpc
-from npc_runtime.server.app import build_server, start_web_gateway
+from npc_runtime.server.app import build_server
 
 #: The page origin the live server lets call gRPC-Web from a browser.
 GAME_ORIGIN = "http://game.test:8060"
@@ -50,17 +50,14 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
     box: dict[str, object] = {}
 
     async def run() -> None:
-        server, port, _ = await build_server(settings, engine, host)
-        gateway = None
-        if settings.web_port is not None:
-            gateway, box["web_port"] = await start_web_gateway(settings, port)
+        running = await build_server(settings, engine, host)
         if settings.watch:
             host.start_watching(settings.watch_interval_s)
-        box.update(server=server, port=port)
+        box.update(server=running.server, port=running.port, web_port=running.web_port)
         started.set()
-        await server.wait_for_termination()
-        if gateway is not None:
-            await gateway.stop()
+        await running.server.wait_for_termination()
+        if running.gateway is not None:
+            await running.gateway.stop()
         await host.stop_watching()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
