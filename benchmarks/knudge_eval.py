@@ -5,8 +5,9 @@ the gold trees.
 The quests are imported with `npc-runtime import knudge` (into a temporary folder); each
 spec's tree is generated with the default model and verified. Per tree and in total:
 nodes, depth (longest path without revisits from the start), branching (mean options per
-non-end node), checker violations in shipped lines, structural validity, seconds, and
-coverage of the facts the gold trees reveal. Coverage matches facts by id: the importer
+non-end node), checker violations in shipped lines, structural validity, seconds, the
+share of answers in the model's own words (not a fact's text verbatim), and coverage of
+the facts the gold trees reveal. Coverage matches facts by id: the importer
 keeps KNUDGE's fact ids (as snake_case) for entity and objective facts, so a gold node's
 `support_knowledge` id and our node's `reveals` id name the same fact; only facts whose
 text the release gives (not redacted) count. The gold trees' own statistics are printed
@@ -63,10 +64,11 @@ def main() -> None:
         print(json.dumps({"total": report, "trees": rows}, indent=2))
         return
     print(f"{'quest/spec':<48} {'nodes':>5} {'depth':>5} {'branch':>6} {'viol':>4} "
-          f"{'valid':>5} {'cover':>5} {'sec':>5}   gold: nodes depth branch")
+          f"{'valid':>5} {'cover':>5} {'own':>5} {'sec':>5}   gold: nodes depth branch")
     for r in rows:
         print(f"{r['tree'][:48]:<48} {r['nodes']:>5} {r['depth']:>5} {r['branching']:>6.2f} "
               f"{r['violations']:>4} {r['valid']!s:>5} {r['coverage']:>5.2f} "
+              f"{r['own_words']:>5.2f} "
               f"{r['seconds']:>5.1f}   {r['gold_nodes']:>5} {r['gold_depth']:>5} "
               f"{r['gold_branching']:>6.2f}")
     print(json.dumps(report))
@@ -95,6 +97,9 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
                                                      r"breaks_character|hard_rule|empty|"
                                                      r"garbled) ", p)]
             told = {f for n in tree.nodes.values() for f in n.reveals}
+            answers = [n for n in tree.nodes.values() if n.reveals]
+            verbatim = sum(any(n.text == world.facts[f].text for f in n.reveals)
+                           for n in answers)
             wanted = {f for f in gold["facts"] if f in world.facts
                       and world.facts[f].available}
             rows.append({
@@ -102,6 +107,7 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
                 "depth": _depth(tree), "branching": _branching(tree),
                 "violations": len(lore), "valid": len(problems) == len(lore),
                 "coverage": len(told & wanted) / len(wanted) if wanted else 1.0,
+                "own_words": 1 - verbatim / len(answers) if answers else 1.0,
                 "seconds": round(seconds, 1), "gold_nodes": gold["nodes"],
                 "gold_depth": gold["depth"], "gold_branching": gold["branching"],
             })
@@ -176,6 +182,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mean_depth": round(statistics.mean(r["depth"] for r in rows), 1),
         "mean_branching": round(statistics.mean(r["branching"] for r in rows), 2),
         "mean_coverage": round(statistics.mean(r["coverage"] for r in rows), 3),
+        "mean_own_words": round(statistics.mean(r["own_words"] for r in rows), 3),
         "seconds_per_tree": round(statistics.mean(r["seconds"] for r in rows), 1),
         "gold_mean_nodes": round(statistics.mean(r["gold_nodes"] for r in rows), 1),
         "gold_mean_depth": round(statistics.mean(r["gold_depth"] for r in rows), 1),
