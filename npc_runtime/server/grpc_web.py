@@ -24,6 +24,7 @@ import base64
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 from urllib.parse import quote
 
 import grpc
@@ -46,6 +47,9 @@ _NOT_METADATA = frozenset({
 _ALLOW_HEADERS = "content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id"
 _EXPOSE_HEADERS = "grpc-status, grpc-message"
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+_Stub: TypeAlias = grpc.aio.UnaryStreamMultiCallable | grpc.aio.UnaryUnaryMultiCallable
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class GrpcWebGateway:
         self._methods = methods
         self._origins = frozenset(cors_origins)
         self._channel: grpc.aio.Channel | None = None
+        self._stubs: dict[str, _Stub] = {}  # path -> the channel's callable for it
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int, grace_s: float = 5.0) -> int:
@@ -88,6 +93,9 @@ class GrpcWebGateway:
         On stop, calls in flight get ``grace_s`` to finish.
         """
         self._channel = grpc.aio.insecure_channel(self._target)
+        self._stubs = {path: (self._channel.unary_stream(path) if m.server_streaming
+                              else self._channel.unary_unary(path))
+                       for path, m in self._methods.items()}
         app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
         app.router.add_route("OPTIONS", "/{tail:.*}", self._preflight)
         app.router.add_route("POST", "/{tail:.*}", self._call)
@@ -135,14 +143,8 @@ class GrpcWebGateway:
             timeout = _timeout(request.headers.get("grpc-timeout"))
         except ValueError as exc:
             return _trailers_only(headers, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        assert self._channel is not None, "start() first"
-        metadata = _metadata(request.headers.items())
-        if method.server_streaming:
-            call = self._channel.unary_stream(method.path)(message, metadata=metadata,
-                                                            timeout=timeout)
-        else:
-            call = self._channel.unary_unary(method.path)(message, metadata=metadata,
-                                                           timeout=timeout)
+        call = self._stubs[method.path](message, metadata=_metadata(request.headers.items()),
+                                         timeout=timeout)
         try:
             return await _relay(request, headers, call, method.server_streaming)
         except (asyncio.CancelledError, ConnectionError):

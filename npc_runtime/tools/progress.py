@@ -67,11 +67,11 @@ def choose(world: World, state: WorldState, npc_id: str, line: str
     """The player's state after saying ``line`` to ``npc_id``: if it is one of their
     options (case, spacing and end punctuation aside), the transition it names fires."""
     picked = _plain(line)
-    if not any(_plain(o) == picked for o in options(world, state, npc_id)):
-        return state, []
     stages = dict(state.stages)
     changes = _advance(world, stages, lambda t: t.option is not None
                        and _plain(t.option) == picked, giver=npc_id)
+    if not changes:
+        return state, []
     return WorldState(stages=stages, revealed=state.revealed,
                       player_items=state.player_items), changes
 

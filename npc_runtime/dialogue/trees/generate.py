@@ -147,12 +147,17 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
     planned = [tellable[f] for f in dict.fromkeys(wanted)][:max(room, len(spec.required))]
     # Required facts are on the main path, before the unlock: never behind it.
     planned = [f for f in planned if not (f.id in spec.required
-                                          and gates.get(f.id, ("", ()))[0] == "stage")]
+                                          and _kind(gates, f) == "stage")]
     ids = {f.id for f in planned}
     # A secret waiting for facts this tree does not tell cannot open here.
-    planned = [f for f in planned if gates.get(f.id, ("", ()))[0] != "after"
+    planned = [f for f in planned if _kind(gates, f) != "after"
                or set(gates[f.id][1]) <= ids]
     return planned, {f.id: gates[f.id] for f in planned if f.id in gates}
+
+
+def _kind(gates: dict[str, Gate], fact: Fact) -> str:
+    """What ``fact`` waits for: "item", "after", "stage", or "" (nothing)."""
+    return gates.get(fact.id, ("", ()))[0]
 
 
 def _opened_later(world: World, spec: DialogueSpec, known: KnowledgeView) -> list[Fact]:
@@ -208,10 +213,10 @@ def _link(nodes: dict[str, Node], facts: list[Fact], *, required: list[Fact],
                       stages=values if kind == "stage" else ())
 
     def follows(fact: Fact) -> list[Fact]:
-        return [f for f in facts if gates.get(f.id, ("", ()))[0] == "after"
+        return [f for f in facts if _kind(gates, f) == "after"
                 and fact.id in gates[f.id][1]]
 
-    later = {f.id for f in facts if gates.get(f.id, ("", ()))[0] == "after"}
+    later = {f.id for f in facts if _kind(gates, f) == "after"}
     later |= set(follow.values())  # asked from the fact before them
     main = [ask(f) for f in required]
     nodes["start"].options = [*main[:1], *(ask(f) for f in facts
@@ -226,7 +231,7 @@ def _link(nodes: dict[str, Node], facts: list[Fact], *, required: list[Fact],
             following.append(ask(by_id[follow[fact.id]]))
         deeper = [ask(f) for f in follows(fact) if ask(f) not in following]
         if required and fact == required[-1]:  # the unlock happens here
-            deeper += [ask(f) for f in facts if gates.get(f.id, ("", ()))[0] == "stage"]
+            deeper += [ask(f) for f in facts if _kind(gates, f) == "stage"]
         ending = [Option(BYE, "goodbye", once=False)]
         back = [Option(MORE, "start", once=False)]
         # On the main path, its last answer leads straight to the goodbye.

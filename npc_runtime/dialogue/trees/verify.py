@@ -53,11 +53,11 @@ def verify(tree: Tree, world: World | None = None) -> list[str]:
 def _lore_problems(tree: Tree, world: World) -> list[str]:
     problems = []
     quest = world.quests.get(tree.quest or "")
+    stages = {st.id for st in quest.stages} if quest else set()
     guarded: dict[str, str] = {}  # node -> the stage its options wait for
     for node in tree.nodes.values():
         for option in node.options:
-            bad = [s for s in option.stages
-                   if quest is None or s not in {st.id for st in quest.stages}]
+            bad = [s for s in option.stages if s not in stages]
             if bad:
                 problems.append(f"{node.id}: option {option.text!r} waits for "
                                 f"{', '.join(bad)}, not a stage of quest {tree.quest!r}")
