@@ -106,7 +106,8 @@ def write_world(conversation: dict[str, Any], functions: dict[str, Any], folder:
     general = conversation["knowledge"].get("general_info")
     if general:
         facts.append({"id": "general_info", "text": str(general)[:500]})
-    tools = [_tool(f) for f in [*functions.get("tools", []), *functions.get("actions", [])]]
+    kit = [*functions.get("tools", []), *functions.get("actions", [])]
+    tools = [_tool(f, {f["name"] for f in kit}) for f in kit]
     world = {
         "world": {"name": "CPDC", "setting": str(conversation.get("worldview", ""))[:2000]},
         "characters": [{
@@ -130,7 +131,93 @@ def write_world(conversation: dict[str, Any], functions: dict[str, Any], folder:
     return ids
 
 
-def _tool(function: dict[str, Any]) -> dict[str, Any]:
+# What players say to ask for each function of the kit's lists, written from the functions'
+# docstrings the way a game's writers would author their tools (never from conversations of
+# the data: the names of things are left out; the matcher masks them in the player's line).
+EXAMPLES: dict[str, list[str]] = {
+    "search": [
+        "What do you have?", "Do you have anything for a beginner?",
+        "Show me what you've got.", "I'm looking for something cheap.",
+        "Anything under a hundred gold?", "Which ones would you recommend?",
+        "Do you have something stronger?", "I need something light and fast.",
+        "What else is there?", "Got anything good?", "Can you suggest something for me?",
+        "Is there anything that pays well?", "Anything that's quick to finish?",
+        "Do you carry spears?", "I'm after something with a lot of power.",
+    ],
+    "check_basic_info": [
+        "What is this one?", "What about that one?", "Tell me about it.",
+        "What can you tell me about this?", "How about this one here?",
+        "What's that over there?",
+        "Give me the basics on it.", "I'm curious about this one.",
+        "What do you think of it?", "Any thoughts on this one?",
+    ],
+    "check_price": [
+        "How much is it?", "What does it cost?", "What's the price?",
+        "How much gold do you want for it?", "Is it expensive?", "Can I afford it?",
+    ],
+    "check_type": [
+        "What type is it?", "What kind of weapon is that?", "Is it a sword or an axe?",
+        "Is it one-handed or two-handed?", "What sort is it?",
+    ],
+    "check_attack": [
+        "How strong is it?", "What's its attack?", "How much damage does it do?",
+        "How powerful is it?", "What's the attack level?", "Does it hit hard?",
+    ],
+    "check_level": [
+        "How hard is it?", "What level is it?", "Is it difficult?", "What rank is it?",
+        "Is it too dangerous for me?", "How tough is it?",
+    ],
+    "check_duration": [
+        "How long does it take?", "How many days will it need?",
+        "How much time does it take?", "How many hours is it?", "Is it a long job?",
+        "When would I be back?",
+    ],
+    "check_reward": [
+        "What's the reward?", "How much does it pay?", "What do I get for it?",
+        "Is it worth the money?", "What's in it for me?", "How much will I earn?",
+    ],
+    "check_description": [
+        "Tell me more about it.", "What are the details?", "What exactly is involved?",
+        "What would I have to do?", "What makes it special?", "Any more information?",
+        "How does it work?", "Describe it in detail.",
+        "What should I know before going?",
+    ],
+    "sell": [
+        "I'll take it.", "I'd like to buy it.", "I want to purchase this one.",
+        "I'll buy it.", "Let me buy that.", "Sold!", "I'll pay for it.",
+        "Ring it up for me.", "I'll take both of them.", "Can I buy it now?",
+    ],
+    "equip": [
+        "Can I equip it now?", "Let me put it on.", "I'd like to wield it right away.",
+        "Equip it for me, please.", "I want to use it now.", "Let me try holding it.",
+    ],
+    "select": [
+        "I'll take this quest.", "Sign me up.", "I want to do it.", "I choose this one.",
+        "Count me in.", "I'd like to accept it.", "Put my name down for it.",
+        "I'll go with that one.",
+    ],
+    "start": [
+        "Let's begin.", "Can I start now?", "I'm ready to go.", "Let's get started.",
+        "I'll set off right away.", "I want to begin now.", "Let me head out.",
+    ],
+    "request_record": [
+        "I'll think about it.", "Keep that one in mind for me.", "Put it on my list.",
+        "I might come back for it.", "Set it aside for me.", "Note that one down.",
+        "Let me consider it.",
+    ],
+}
+
+
+def _examples(name: str) -> list[str]:
+    """The examples of a kit function (search_item and search_quest share theirs)."""
+    if name.startswith("search_"):
+        return EXAMPLES["search"]
+    if name.endswith("_request_record"):
+        return EXAMPLES["request_record"]
+    return EXAMPLES.get(name, [])
+
+
+def _tool(function: dict[str, Any], names: set[str]) -> dict[str, Any]:
     description = function["docstring"].split("Parameters:")[0].strip()
     params: dict[str, Any] = {}
     for p in function["parameters"]:
@@ -142,8 +229,14 @@ def _tool(function: dict[str, Any]) -> dict[str, Any]:
             params[name] = {"type": "string", "from": "npc.inventory", "optional": optional}
         else:
             params[name] = {"type": "string", "optional": True}
-    return {"id": function["name"], "description": " ".join(description.split())[:500],
-            "params": params, "executes": "engine"}
+    tool = {"id": function["name"], "description": " ".join(description.split())[:500],
+            "params": params, "executes": "engine", "examples": _examples(function["name"])}
+    if function["name"] == "check_basic_info":  # the overview of a thing just brought up
+        tool["on_mention"] = True
+    # The kit's lists name the confirming step "<action>_request_confirm".
+    if f"{function['name']}_request_confirm" in names:
+        tool["confirm_with"] = f"{function['name']}_request_confirm"
+    return tool
 
 
 def _slug(text: str, taken: dict[str, str]) -> str:
@@ -169,8 +262,8 @@ async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
             turn = conversation[f"turn_{k}"]
             *before, last = turn["dialogue"]
             session = engine.open_session(NPC, conversation["player"]["persona"].get("name", ""))
-            session.history = [("user", m["text"]) if m["speaker"] == "player"
-                               else ("assistant", m["text"]) for m in before]
+            session.history = _history(conversation, before,
+                                       {n: i for i, n in names.items()})
             targets = [t["name"] for t in last.get("target_item", []) if t.get("name")]
             line = last["text"] + (f" (pointing at: {', '.join(targets)})" if targets else "")
             gold = turn.get("gold_functions", [])
@@ -196,6 +289,28 @@ async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
     finally:
         engine.shutdown()
     return results
+
+
+def _history(conversation: dict[str, Any], before: list[dict[str, Any]],
+             ids: dict[str, str]) -> list[tuple[str, str]]:
+    """
+    The gold history as the runtime keeps it: each NPC line preceded by the calls made
+    for it ("[name] {arguments}" then the result), names of things as the world's ids.
+    """
+    history: list[tuple[str, str]] = []
+    npc_turn = 0
+    for message in before:
+        if message["speaker"] == "player":
+            history.append(("user", message["text"]))
+            continue
+        for call in conversation[f"turn_{npc_turn}"].get("gold_functions", []):
+            args = {k: [ids.get(x, x) for x in v] if isinstance(v, list) else ids.get(v, v)
+                    for k, v in call["parameters"].items()}
+            history += [("assistant", f"[{call['name']}] {json.dumps(args)}"),
+                        ("tool", json.dumps(call.get("return", {}))[:1000])]
+        history.append(("assistant", message["text"]))
+        npc_turn += 1
+    return history
 
 
 def _valid(world: World, event: ToolCallEvent) -> bool:

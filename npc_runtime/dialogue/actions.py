@@ -27,17 +27,19 @@ import numpy as np
 from npc_runtime.constraints.grammar import TokenTrie
 from npc_runtime.dialogue.scheduler import Decode
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import content_words
+from npc_runtime.lore.mentions import content_words, find_mentions, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import ChatTokenizer, Message
 from npc_runtime.tools.calls import QUANTITY, choices, ground
+from npc_runtime.tools.intents import MATCH, MATCH_AGAIN, affirms, intents, sentences
 
 SAY = "say"
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
 MAX_FREE_TOKENS = 24  # a free-text argument is a short phrase
 MAX_RANGE = 200  # integer arguments with more values than this are capped
 EVIDENCE_BIAS = 4.0  # logits added per word the player's line shares with a tool
+CALL_TEXT = re.compile(r"\[(\w+)\]\s*(\{.*\})?\s*$", re.DOTALL)  # a call as kept in history
 
 Steps = Generator[object, object, None]
 
@@ -161,7 +163,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     A lore-valued parameter takes the values the player named (in this line, else in the
     recent conversation); a tool whose required lore-valued parameter names nothing
     the player said is left out, and so is one with no such parameter unless the
-    player's ``line`` shares a word with its name or description. Tools already called
+    player's ``line`` shares a word with its name or description or matches one of its
+    examples. Tools already called
     this turn (``done``) are left out. ``chosen``: the game picked the tool; no word needed.
     """
     # What the player refers to: their line first, then the recent conversation
@@ -169,6 +172,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     said = [text for role, text in reversed(conversation)
             if role in {"user", "assistant"}][:GROUNDING_MESSAGES]
     line_words = _stems(content_words(line))
+    asked = {intent.tool for intent in intents(world, known.tools, line)}
     offered: Offer = {}
     for tool in known.tools:
         if tool.id in done:
@@ -190,9 +194,64 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
                 break
         else:
             # After a call, only the player's own words justify another one.
-            if chosen or (grounded and not done) or line_words & _tool_words(tool):
+            if (chosen or (grounded and not done) or tool.id in asked
+                    or line_words & _tool_words(tool)):
                 offered[tool.id] = params
     return offered
+
+
+def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line: str,
+           offered: Mapping[str, object], *, again: bool = False) -> list[str]:
+    """
+    The offered tools the player's ``line`` asks for by their authored examples, in the
+    order to call them (``again``: a call was made this turn already; another needs a
+    closer match). A "yes" asks for what the NPC's last turn asked about: the tool its
+    confirming call stood for, or the one its last question proposed ("Shall I equip
+    it?"). A thing named for the first time, with nothing else asked, asks for the
+    ``on_mention`` tool that takes it. A tool that must be confirmed first gives way to
+    its ``confirm_with`` tool until the player has said yes to that.
+    """
+    asked = [i.tool for i in intents(world, known.tools, line,
+                                     MATCH_AGAIN if again else MATCH)]
+    asked_before = [tool for tool, _ in previous_calls(history)]
+    if not asked and not again and affirms(line):
+        asked = [t.id for t in known.tools if t.confirm_with in asked_before] or [
+            i.tool for i in intents(world, known.tools, _last_question(history))]
+    if not asked and not again and _first_named(world, history, line):
+        asked = [t.id for t in known.tools if t.on_mention]
+    out: list[str] = []
+    for tool_id in asked:
+        confirm = world.tools[tool_id].confirm_with
+        call = confirm if confirm and confirm not in asked_before else tool_id
+        if call in offered and call not in out:
+            out.append(call)
+    return out
+
+
+def previous_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
+    """The tool calls (id, arguments JSON) the NPC made answering the player's last line."""
+    calls = []
+    for role, text in reversed(history):
+        if role == "user":
+            break
+        if role == "assistant" and (match := CALL_TEXT.match(text)):
+            calls.append((match.group(1), match.group(2) or "{}"))
+    return calls[::-1]
+
+
+def _last_question(history: Sequence[Message]) -> str:
+    """The last question in what the NPC last said aloud ("" if it asked none)."""
+    said = next((text for role, text in reversed(history)
+                 if role == "assistant" and not CALL_TEXT.match(text)), "")
+    return next((s for s in reversed(sentences(said)) if s.endswith("?")), "")
+
+
+def _first_named(world: World, history: Sequence[Message], line: str) -> bool:
+    """Whether ``line`` names a thing the recent conversation has not."""
+    recent = " ".join(text for role, text in history[-GROUNDING_MESSAGES:]
+                      if role in {"user", "assistant"})
+    before = {m.entity_id for m in find_mentions(world, recent)}
+    return any(m.entity_id not in before for m in find_mentions(world, line))
 
 
 def evidence(known: KnowledgeView, line: str, offered: Mapping[str, object]
@@ -222,12 +281,6 @@ def _tool_words(tool: Tool) -> set[str]:
 
 
 def _stems(words: set[str]) -> set[str]:
-    """Crude stems, so "shops" meets "shop" and "opening" meets "open"."""
-    out = set()
-    for word in words:
-        suffix = next((x for x in ("ing", "ed", "es", "s")
-                       if word.endswith(x) and len(word) - len(x) >= 3), "")
-        out.add(word.removesuffix(suffix) if suffix else word)
-    return out
+    return {stem(w) for w in words}
 
 

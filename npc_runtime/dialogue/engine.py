@@ -29,6 +29,7 @@ from npc_runtime.dialogue.actions import (
     feed,
     offer,
     stock_limit,
+    wanted,
     write_arguments,
 )
 from npc_runtime.dialogue.events import (
@@ -391,9 +392,16 @@ class DialogueEngine:
                 offered = {tool_choice: offered[tool_choice]}
                 yield from feed(reply, tokenizer.encode(f"[{tool_choice}]"))
                 action = tool_choice
-            else:
-                action = yield from decide(reply, tokenizer, list(offered),
-                                           evidence(known, pending[0][1], offered))
+            elif asked := wanted(world, known, session.history, pending[0][1], offered,
+                                 again=bool(outcomes)):
+                action = asked[0]  # the writers' examples say what the line asks for
+                yield from feed(reply, tokenizer.encode(f"[{action}]"))
+            else:  # tools without examples: the model decides, the player's words bias it
+                unexampled = {t: offered[t] for t in offered if not world.tools[t].examples}
+                action = SAY
+                if unexampled:
+                    action = yield from decide(reply, tokenizer, list(unexampled),
+                                               evidence(known, pending[0][1], unexampled))
             if action != SAY:
                 tool = world.tools[action]
                 args = yield from write_arguments(reply, tokenizer, offered[action],

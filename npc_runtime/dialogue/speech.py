@@ -13,7 +13,7 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import structlog
@@ -31,7 +31,7 @@ from npc_runtime.dialogue.events import TokenEvent
 from npc_runtime.dialogue.scheduler import Decode, Rewind
 from npc_runtime.dialogue.sessions import Session
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.model.generate import Generation, SamplingParams, StopReason
+from npc_runtime.model.generate import Generation, LogitsProcessor, SamplingParams, StopReason
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import StreamDecoder
@@ -63,6 +63,9 @@ class LineWriter:
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
         self._stops = [*model.manifest.stop_strings, "\n"]  # a newline after text ends it
+        # Brackets and braces are the syntax of calls (kept in the history as "[tool] {...}"):
+        # a spoken line never contains them, so it can never read like a call.
+        self._markup = np.array(model.tokenizer.ids_containing("[]{}"), dtype=np.int64)
 
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
@@ -80,7 +83,7 @@ class LineWriter:
         for attempt in range(1, MAX_REGENERATIONS + 2):
             generation = Generation(
                 self.model.runner, start, params, tokenizer.eos_token_ids,
-                logits_processor=ban_words(tokenizer, banned) if banned else None)
+                logits_processor=self._speech(banned))
             text, reason, first = yield from self._generate(
                 generation, reply.logits, reply.cache, stream=not hold and attempt == 1,
                 cancelled=cancelled)
@@ -104,6 +107,18 @@ class LineWriter:
             text, action = self._repair_or_fall_back(checker, text, player_line, known, session)
         return Line(text, reason, streamed, first_at, count, generation.ids,
                     CheckReport(tuple(found), action, attempt))
+
+    def _speech(self, banned: list[str]) -> LogitsProcessor:
+        """Masks what a spoken line may not contain: markup, and ``banned`` words."""
+        ban = ban_words(self.model.tokenizer, banned) if banned else None
+        markup = self._markup
+
+        def process(logits: np.ndarray, reply: Sequence[int]) -> np.ndarray:
+            logits = logits.copy()
+            logits[markup] = -np.inf
+            return ban(logits, reply) if ban else logits
+
+        return process
 
     def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache, *,
                   stream: bool, cancelled: threading.Event

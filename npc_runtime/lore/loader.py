@@ -188,4 +188,7 @@ def _tool(t: dict[str, Any]) -> Tool:
         sets_stage=tuple(StageRef(e["set_stage"]["quest"], e["set_stage"]["stage"])
                          for e in effects if "set_stage" in e),
         gives_player=next((e["give_player"] for e in effects if "give_player" in e), None),
+        examples=tuple(t.get("examples", ())),
+        confirm_with=t.get("confirm_with"),
+        on_mention=t.get("on_mention", False),
     )

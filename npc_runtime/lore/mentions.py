@@ -81,3 +81,10 @@ def content_words(text: str) -> set[str]:
     """The lower-cased words of ``text`` that carry meaning (no stopwords, 4+ letters)."""
     return {w for w in (m.lower().removesuffix("'s") for m in WORD.findall(text))
             if len(w) > 3 and w not in STOPWORDS}
+
+
+def stem(word: str) -> str:
+    """A crude stem, so "shops" meets "shop" and "opening" meets "open"."""
+    suffix = next((x for x in ("ing", "ed", "es", "s")
+                   if word.endswith(x) and len(word) - len(x) >= 3), "")
+    return word.removesuffix(suffix) if suffix else word

@@ -164,6 +164,9 @@ class Tool:
     requires_has_item: str | None = None  # parameter naming an item the NPC must hold
     sets_stage: tuple[StageRef, ...] = ()
     gives_player: str | None = None  # parameter naming the item handed over
+    examples: tuple[str, ...] = ()  # player lines that ask for it
+    confirm_with: str | None = None  # a tool that asks the player first; "yes" runs this
+    on_mention: bool = False  # called when the player brings up a thing it takes
 
 
 @dataclasses.dataclass(frozen=True)

@@ -208,6 +208,14 @@ TOOL = Obj({
         "set_stage": STAGE_REF,
         "give_player": Str("Parameter holding the item handed over.", max_len=64),
     }, one_of=("set_stage", "give_player"))),
+    "examples": ListOf(Str("A player line asking for it.", max_len=200), (
+        "What players say to ask for it, in a few different ways: the NPC calls the tool "
+        "whose examples a line matches (names of things need not be in them)."),
+        max_items=50),
+    "confirm_with": Str("A tool (same parameters) the NPC calls first to ask the player; "
+                        "the player's yes then runs this one.", ref=("tools",)),
+    "on_mention": Bool("Called when the player brings up one of the things it takes "
+                       "(names it for the first time) and asks for nothing else."),
 }, required=("id", "description", "executes"))
 
 DIALOGUE = Obj({

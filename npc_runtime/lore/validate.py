@@ -252,6 +252,24 @@ class _Semantic:
             if param_name is not None and param_name not in params:
                 self.error(path, "unknown-param", f"{key} names {param_name!r}, which is not a "
                            f"parameter of tool {tool['id']!r}", suggest(param_name, params))
+        if tool.get("on_mention") and not any("from" in p or "enum" in p
+                                              for p in params.values()):
+            self.error(("tools", i, "on_mention"), "mention-needs-param",
+                       f"tool {tool['id']!r} is called on a mention but has no parameter "
+                       "taking lore values (from: or enum:) for the thing named")
+        confirm = tool.get("confirm_with")
+        asker = next((t for _, t in self.items("tools") if t["id"] == confirm), None)
+        if confirm == tool["id"]:
+            self.error(("tools", i, "confirm_with"), "confirms-itself",
+                       f"tool {tool['id']!r} cannot confirm with itself; name the tool that "
+                       "asks the player first")
+        elif asker is not None:
+            missing = [name for name, p in asker.get("params", {}).items()
+                       if not p.get("optional") and name not in params]
+            if missing:
+                self.error(("tools", i, "confirm_with"), "confirm-params",
+                           f"{confirm!r} needs {', '.join(map(repr, missing))}, which "
+                           f"{tool['id']!r} does not have: it is called with the same arguments")
 
     def _check_characters(self) -> None:
         tools = {t["id"]: t for _, t in self.items("tools")}

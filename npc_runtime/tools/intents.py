@@ -1,0 +1,167 @@
+"""
+Which tool a player's line asks for, from the example lines the world's writers gave
+each tool (``examples:``), matched by words.
+
+A 135M model cannot tell "I'll take it" (sell) from "what about this one?" (describe):
+it weighs the persona over the request. Writers can: a handful of lines per tool says
+what players ask it with, and a line is scored against each tool's nearest example
+(TF-IDF cosine over word stems and word pairs, the weights learnt from the examples of
+the NPC's own tools, so "it" and "the" weigh nothing and "price" a lot). Names of lore
+entities are masked first: "how much is the Long Bow?" asks what "how much is it?" asks.
+
+Each sentence of the line is matched on its own, so one line can ask for two things
+("How long does it take? I'd like to sign up.").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from npc_runtime.lore.mentions import find_mentions, stem
+from npc_runtime.lore.model import Tool, World
+
+MATCH = 0.4  # cosine to a tool's nearest example that counts as asking for it
+MATCH_AGAIN = 0.55  # ... for a second call in one turn ("talk less, call right")
+TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+
+Vector = dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Intent:
+    """A tool a sentence of the line asks for, and how closely."""
+
+    tool: str
+    score: float
+    sentence: int  # which sentence of the line
+
+
+def sentences(text: str) -> list[str]:
+    """The line's sentences (at least one)."""
+    parts = [s.strip() for s in SENTENCE.split(text.strip())]
+    return [p for p in parts if p] or [text]
+
+
+def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MATCH
+            ) -> list[Intent]:
+    """
+    The tools ``line`` asks for, best first: per sentence, its best-matching tool if it
+    matches at least ``minimum`` and better than small talk (each tool once, at its best
+    sentence).
+    """
+    index = _index(tuple(tools))
+    if not index.examples:
+        return []
+    found: dict[str, Intent] = {}
+    for i, sentence in enumerate(sentences(_masked(world, line))):
+        ranked = index.rank(sentence)
+        if ranked and ranked[0][1] >= minimum and ranked[0][0] != SMALL_TALK:
+            tool, score = ranked[0]
+            if tool not in found or found[tool].score < score:
+                found[tool] = Intent(tool, score, i)
+    return sorted(found.values(), key=lambda x: -x.score)
+
+
+def scores(world: World, tools: Sequence[Tool], line: str) -> dict[str, float]:
+    """Per tool, the best cosine of any sentence of ``line`` to its examples."""
+    index = _index(tuple(tools))
+    best: dict[str, float] = {}
+    for sentence in sentences(_masked(world, line)):
+        for tool, score in index.rank(sentence):
+            if tool != SMALL_TALK:
+                best[tool] = max(best.get(tool, 0.0), score)
+    return best
+
+
+def affirms(line: str) -> bool:
+    """Whether the line says yes (to a question the NPC just asked)."""
+    words = _words(line)[:4]
+    return bool(words) and (words[0] in YES or " ".join(words[:2]) in YES)
+
+
+YES = frozenset([
+    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "absolutely", "certainly",
+    "definitely", "indeed", "correct", "right", "please", "gladly", "aye", "agreed",
+    "that's right", "of course", "go ahead", "let's", "do it", "sounds good", "i do",
+    "i am", "i'm sure", "i will", "i'd love", "i would",
+])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Index:
+    examples: tuple[tuple[str, Vector], ...]  # (tool id, unit vector)
+    idf: dict[str, float]
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        """Tools by their nearest example's cosine to ``text``, best first."""
+        query = _unit(_weigh(_features(text), self.idf))
+        best: dict[str, float] = {}
+        for tool, vector in self.examples:
+            score = sum(w * vector.get(f, 0.0) for f, w in query.items())
+            best[tool] = max(best.get(tool, 0.0), score)
+        return sorted(best.items(), key=lambda x: -x[1])
+
+
+# Lines that ask for no tool. They compete with the tools' examples (a sentence nearer to
+# small talk than to any tool asks for none) and teach the weights which words any
+# conversation uses ("thanks", "I'd like to", "you").
+SMALL_TALK = ""
+SMALL_TALK_LINES = (
+    "Thank you.", "Thanks for your help.", "Hello there!", "Good morning.", "Goodbye.",
+    "See you later.", "How are you today?", "Nice weather today, isn't it?",
+    "What's your name?", "How long have you been here?", "That's interesting.", "I see.",
+    "Got it.", "Tell me about yourself.", "What do you think about that?",
+    "I'm just looking around.", "Where are you from?", "Do you like your work?",
+    "Any news around town?", "I'm new here.", "That makes sense.", "Have a nice day.",
+    "Sorry, I was only curious.", "I had a long trip.", "My name is Rook.",
+    "I appreciate it.", "I'd like to hear your story.", "You seem busy today.",
+    "I'm not sure yet.", "Let me think for a moment.", "Have you heard the rumours?",
+    "I've always wanted to be an adventurer.", "I'm doing well, thanks.",
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _index(tools: tuple[Tool, ...]) -> _Index:
+    docs = [(t.id, _features(e)) for t in tools for e in t.examples]
+    if not docs:
+        return _Index((), {})
+    docs += [(SMALL_TALK, _features(line)) for line in SMALL_TALK_LINES]
+    df = Counter(f for _, feats in docs for f in set(feats))
+    # Smoothed IDF over the NPC's own examples: words every tool's examples share weigh ~0.
+    idf = {f: math.log((1 + len(docs)) / (1 + n)) for f, n in df.items()}
+    return _Index(tuple((tool, _unit(_weigh(feats, idf))) for tool, feats in docs), idf)
+
+
+def _masked(world: World, line: str) -> str:
+    """The line with lore names taken out (they say which thing, not what to do)."""
+    out, end = [], 0
+    for mention in find_mentions(world, line):
+        out.append(line[end:mention.start])
+        out.append(" it ")
+        end = mention.start + len(mention.text)
+    return "".join([*out, line[end:]])
+
+
+def _words(text: str) -> list[str]:
+    return TOKEN.findall(text.lower().replace("\u2019", "'"))
+
+
+def _features(text: str) -> Counter[str]:
+    stems = [stem(w) for w in _words(text)]
+    return Counter([*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems))])
+
+
+def _weigh(features: Counter[str], idf: dict[str, float]) -> Vector:
+    return {f: (1 + math.log(n)) * idf[f] for f, n in features.items() if idf.get(f, 0) > 0}
+
+
+def _unit(vector: Vector) -> Vector:
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {f: w / norm for f, w in vector.items()} if norm else {}
