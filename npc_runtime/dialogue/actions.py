@@ -217,8 +217,12 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if not asked and not again and affirms(line):
         asked = [t.id for t in known.tools if t.confirm_with in asked_before] or [
             i.tool for i in intents(world, known.tools, _last_question(history))]
-    if not asked and not again and _first_named(world, history, line):
-        asked = [t.id for t in known.tools if t.on_mention]
+    brought_up = [t.id for t in known.tools
+                  if t.on_mention and _first_named(world, known, t, history, line)]
+    if brought_up:  # a named thing is not looked for: finders give way
+        asked = [t for t in asked if not _finds(world.tools[t])]
+    if not asked and not again:
+        asked = brought_up
     out: list[str] = []
     for tool_id in asked:
         confirm = world.tools[tool_id].confirm_with
@@ -246,12 +250,19 @@ def _last_question(history: Sequence[Message]) -> str:
     return next((s for s in reversed(sentences(said)) if s.endswith("?")), "")
 
 
-def _first_named(world: World, history: Sequence[Message], line: str) -> bool:
-    """Whether ``line`` names a thing the recent conversation has not."""
+def _first_named(world: World, known: KnowledgeView, tool: Tool,
+                 history: Sequence[Message], line: str) -> bool:
+    """Whether ``line`` names a thing ``tool`` takes that the recent conversation has not."""
     recent = " ".join(text for role, text in history[-GROUNDING_MESSAGES:]
                       if role in {"user", "assistant"})
     before = {m.entity_id for m in find_mentions(world, recent)}
-    return any(m.entity_id not in before for m in find_mentions(world, line))
+    return any(value not in before
+               for values in ground(world, known, tool, line).values() for value in values)
+
+
+def _finds(tool: Tool) -> bool:
+    """A tool that looks things up by description: no lore-valued parameter is required."""
+    return not any(p.source or p.enum for p in tool.params if not p.optional)
 
 
 def evidence(known: KnowledgeView, line: str, offered: Mapping[str, object]

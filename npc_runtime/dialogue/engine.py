@@ -397,7 +397,9 @@ class DialogueEngine:
                 action = asked[0]  # the writers' examples say what the line asks for
                 yield from feed(reply, tokenizer.encode(f"[{action}]"))
             else:  # tools without examples: the model decides, the player's words bias it
-                unexampled = {t: offered[t] for t in offered if not world.tools[t].examples}
+                asking = {t.confirm_with for t in known.tools}  # reached by their tool only
+                unexampled = {t: offered[t] for t in offered
+                              if not world.tools[t].examples and t not in asking}
                 action = SAY
                 if unexampled:
                     action = yield from decide(reply, tokenizer, list(unexampled),

@@ -87,4 +87,7 @@ def stem(word: str) -> str:
     """A crude stem, so "shops" meets "shop" and "opening" meets "open"."""
     suffix = next((x for x in ("ing", "ed", "es", "s")
                    if word.endswith(x) and len(word) - len(x) >= 3), "")
-    return word.removesuffix(suffix) if suffix else word
+    base = word.removesuffix(suffix) if suffix else word
+    if suffix in {"ing", "ed"} and base[-1] == base[-2] and base[-1] not in "lsz":
+        return base[:-1]  # "equipping" meets "equip"
+    return base

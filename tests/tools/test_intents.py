@@ -1,0 +1,111 @@
+"""Which tool a line asks for: authored examples, confirmations, yes, first mentions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from npc_runtime.dialogue.actions import offer, previous_calls, wanted
+from npc_runtime.lore.knowledge import KnowledgeView, view
+from npc_runtime.lore.loader import check_world_files, load_world
+from npc_runtime.lore.model import World
+from npc_runtime.model.tokenizer import Message
+from npc_runtime.tools.intents import affirms, intents, sentences
+
+FORGE = Path(__file__).parent / "forge"
+
+
+@pytest.fixture(scope="module")
+def forge() -> World:
+    return load_world(FORGE)
+
+
+@pytest.fixture(scope="module")
+def known(forge: World) -> KnowledgeView:
+    return view(forge, "brann")
+
+
+def _asked(world: World, known: KnowledgeView, line: str) -> list[str]:
+    return [i.tool for i in intents(world, known.tools, line)]
+
+
+def _wanted(world: World, known: KnowledgeView, history: list[Message], line: str,
+            *, again: bool = False) -> list[str]:
+    conversation = [*history, ("user", line)]
+    return wanted(world, known, history, line, offer(world, known, conversation, line, set()),
+                  again=again)
+
+
+def test_a_line_asks_for_the_tool_whose_examples_it_matches(forge: World,
+                                                            known: KnowledgeView) -> None:
+    assert _asked(forge, known, "How much does the Frost Axe cost?") == ["price_of"]
+    assert _asked(forge, known, "I'd like to buy the Reed Bow.") == ["buy"]
+    assert _asked(forge, known, "Do you have anything light for a beginner?") == ["find"]
+
+
+def test_small_talk_and_unrelated_lines_ask_for_nothing(forge: World,
+                                                        known: KnowledgeView) -> None:
+    for line in ["Thank you.", "Good morning!", "Nice weather today.", "zxqv blorp"]:
+        assert _asked(forge, known, line) == [], line
+
+
+def test_each_sentence_can_ask_for_its_own_tool(forge: World, known: KnowledgeView) -> None:
+    assert sentences("How much is it? I'll take it.") == ["How much is it?", "I'll take it."]
+    assert set(_asked(forge, known, "How much is it? I'll take it.")) == {"price_of", "buy"}
+
+
+def test_names_of_things_are_masked_before_matching(forge: World,
+                                                    known: KnowledgeView) -> None:
+    with_name = intents(forge, known.tools, "How much is the Frost Axe?")
+    without = intents(forge, known.tools, "How much is it?")
+    assert [i.tool for i in with_name] == [i.tool for i in without] == ["price_of"]
+
+
+def test_a_confirmed_tool_is_asked_about_first_and_runs_on_yes(forge: World,
+                                                               known: KnowledgeView) -> None:
+    history: list[Message] = [("user", "Tell me about the Frost Axe."),
+                              ("assistant", "A fine axe.")]
+    assert _wanted(forge, known, history, "I'd like to buy the Frost Axe.") == ["confirm_buy"]
+    asked: list[Message] = [*history, ("user", "I'd like to buy the Frost Axe."),
+                            ("assistant", '[confirm_buy] {"item": "frost_axe"}'),
+                            ("tool", "{}"), ("assistant", "The Frost Axe, then. Sure?")]
+    assert previous_calls(asked) == [("confirm_buy", '{"item": "frost_axe"}')]
+    assert _wanted(forge, known, asked, "Yes, please.") == ["buy"]
+    assert _wanted(forge, known, asked, "No, I changed my mind.") == []
+
+
+def test_yes_answers_the_npcs_last_question(forge: World, known: KnowledgeView) -> None:
+    history: list[Message] = [("user", "I'll take the Reed Bow."),
+                              ("assistant", "Sold! It's yours. Shall I equip it now?")]
+    assert affirms("Sure, go ahead.")
+    assert not affirms("No thanks.")
+    assert _wanted(forge, known, history, "Sure, go ahead.") == ["equip"]
+    assert _wanted(forge, known, history, "No thanks.") == []
+
+
+def test_a_thing_brought_up_first_calls_the_on_mention_tool(forge: World,
+                                                            known: KnowledgeView) -> None:
+    assert _wanted(forge, known, [], "Oh, the Reed Bow on the wall!") == ["appraise"]
+    # Named before: nothing new is brought up.
+    seen: list[Message] = [("user", "And the Reed Bow?"), ("assistant", "A light bow.")]
+    assert _wanted(forge, known, seen, "Oh, the Reed Bow on the wall!") == []
+    # A named thing is not searched for.
+    assert _wanted(forge, known, [], "Do you have anything like the Frost Axe?") == ["appraise"]
+
+
+def test_a_second_call_needs_a_closer_match(forge: World, known: KnowledgeView) -> None:
+    line = "What does the Frost Axe cost? I think I'll take it maybe, not sure."
+    assert "price_of" in _wanted(forge, known, [], line)
+    assert _wanted(forge, known, [], "Thank you.", again=True) == []
+
+
+def test_confirm_with_and_on_mention_are_validated(tmp_path: Path) -> None:
+    text = (FORGE / "world.yaml").read_text()
+    broken = text.replace("confirm_with: confirm_buy", "confirm_with: buy") + (
+        "  - id: chat\n    description: Just talk.\n    executes: engine\n"
+        "    on_mention: true\n")
+    (tmp_path / "world.yaml").write_text(broken)
+    _, diagnostics = check_world_files(tmp_path)
+    codes = {d.code for d in diagnostics if d.severity == "error"}
+    assert {"confirms-itself", "mention-needs-param"} <= codes
