@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from npc_runtime.model import kv_tensor
 from npc_runtime.model.kv_tensor import KVTensor
 from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM
 
@@ -83,12 +84,12 @@ class DecodeBatch:
             room, lazy=True, start=min(skip, length))
         last = len(self._lengths) - 1
         if row != last:  # keep rows dense: the last row moves into the hole
-            moved = self._lengths[last]
-            for t in self._tensors:  # only its tokens: untouched pages stay free
-                t.rows(row, row + 1).copy_tokens(t.rows(last, last + 1), moved)
+            for t in self._tensors:  # pages move, or only its tokens are copied
+                kv_tensor.move_row(t, last, row, self._lengths[last])
             self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
-        for t in self._tensors:
-            t.rows(last, last + 1).zero()  # pages back to the OS; they read as zeros
+        else:
+            for t in self._tensors:
+                t.rows(last, last + 1).zero()  # pages back to the OS; they read as zeros
         self._lengths.pop()
         self._handles.pop()
         return out

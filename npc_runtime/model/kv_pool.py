@@ -180,7 +180,8 @@ class KVPool:
             self.stats.prefix_hits += 1
             return shared
         self.stats.prefix_misses += 1
-        _, kv = runner.forward(ids, runner.empty_cache(len(ids)))
+        # Written once, here; then batch rows map its pages rather than copy them.
+        _, kv = runner.forward(ids, runner.empty_cache(len(ids), shareable=True))
         self.stats.prefilled_tokens += len(ids)
         shared = CachedSequence(tuple(ids), kv)
         self.put(key, shared)

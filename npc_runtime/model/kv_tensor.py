@@ -12,12 +12,18 @@ token in place and copies between tensors are device-to-device.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import mmap
 from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
+import structlog
+
+from npc_runtime.model import host_memory
+
+log = structlog.get_logger(__name__)
 
 
 class KVTensor(Protocol):
@@ -58,32 +64,50 @@ class KVTensor(Protocol):
         ...
 
 
+@dataclasses.dataclass(eq=False)
+class _Private:
+    """A lazy tensor's own anonymous mapping."""
+
+    memory: mmap.mmap
+    # Start of a (row, head) run -> bytes there mapped from a memory file: where a move
+    # must split the run (a move of pages cannot span two mappings).
+    lent: dict[int, int] = dataclasses.field(default_factory=dict)
+
+
 class HostTensor:
     """A KV tensor in host memory."""
 
-    def __init__(self, array: np.ndarray, backing: mmap.mmap | None = None,
-                 offset: int = 0) -> None:
+    def __init__(self, array: np.ndarray, backing: _Private | None = None,
+                 offset: int = 0, file: host_memory.MemoryFile | None = None) -> None:
         self.array = array
         self._backing = backing  # the private mapping behind array, if lazy
-        self._offset = offset  # where array starts in that mapping
+        self._file = file  # the memory file behind array, if shareable
+        self._offset = offset  # where array starts in that mapping or file
 
     @classmethod
     def zeros(cls, shape: tuple[int, int, int, int], dtype: type[np.generic],
-              *, lazy: bool = False) -> HostTensor:
+              *, lazy: bool = False, shareable: bool = False) -> HostTensor:
         """
         A zeroed tensor. ``lazy`` puts it in its own anonymous mapping: from malloc a
         large buffer can land on the heap, where zeroing commits every page; a private
         mapping is zero pages until written (unused rows and tokens cost address space,
         not RAM) and goes back to the OS whole. Small per-sequence caches stay eager: a
         fresh mapping costs a page fault per 4 KiB on first write, which a turn would pay.
+
+        ``shareable`` puts it in a memory file instead, whose pages ``copy_tokens`` maps
+        into lazy tensors rather than copying (see there); where that is unavailable it
+        is an ordinary tensor. It must not be written once it has been copied from.
         """
+        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if shareable and host_memory.MemoryFile.available():
+            file = host_memory.MemoryFile(size)
+            return cls(np.frombuffer(file.memory, dtype=dtype).reshape(shape), file=file)
         if not lazy:
             return cls(np.zeros(shape, dtype))
         # Private: its pages are this process's alone, so the OS can take them back (a shared
         # anonymous mapping is shared memory, which keeps them).
-        backing = mmap.mmap(-1, int(np.prod(shape)) * np.dtype(dtype).itemsize,
-                            flags=mmap.MAP_PRIVATE)
-        return cls(np.frombuffer(backing, dtype=dtype).reshape(shape), backing)
+        backing = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+        return cls(np.frombuffer(backing, dtype=dtype).reshape(shape), _Private(backing))
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -101,19 +125,89 @@ class HostTensor:
     def rows(self, start: int, stop: int) -> HostTensor:
         row_bytes = self.array[0].nbytes if len(self.array) else 0
         return HostTensor(self.array[start:stop], self._backing,
-                          self._offset + start * row_bytes)
+                          self._offset + start * row_bytes, self._file)
 
     def copy_tokens(self, source: KVTensor, tokens: int, *, at: int = 0,
                     source_at: int = 0) -> None:
-        self.array[:, :, at:at + tokens] = source.numpy()[:, :, source_at:source_at + tokens]
+        done = self._share_tokens(source, tokens) if at == 0 == source_at else 0
+        self.array[:, :, at + done:at + tokens] = (
+            source.numpy()[:, :, source_at + done:source_at + tokens])
+
+    def _share_tokens(self, source: KVTensor, tokens: int) -> int:
+        """
+        Map the whole pages of ``source``'s first ``tokens`` (every row and head) into
+        this tensor instead of copying them, where ``source`` is shareable and both lay
+        their runs of tokens on page boundaries; returns how many tokens that covers.
+
+        A shared NPC prefix joins many batch rows: mapped, its pages are already resident
+        (a copy into a fresh row faults in every page first) and held once, not per row.
+        The rows write only after their prefix, or get a private copy of the page they write.
+        """
+        if (not isinstance(source, HostTensor) or source._file is None
+                or self._backing is None  # only pages of our own private mapping are replaced
+                or source.array.dtype != self.array.dtype
+                or source.shape[:2] != self.shape[:2] or source.shape[3] != self.shape[3]):
+            return 0
+        rows, heads, capacity, dim = self.shape
+        token_bytes = dim * self.array.dtype.itemsize
+        page = mmap.PAGESIZE
+        size = tokens * token_bytes // page * page  # of each (row, head) run
+        run, source_run = capacity * token_bytes, source.shape[2] * token_bytes
+        start = self.array.ctypes.data
+        if (size == 0 or tokens > min(capacity, source.shape[2]) or page % token_bytes
+                or (run | source_run | start | source._offset) % page):
+            return 0
+        try:
+            for i in range(rows * heads):
+                host_memory.map_pages(start + i * run, size, source._file,
+                                      source._offset + i * source_run)
+                self._backing.lent[start + i * run] = size
+        except OSError as exc:  # e.g. out of mappings (vm.max_map_count): copy instead
+            log.warning("kv_page_sharing_failed", error=str(exc))
+            return 0  # the runs mapped so far already hold the values copied over them
+        return size // token_bytes
+
+    def move_row(self, source: int, target: int, tokens: int) -> bool:
+        """
+        Give row ``target`` row ``source``'s first ``tokens`` and clear ``source``, moving
+        the pages it shares from a prefix (they stay shared) and copying the rest; False
+        where this tensor cannot (then nothing changed).
+        """
+        _, heads, capacity, dim = self.shape
+        token_bytes = dim * self.array.dtype.itemsize
+        run = capacity * token_bytes
+        start = self.array.ctypes.data
+        if (self._backing is None or not host_memory.MemoryFile.available()
+                or (run | start) % mmap.PAGESIZE):
+            return False
+        lent = self._backing.lent
+        for head in range(heads):
+            old = start + (source * heads + head) * run
+            new = start + (target * heads + head) * run
+            # Moving pages costs a TLB flush per call: only the shared ones are worth it.
+            shared = lent.pop(old, 0)
+            if shared > tokens * token_bytes:  # rewound into its prefix: copy what is left
+                shared = 0
+            if shared:
+                host_memory.move_pages(old, new, shared)
+                lent[new] = shared
+            else:
+                lent.pop(new, None)
+            ctypes.memmove(new + shared, old + shared, tokens * token_bytes - shared)
+        self.rows(source, source + 1).zero()
+        return True
 
     def zero(self) -> None:
-        size = self.array.nbytes
-        if (self._backing is not None and size % mmap.PAGESIZE == 0
-                and self._offset % mmap.PAGESIZE == 0):
-            self._backing.madvise(mmap.MADV_DONTNEED, self._offset, size)  # reads as zeros
-        else:
+        size, start = self.array.nbytes, self.array.ctypes.data
+        if self._backing is None or (size | start) % mmap.PAGESIZE:
             self.array[...] = 0
+            return
+        if host_memory.map_zeros(start, size):  # also undoes pages shared from a file
+            lent = self._backing.lent
+            for run in [r for r in lent if start <= r < start + size]:
+                del lent[run]
+        else:
+            self._backing.memory.madvise(mmap.MADV_DONTNEED, self._offset, size)  # reads 0
 
     def bind(self, binding: ort.IOBinding, past: str, present: str) -> None:
         buffer = ort.OrtValue.ortvalue_from_numpy(self.array)  # no copy: wraps the array
@@ -195,11 +289,26 @@ class CudaTensor:
         return out
 
 
+def move_row(tensor: KVTensor, source: int, target: int, tokens: int) -> None:
+    """
+    Give row ``target`` row ``source``'s first ``tokens`` and clear row ``source`` (on the
+    host, pages shared from a prefix move instead of being copied).
+    """
+    if isinstance(tensor, HostTensor) and tensor.move_row(source, target, tokens):
+        return
+    tensor.rows(target, target + 1).copy_tokens(tensor.rows(source, source + 1), tokens)
+    tensor.rows(source, source + 1).zero()
+
+
 def zeros(device: str, shape: tuple[int, int, int, int], dtype: type[np.generic],
-          *, lazy: bool = False) -> KVTensor:
-    """A zeroed KV tensor on ``device`` ("cpu" or "cuda")."""
-    kind = CudaTensor if device == "cuda" else HostTensor
-    return kind.zeros(shape, dtype, lazy=lazy)
+          *, lazy: bool = False, shareable: bool = False) -> KVTensor:
+    """
+    A zeroed KV tensor on ``device`` ("cpu" or "cuda"); ``shareable``: see
+    ``HostTensor.zeros`` (on a GPU, copies are device-to-device and it means nothing).
+    """
+    if device == "cuda":
+        return CudaTensor.zeros(shape, dtype, lazy=lazy)
+    return HostTensor.zeros(shape, dtype, lazy=lazy, shareable=shareable)
 
 
 class _CudaRuntime:

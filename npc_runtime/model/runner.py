@@ -138,12 +138,17 @@ class OnnxCausalLM:
         log.info("model_loaded", path=str(model_path), providers=self.providers,
                  layers=len(self._past_names) // 2)
 
-    def empty_cache(self, capacity: int = CAPACITY_STEP) -> KVCache:
-        """A cache holding no tokens, with room for ``capacity``."""
+    def empty_cache(self, capacity: int = CAPACITY_STEP, *, shareable: bool = False
+                    ) -> KVCache:
+        """
+        A cache holding no tokens, with room for ``capacity``. ``shareable``: for a
+        prefix that many sequences start from, whose pages copies may then share (it must
+        not be written once copied from; see ``HostTensor.zeros``).
+        """
         shape = (1, self._kv_heads, _round_up(max(capacity, 1)), self._head_dim)
         # Zeros, not empty: attention reads the buffer and masks the unused part; garbage
         # there could hold NaNs that survive a zero weight.
-        return KVCache([kv_tensor.zeros(self.device, shape, self._kv_dtype)
+        return KVCache([kv_tensor.zeros(self.device, shape, self._kv_dtype, shareable=shareable)
                          for _ in self._past_names], 0)
 
     def forward(self, token_ids: Sequence[int], cache: KVCache) -> tuple[np.ndarray, KVCache]:
