@@ -32,7 +32,14 @@ from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import ChatTokenizer, Message
 from npc_runtime.tools.calls import QUANTITY, choices, ground
-from npc_runtime.tools.intents import MATCH, MATCH_AGAIN, affirms, intents, sentences
+from npc_runtime.tools.intents import (
+    MATCH,
+    MATCH_AGAIN,
+    affirms,
+    bounds,
+    intents,
+    sentences,
+)
 
 SAY = "say"
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
@@ -195,7 +202,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
         else:
             # After a call, only the player's own words justify another one.
             if (chosen or (grounded and not done) or tool.id in asked
-                    or line_words & _tool_words(tool)):
+                    or line_words & _tool_words(tool) or _bounded_find(tool, line)):
                 offered[tool.id] = params
     return offered
 
@@ -222,7 +229,7 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if brought_up:  # a named thing is not looked for: finders give way
         asked = [t for t in asked if not _finds(world.tools[t])]
     if not asked and not again:
-        asked = brought_up
+        asked = brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
     out: list[str] = []
     for tool_id in asked:
         confirm = world.tools[tool_id].confirm_with
@@ -258,6 +265,11 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
     before = {m.entity_id for m in find_mentions(world, recent)}
     return any(value not in before
                for values in ground(world, known, tool, line).values() for value in values)
+
+
+def _bounded_find(tool: Tool, line: str) -> bool:
+    """A finder with criteria, asked with a bound on an amount ("anything under 50 gold?")."""
+    return _finds(tool) and bool(tool.params) and bounds(line)
 
 
 def _finds(tool: Tool) -> bool:

@@ -86,6 +86,23 @@ def affirms(line: str) -> bool:
     return bool(words) and (words[0] in YES or " ".join(words[:2]) in YES)
 
 
+def bounds(line: str) -> bool:
+    """
+    Whether the line sets a bound on an amount ("under 500 gold", "40 or more", "two days
+    or less", "C or below"): what a player asks a finder for, whatever the words around.
+    """
+    return bool(_BOUND_BEFORE.search(line) or _BOUND_AFTER.search(line))
+
+
+_AMOUNT = (r"(?:\d[\d,.]*\w*|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|"
+           r"hundred|thousand|[A-Z])")
+_BOUND_BEFORE = re.compile(
+    r"\b(?:under|below|above|over|at least|at most|less than|more than|fewer than|"
+    r"cheaper than|up to|no more than|within)\s+(?:\w+\s+)?" + _AMOUNT + r"\b")
+_BOUND_AFTER = re.compile(
+    r"\b" + _AMOUNT + r"(?:\s+\w+)?\s+or\s+(?:less|more|below|above|under|over|fewer|lower|"
+    r"higher|cheaper|so)\b")
+
 YES = frozenset([
     "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "absolutely", "certainly",
     "definitely", "indeed", "correct", "right", "please", "gladly", "aye", "agreed",

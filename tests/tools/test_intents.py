@@ -11,7 +11,7 @@ from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.loader import check_world_files, load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.intents import affirms, intents, sentences
+from npc_runtime.tools.intents import affirms, bounds, intents, sentences
 
 FORGE = Path(__file__).parent / "forge"
 
@@ -109,3 +109,11 @@ def test_confirm_with_and_on_mention_are_validated(tmp_path: Path) -> None:
     _, diagnostics = check_world_files(tmp_path)
     codes = {d.code for d in diagnostics if d.severity == "error"}
     assert {"confirms-itself", "mention-needs-param"} <= codes
+
+
+def test_a_bound_on_an_amount_asks_the_finder(forge: World, known: KnowledgeView) -> None:
+    assert bounds("Any axes under 300 gold?")
+    assert bounds("Something that hits for 40 or more.")
+    assert not bounds("What about the axe over there?")
+    assert _wanted(forge, known, [], "Any axes under 300 gold?") == ["find"]
+    assert _wanted(forge, known, [], "I walked over the pass today.") == []
