@@ -221,9 +221,10 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     asked = [i.tool for i in intents(world, known.tools, line,
                                      MATCH_AGAIN if again else MATCH)]
     asked_before = [tool for tool, _ in previous_calls(history)]
-    if not asked and not again and affirms(line):
-        asked = [t.id for t in known.tools if t.confirm_with in asked_before] or [
+    if not again and affirms(line):  # "yes" answers the question before anything else
+        agreed = [t.id for t in known.tools if t.confirm_with in asked_before] or [
             i.tool for i in intents(world, known.tools, _last_question(history))]
+        asked = [*agreed, *(t for t in asked if t not in agreed)]
     brought_up = [t.id for t in known.tools
                   if t.on_mention and _first_named(world, known, t, history, line)]
     if brought_up:  # a named thing is not looked for: finders give way

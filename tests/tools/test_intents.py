@@ -82,6 +82,8 @@ def test_yes_answers_the_npcs_last_question(forge: World, known: KnowledgeView) 
     assert not affirms("No thanks.")
     assert _wanted(forge, known, history, "Sure, go ahead.") == ["equip"]
     assert _wanted(forge, known, history, "No thanks.") == []
+    # The question comes first, even when the yes also sounds like another request.
+    assert _wanted(forge, known, history, "Yes please, I'll take it!")[0] == "equip"
 
 
 def test_a_thing_brought_up_first_calls_the_on_mention_tool(forge: World,
