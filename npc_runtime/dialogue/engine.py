@@ -41,7 +41,13 @@ from npc_runtime.dialogue.events import (
     TokenEvent,
     ToolCallEvent,
 )
-from npc_runtime.dialogue.prompt import build_messages, card_facts, persona_card, recall
+from npc_runtime.dialogue.prompt import (
+    build_messages,
+    card_facts,
+    persona_card,
+    recall,
+    shared_head,
+)
 from npc_runtime.dialogue.scheduler import (
     DONE,
     Release,
@@ -484,9 +490,8 @@ class DialogueEngine:
             known = view(world, npc_id, state)
             card = persona_card(world, known)
             tokenizer = self.model.tokenizer
-            point = _StoryPoint(known, card, tokenizer.encode(tokenizer.render(
-                [("system", card)], add_generation_prompt=False)),
-                LineChecker(world, known, card), card_facts(known)[1])
+            point = _StoryPoint(known, card, shared_head(tokenizer, card),
+                                LineChecker(world, known, card), card_facts(known)[1])
         self._points[key] = point  # most recently used last
         while len(self._points) > STORY_POINTS:
             self._points.pop(next(iter(self._points)))

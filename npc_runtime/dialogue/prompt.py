@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import content_words, find_mentions
 from npc_runtime.lore.model import Fact, World
-from npc_runtime.model.tokenizer import Message
+from npc_runtime.model.tokenizer import ChatTokenizer, Message
 
 RULES = (
     "Stay in character at all times. Answer in one to three short sentences of spoken "
@@ -97,6 +97,23 @@ def recall(world: World, facts: Sequence[Fact], text: str) -> list[Fact]:
             if score >= 2][:RECALLED]
 
 
+def introduce(player_name: str) -> str:
+    """The message telling the NPC who it is talking to (right after the shared card)."""
+    return f"You are talking to {player_name}."
+
+
+def shared_head(tokenizer: ChatTokenizer, system: str) -> list[int]:
+    """
+    The prompt tokens every player's conversation with this card starts with: the card,
+    and the introduction up to the player's name. Their KV is computed once and shared,
+    so a new session prefills only the name and its line.
+    """
+    marker = "\x00"
+    text = tokenizer.render([("system", system), ("system", introduce(marker))],
+                            add_generation_prompt=False)
+    return tokenizer.encode(text[:text.index(marker)].rstrip(" "))
+
+
 def build_messages(system: str, player_name: str, conversation: Sequence[Message],
                    recalled: Sequence[Fact] = (), tell: Sequence[Fact] = ()) -> list[Message]:
     """
@@ -104,7 +121,7 @@ def build_messages(system: str, player_name: str, conversation: Sequence[Message
     recalled for the player's latest line (and those to ``tell`` in this answer) go
     right before it, so everything earlier (and its KV) stays the same turn to turn.
     """
-    head: list[Message] = [("system", system), ("system", f"You are talking to {player_name}.")]
+    head: list[Message] = [("system", system), ("system", introduce(player_name))]
     users = [i for i, (role, _) in enumerate(conversation) if role == "user"]
     if not (recalled or tell) or not users:
         return [*head, *conversation]

@@ -10,9 +10,11 @@ from npc_runtime.dialogue.prompt import (
     card_facts,
     persona_card,
     recall,
+    shared_head,
 )
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.model import Fact, World, WorldState
+from npc_runtime.model.loader import LoadedModel
 
 
 def test_persona_card_holds_only_what_the_npc_knows_now(world: World) -> None:
@@ -58,3 +60,18 @@ def test_an_npc_that_knows_more_than_fits_recalls_what_the_line_asks_about(
                                             ("user", "Voss?")], recalled)
     assert messages[-2] == ("system", "You also know: " + " ".join(f.text for f in recalled))
     assert messages[-1] == ("user", "Voss?")
+
+
+def test_every_players_prompt_starts_with_the_shared_head(world: World,
+                                                         tiny_model: LoadedModel) -> None:
+    """The shared KV runs up to the player's name, whatever the name."""
+    tokenizer = tiny_model.tokenizer
+    card = persona_card(world, view(world, "maren"))
+    head = shared_head(tokenizer, card)
+    card_only = tokenizer.encode(tokenizer.render([("system", card)],
+                                                  add_generation_prompt=False))
+    assert head[:len(card_only)] == card_only
+    assert len(head) > len(card_only)  # the introduction's start is shared too
+    for name in ["", "Ada", "O'Brien", "Zoë-Ann", "123", "the stranger"]:
+        prompt = tokenizer.encode_chat(build_messages(card, name, [("user", "Hello.")]))
+        assert prompt[:len(head)] == head, name
