@@ -141,6 +141,10 @@ SMALL_TALK_LINES = (
     "I appreciate it.", "I'd like to hear your story.", "You seem busy today.",
     "I'm not sure yet.", "Let me think for a moment.", "Have you heard the rumours?",
     "I've always wanted to be an adventurer.", "I'm doing well, thanks.",
+    "Have you ever been there yourself?", "Is the road safe these days?",
+    "You look like you've seen a few fights.", "What's your story?", "How's business?",
+    "Sorry, I'm rambling.", "That's a shame.", "Good luck to you too.", "Farewell.",
+    "I'll be back later.", "Maybe another time.", "No, thanks.",
 )
 
 
