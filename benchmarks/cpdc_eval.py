@@ -256,6 +256,10 @@ def _tool(function: dict[str, Any], names: set[str]) -> dict[str, Any]:
             "params": params, "executes": "engine", "examples": _examples(function["name"])}
     if function["name"] == "check_basic_info":  # the overview of a thing just brought up
         tool["on_mention"] = True
+    # The roles say: after a sale, offer to equip; after a quest is selected, to set off.
+    follows = {"equip": "sell", "start": "select"}.get(function["name"])
+    if follows in names:
+        tool["follows"] = follows
     # The kit's lists name the confirming step "<action>_request_confirm".
     if f"{function['name']}_request_confirm" in names:
         tool["confirm_with"] = f"{function['name']}_request_confirm"

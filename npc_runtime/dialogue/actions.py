@@ -213,16 +213,19 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     The offered tools the player's ``line`` asks for by their authored examples, in the
     order to call them (``again``: a call was made this turn already; another needs a
     closer match). A "yes" asks for what the NPC's last turn asked about: the tool its
-    confirming call stood for, or the one its last question proposed ("Shall I equip
-    it?"). A thing named for the first time, with nothing else asked, asks for the
-    ``on_mention`` tool that takes it. A tool that must be confirmed first gives way to
-    its ``confirm_with`` tool until the player has said yes to that.
+    confirming call stood for or the one that ``follows`` its call, else the one its last
+    question proposed ("Shall I equip it?"). A thing named for the first time, with
+    nothing else asked, asks for the ``on_mention`` tool that takes it, and so does one
+    sentence asking several things ("how much, and how long?"). A tool that must be
+    confirmed first gives way to its ``confirm_with`` tool until the player said yes.
     """
-    asked = [i.tool for i in intents(world, known.tools, line,
-                                     MATCH_AGAIN if again else MATCH)]
+    overview = next((t.id for t in known.tools if t.on_mention), None)
+    asked = [overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool
+             for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH)]
     asked_before = [tool for tool, _ in previous_calls(history)]
     if not again and affirms(line):  # "yes" answers the question before anything else
-        agreed = [t.id for t in known.tools if t.confirm_with in asked_before] or [
+        agreed = [t.id for t in known.tools
+                  if {t.confirm_with, t.follows} & set(asked_before) - {None}] or [
             i.tool for i in intents(world, known.tools, _last_question(history))]
         asked = [*agreed, *(t for t in asked if t not in agreed)]
     brought_up = [t.id for t in known.tools

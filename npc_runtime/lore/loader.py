@@ -191,4 +191,5 @@ def _tool(t: dict[str, Any]) -> Tool:
         examples=tuple(t.get("examples", ())),
         confirm_with=t.get("confirm_with"),
         on_mention=t.get("on_mention", False),
+        follows=t.get("follows"),
     )

@@ -167,6 +167,7 @@ class Tool:
     examples: tuple[str, ...] = ()  # player lines that ask for it
     confirm_with: str | None = None  # a tool that asks the player first; "yes" runs this
     on_mention: bool = False  # called when the player brings up a thing it takes
+    follows: str | None = None  # a tool after which the player's yes calls this one
 
 
 @dataclasses.dataclass(frozen=True)

@@ -214,8 +214,11 @@ TOOL = Obj({
         max_items=50),
     "confirm_with": Str("A tool (same parameters) the NPC calls first to ask the player; "
                         "the player's yes then runs this one.", ref=("tools",)),
-    "on_mention": Bool("Called when the player brings up one of the things it takes "
-                       "(names it for the first time) and asks for nothing else."),
+    "on_mention": Bool("The overview of a thing: called when the player brings one up "
+                       "(names it for the first time) and asks for nothing else, or asks "
+                       "several things about it in one sentence."),
+    "follows": Str("A tool after whose call the NPC offers this one (\"equip it now?\" "
+                   "after a sale): the player's yes then runs it.", ref=("tools",)),
 }, required=("id", "description", "executes"))
 
 DIALOGUE = Obj({

@@ -30,6 +30,7 @@ MATCH = 0.4  # cosine to a tool's nearest example that counts as asking for it
 MATCH_AGAIN = 0.55  # ... for a second call in one turn ("talk less, call right")
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+CLAUSE = re.compile(r",\s*|\s+and\s+|\s+or\s+")
 
 Vector = dict[str, float]
 
@@ -41,6 +42,8 @@ class Intent:
     tool: str
     score: float
     sentence: int  # which sentence of the line
+    aspects: tuple[str, ...] = ()  # tools its clauses ask for, when two or more ("how
+    # much, and how long?"): one sentence asking several things about one thing
 
 
 def sentences(text: str) -> list[str]:
@@ -61,23 +64,15 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
         return []
     found: dict[str, Intent] = {}
     for i, sentence in enumerate(sentences(_masked(world, line))):
-        ranked = index.rank(sentence)
-        if ranked and ranked[0][1] >= minimum and ranked[0][0] != SMALL_TALK:
-            tool, score = ranked[0]
-            if tool not in found or found[tool].score < score:
-                found[tool] = Intent(tool, score, i)
+        aspects = [a for a in dict.fromkeys(index.best(c, minimum)
+                                            for c in CLAUSE.split(sentence)) if a]
+        best = index.best(sentence, minimum)
+        several = tuple(aspects) if len(aspects) > 1 else ()
+        intent = (Intent(best, index.rank(sentence)[0][1], i, several) if best
+                  else Intent(aspects[0], minimum, i, several) if several else None)
+        if intent and (intent.tool not in found or found[intent.tool].score < intent.score):
+            found[intent.tool] = intent
     return sorted(found.values(), key=lambda x: -x.score)
-
-
-def scores(world: World, tools: Sequence[Tool], line: str) -> dict[str, float]:
-    """Per tool, the best cosine of any sentence of ``line`` to its examples."""
-    index = _index(tuple(tools))
-    best: dict[str, float] = {}
-    for sentence in sentences(_masked(world, line)):
-        for tool, score in index.rank(sentence):
-            if tool != SMALL_TALK:
-                best[tool] = max(best.get(tool, 0.0), score)
-    return best
 
 
 def affirms(line: str) -> bool:
@@ -115,6 +110,13 @@ YES = frozenset([
 class _Index:
     examples: tuple[tuple[str, Vector], ...]  # (tool id, unit vector)
     idf: dict[str, float]
+
+    def best(self, text: str, minimum: float) -> str:
+        """The tool ``text`` asks for ("" when none matches ``minimum`` above small talk)."""
+        ranked = self.rank(text)
+        if ranked and ranked[0][1] >= minimum and ranked[0][0] != SMALL_TALK:
+            return ranked[0][0]
+        return ""
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """Tools by their nearest example's cosine to ``text``, best first."""

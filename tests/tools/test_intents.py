@@ -119,3 +119,23 @@ def test_a_bound_on_an_amount_asks_the_finder(forge: World, known: KnowledgeView
     assert not bounds("What about the axe over there?")
     assert _wanted(forge, known, [], "Any axes under 300 gold?") == ["find"]
     assert _wanted(forge, known, [], "I walked over the pass today.") == []
+
+
+def test_a_yes_after_a_call_runs_the_tool_that_follows_it(forge: World,
+                                                          known: KnowledgeView) -> None:
+    sold: list[Message] = [("user", "Yes, the Reed Bow."),
+                           ("assistant", '[buy] {"item": "reed_bow"}'), ("tool", "{}"),
+                           ("assistant", "It's yours. Anything else I can do?")]
+    assert _wanted(forge, known, sold, "Yes please.") == ["equip"]
+
+
+def test_one_sentence_asking_several_things_gets_the_overview(forge: World,
+                                                              known: KnowledgeView) -> None:
+    several = intents(forge, known.tools, "How much is it, and can I equip it now?")
+    assert {"price_of", "equip"} <= set(several[0].aspects)
+    assert _wanted(forge, known, [], "The Frost Axe: how much is it, and can I equip it now?"
+                   ) == ["appraise"]
+    # Separate sentences are separate requests.
+    assert "appraise" not in _wanted(forge, known, [("user", "The Frost Axe?"),
+                                                    ("assistant", "A fine axe.")],
+                                     "How much is it? Can I equip it now?")
