@@ -147,6 +147,9 @@ EXAMPLES: dict[str, list[str]] = {
         "I want something with real action.", "Find me something easy.",
         "What options do I have?", "Show me the cheap stuff.", "Anything new in?",
         "Something for a mage, maybe?", "What can a newcomer handle?",
+        "I need something easy to use.", "What would you suggest for someone like me?",
+        "I'm looking for one that's good up close.", "Which is the best paying one?",
+        "Anything at my level?", "What jobs are open right now?",
     ],
     "check_basic_info": [
         "What is this one?", "What about that one?", "Tell me about it.",
@@ -156,6 +159,7 @@ EXAMPLES: dict[str, list[str]] = {
         "Any thoughts on this one?", "Numbers on it?", "What are the stats?",
         "Give me the rundown.", "What's the deal with that one?", "And this one?",
         "What's it about?", "Info on that, please.", "What is that thing?",
+        "Tell me about the one you mentioned.", "I'm listening, go on about it.",
     ],
     "check_price": [
         "How much is it?", "What does it cost?", "What's the price?",
@@ -197,6 +201,8 @@ EXAMPLES: dict[str, list[str]] = {
         "How does it work?", "Describe it in detail.", "What's the story behind it?",
         "What does the job entail?", "Explain it to me properly.",
         "What's the catch?", "What's it made of?", "Will there be fighting?",
+        "Where does it come from?", "Who made it?", "Is it dangerous?",
+        "What's out there?", "Why is that happening?", "Who asked for it?",
     ],
     "sell": [
         "I'll take it.", "I'd like to buy it.", "I want to purchase this one.",
@@ -227,6 +233,7 @@ EXAMPLES: dict[str, list[str]] = {
         "I might come back for it.", "Set it aside for me.", "Note that one down.",
         "Let me consider it.", "Hold it for me.", "Save it for me.",
         "Could you write it down for me?", "Reserve it for me.",
+        "Put me down as a maybe.", "Don't sell it to anyone else yet.",
     ],
 }
 

@@ -64,6 +64,8 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
         return []
     found: dict[str, Intent] = {}
     for i, sentence in enumerate(sentences(_masked(world, line))):
+        if refuses(sentence):
+            continue
         aspects = [a for a in dict.fromkeys(index.best(c, minimum)
                                             for c in CLAUSE.split(sentence)) if a]
         best = index.best(sentence, minimum)
@@ -73,6 +75,15 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
         if intent and (intent.tool not in found or found[intent.tool].score < intent.score):
             found[intent.tool] = intent
     return sorted(found.values(), key=lambda x: -x.score)
+
+
+def refuses(sentence: str) -> bool:
+    """Whether the sentence says no ("Not now, I'll carry it."): it asks for nothing."""
+    words = _words(sentence)[:2]
+    return bool(words) and (words[0] in NO or " ".join(words) in NO)
+
+
+NO = frozenset(["no", "nope", "nah", "not", "never", "maybe later", "don't", "dont"])
 
 
 def affirms(line: str) -> bool:
@@ -147,6 +158,10 @@ SMALL_TALK_LINES = (
     "You look like you've seen a few fights.", "What's your story?", "How's business?",
     "Sorry, I'm rambling.", "That's a shame.", "Good luck to you too.", "Farewell.",
     "I'll be back later.", "Maybe another time.", "No, thanks.",
+    "Nice place you have here.", "Hi, first time in town.", "Good talking to you.",
+    "Take care.", "See you around.", "Bye for now.", "What a day.", "I'm just curious.",
+    "Did you ever fight yourself?", "How did you end up here?", "Who runs this place?",
+    "It's cold today.", "I heard a rumour.", "Ha, fair enough.", "Thanks a lot!",
 )
 
 

@@ -11,7 +11,7 @@ from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.loader import check_world_files, load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.intents import affirms, bounds, intents, sentences
+from npc_runtime.tools.intents import affirms, bounds, intents, refuses, sentences
 
 FORGE = Path(__file__).parent / "forge"
 
@@ -139,3 +139,11 @@ def test_one_sentence_asking_several_things_gets_the_overview(forge: World,
     assert "appraise" not in _wanted(forge, known, [("user", "The Frost Axe?"),
                                                     ("assistant", "A fine axe.")],
                                      "How much is it? Can I equip it now?")
+
+
+def test_a_sentence_that_says_no_asks_for_nothing(forge: World, known: KnowledgeView) -> None:
+    assert refuses("Not now, I'll equip it later.")
+    assert refuses("No thanks.")
+    assert not refuses("Nice, how much is it?")
+    assert _asked(forge, known, "Not now, I'll equip it later.") == []
+    assert _asked(forge, known, "Not now. How much is the Frost Axe?") == ["price_of"]
