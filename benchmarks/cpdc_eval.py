@@ -182,6 +182,7 @@ EXAMPLES: dict[str, list[str]] = {
         "How hard is it?", "What level is it?", "Is it difficult?", "What rank is it?",
         "Is it too dangerous for me?", "How tough is it?", "What grade is it?",
         "Is it for beginners?", "How risky is it?", "Can someone like me handle it?",
+        "What's the difficulty?",
     ],
     "check_duration": [
         "How long does it take?", "How many days will it need?",
@@ -234,6 +235,7 @@ EXAMPLES: dict[str, list[str]] = {
         "Let me consider it.", "Hold it for me.", "Save it for me.",
         "Could you write it down for me?", "Reserve it for me.",
         "Put me down as a maybe.", "Don't sell it to anyone else yet.",
+        "Mark it down for later.",
     ],
 }
 

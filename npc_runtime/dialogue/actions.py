@@ -220,27 +220,30 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     confirmed first gives way to its ``confirm_with`` tool until the player said yes.
     """
     overview = next((t.id for t in known.tools if t.on_mention), None)
-    asked = [overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool
+    found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
+              i.sentence)
              for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH)]
+    asked = [tool for tool, _ in found]
     asked_before = [tool for tool, _ in previous_calls(history)]
     if not again and affirms(line):  # "yes" answers the question before anything else
         agreed = [t.id for t in known.tools
                   if {t.confirm_with, t.follows} & set(asked_before) - {None}] or [
             i.tool for i in intents(world, known.tools, _last_question(history))]
-        asked = [*agreed, *(t for t in asked if t not in agreed)]
+        if agreed:  # what the yes-sentence itself seems to say is the yes
+            asked = [*agreed, *(t for t, at in found if at > 0 and t not in agreed)]
+
+    def call(tool_id: str) -> str:  # a tool to confirm first gives way to its asker
+        confirm = world.tools[tool_id].confirm_with
+        return confirm if confirm and confirm not in asked_before else tool_id
+
+    asked = [t for t in asked if call(t) in offered]
     brought_up = [t.id for t in known.tools
                   if t.on_mention and _first_named(world, known, t, history, line)]
     if brought_up:  # a named thing is not looked for: finders give way
         asked = [t for t in asked if not _finds(world.tools[t])]
     if not asked and not again:
         asked = brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
-    out: list[str] = []
-    for tool_id in asked:
-        confirm = world.tools[tool_id].confirm_with
-        call = confirm if confirm and confirm not in asked_before else tool_id
-        if call in offered and call not in out:
-            out.append(call)
-    return out
+    return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 
 def previous_calls(history: Sequence[Message]) -> list[tuple[str, str]]:

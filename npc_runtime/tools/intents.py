@@ -28,7 +28,7 @@ from npc_runtime.lore.model import Tool, World
 
 MATCH = 0.4  # cosine to a tool's nearest example that counts as asking for it
 MATCH_AGAIN = 0.55  # ... for a second call in one turn ("talk less, call right")
-TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+TOKEN = re.compile(r"[a-z0-9]+")
 SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 CLAUSE = re.compile(r",\s*|\s+and\s+|\s+or\s+")
 
@@ -83,7 +83,7 @@ def refuses(sentence: str) -> bool:
     return bool(words) and (words[0] in NO or " ".join(words) in NO)
 
 
-NO = frozenset(["no", "nope", "nah", "not", "never", "maybe later", "don't", "dont"])
+NO = frozenset(["no", "nope", "nah", "not", "never", "maybe later", "dont"])
 
 
 def affirms(line: str) -> bool:
@@ -112,8 +112,8 @@ _BOUND_AFTER = re.compile(
 YES = frozenset([
     "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "absolutely", "certainly",
     "definitely", "indeed", "correct", "right", "please", "gladly", "aye", "agreed",
-    "that's right", "of course", "go ahead", "let's", "do it", "sounds good", "i do",
-    "i am", "i'm sure", "i will", "i'd love", "i would",
+    "thats right", "of course", "go ahead", "lets", "do it", "sounds good", "i do",
+    "i am", "im sure", "i will", "id love", "i would",
 ])
 
 
@@ -188,7 +188,8 @@ def _masked(world: World, line: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return TOKEN.findall(text.lower().replace("\u2019", "'"))
+    # Apostrophes dropped: players type "whats" and "lets" as often as "what's".
+    return TOKEN.findall(text.lower().replace("\u2019", "").replace("'", ""))
 
 
 def _features(text: str) -> Counter[str]:
