@@ -2,7 +2,9 @@
 Deciding and writing tool calls under a grammar, inside a turn running on the scheduler.
 
 An NPC offered tools decides first, by an action tag: ``[say]`` (the engine then drops
-the tag and lets it speak) or ``[tool_id]`` followed by the arguments as JSON. The tag
+the tag and lets it speak) or ``[tool_id]`` followed by the arguments as JSON. Which
+tool the player asks for comes from the tools' authored examples and the dialogue state
+(``wanted``); the model chooses only among tools that have no examples. The tag
 is a constrained choice among "say" and the tools the lore lets it call now (and whose
 lore-valued arguments the player's words ground). The arguments are written field by
 field: keys and JSON punctuation are fed as fixed text, and each value is a constrained
@@ -216,8 +218,9 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     confirming call stood for or the one that ``follows`` its call, else the one its last
     question proposed ("Shall I equip it?"). A thing named for the first time, with
     nothing else asked, asks for the ``on_mention`` tool that takes it, and so does one
-    sentence asking several things ("how much, and how long?"). A tool that must be
-    confirmed first gives way to its ``confirm_with`` tool until the player said yes.
+    sentence asking several things ("how much, and how long?"); a bound on an amount
+    ("anything under 50 gold?") asks a finder. A tool that must be confirmed first gives
+    way to its ``confirm_with`` tool until the player said yes.
     """
     overview = next((t.id for t in known.tools if t.on_mention), None)
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
