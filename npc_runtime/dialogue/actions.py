@@ -40,6 +40,7 @@ from npc_runtime.tools.intents import (
     affirms,
     bounds,
     intents,
+    questions,
     sentences,
 )
 
@@ -204,7 +205,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
         else:
             # After a call, only the player's own words justify another one.
             if (chosen or (grounded and not done) or tool.id in asked
-                    or line_words & _tool_words(tool) or _bounded_find(tool, line)):
+                    or line_words & _tool_words(tool) or _bounded_find(tool, line)
+                    or tool.id in _needs(world, known, line)):
                 offered[tool.id] = params
     return offered
 
@@ -245,7 +247,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if brought_up:  # a named thing is not looked for: finders give way
         asked = [t for t in asked if not _finds(world.tools[t])]
     if not asked and not again:
-        asked = brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
+        asked = brought_up or [t.id for t in known.tools if _bounded_find(t, line)
+                               ] or _needs(world, known, line)
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 
@@ -275,6 +278,22 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
     before = {m.entity_id for m in find_mentions(world, recent)}
     return any(value not in before
                for values in ground(world, known, tool, line).values() for value in values)
+
+
+def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:
+    """Finders a line that names no thing comes close to asking for (a need, put loosely)."""
+    if find_mentions(world, line):
+        return []
+    parts = sentences(line)
+    return [i.tool for i in intents(world, known.tools, line, FIND_MATCH)
+            if _finds(world.tools[i.tool]) and i.sentence < len(parts)
+            and (questions(parts[i.sentence]) or NEED.search(parts[i.sentence].lower()))]
+
+
+NEED = re.compile(r"\b(need|needs|looking for|look for|want|wanna|after|seeking|searching)\b")
+
+
+FIND_MATCH = 0.3
 
 
 def _bounded_find(tool: Tool, line: str) -> bool:

@@ -67,7 +67,8 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
         if refuses(sentence):
             continue
         aspects = [a for a in dict.fromkeys(index.best(c, minimum)
-                                            for c in CLAUSE.split(sentence)) if a]
+                                            for c in CLAUSE.split(sentence)) if a
+                   ] if questions(sentence) else []
         best = index.best(sentence, minimum)
         several = tuple(aspects) if len(aspects) > 1 else ()
         intent = (Intent(best, index.rank(sentence)[0][1], i, several) if best
@@ -75,6 +76,20 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
         if intent and (intent.tool not in found or found[intent.tool].score < intent.score):
             found[intent.tool] = intent
     return sorted(found.values(), key=lambda x: -x.score)
+
+
+def questions(sentence: str) -> bool:
+    """Whether the sentence is a question (players often drop the question mark)."""
+    text = _ASIDE.sub("", sentence).strip()
+    words = _words(text)[:1]
+    return text.endswith("?") or bool(words) and words[0] in QUESTION_WORDS
+
+
+_ASIDE = re.compile(r"\s*\([^)]*\)\s*$")  # "(pointing at: ...)"
+QUESTION_WORDS = frozenset([
+    "what", "whats", "how", "hows", "which", "who", "whos", "where", "wheres", "why", "when",
+    "is", "are", "does", "do", "can", "could", "would", "will", "any", "anything",
+])
 
 
 def refuses(sentence: str) -> bool:
