@@ -276,8 +276,9 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
     recent = " ".join(text for role, text in history[-GROUNDING_MESSAGES:]
                       if role in {"user", "assistant"})
     before = {m.entity_id for m in find_mentions(world, recent)}
-    return any(value not in before
-               for values in ground(world, known, tool, line).values() for value in values)
+    return any(m.entity_id not in before and m.entity_id in values
+               for m in find_mentions(world, line)
+               for values in ground(world, known, tool, line).values())
 
 
 def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:

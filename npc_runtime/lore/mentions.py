@@ -56,6 +56,30 @@ def find_mentions(world: World, text: str) -> list[Mention]:
     return found
 
 
+def refers(world: World, candidates: Iterable[str], text: str) -> list[str]:
+    """
+    The ``candidates`` (entity ids) that ``text`` refers to, in order: by a full name or
+    alias, or by a word of a name that no other candidate's name has ("the wolf one" for
+    "Wolf Pack Culling" when nothing else there is a wolf). For a player's words about
+    the things in front of them, never for checking what an NPC may say.
+    """
+    pool = set(candidates)
+    found = {m.start: m.entity_id for m in find_mentions(world, text)
+             if m.entity_id in pool}
+    named = set(found.values())
+    words = {e: {stem(w) for w in content_words(world.entities[e].name)}
+             for e in pool if e in world.entities}
+    for entity, own in words.items():
+        if entity in named:
+            continue
+        others = set().union(*(w for e, w in words.items() if e != entity))
+        for match in WORD.finditer(text):
+            if stem(match.group(0).lower().removesuffix("'s")) in own - others:
+                found.setdefault(match.start(), entity)
+                break
+    return list(dict.fromkeys(found[at] for at in sorted(found)))
+
+
 def alternation(keys: Iterable[str]) -> re.Pattern[str] | None:
     """One case-insensitive, whole-word regex matching any key, longest first."""
     ordered = sorted(set(keys), key=len, reverse=True)

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import find_mentions
+from npc_runtime.lore.mentions import refers
 from npc_runtime.lore.model import Tool, ToolParam, World
 
 QUANTITY = "count"  # the parameter saying how many of ``requires: has_item`` change hands
@@ -74,14 +74,14 @@ def ground(world: World, known: KnowledgeView, tool: Tool, text: str
            ) -> dict[str, tuple[str, ...]]:
     """
     For each lore-valued parameter, the allowed values the player's ``text`` names (by
-    name, alias or id), in the order they were said.
+    name, alias, id, or a word of the name no other allowed value has), in the order
+    they were said.
     """
-    said = [m.entity_id for m in find_mentions(world, text)]
     grounded = {}
     for param in tool.params:
         allowed = choices(world, known, param)
         if allowed and param.type == "string":
-            grounded[param.name] = tuple(dict.fromkeys(v for v in said if v in allowed))
+            grounded[param.name] = tuple(refers(world, allowed, text))
     return grounded
 
 

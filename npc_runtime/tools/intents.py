@@ -82,7 +82,7 @@ def questions(sentence: str) -> bool:
     """Whether the sentence is a question (players often drop the question mark)."""
     text = _ASIDE.sub("", sentence).strip()
     words = _words(text)[:1]
-    return text.endswith("?") or bool(words) and words[0] in QUESTION_WORDS
+    return text.endswith("?") or (bool(words) and words[0] in QUESTION_WORDS)
 
 
 _ASIDE = re.compile(r"\s*\([^)]*\)\s*$")  # "(pointing at: ...)"

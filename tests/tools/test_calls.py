@@ -90,3 +90,12 @@ def test_telling_a_fact_moves_quests_waiting_for_it(saltmere: World) -> None:
     assert changes == ["revealed: courier_rumour", "the_hidden_courier: rumour -> ask_around"]
     again, more = reveal(saltmere, new, ["courier_rumour"])
     assert (again, more) == (new, [])
+
+
+def test_a_word_of_one_name_refers_to_that_thing_only(saltmere: World) -> None:
+    known = view(saltmere, "wren")
+    tool = saltmere.tools["sell_item"]
+    # "salve" is in one item's name only; the player need not say the whole name.
+    assert ground(saltmere, known, tool, "I'll have the salve, please.") == {
+        "item": ("healing_salve",)}
+    assert ground(saltmere, known, tool, "How is the weather?") == {"item": ()}

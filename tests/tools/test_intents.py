@@ -11,7 +11,14 @@ from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.loader import check_world_files, load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.intents import affirms, bounds, intents, refuses, sentences
+from npc_runtime.tools.intents import (
+    affirms,
+    bounds,
+    intents,
+    questions,
+    refuses,
+    sentences,
+)
 
 FORGE = Path(__file__).parent / "forge"
 
@@ -135,6 +142,8 @@ def test_one_sentence_asking_several_things_gets_the_overview(forge: World,
     assert {"price_of", "equip"} <= set(several[0].aspects)
     assert _wanted(forge, known, [], "The Frost Axe: how much is it, and can I equip it now?"
                    ) == ["appraise"]
+    # A statement is not asking: its clauses are not aspects of one question.
+    assert intents(forge, known.tools, "I'll take it now, I can equip it later.")[0].aspects == ()
     # Separate sentences are separate requests.
     assert "appraise" not in _wanted(forge, known, [("user", "The Frost Axe?"),
                                                     ("assistant", "A fine axe.")],
@@ -147,3 +156,18 @@ def test_a_sentence_that_says_no_asks_for_nothing(forge: World, known: Knowledge
     assert not refuses("Nice, how much is it?")
     assert _asked(forge, known, "Not now, I'll equip it later.") == []
     assert _asked(forge, known, "Not now. How much is the Frost Axe?") == ["price_of"]
+
+
+def test_questions_are_told_from_statements() -> None:
+    assert questions("How much is it?")
+    assert questions("whats the price on that one")  # no question mark
+    assert questions("Is it sharp? (pointing at: Frost Axe)")
+    assert not questions("I'll take it.")
+
+
+def test_a_need_put_loosely_asks_the_finder_when_nothing_is_named(
+        forge: World, known: KnowledgeView) -> None:
+    line = "I need something for the pass, anything that is light enough."
+    assert _asked(forge, known, line) == []  # no example is that close
+    assert _wanted(forge, known, [], line) == ["find"]
+    assert _wanted(forge, known, [], "I walked over the pass today.") == []
