@@ -211,7 +211,7 @@ TOOL = Obj({
     "examples": ListOf(Str("A player line asking for it.", max_len=200), (
         "What players say to ask for it, in a few different ways: the NPC calls the tool "
         "whose examples a line matches (names of things need not be in them)."),
-        max_items=50),
+        max_items=200),
     "confirm_with": Str("A tool (same parameters) the NPC calls first to ask the player; "
                         "the player's yes then runs this one.", ref=("tools",)),
     "on_mention": Bool("The overview of a thing: called when the player brings one up "
