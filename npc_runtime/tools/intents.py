@@ -67,8 +67,8 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
         if refuses(sentence):
             continue
         aspects = [a for a in dict.fromkeys(index.best(c, minimum)
-                                            for c in CLAUSE.split(sentence)) if a
-                   ] if questions(sentence) else []
+                                            for c in CLAUSE.split(sentence) if questions(c))
+                   if a] if questions(sentence) else []
         best = index.best(sentence, minimum)
         several = tuple(aspects) if len(aspects) > 1 else ()
         intent = (Intent(best, index.rank(sentence)[0][1], i, several) if best
@@ -177,6 +177,19 @@ SMALL_TALK_LINES = (
     "Take care.", "See you around.", "Bye for now.", "What a day.", "I'm just curious.",
     "Did you ever fight yourself?", "How did you end up here?", "Who runs this place?",
     "It's cold today.", "I heard a rumour.", "Ha, fair enough.", "Thanks a lot!",
+    "You must be the owner.", "Are you the one they call the smith?",
+    "People in town speak well of you.", "Where did you learn your craft?",
+    "Do you make these yourself?", "How long have you been doing this?",
+    "Is it true what they say about the old road?", "Is that place really haunted?",
+    "Any advice for a traveller?", "Any tips for staying alive out there?",
+    "How do you cope with this heat?", "I hate the rain.", "The food at the inn is awful.",
+    "May the gods watch over you.", "Safe travels.", "Until next time, friend.",
+    "Wish me luck.", "You've been very kind.", "That happened to me once.",
+    "My last one broke in a fight.", "I'm a bit nervous, honestly.", "Ha, that's funny.",
+    "You look tired.", "Have you ever left this town?", "What brings you here?",
+    "Do you have family here?", "Where can I find a place to sleep?",
+    "Which way is the harbour?", "Do you know a good healer?", "Nice to meet you.",
+    "Busy day, huh?", "I'll keep that in mind.", "Thanks for the advice.",
 )
 
 
