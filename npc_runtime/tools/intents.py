@@ -30,7 +30,7 @@ MATCH = 0.4  # cosine to a tool's nearest example that counts as asking for it
 MATCH_AGAIN = 0.55  # ... for a second call in one turn ("talk less, call right")
 TOKEN = re.compile(r"[a-z0-9]+")
 SENTENCE = re.compile(r"(?<=[.!?;])\s+")
-CLAUSE = re.compile(r",\s*|\s+and\s+|\s+or\s+")
+CLAUSE = re.compile(r"[,:;]\s*|\s+[-\u2013\u2014]\s+|\s+and\s+|\s+or\s+")
 
 Vector = dict[str, float]
 
