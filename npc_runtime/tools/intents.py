@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from npc_runtime.lore.mentions import find_mentions, stem
+from npc_runtime.lore.mentions import STOPWORDS, find_mentions, stem
 from npc_runtime.lore.model import Tool, World
 
 MATCH = 0.4  # cosine to a tool's nearest example that counts as asking for it
@@ -226,7 +226,11 @@ def _features(text: str) -> Counter[str]:
 
 
 def _weigh(features: Counter[str], idf: dict[str, float]) -> Vector:
-    return {f: (1 + math.log(n)) * idf[f] for f, n in features.items() if idf.get(f, 0) > 0}
+    return {f: (1 + math.log(n)) * idf[f] * (FUNCTION_WORD if f in STOPWORDS else 1.0)
+            for f, n in features.items() if idf.get(f, 0) > 0}
+
+
+FUNCTION_WORD = 0.7  # "and", "its", "that" say less of what is asked than "level" does
 
 
 def _unit(vector: Vector) -> Vector:
