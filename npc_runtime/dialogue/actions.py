@@ -272,13 +272,23 @@ def _last_question(history: Sequence[Message]) -> str:
 
 def _first_named(world: World, known: KnowledgeView, tool: Tool,
                  history: Sequence[Message], line: str) -> bool:
-    """Whether ``line`` names a thing ``tool`` takes that the recent conversation has not."""
-    recent = " ".join(text for role, text in history[-GROUNDING_MESSAGES:]
-                      if role in {"user", "assistant"})
-    before = {m.entity_id for m in find_mentions(world, recent)}
-    return any(m.entity_id not in before and m.entity_id in values
-               for m in find_mentions(world, line)
-               for values in ground(world, known, tool, line).values())
+    """
+    Whether ``line`` names a thing ``tool`` takes that the player has not asked about
+    before: not named in their earlier lines, no call made about it (the NPC listing it
+    does not count).
+    """
+    asked = " ".join(text for role, text in history if role == "user")
+    looked_up = " ".join(args for _, args in _all_calls(history))
+    before = {value for text in (asked, looked_up)
+              for values in ground(world, known, tool, text).values() for value in values}
+    return any(value not in before
+               for values in ground(world, known, tool, line).values() for value in values)
+
+
+def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
+    """Every tool call (id, arguments JSON) in the history."""
+    return [(m.group(1), m.group(2) or "{}") for role, text in history
+            if role == "assistant" and (m := CALL_TEXT.match(text))]
 
 
 def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:

@@ -74,10 +74,18 @@ def refers(world: World, candidates: Iterable[str], text: str) -> list[str]:
             continue
         others = set().union(*(w for e, w in words.items() if e != entity))
         for match in WORD.finditer(text):
-            if stem(match.group(0).lower().removesuffix("'s")) in own - others:
+            if (stem(match.group(0).lower().removesuffix("'s")) in own - others
+                    and (_DEFINITE.search(text[:match.start()])
+                         or _ONE.match(text, match.end()))):
                 found.setdefault(match.start(), entity)
                 break
     return list(dict.fromkeys(found[at] for at in sorted(found)))
+
+
+# "the wolf one", "that spear", "Kraken one": a part of a name points at one thing only
+# with a definite word before it or "one" after it ("a spear" is any spear).
+_DEFINITE = re.compile(r"\b(the|that|this|these|those|your|my)\s+(\w+\s+)?$", re.IGNORECASE)
+_ONE = re.compile(r"\s+one\b", re.IGNORECASE)
 
 
 def alternation(keys: Iterable[str]) -> re.Pattern[str] | None:

@@ -9,6 +9,7 @@ import pytest
 from npc_runtime.dialogue.actions import offer, previous_calls, wanted
 from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.loader import check_world_files, load_world
+from npc_runtime.lore.mentions import refers
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.intents import (
@@ -171,3 +172,23 @@ def test_a_need_put_loosely_asks_the_finder_when_nothing_is_named(
     assert _asked(forge, known, line) == []  # no example is that close
     assert _wanted(forge, known, [], line) == ["find"]
     assert _wanted(forge, known, [], "I walked over the pass today.") == []
+
+
+def test_a_part_of_a_name_points_at_a_thing_only_when_definite(forge: World) -> None:
+    reed_bow = ["reed_bow"]
+    assert refers(forge, reed_bow, "I'll take the reed one.") == reed_bow
+    assert refers(forge, reed_bow, "Reed one, how much?") == reed_bow
+    assert refers(forge, reed_bow, "Do you have a bow?") == []  # any bow
+    assert refers(forge, reed_bow, "Reeds grow by the river.") == []
+
+
+def test_a_thing_first_asked_about_after_the_npc_listed_it_gets_the_overview(
+        forge: World, known: KnowledgeView) -> None:
+    listed: list[Message] = [("user", "Anything light?"),
+                             ("assistant", '[find] {"description": "light"}'), ("tool", "{}"),
+                             ("assistant", "The Reed Bow is light.")]
+    assert _wanted(forge, known, listed, "The Reed Bow? Go on.") == ["appraise"]
+    asked: list[Message] = [*listed, ("user", "The Reed Bow?"),
+                            ("assistant", '[appraise] {"item": "reed_bow"}'), ("tool", "{}"),
+                            ("assistant", "A light bow of river reed.")]
+    assert _wanted(forge, known, asked, "The Reed Bow, go on.") == []
