@@ -230,7 +230,9 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
              for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH)]
     asked = [tool for tool, _ in found]
     asked_before = [tool for tool, _ in previous_calls(history)]
-    if not again and affirms(line):  # "yes" answers the question before anything else
+    if again and affirms(line):  # the yes was answered by the first call
+        asked = [tool for tool, at in found if at > 0]
+    elif affirms(line):  # "yes" answers the question before anything else
         agreed = [t.id for t in known.tools
                   if {t.confirm_with, t.follows} & set(asked_before) - {None}] or [
             i.tool for i in intents(world, known.tools, _last_question(history))]

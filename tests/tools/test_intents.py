@@ -135,6 +135,9 @@ def test_a_yes_after_a_call_runs_the_tool_that_follows_it(forge: World,
                            ("assistant", '[buy] {"item": "reed_bow"}'), ("tool", "{}"),
                            ("assistant", "It's yours. Anything else I can do?")]
     assert _wanted(forge, known, sold, "Yes please.") == ["equip"]
+    # The yes is answered by that call: its words ask for nothing more.
+    assert _wanted(forge, known, sold, "Yes, I'd like to buy it.") == ["equip"]
+    assert _wanted(forge, known, sold, "Yes, I'd like to buy it.", again=True) == []
 
 
 def test_one_sentence_asking_several_things_gets_the_overview(forge: World,
