@@ -94,11 +94,12 @@ QUESTION_WORDS = frozenset([
 
 def refuses(sentence: str) -> bool:
     """Whether the sentence says no ("Not now, I'll carry it."): it asks for nothing."""
-    words = _words(sentence)[:2]
+    words = list(itertools.dropwhile(INTERJECTIONS.__contains__, _words(sentence)))[:2]
     return bool(words) and (words[0] in NO or " ".join(words) in NO)
 
 
 NO = frozenset(["no", "nope", "nah", "not", "never", "maybe later", "dont"])
+INTERJECTIONS = frozenset(["hmm", "hm", "um", "uh", "er", "ah", "oh", "well", "ugh", "sorry"])
 
 
 def affirms(line: str) -> bool:

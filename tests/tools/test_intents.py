@@ -157,6 +157,7 @@ def test_one_sentence_asking_several_things_gets_the_overview(forge: World,
 def test_a_sentence_that_says_no_asks_for_nothing(forge: World, known: KnowledgeView) -> None:
     assert refuses("Not now, I'll equip it later.")
     assert refuses("No thanks.")
+    assert refuses("Hmm, not yet.")
     assert not refuses("Nice, how much is it?")
     assert _asked(forge, known, "Not now, I'll equip it later.") == []
     assert _asked(forge, known, "Not now. How much is the Frost Axe?") == ["price_of"]
