@@ -221,8 +221,24 @@ def _words(text: str) -> list[str]:
     return TOKEN.findall(text.lower().replace("\u2019", "").replace("'", ""))
 
 
+def _spelt_out(text: str) -> list[str]:
+    """The words with contractions spelt out: "I'll take it" asks what "I will" does."""
+    text = _CONTRACTION.sub(lambda m: " " + _CONTRACTIONS[m.group(1)],
+                            text.lower().replace("\u2019", "'"))
+    return [w for t in _words(text) for w in _TYPED.get(t, (t,))]
+
+
+_CONTRACTIONS = {"ll": "will", "d": "would", "m": "am", "re": "are", "ve": "have"}
+_CONTRACTION = re.compile(r"(?<=[a-z])'(ll|d|m|re|ve)\b")
+_TYPED = {  # contractions typed without the apostrophe
+    "im": ("i", "am"), "ive": ("i", "have"), "youre": ("you", "are"),
+    "whats": ("what", "is"), "thats": ("that", "is"), "hows": ("how", "is"),
+    "wheres": ("where", "is"), "whos": ("who", "is"), "theres": ("there", "is"),
+}
+
+
 def _features(text: str) -> Counter[str]:
-    stems = [stem(w) for w in _words(text)]
+    stems = [stem(w) for w in _spelt_out(text)]
     return Counter([*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems))])
 
 
