@@ -81,8 +81,9 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
 def questions(sentence: str) -> bool:
     """Whether the sentence is a question (players often drop the question mark)."""
     text = _ASIDE.sub("", sentence).strip()
-    words = _words(text)[:1]
-    return text.endswith("?") or (bool(words) and words[0] in QUESTION_WORDS)
+    return text.endswith("?") or any(
+        next(itertools.dropwhile(_LEAD_IN.__contains__, _words(clause)), "") in QUESTION_WORDS
+        for clause in CLAUSE.split(text))
 
 
 _ASIDE = re.compile(r"\s*\([^)]*\)\s*$")  # "(pointing at: ...)"
@@ -90,6 +91,17 @@ QUESTION_WORDS = frozenset([
     "what", "whats", "how", "hows", "which", "who", "whos", "where", "wheres", "why", "when",
     "is", "are", "does", "do", "can", "could", "would", "will", "any", "anything",
 ])
+
+
+def remarks(sentence: str) -> bool:
+    """Whether the sentence only remarks ("It looks heavy."): no question, no request."""
+    return not questions(sentence) and not _REQUEST.search(" ".join(_spelt_out(sentence)))
+
+
+_REQUEST = re.compile(
+    r"\b(tell|show|give|explain|describe|walk me|let me|i would like|i want|i wonder|"
+    r"i was wondering|please|need|looking|after|recommend|suggest|curious|interested|"
+    r"info|details|more about|i will|i am going to|i shall|can i|could i|may i)\b")
 
 
 def refuses(sentence: str) -> bool:
@@ -100,6 +112,7 @@ def refuses(sentence: str) -> bool:
 
 NO = frozenset(["no", "nope", "nah", "not", "never", "maybe later", "dont"])
 INTERJECTIONS = frozenset(["hmm", "hm", "um", "uh", "er", "ah", "oh", "well", "ugh", "sorry"])
+_LEAD_IN = INTERJECTIONS | {"and", "so", "but", "then", "ok", "okay", "also", "now", "right"}
 
 
 def affirms(line: str) -> bool:
@@ -137,10 +150,13 @@ YES = frozenset([
 class _Index:
     examples: tuple[tuple[str, Vector], ...]  # (tool id, unit vector)
     idf: dict[str, float]
+    asked_by_questions: frozenset[str] = frozenset()  # tools most examples ask as questions
 
     def best(self, text: str, minimum: float) -> str:
         """The tool ``text`` asks for ("" when none matches ``minimum`` above small talk)."""
         ranked = self.rank(text)
+        if remarks(text):  # "It looks powerful." asks for no tool that is asked about
+            ranked = [(t, v) for t, v in ranked if t not in self.asked_by_questions]
         if ranked and ranked[0][1] >= minimum and ranked[0][0] != SMALL_TALK:
             return ranked[0][0]
         return ""
@@ -203,7 +219,10 @@ def _index(tools: tuple[Tool, ...]) -> _Index:
     df = Counter(f for _, feats in docs for f in set(feats))
     # Smoothed IDF over the NPC's own examples: words every tool's examples share weigh ~0.
     idf = {f: math.log((1 + len(docs)) / (1 + n)) for f, n in df.items()}
-    return _Index(tuple((tool, _unit(_weigh(feats, idf))) for tool, feats in docs), idf)
+    by_questions = frozenset(t.id for t in tools
+                             if sum(map(questions, t.examples)) > len(t.examples) / 2)
+    return _Index(tuple((tool, _unit(_weigh(feats, idf))) for tool, feats in docs), idf,
+                  by_questions)
 
 
 def _masked(world: World, line: str) -> str:

@@ -18,6 +18,7 @@ from npc_runtime.tools.intents import (
     intents,
     questions,
     refuses,
+    remarks,
     sentences,
 )
 
@@ -167,7 +168,18 @@ def test_questions_are_told_from_statements() -> None:
     assert questions("How much is it?")
     assert questions("whats the price on that one")  # no question mark
     assert questions("Is it sharp? (pointing at: Frost Axe)")
+    assert questions("hmm and the bow, how strong is that one")
     assert not questions("I'll take it.")
+
+
+def test_a_remark_asks_for_nothing_that_is_asked_about(forge: World,
+                                                       known: KnowledgeView) -> None:
+    assert remarks("It looks pricey, though.")
+    assert not remarks("Tell me the price.")
+    assert not remarks("I'll take it.")
+    assert _asked(forge, known, "The price is steep, though.") == []
+    assert _asked(forge, known, "What's the price?") == ["price_of"]
+    assert _asked(forge, known, "I'd like to buy it.") == ["buy"]  # actions are said so
 
 
 def test_a_need_put_loosely_asks_the_finder_when_nothing_is_named(
