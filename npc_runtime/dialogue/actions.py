@@ -41,6 +41,7 @@ from npc_runtime.tools.intents import (
     bounds,
     intents,
     questions,
+    remarks,
     sentences,
 )
 
@@ -249,7 +250,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if brought_up:  # a named thing is not looked for: finders give way
         asked = [t for t in asked if not _finds(world.tools[t])]
     if not asked and not again:
-        asked = brought_up or [t.id for t in known.tools if _bounded_find(t, line)
+        asks = not all(map(remarks, sentences(line)))  # not only "it looks heavy"
+        asked = (brought_up if asks else []) or [t.id for t in known.tools if _bounded_find(t, line)
                                ] or _needs(world, known, line)
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 

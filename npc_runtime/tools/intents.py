@@ -94,8 +94,12 @@ QUESTION_WORDS = frozenset([
 
 
 def remarks(sentence: str) -> bool:
-    """Whether the sentence only remarks ("It looks heavy."): no question, no request."""
-    return not questions(sentence) and not _REQUEST.search(" ".join(_spelt_out(sentence)))
+    """
+    Whether the sentence only remarks ("It looks heavy."): no question, no request, no
+    exclamation ("Oh, the bow on the wall!" points at it).
+    """
+    return (not questions(sentence) and not _ASIDE.sub("", sentence).strip().endswith("!")
+            and not _REQUEST.search(" ".join(_spelt_out(sentence))))
 
 
 _REQUEST = re.compile(

@@ -98,6 +98,8 @@ def test_yes_answers_the_npcs_last_question(forge: World, known: KnowledgeView) 
 def test_a_thing_brought_up_first_calls_the_on_mention_tool(forge: World,
                                                             known: KnowledgeView) -> None:
     assert _wanted(forge, known, [], "Oh, the Reed Bow on the wall!") == ["appraise"]
+    # A remark about it asks for nothing.
+    assert _wanted(forge, known, [], "The Reed Bow looks too light for me.") == []
     # Named before: nothing new is brought up.
     seen: list[Message] = [("user", "And the Reed Bow?"), ("assistant", "A light bow.")]
     assert _wanted(forge, known, seen, "Oh, the Reed Bow on the wall!") == []
