@@ -302,10 +302,7 @@ def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:
     parts = sentences(line)
     return [i.tool for i in intents(world, known.tools, line, FIND_MATCH)
             if _finds(world.tools[i.tool]) and i.sentence < len(parts)
-            and (questions(parts[i.sentence]) or NEED.search(parts[i.sentence].lower()))]
-
-
-NEED = re.compile(r"\b(need|needs|looking for|look for|want|wanna|after|seeking|searching)\b")
+            and not remarks(parts[i.sentence])]
 
 
 FIND_MATCH = 0.3

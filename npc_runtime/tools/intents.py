@@ -105,7 +105,8 @@ def remarks(sentence: str) -> bool:
 _REQUEST = re.compile(
     r"\b(tell|show|give|explain|describe|walk me|let me|i would like|i want|i wonder|"
     r"i was wondering|please|need|looking|after|recommend|suggest|curious|interested|"
-    r"info|details|more about|i will|i am going to|i shall|can i|could i|may i)\b")
+    r"info|details|more about|i will|i am going to|i shall|can i|could i|may i|prefer|"
+    r"wanna|seeking|searching|grateful|could you|would you|can you|do you have)\b")
 
 
 def refuses(sentence: str) -> bool:
