@@ -40,7 +40,6 @@ from npc_runtime.tools.intents import (
     affirms,
     bounds,
     intents,
-    questions,
     remarks,
     sentences,
 )
