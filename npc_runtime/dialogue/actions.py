@@ -218,11 +218,14 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     order to call them (``again``: a call was made this turn already; another needs a
     closer match). A "yes" asks for what the NPC's last turn asked about: the tool its
     confirming call stood for or the one that ``follows`` its call, else the one its last
-    question proposed ("Shall I equip it?"). A thing named for the first time, with
-    nothing else asked, asks for the ``on_mention`` tool that takes it, and so does one
-    sentence asking several things ("how much, and how long?"); a bound on an amount
-    ("anything under 50 gold?") asks a finder. A tool that must be confirmed first gives
-    way to its ``confirm_with`` tool until the player said yes.
+    question proposed ("Shall I equip it?"); once answered, the yes asks nothing more. A
+    thing the player asks about for the first time (the NPC listing it does not count),
+    with nothing else asked and not merely remarked on, asks for the ``on_mention`` tool
+    that takes it, and so does one question asking several things ("how much, and how
+    long?"). A line naming nothing that sets a bound on an amount ("anything under 50
+    gold?") or comes loosely close to a finder's examples, as a question or a request,
+    asks that finder. A tool that must be confirmed first gives way to its
+    ``confirm_with`` tool until the player said yes.
     """
     overview = next((t.id for t in known.tools if t.on_mention), None)
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
@@ -249,9 +252,10 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if brought_up:  # a named thing is not looked for: finders give way
         asked = [t for t in asked if not _finds(world.tools[t])]
     if not asked and not again:
-        asks = not all(map(remarks, sentences(line)))  # not only "it looks heavy"
-        asked = (brought_up if asks else []) or [t.id for t in known.tools if _bounded_find(t, line)
-                               ] or _needs(world, known, line)
+        if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
+            brought_up = []  # remarked on, is not asked about
+        asked = (brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
+                 or _needs(world, known, line))
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 

@@ -63,23 +63,24 @@ def refers(world: World, candidates: Iterable[str], text: str) -> list[str]:
     "Wolf Pack Culling" when nothing else there is a wolf). For a player's words about
     the things in front of them, never for checking what an NPC may say.
     """
-    pool = set(candidates)
-    found = {m.start: m.entity_id for m in find_mentions(world, text)
-             if m.entity_id in pool}
+    pool = {e for e in candidates if e in world.entities}
+    found = {m.start: m.entity_id for m in find_mentions(world, text) if m.entity_id in pool}
     named = set(found.values())
-    words = {e: {stem(w) for w in content_words(world.entities[e].name)}
-             for e in pool if e in world.entities}
-    for entity, own in words.items():
-        if entity in named:
-            continue
-        others = set().union(*(w for e, w in words.items() if e != entity))
-        for match in WORD.finditer(text):
-            if (stem(match.group(0).lower().removesuffix("'s")) in own - others
-                    and (_DEFINITE.search(text[:match.start()])
-                         or _ONE.match(text, match.end()))):
-                found.setdefault(match.start(), entity)
-                break
+    owners: dict[str, list[str]] = {}  # a word of a name -> the candidates it names
+    for entity in pool:
+        for word in {stem(w) for w in content_words(world.entities[entity].name)}:
+            owners.setdefault(word, []).append(entity)
+    for match in WORD.finditer(text):
+        entity = _only(owners.get(stem(match.group(0).lower().removesuffix("'s")), []))
+        if (entity and entity not in named and (_DEFINITE.search(text, 0, match.start())
+                                                or _ONE.match(text, match.end()))):
+            found.setdefault(match.start(), entity)
+            named.add(entity)
     return list(dict.fromkeys(found[at] for at in sorted(found)))
+
+
+def _only(entities: list[str]) -> str:
+    return entities[0] if len(entities) == 1 else ""
 
 
 # "the wolf one", "that spear", "Kraken one": a part of a name points at one thing only

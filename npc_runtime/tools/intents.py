@@ -10,7 +10,9 @@ the NPC's own tools, so "it" and "the" weigh nothing and "price" a lot). Names o
 entities are masked first: "how much is the Long Bow?" asks what "how much is it?" asks.
 
 Each sentence of the line is matched on its own, so one line can ask for two things
-("How long does it take? I'd like to sign up.").
+("How long does it take? I'd like to sign up."). A sentence that only remarks ("It
+looks powerful.": no question, no request) asks for none of the tools players ask about
+with questions, however close its words.
 """
 
 from __future__ import annotations
