@@ -36,7 +36,8 @@ from typing import Any
 import yaml
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.actions import offer, wanted
+from npc_runtime.dialogue.engine import MAX_CALLS, DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
@@ -58,6 +59,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a built model folder (default: int4)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every turn")
+    parser.add_argument("--tools-only", action="store_true", help=(
+        "no model: only which tools the runtime would call (the same offer/wanted steps "
+        "the engine takes; name accuracy only, in seconds), for iterating on examples"))
     args = parser.parse_args()
     configure_logging("console", "warning")
     functions_path = args.functions or args.data.parent / "function_schemas.json"
@@ -67,10 +71,13 @@ def main() -> None:
     except (OSError, ValueError, KeyError) as exc:
         sys.exit(f"cannot read the CPDC data: {exc}")
     model_dir = args.model
-    if model_dir is None:
+    if args.tools_only:
+        model = None
+    elif model_dir is None:
         model_dir = model_dir_for(Settings.load().cache_dir, default_source(), "int4")
         build_model(default_source(), model_dir, precision="int4", progress=lambda _: None)
-    model = load_model(model_dir, threads=THREADS)
+    if not args.tools_only:
+        model = load_model(model_dir, threads=THREADS)
     turns: list[dict[str, Any]] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,9 +85,14 @@ def main() -> None:
             folder = Path(tmp) / f"c{i}"
             names = write_world(conversation, functions[conversation["function_list_id"]],
                                 folder)
-            turns += asyncio.run(replay(conversation, load_world(folder), model, names,
-                                        verbose=args.verbose))
+            world = load_world(folder)
+            turns += (asyncio.run(replay(conversation, world, model, names,
+                                         verbose=args.verbose)) if model
+                      else choose_tools(conversation, world, names, verbose=args.verbose))
     report = score(turns)
+    if args.tools_only:  # no arguments were written, no replies said
+        report = {k: v for k, v in report.items()
+                  if k in {"turns", "name_accuracy", "gold_calls", "calls", "calls_per_turn"}}
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -112,10 +124,11 @@ def write_world(conversation: dict[str, Any], functions: dict[str, Any], folder:
         "world": {"name": "CPDC", "setting": str(conversation.get("worldview", ""))[:2000]},
         "characters": [{
             "id": NPC, "name": persona.get("name", "the merchant"),
-            "role": persona.get("occupation", "")[:200],
+            "role": (persona.get("occupation") or "shopkeeper")[:200],
             "persona": {"backstory": " ".join(
                 str(persona[k]) for k in ("background", "personality traits")
-                if persona.get(k))[:2000],
+                if persona.get(k))[:2000] or conversation["npc"].get("role", "")[:2000]
+                or "Keeps a shop.",
                 "goals": [conversation["npc"].get("role", "")[:200]]},
             "inventory": [{"item": item} for item in ids],
             "knows": [f["id"] for f in facts],
@@ -345,8 +358,7 @@ async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
             session = engine.open_session(NPC, conversation["player"]["persona"].get("name", ""))
             session.history = _history(conversation, before,
                                        {n: i for i, n in names.items()})
-            targets = [t["name"] for t in last.get("target_item", []) if t.get("name")]
-            line = last["text"] + (f" (pointing at: {', '.join(targets)})" if targets else "")
+            line = _line(last)
             gold = turn.get("gold_functions", [])
             calls: list[dict[str, Any]] = []
             text = ""
@@ -370,6 +382,41 @@ async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
     finally:
         engine.shutdown()
     return results
+
+
+def choose_tools(conversation: dict[str, Any], world: World, names: dict[str, str], *,
+                 verbose: bool) -> list[dict[str, Any]]:
+    """Per turn, the tools the engine would call (names only: no model, no arguments)."""
+    known = view(world, NPC)
+    results = []
+    for k in range(conversation["total_turn"]):
+        turn = conversation[f"turn_{k}"]
+        *before, last = turn["dialogue"]
+        history = _history(conversation, before, {n: i for i, n in names.items()})
+        line = _line(last)
+        pending: list[tuple[str, str]] = [("user", line)]
+        calls: list[dict[str, Any]] = []
+        while len(calls) < MAX_CALLS:  # the engine's phases: offer, then what is wanted
+            done = {c["name"] for c in calls}
+            offered = offer(world, known, [*history, *pending], line, done)
+            asked = wanted(world, known, history, line, offered, again=bool(calls)
+                           ) if offered else []
+            if not asked:
+                break
+            calls.append({"name": asked[0], "parameters": {}, "valid": True})
+            pending += [("assistant", f"[{asked[0]}] {{}}"), ("tool", "{}")]
+        gold = turn.get("gold_functions", [])
+        results.append({"gold": gold, "calls": calls, "reply": ""})
+        if verbose:
+            print(f"> {line}\n  gold {[g['name'] for g in gold]}\n"
+                  f"  ours {[c['name'] for c in calls]}", file=sys.stderr)
+    return results
+
+
+def _line(message: dict[str, Any]) -> str:
+    """The player's line, with the item they point at as a game would pass it."""
+    targets = [t["name"] for t in message.get("target_item", []) if t.get("name")]
+    return str(message["text"]) + (f" (pointing at: {', '.join(targets)})" if targets else "")
 
 
 def _history(conversation: dict[str, Any], before: list[dict[str, Any]],
