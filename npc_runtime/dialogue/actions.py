@@ -39,6 +39,7 @@ from npc_runtime.tools.intents import (
     MATCH_AGAIN,
     affirms,
     bounds,
+    chances,
     intents,
     remarks,
     sentences,
@@ -223,8 +224,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     with nothing else asked and not merely remarked on, asks for the ``on_mention`` tool
     that takes it, and so does one question asking several things ("how much, and how
     long?"). A line naming nothing that sets a bound on an amount ("anything under 50
-    gold?") or comes loosely close to a finder's examples, as a question or a request,
-    asks that finder. A tool that must be confirmed first gives way to its
+    gold?") or, as a question or a request, is loosely likely to ask a finder, asks
+    that finder. A tool that must be confirmed first gives way to its
     ``confirm_with`` tool until the player said yes.
     """
     overview = next((t.id for t in known.tools if t.on_mention), None)
@@ -299,13 +300,18 @@ def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
 
 
 def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:
-    """Finders a line that names no thing comes close to asking for (a need, put loosely)."""
+    """
+    Finders a line that names no thing asks for loosely: a question or request with at
+    least ``FIND_MATCH`` probability of asking for the finder ("I'm after a bow that's
+    easy to handle" is a need, though no example says so).
+    """
     if find_mentions(world, line):
         return []
-    parts = sentences(line)
-    return [i.tool for i in intents(world, known.tools, line, FIND_MATCH)
-            if _finds(world.tools[i.tool]) and i.sentence < len(parts)
-            and not remarks(parts[i.sentence])]
+    finders = [t.id for t in known.tools if _finds(t)]
+    odds = chances(world, known.tools, line)  # per sentence, as sentences(line) splits
+    return list(dict.fromkeys(
+        tool for sentence, chance in zip(sentences(line), odds, strict=False)
+        for tool in finders if chance.get(tool, 0.0) >= FIND_MATCH and not remarks(sentence)))
 
 
 FIND_MATCH = 0.3

@@ -68,6 +68,7 @@ from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.calls import ToolCall, problems
+from npc_runtime.tools.intents import learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
 
 log = structlog.get_logger(__name__)
@@ -154,12 +155,16 @@ class DialogueEngine:
         self.kv.drop_prefixes()  # their keys can no longer match; free the memory now
 
     def warm(self) -> int:
-        """Prefill every NPC's opening prefix (no quest started); returns how many."""
+        """
+        Prefill every NPC's opening prefix (no quest started) and learn its tools'
+        examples; returns how many NPCs.
+        """
         world = self.world
         speakers = [c.id for c in world.characters.values() if c.knows or c.tools]
         for npc in speakers:
-            self.kv.shared_prefix(self.model.runner,
-                                  self._point(world, npc, WorldState()).card_ids)
+            point = self._point(world, npc, WorldState())
+            self.kv.shared_prefix(self.model.runner, point.card_ids)
+            learn(point.known.tools)
         return len(speakers)
 
     def close_session(self, session_id: str) -> None:
