@@ -184,6 +184,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             if role in {"user", "assistant"}][:GROUNDING_MESSAGES]
     line_words = _stems(content_words(line))
     asked = {intent.tool for intent in intents(world, known.tools, line)}
+    needed = _needs(world, known, line)
     offered: Offer = {}
     for tool in known.tools:
         if tool.id in done:
@@ -207,7 +208,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             # After a call, only the player's own words justify another one.
             if (chosen or (grounded and not done) or tool.id in asked
                     or line_words & _tool_words(tool) or _bounded_find(tool, line)
-                    or tool.id in _needs(world, known, line)):
+                    or tool.id in needed):
                 offered[tool.id] = params
     return offered
 

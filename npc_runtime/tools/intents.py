@@ -74,12 +74,12 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
     for i, sentence in enumerate(sentences(_masked(world, line))):
         if refuses(sentence):
             continue
-        aspects = [a for a in dict.fromkeys(index.best(c, minimum)
+        aspects = [a for a in dict.fromkeys(index.best(c, minimum)[0]
                                             for c in CLAUSE.split(sentence) if questions(c))
                    if a] if questions(sentence) else []
-        best = index.best(sentence, minimum)
+        best, score = index.best(sentence, minimum)
         several = tuple(aspects) if len(aspects) > 1 else ()
-        intent = (Intent(best, index.rank(sentence)[0][1], i, several) if best
+        intent = (Intent(best, score, i, several) if best
                   else Intent(aspects[0], minimum, i, several) if several else None)
         if intent and (intent.tool not in found or found[intent.tool].score < intent.score):
             found[intent.tool] = intent
@@ -183,14 +183,17 @@ class _Index:
     idf: dict[str, float]
     asked_by_questions: frozenset[str] = frozenset()  # tools most examples ask as questions
 
-    def best(self, text: str, minimum: float) -> str:
-        """The tool ``text`` asks for ("" when none reaches ``minimum`` above small talk)."""
+    def best(self, text: str, minimum: float) -> tuple[str, float]:
+        """
+        The tool ``text`` asks for and its probability (("", 0) when none reaches
+        ``minimum`` above small talk).
+        """
         ranked = self.rank(text)
         if remarks(text):  # "It looks powerful." asks for no tool that is asked about
             ranked = [(t, v) for t, v in ranked if t not in self.asked_by_questions]
         if ranked and ranked[0][1] >= minimum and ranked[0][0] != SMALL_TALK:
-            return ranked[0][0]
-        return ""
+            return ranked[0]
+        return "", 0.0
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """Tools (and small talk) by the probability that ``text`` asks for them."""
