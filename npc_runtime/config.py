@@ -68,6 +68,20 @@ class Settings:
     # (the CLI) defaults to $XDG_DATA_HOME/npc-runtime/state.sqlite3.
     state_db: Path | None = None
     tool_timeout_s: float = 10.0  # how long a turn waits for the game to run a tool
+    # Admission: turns decoding at once (each holds a decode batch row), turns waiting for
+    # one, and how long one may wait before it is refused with RESOURCE_EXHAUSTED.
+    max_active_turns: int = 16
+    max_queued_turns: int = 16
+    queue_timeout_s: float = 2.0
+    # Who may call: a file of ``ROLE TOKEN`` lines (roles client, admin); None: anyone.
+    auth_tokens_file: Path | None = None
+    # TLS on both ports (PEM files); both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Serve a non-loopback address without a tokens file (says so at start).
+    insecure: bool = False
+    # Folders LoadWorld may load from (resolved); empty: the served world's own folder.
+    world_roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         checks = [
@@ -87,6 +101,11 @@ class Settings:
             (self.watch_interval_s > 0, "watch_interval_s must be positive"),
             (self.kv_cache_mb >= 0, "kv_cache_mb must be >= 0"),
             (self.tool_timeout_s > 0, "tool_timeout_s must be positive"),
+            (self.max_active_turns > 0, "max_active_turns must be positive"),
+            (self.max_queued_turns >= 0, "max_queued_turns must be >= 0"),
+            (self.queue_timeout_s > 0, "queue_timeout_s must be positive"),
+            ((self.tls_cert is None) == (self.tls_key is None),
+             "TLS needs both a certificate and a key (--tls-cert and --tls-key)"),
         ]
         for ok, message in checks:
             if not ok:

@@ -114,10 +114,12 @@ class DialogueEngine:
         # Engine tool calls waiting for the game: call id -> (session id, answer).
         self._waiting: dict[str, tuple[str, asyncio.Future[tuple[str, str]]]] = {}
 
-    def open_session(self, npc_id: str, player_name: str = "", player_id: str = "") -> Session:
+    def open_session(self, npc_id: str, player_name: str = "", player_id: str = "",
+                     owner: str = "") -> Session:
         """
         Start talking to an NPC. ``player_id`` names whose quest state the conversation
         uses (the game's save or account id); without it the session has its own.
+        ``owner``: the caller's identity; only it may use the session (see ``say``).
 
         Raises:
             UnknownNpcError: No such NPC.
@@ -125,7 +127,7 @@ class DialogueEngine:
         """
         npc = self.world.character(npc_id)
         name = _neutralise(player_name.strip()[:64]) or "a traveller"
-        return self.sessions.open(npc.id, name, _player_id(player_id))
+        return self.sessions.open(npc.id, name, _player_id(player_id), owner)
 
     def options(self, session: Session) -> tuple[str, ...]:
         """What the player may say in ``session`` now to move a quest on (for buttons)."""
@@ -167,9 +169,10 @@ class DialogueEngine:
             learn(point.known.tools)
         return len(speakers)
 
-    def close_session(self, session_id: str) -> None:
-        """Forget a session and its KV cache; raises UnknownSessionError."""
-        self.sessions.close(session_id)
+    def close_session(self, session_id: str, owner: str | None = None) -> None:
+        """Forget a session and its KV cache; raises UnknownSessionError (also when
+        ``owner`` is given and did not open it)."""
+        self.sessions.close(session_id, owner)
         self.kv.drop(("session", session_id))
 
     def sampling(self, max_new_tokens: int = 0, temperature: float | None = None,
@@ -191,7 +194,7 @@ class DialogueEngine:
 
     async def say(
         self, session_id: str, text: str, params: SamplingParams, *, hold: bool = False,
-        tool_choice: str = "", tell: Sequence[str] = (),
+        tool_choice: str = "", tell: Sequence[str] = (), owner: str | None = None,
     ) -> AsyncIterator[ReplyEvent]:
         """
         Stream the NPC's reply to ``text``; closing the iterator stops generation.
@@ -207,7 +210,8 @@ class DialogueEngine:
         makes it call that tool first (the game knows the player clicked "Buy", say),
         with arguments still chosen from the lore and grounded in the player's words.
         ``tell``: fact ids the answer should tell (tree generation); each must be one the
-        NPC may tell now.
+        NPC may tell now. ``owner``: the caller's identity; a session it did not open reads
+        as unknown (None: in-process callers, no check).
 
         A new line in a session whose reply is still running cuts that reply short (the
         player spoke again): its stream ends with ``InterruptedTurnError``, nothing of it
@@ -219,7 +223,7 @@ class DialogueEngine:
             InvalidInputError: Empty or oversized text; a tool_choice the NPC cannot call
                 now (unknown, not yet available, or nothing the player said grounds it).
         """
-        session = self.sessions.get(session_id)
+        session = self.sessions.get(session_id, owner)
         line = self._check_text(text)
         started = time.perf_counter()
         if session.turn_lock.locked():
@@ -262,7 +266,7 @@ class DialogueEngine:
                 pending += [("assistant", called.text), ("tool", outcome.result)]
 
     def submit_tool_result(self, session_id: str, call_id: str, result: str,
-                           error: str = "") -> None:
+                           error: str = "", owner: str | None = None) -> None:
         """
         The game's answer to an engine tool call; the waiting turn goes on with it.
 
@@ -272,7 +276,7 @@ class DialogueEngine:
                 answered, or timed out).
             InvalidInputError: An oversized result.
         """
-        self.sessions.get(session_id)
+        self.sessions.get(session_id, owner)
         if len(result) + len(error) > 4000:
             raise InvalidInputError("a tool result is limited to 4000 characters")
         waiting = self._waiting.get(call_id)

@@ -20,6 +20,7 @@ class Session:
     npc_id: str
     player_name: str
     player_id: str  # whose quest state this conversation reads and changes
+    owner: str = ""  # who may use it (a digest of the token that opened it; "" = anyone)
     history: list[Message] = dataclasses.field(default_factory=list)
     # One turn at a time per session, so history stays in order.
     turn_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock, repr=False)
@@ -40,7 +41,7 @@ class Session:
     def record(self) -> SessionRecord:
         """The session as stored."""
         return SessionRecord(self.id, self.npc_id, self.player_id, self.player_name,
-                             tuple(self.history))
+                             tuple(self.history), self.owner)
 
 
 class SessionRegistry:
@@ -54,9 +55,11 @@ class SessionRegistry:
         self._max = max_sessions
         self._store = store
 
-    def open(self, npc_id: str, player_name: str, player_id: str = "") -> Session:
+    def open(self, npc_id: str, player_name: str, player_id: str = "", owner: str = ""
+             ) -> Session:
         """
         Create a session; without ``player_id`` the session id doubles as the player's.
+        ``owner``: who may use it from now on (see ``get``).
         Raises InvalidInputError when the server is full.
         """
         if len(self._sessions) >= self._max:
@@ -64,19 +67,27 @@ class SessionRegistry:
                 f"too many open sessions ({self._max}); close finished ones with CloseSession"
             )
         session_id = secrets.token_urlsafe(12)
-        session = Session(session_id, npc_id, player_name, player_id or session_id)
+        session = Session(session_id, npc_id, player_name, player_id or session_id, owner)
         self._sessions[session.id] = session
         self._store.save_session(session.record())
         return session
 
-    def get(self, session_id: str) -> Session:
-        """The open session with this id (resumed from the store after a restart)."""
-        if (session := self._sessions.get(session_id)) is not None:
-            return session
-        if len(session_id) <= 64 and (record := self._store.session(session_id)) is not None:
+    def get(self, session_id: str, owner: str | None = None) -> Session:
+        """
+        The open session with this id (resumed from the store after a restart).
+
+        ``owner``: the caller's identity; a session opened by someone else reads as
+        unknown to them (no hint that the id exists). None skips the check (in-process
+        callers such as tree generation).
+        """
+        session = self._sessions.get(session_id)
+        if session is None and len(session_id) <= 64 and (
+                record := self._store.session(session_id)) is not None:
             session = Session(record.id, record.npc_id, record.player_name, record.player_id,
-                              list(record.history))
+                              record.owner, list(record.history))
             self._sessions[session.id] = session
+        if session is not None and (owner is None or secrets.compare_digest(
+                session.owner.encode(), owner.encode())):
             return session
         raise UnknownSessionError(f"no open session {session_id!r}; open one with OpenSession")
 
@@ -85,9 +96,9 @@ class SessionRegistry:
         if session.id in self._sessions:
             self._store.save_session(session.record())
 
-    def close(self, session_id: str) -> None:
-        """Forget a session; raises UnknownSessionError."""
-        self.get(session_id)
+    def close(self, session_id: str, owner: str | None = None) -> None:
+        """Forget a session; raises UnknownSessionError (also when ``owner`` is not its)."""
+        self.get(session_id, owner)
         del self._sessions[session_id]
         self._store.delete_session(session_id)
 

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS session (
     player TEXT NOT NULL,
     player_name TEXT NOT NULL,
     history TEXT NOT NULL,    -- JSON: [[role, text], ...]
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT ''  -- a digest of the token that opened it ('' without auth)
 );
 """
 
@@ -49,6 +50,7 @@ class SessionRecord:
     player_id: str
     player_name: str
     history: tuple[Message, ...] = ()
+    owner: str = ""  # who may use it: a digest of the opening token ("" without auth)
 
 
 class StateStore:
@@ -64,6 +66,9 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(session)")}
+            if "owner" not in columns:  # a file from before sessions had owners
+                self._db.execute("ALTER TABLE session ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the state database {path}: {exc}; "
                               "set NPC_STATE_DB to a writable file") from exc
@@ -102,22 +107,22 @@ class StateStore:
         """Create or update a session (after it opens and after each turn)."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO session (id, npc, player, player_name, history, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "INSERT INTO session (id, npc, player, player_name, history, updated, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "history = excluded.history, updated = excluded.updated",
                 (record.id, record.npc_id, record.player_id, record.player_name,
-                 json.dumps([list(m) for m in record.history]), time.time()))
+                 json.dumps([list(m) for m in record.history]), time.time(), record.owner))
 
     def session(self, session_id: str) -> SessionRecord | None:
         """A stored session, or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT id, npc, player, player_name, history FROM session WHERE id = ?",
+                "SELECT id, npc, player, player_name, history, owner FROM session WHERE id = ?",
                 (session_id,)).fetchone()
         if row is None:
             return None
         history = tuple((str(role), str(text)) for role, text in json.loads(row[4]))
-        return SessionRecord(row[0], row[1], row[2], row[3], history)
+        return SessionRecord(row[0], row[1], row[2], row[3], history, row[5])
 
     def delete_session(self, session_id: str) -> None:
         """Forget a session (its player's quest state stays)."""
