@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from npc_runtime.model.runner import KVCache, OnnxCausalLM
+
+#: Above this, sampling is as good as uniform over the vocabulary: noise, not variety.
+MAX_TEMPERATURE = 10.0
+#: Above this, every token the reply used is all but banned; no useful setting is higher.
+MAX_REPETITION_PENALTY = 10.0
 
 
 class StopReason(enum.Enum):
@@ -36,14 +42,24 @@ class SamplingParams:
     repetition_penalty: float = 1.0  # > 1 discourages tokens the reply already used
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be >= 1")
-        if self.temperature < 0:
-            raise ValueError("temperature must be >= 0")
-        if not 0 < self.top_p <= 1:
-            raise ValueError("top_p must be in (0, 1]")
-        if self.repetition_penalty < 1:
-            raise ValueError("repetition_penalty must be >= 1")
+        # Checked here, once, so NaN or inf never reaches numpy (a NaN temperature turns
+        # every probability into NaN, and the sampler would fail mid-reply). Comparisons
+        # with NaN are all False, hence the explicit isfinite.
+        if isinstance(self.max_new_tokens, bool) or self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, not "
+                             f"{self.max_new_tokens!r}")
+        if not (math.isfinite(self.temperature) and 0 <= self.temperature <= MAX_TEMPERATURE):
+            raise ValueError(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g} "
+                             f"(0: greedy), not {self.temperature!r}")
+        if not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
+            raise ValueError(f"top_p must be a number in (0, 1], not {self.top_p!r}")
+        if not (math.isfinite(self.repetition_penalty)
+                and 1 <= self.repetition_penalty <= MAX_REPETITION_PENALTY):
+            raise ValueError(f"repetition_penalty must be a number from 1 to "
+                             f"{MAX_REPETITION_PENALTY:g} (1: none), not "
+                             f"{self.repetition_penalty!r}")
+        if self.seed is not None and self.seed < 0:
+            raise ValueError(f"seed must be >= 0, not {self.seed!r}")
 
 
 class Sampler:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pytest
 
@@ -85,12 +88,38 @@ def test_repetition_penalty_discourages_repeats() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_new_tokens": 0}, {"temperature": -1.0}, {"top_p": 0.0}, {"repetition_penalty": 0.5}],
+    [{"max_new_tokens": 0}, {"max_new_tokens": -5}, {"temperature": -1.0},
+     {"temperature": math.nan}, {"temperature": math.inf}, {"temperature": 1e30},
+     {"top_p": 0.0}, {"top_p": math.nan}, {"top_p": 1.5}, {"top_p": -math.inf},
+     {"repetition_penalty": 0.5}, {"repetition_penalty": math.nan},
+     {"repetition_penalty": math.inf}, {"repetition_penalty": 1e9}, {"seed": -1}],
+    ids=repr,
 )
 def test_invalid_sampling_params_are_refused(kwargs: dict[str, float]) -> None:
-    """Out-of-range parameters raise ValueError naming the parameter."""
+    """Out-of-range, NaN and infinite parameters raise ValueError naming the parameter."""
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         SamplingParams(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("temperature", "from 0 to 10"), ("top_p", "in (0, 1]"),
+    ("repetition_penalty", "from 1 to 10"),
+])
+def test_refusals_name_the_allowed_range(name: str, expected: str) -> None:
+    """The message says which values are allowed, so a client can fix its request."""
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        SamplingParams(**{name: math.nan})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"temperature": 0.0}, {"temperature": 10.0}, {"top_p": 1e-6}, {"top_p": 1.0},
+    {"repetition_penalty": 1.0}, {"repetition_penalty": 10.0}, {"seed": 0},
+], ids=repr)
+def test_sampling_params_at_the_limits_are_accepted(kwargs: dict[str, float]) -> None:
+    """The bounds themselves are allowed."""
+    params = SamplingParams(**kwargs)  # type: ignore[arg-type]
+    name, value = next(iter(kwargs.items()))
+    assert value == getattr(params, name)
 
 
 def test_generation_cache_covers_exactly_its_ids(tiny_model: LoadedModel) -> None:
