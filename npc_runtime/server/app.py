@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 import signal
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
@@ -26,9 +29,11 @@ from npc_runtime.server._proto.npc.v1 import (
     world_pb2,
     world_pb2_grpc,
 )
+from npc_runtime.server.auth import AuthInterceptor, Tokens, is_loopback, tokens_for
 from npc_runtime.server.dialogue_servicer import DialogueServicer
 from npc_runtime.server.interceptors import RequestContextInterceptor
 from npc_runtime.server.quest_servicer import QuestServicer
+from npc_runtime.server.tls import TlsMaterial, load_tls
 from npc_runtime.server.tree_servicer import TreeServicer
 from npc_runtime.server.world_servicer import WorldServicer
 
@@ -56,6 +61,7 @@ class RunningServer:
     health: health.aio.HealthServicer
     gateway: GrpcWebGateway | None = None
     web_port: int | None = None
+    socket_dir: Path | None = None  # private folder of the gateway's unix socket
 
     async def stop(self, grace_s: float) -> None:
         """Say NOT_SERVING, then let calls in flight finish within ``grace_s``."""
@@ -63,6 +69,27 @@ class RunningServer:
         # Both drain together: gRPC-Web calls in flight are native calls underneath.
         await asyncio.gather(self.server.stop(grace_s),
                              self.gateway.stop() if self.gateway else asyncio.sleep(0))
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Security:
+    """Who may call and over what: checked before anything binds."""
+
+    tokens: Tokens | None  # None: anyone may call
+    tls: TlsMaterial | None  # None: plaintext
+
+
+def check_security(settings: Settings) -> Security:
+    """
+    Read the tokens file and the TLS files, and refuse an open non-loopback server.
+
+    Raises:
+        ConfigError: A malformed tokens file, unusable TLS files, or a non-loopback host
+            with neither a tokens file nor ``insecure``.
+    """
+    return Security(tokens_for(settings), load_tls(settings.tls_cert, settings.tls_key))
 
 
 async def build_server(settings: Settings, engine: DialogueEngine, worlds: WorldHost
@@ -71,8 +98,19 @@ async def build_server(settings: Settings, engine: DialogueEngine, worlds: World
     A started server with the dialogue, world, quest, tree, health and reflection
     services, and gRPC-Web on ``settings.web_port`` if set. Health says SERVING once every
     port listens.
+
+    Raises:
+        ConfigError: See :func:`check_security`; nothing is bound then.
     """
-    server = grpc.aio.server(interceptors=[RequestContextInterceptor()])
+    security = check_security(settings)
+    if security.tokens is None and not is_loopback(settings.host):
+        log.warning("serving_without_tokens", host=settings.host,
+                    message="no --auth-tokens: anyone who can reach this address can call "
+                    "every RPC, including LoadWorld and SetQuestState")
+    interceptors: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor()]
+    if security.tokens is not None:  # outermost: a refused caller learns nothing else
+        interceptors.insert(0, AuthInterceptor(security.tokens))
+    server = grpc.aio.server(interceptors=interceptors)
     dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(DialogueServicer(engine), server)
     world_pb2_grpc.add_WorldServiceServicer_to_server(WorldServicer(worlds), server)
     quest_pb2_grpc.add_QuestServiceServicer_to_server(QuestServicer(engine), server)
@@ -80,29 +118,44 @@ async def build_server(settings: Settings, engine: DialogueEngine, worlds: World
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
-    await server.start()
+    address = f"{settings.host}:{settings.port}"
+    if security.tls is not None:  # TLS only: no plaintext port beside it
+        port = server.add_secure_port(address, security.tls.server_credentials())
+    else:
+        port = server.add_insecure_port(address)
     running = RunningServer(server, port, health_servicer)
     if settings.web_port is not None:
-        running.gateway, running.web_port = await _start_web_gateway(settings, port)
+        # The gateway reaches the native server over a unix socket in a folder only this
+        # user may enter, never over a plaintext TCP port (its calls still meet every
+        # interceptor, auth included: the gateway forwards the caller's token).
+        running.socket_dir = Path(tempfile.mkdtemp(prefix="npc-runtime-"))
+        socket = f"unix:{running.socket_dir / 'native.sock'}"
+        server.add_insecure_port(socket)
+    await server.start()
+    if running.socket_dir is not None:
+        try:
+            running.gateway, running.web_port = await _start_web_gateway(settings, socket,
+                                                                         security.tls)
+        except BaseException:
+            await running.stop(0)
+            raise
     for name in ("", *SERVICE_NAMES[:2]):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running
 
 
-async def _start_web_gateway(settings: Settings, native_port: int
+async def _start_web_gateway(settings: Settings, target: str, tls: TlsMaterial | None
                              ) -> tuple[GrpcWebGateway, int]:
-    """gRPC-Web on ``settings.web_port`` in front of the native server at ``native_port``;
-    returns the gateway and the port it bound."""
+    """gRPC-Web on ``settings.web_port`` (over TLS if ``tls``) in front of the native
+    server at ``target``; returns the gateway and the port it bound."""
     from npc_runtime.server.grpc_web import GrpcWebGateway, methods_of
 
     files = (dialogue_pb2.DESCRIPTOR, world_pb2.DESCRIPTOR, quest_pb2.DESCRIPTOR,
              tree_pb2.DESCRIPTOR, health_pb2.DESCRIPTOR)
     methods = methods_of(files, SERVICE_NAMES)
-    host = settings.host if settings.host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"
-    target = f"[{host}]:{native_port}" if ":" in host else f"{host}:{native_port}"
     gateway = GrpcWebGateway(target, methods, settings.web_cors_origins)
-    port = await gateway.start(settings.host, settings.web_port or 0, settings.shutdown_grace_s)
+    port = await gateway.start(settings.host, settings.web_port or 0, settings.shutdown_grace_s,
+                               ssl_context=tls.context if tls else None)
     return gateway, port
 
 
@@ -120,6 +173,7 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
     if settings.watch:
         worlds.start_watching(settings.watch_interval_s)
     log.info("serving", host=settings.host, port=running.port, world=engine.world.name,
+             tls=settings.tls_cert is not None, tokens=settings.auth_tokens_file is not None,
              npcs=sorted(engine.world.characters), model=str(engine.model.path),
              providers=engine.model.runner.providers)
     stop = asyncio.Event()

@@ -19,6 +19,7 @@ from npc_runtime.dialogue.events import (
 from npc_runtime.model.generate import StopReason
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+from npc_runtime.server.auth import caller
 from npc_runtime.server.status import domain_errors
 
 _STOP_REASONS = {
@@ -42,7 +43,8 @@ _CHECK_ACTIONS = {
 
 
 class DialogueServicer(pb_grpc.DialogueServiceServicer):
-    """Adapts the wire contract to :class:`DialogueEngine`."""
+    """Adapts the wire contract to :class:`DialogueEngine`; a session belongs to the
+    caller that opened it (:func:`caller`: its token's digest, "" without tokens)."""
 
     def __init__(self, engine: DialogueEngine) -> None:
         self._engine = engine
@@ -52,7 +54,7 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
     ) -> pb.OpenSessionResponse:
         async with domain_errors(context):
             session = self._engine.open_session(request.npc_id, request.player_name,
-                                                request.player_id)
+                                                request.player_id, owner=caller())
             npc = self._engine.world.character(session.npc_id)
         return pb.OpenSessionResponse(session_id=session.id, npc_id=npc.id, npc_name=npc.name,
                                       options=self._engine.options(session))
@@ -72,7 +74,8 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
             )
             hold = request.mode == pb.REPLY_MODE_HOLD
             async for event in self._engine.say(request.session_id, request.text, params,
-                                                hold=hold, tool_choice=request.tool_choice):
+                                                hold=hold, tool_choice=request.tool_choice,
+                                                owner=caller()):
                 yield _to_proto(event)
 
     async def SubmitToolResult(  # noqa: N802
@@ -80,14 +83,14 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
     ) -> pb.SubmitToolResultResponse:
         async with domain_errors(context):
             self._engine.submit_tool_result(request.session_id, request.call_id,
-                                            request.result_json, request.error)
+                                            request.result_json, request.error, owner=caller())
         return pb.SubmitToolResultResponse()
 
     async def CloseSession(  # noqa: N802
         self, request: pb.CloseSessionRequest, context: grpc.aio.ServicerContext
     ) -> pb.CloseSessionResponse:
         async with domain_errors(context):
-            self._engine.close_session(request.session_id)
+            self._engine.close_session(request.session_id, owner=caller())
         return pb.CloseSessionResponse()
 
 

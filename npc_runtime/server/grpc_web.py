@@ -2,13 +2,15 @@
 gRPC-Web for clients without HTTP/2: browsers, WebGL, Godot's ``HTTPClient``, Unity.
 
 An HTTP/1.1 front (aiohttp) that forwards each call, bytes untouched, to the native
-server in the same process over a loopback channel. Every call therefore meets the same
-interceptors, validation and servicers as native gRPC, and statuses and trailers come
-back exactly as the native server wrote them. (The alternatives, evaluated: sonora 0.2.3
-serves the servicers a second time but mangles unary trailers, answers an empty stream
-with HTTP 500 and drops errors after the first message; connectrpc wants servicers and
-generated code of its own on another protobuf runtime.) The cost is one loopback hop,
-about a millisecond a call.
+server in the same process over a private unix socket (``app.build_server``). Every
+call therefore meets the same interceptors, validation and servicers as native gRPC, and
+statuses and trailers come back exactly as the native server wrote them. (The
+alternatives, evaluated: sonora 0.2.3 serves the servicers a second time but mangles
+unary trailers, answers an empty stream with HTTP 500 and drops errors after the first
+message; connectrpc wants servicers and generated code of its own on another protobuf
+runtime.) The cost is one local hop, about a millisecond a call. Request headers that
+are call metadata go along, so the caller's ``authorization: Bearer TOKEN`` is checked by
+the native server's interceptor exactly as for a native call.
 
 Wire format (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-WEB.md), binary only:
 ``POST /<service>/<method>``, ``content-type: application/grpc-web+proto``, body one frame
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,7 +47,8 @@ _NOT_METADATA = frozenset({
     "x-user-agent", "grpc-timeout", "grpc-accept-encoding", "cache-control", "pragma",
 })
 # What a browser may send and read across origins.
-_ALLOW_HEADERS = "content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id"
+_ALLOW_HEADERS = ("content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id, "
+                  "authorization")
 _EXPOSE_HEADERS = "grpc-status, grpc-message"
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
@@ -87,10 +91,11 @@ class GrpcWebGateway:
         self._stubs: dict[str, _Stub] = {}  # path -> the channel's callable for it
         self._runner: web.AppRunner | None = None
 
-    async def start(self, host: str, port: int, grace_s: float = 5.0) -> int:
+    async def start(self, host: str, port: int, grace_s: float = 5.0,
+                    ssl_context: ssl.SSLContext | None = None) -> int:
         """
-        Listen on ``host:port`` (0 picks a free port); returns the port bound.
-        On stop, calls in flight get ``grace_s`` to finish.
+        Listen on ``host:port`` (0 picks a free port), over TLS only if ``ssl_context``;
+        returns the port bound. On stop, calls in flight get ``grace_s`` to finish.
         """
         self._channel = grpc.aio.insecure_channel(self._target)
         self._stubs = {path: (self._channel.unary_stream(path) if m.server_streaming
@@ -104,7 +109,7 @@ class GrpcWebGateway:
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
                                      shutdown_timeout=grace_s)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        await web.TCPSite(self._runner, host, port, ssl_context=ssl_context).start()
         return int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:

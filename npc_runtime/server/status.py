@@ -23,6 +23,7 @@ _CODES: list[tuple[type[errors.NpcRuntimeError], grpc.StatusCode]] = [
     (errors.InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.InterruptedTurnError, grpc.StatusCode.ABORTED),
     (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.ModelError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.LoreError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.NpcRuntimeError, grpc.StatusCode.INTERNAL),
@@ -40,6 +41,9 @@ async def domain_errors(context: grpc.aio.ServicerContext) -> AsyncIterator[None
     try:
         yield
     except errors.NpcRuntimeError as exc:
+        if isinstance(exc, errors.OverloadedError):  # when to retry, for clients to act on
+            context.set_trailing_metadata(
+                (("retry-after-ms", str(round(exc.retry_after_s * 1000))),))
         await context.abort(code_for(exc), str(exc))
     except Exception:
         if context.done():
@@ -54,3 +58,13 @@ async def domain_errors(context: grpc.aio.ServicerContext) -> AsyncIterator[None
 async def abort_invalid(context: grpc.aio.ServicerContext, message: str) -> None:
     """Abort with INVALID_ARGUMENT (used for requests that cannot even be decoded)."""
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+async def abort_unauthenticated(context: grpc.aio.ServicerContext, message: str) -> None:
+    """Abort with UNAUTHENTICATED (no token, or one the server does not know)."""
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+
+async def abort_permission_denied(context: grpc.aio.ServicerContext, message: str) -> None:
+    """Abort with PERMISSION_DENIED (a known token without the role the call needs)."""
+    await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)

@@ -50,19 +50,28 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
     box: dict[str, object] = {}
 
     async def run() -> None:
-        running = await build_server(settings, engine, host)
+        try:
+            running = await build_server(settings, engine, host)
+        except Exception as exc:
+            box["error"] = exc
+            started.set()
+            return
         if settings.watch:
             host.start_watching(settings.watch_interval_s)
-        box.update(server=running.server, port=running.port, web_port=running.web_port)
+        stop = asyncio.Event()
+        box.update(stop=stop, port=running.port, web_port=running.web_port)
         started.set()
-        await running.server.wait_for_termination()
-        if running.gateway is not None:
-            await running.gateway.stop()
+        await stop.wait()
         await host.stop_watching()
+        await running.stop(1)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
     assert started.wait(30), "server did not start"
+    if "error" in box:
+        thread.join(10)
+        engine.shutdown()
+        raise box["error"]  # type: ignore[misc]
     channel = grpc.insecure_channel(f"127.0.0.1:{box['port']}")
     try:
         yield LiveServer(int(box["port"]), engine, channel,  # type: ignore[call-overload]
@@ -72,8 +81,8 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
                          box.get("web_port"))  # type: ignore[arg-type]
     finally:
         channel.close()
-        # run() returns once the server has stopped, which ends the loop's thread.
-        asyncio.run_coroutine_threadsafe(box["server"].stop(1), loop)  # type: ignore[attr-defined]
+        # run() stops the server and returns, which ends the loop's thread.
+        loop.call_soon_threadsafe(box["stop"].set)  # type: ignore[attr-defined]
         thread.join(10)
         assert not thread.is_alive(), "server did not stop"
         engine.shutdown()
