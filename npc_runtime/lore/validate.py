@@ -95,6 +95,7 @@ class _Semantic:
         return list(enumerate(self.data.get(kind, [])))
 
     def run(self) -> None:
+        self._check_has_characters()
         if "world" not in self.data:
             self.warn((), "no-world", "no file has a 'world:' section with the world's name",
                       "add world: {name: ..., setting: ...}")
@@ -110,6 +111,19 @@ class _Semantic:
             self._check_tool(i, tool)
         self._check_characters()
         self._check_facts()
+
+    def _check_has_characters(self) -> None:
+        # The one place that says a world without an NPC is no world: lore validate,
+        # serve's first load, LoadWorld and hot reload all go through here.
+        if self.data.get("characters"):
+            return
+        hint = ("add a character under characters: with an id, a name and a persona, e.g. "
+                "characters: [{id: maren, name: Maren, persona: {traits: [kind]}}]")
+        code, what = (("empty-world", "the world is empty: no file defines anything") if not
+                      self.data else ("no-characters", "the world has no characters"))
+        self.diagnostics.append(Diagnostic(
+            self.sources.at(("characters",), key=True), "error", code,
+            f"{what}, so there is no NPC to talk to", hint))
 
     def _collect_ids(self) -> None:
         for kind in ID_KINDS:

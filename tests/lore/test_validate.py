@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.cli import main
+from npc_runtime.errors import LoreError
 from npc_runtime.lore.diagnostics import WorldInvalidError
 from npc_runtime.lore.loader import check_world_files, load_world
 
@@ -122,3 +123,38 @@ def test_non_utf8_is_refused(tmp_path: Path) -> None:
     _, diagnostics = check_world_files(tmp_path)
     assert [str(d.location) for d in diagnostics] == ["latin1.yaml:1:1"]
     assert diagnostics[0].code == "not-utf8"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("", "empty-world"),
+    ("# only a comment\n", "empty-world"),
+    ("world: {name: Ghost Town}\nitems:\n  - {id: lantern, name: Lantern}\n", "no-characters"),
+    ("characters: []\n", "no-characters"),
+])
+def test_a_world_without_characters_is_an_error(tmp_path: Path, text: str, code: str) -> None:
+    """An empty world, or one with no NPC, is invalid and the hint says what to add."""
+    (tmp_path / "world.yaml").write_text(text)
+    world, diagnostics = check_world_files(tmp_path)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    assert world is None
+    assert [code] == [d.code for d in errors]
+    assert str(errors[0].location) == "world.yaml:1:1"
+    assert "characters:" in errors[0].hint
+
+
+def test_load_world_refuses_a_world_without_characters(tmp_path: Path) -> None:
+    """serve's first load raises a LoreError naming the missing characters."""
+    (tmp_path / "world.yaml").write_text("world: {name: Ghost Town}\n")
+    with pytest.raises(LoreError, match="no characters"):
+        load_world(tmp_path)
+
+
+def test_validate_cli_fails_a_world_without_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """lore validate exits 1 and tells the writer to add a character."""
+    (tmp_path / "world.yaml").write_text("world: {name: Ghost Town}\n")
+    assert main(["lore", "validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "error[no-characters]" in out
+    assert "add a character under characters:" in out

@@ -6,6 +6,7 @@ import time
 
 import grpc
 import pytest
+from structlog.testing import capture_logs
 
 from npc_runtime.config import EXAMPLE_WORLD
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as dpb
@@ -53,6 +54,18 @@ def test_load_swaps_the_world_and_sessions_carry_on(live_server: LiveServer) -> 
     live_server.worlds.LoadWorld(pb.LoadWorldRequest(source=_files(GOOD)))
 
 
+def test_load_refuses_a_world_without_characters(live_server: LiveServer) -> None:
+    """LoadWorld of a world with no NPC is refused with a diagnostic; the old world stays."""
+    before = live_server.worlds.GetWorldInfo(pb.GetWorldInfoRequest()).world
+    response = live_server.worlds.LoadWorld(
+        pb.LoadWorldRequest(source=_files("world: {name: Ghost Town}\n")))
+    errors = [d for d in response.diagnostics if d.severity == pb.SEVERITY_ERROR]
+    assert not response.loaded
+    assert [d.code for d in errors] == ["no-characters"]
+    assert "characters:" in errors[0].hint
+    assert before.version == response.world.version
+
+
 @pytest.mark.parametrize(("source", "code"), [
     (pb.WorldSource(path="../../../../etc"), grpc.StatusCode.PERMISSION_DENIED),
     (pb.WorldSource(files=pb.WorldFiles(files={"../x.yaml": "a: 1"})),
@@ -94,3 +107,16 @@ def test_hot_reload_serves_a_valid_edit_and_rejects_an_invalid_one(
     assert watched_server.engine.world.version == reloaded.version
     events = list(watched_server.stub.Say(dpb.SayRequest(session_id=session, text="Hello?")))
     assert events[-1].HasField("line_done")
+
+
+def test_hot_reload_keeps_the_last_good_world_when_the_characters_go(
+    watched_server: LiveServer,
+) -> None:
+    """An edit that leaves no NPC is logged as rejected and the last good world serves on."""
+    before = watched_server.engine.world.version
+    with capture_logs() as logs:
+        (watched_server.world_path / "world.yaml").write_text("world: {name: Ghost Town}\n")
+        assert _wait_for(lambda: any(e["event"] == "world_reload_rejected" for e in logs))
+    rejected = next(e for e in logs if e["event"] == "world_reload_rejected")
+    assert any("no-characters" in error for error in rejected["errors"])
+    assert before == watched_server.engine.world.version
