@@ -8,13 +8,16 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.errors import LoreError, NpcRuntimeError
 from npc_runtime.logs import configure_logging
+
+if TYPE_CHECKING:
+    from npc_runtime.server.client import DialogueClient
 
 log = structlog.get_logger("npc_runtime")
 
@@ -35,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     names = {"world", "model_dir", "cache_dir", "precision", "device", "threads", "host", "port",
              "log_format", "log_level", "max_new_tokens", "watch", "warm", "kv_cache_mb",
-             "web_port", "web_cors_origins"}
+             "web_port", "web_cors_origins", "auth_tokens_file", "tls_cert", "tls_key",
+             "insecure"}
     flags = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
              if k in names}
     return Settings.load(flags)
@@ -64,8 +68,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from npc_runtime.lore.loader import load_world
     from npc_runtime.model.host_memory import return_freed_memory
     from npc_runtime.model.loader import load_model
-    from npc_runtime.server.app import serve
+    from npc_runtime.server.app import check_security, serve
 
+    check_security(settings)  # a bad tokens or TLS file fails now, not after the model loads
     return_freed_memory()  # before the model loads: its buffers follow the same rule
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
@@ -183,11 +188,23 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _cmd_say(args: argparse.Namespace) -> int:
-    from npc_runtime.server.client import DialogueClient
+def _client(args: argparse.Namespace) -> DialogueClient:
+    """The client for ``say`` and ``chat``: --token/--token-file, --ca-file/--tls."""
+    from npc_runtime.server.client import ClientError, DialogueClient
 
+    token = args.token or ""
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ClientError(f"cannot read --token-file {args.token_file}: {exc}") from exc
+    return DialogueClient(args.host, args.port, token=token, ca_file=args.ca_file,
+                          tls=args.tls)
+
+
+def _cmd_say(args: argparse.Namespace) -> int:
     stream = None if args.json else _print_delta
-    with DialogueClient(args.host, args.port) as client:
+    with _client(args) as client:
         session, _ = client.open_session(args.npc, args.player)
         try:
             reply = client.say(session, args.text, on_token=stream, hold=args.hold,
@@ -205,9 +222,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from npc_runtime.server.client import DialogueClient
-
-    with DialogueClient(args.host, args.port) as client:
+    with _client(args) as client:
         session, name = client.open_session(args.npc, args.player)
         print(f"Talking to {name}. Empty line or Ctrl-D to leave.", file=sys.stderr)
         try:
@@ -325,6 +340,19 @@ def _add_serve(sub: Subparsers) -> None:
                        metavar="ORIGIN",
                        help="page origin allowed to call gRPC-Web from a browser, e.g. "
                        "http://localhost:8060 (repeatable; * allows any; NPC_WEB_CORS_ORIGINS)")
+    serve.add_argument("--auth-tokens", dest="auth_tokens_file", type=Path, metavar="FILE",
+                       help="only callers with a token in FILE may call: one 'ROLE TOKEN' a "
+                       "line (# comments allowed); role client talks and reads, admin also "
+                       "loads worlds and sets quest state; clients send 'authorization: "
+                       "Bearer TOKEN' (NPC_AUTH_TOKENS_FILE; default: anyone may call)")
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM",
+                       help="serve TLS on both ports with this certificate (chain); needs "
+                       "--tls-key; plaintext is then refused (NPC_TLS_CERT)")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM",
+                       help="the certificate's unencrypted private key (NPC_TLS_KEY)")
+    serve.add_argument("--insecure", action="store_true", default=None,
+                       help="allow a non-loopback --host without --auth-tokens: anyone who "
+                       "can reach it may call everything (NPC_INSECURE)")
     serve.add_argument("--device", choices=["auto", "cpu", "cuda"])
     serve.add_argument("--threads", type=int, help="onnxruntime threads (default: all cores)")
     serve.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"],
@@ -351,6 +379,17 @@ def _add_talk(sub: Subparsers) -> None:
         p.add_argument("--player", default="", help="the player's name, as the NPC will use it")
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=50051)
+        token = p.add_mutually_exclusive_group()
+        token.add_argument("--token", help="token for a server started with --auth-tokens "
+                           "(visible to other local users in the process list: prefer "
+                           "--token-file)")
+        token.add_argument("--token-file", type=Path, metavar="FILE",
+                           help="read the token from FILE (its only content)")
+        p.add_argument("--ca-file", type=Path, metavar="PEM",
+                       help="talk TLS, trusting this certificate (e.g. the server's "
+                       "--tls-cert when self-signed)")
+        p.add_argument("--tls", action="store_true",
+                       help="talk TLS, trusting the system's certificate authorities")
         p.add_argument("--max-new-tokens", type=int)
         p.add_argument("--temperature", type=float, help="0 = greedy (server default)")
         p.add_argument("--top-p", type=float)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 
@@ -45,11 +46,35 @@ ToolHandler = Callable[[str, dict[str, object]], tuple[str, str]]
 
 
 class DialogueClient:
-    """Opens a channel to ``host:port``; use as a context manager."""
+    """
+    Opens a channel to ``host:port``; use as a context manager.
 
-    def __init__(self, host: str, port: int) -> None:
-        self.target = f"{host}:{port}"
-        self._channel = grpc.insecure_channel(self.target)
+    Args:
+        token: Sent as ``authorization: Bearer TOKEN`` on every call ("" sends none).
+        ca_file: PEM certificate(s) to trust: the channel is TLS (the server's own
+            certificate, for a self-signed one).
+        tls: TLS trusting the system's certificate authorities (implied by ``ca_file``).
+
+    Raises:
+        ClientError: ``ca_file`` cannot be read.
+    """
+
+    def __init__(self, host: str, port: int, *, token: str = "", ca_file: Path | None = None,
+                 tls: bool = False) -> None:
+        bare_v6 = ":" in host and not host.startswith("[")
+        self.target = f"[{host}]:{port}" if bare_v6 else f"{host}:{port}"
+        self._token = token
+        self._tls = tls or ca_file is not None
+        if self._tls:
+            try:
+                roots = ca_file.read_bytes() if ca_file is not None else None
+            except OSError as exc:
+                raise ClientError(f"cannot read --ca-file {ca_file}: {exc.strerror}") from exc
+            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+            self._channel = grpc.secure_channel(self.target, credentials)
+        else:
+            self._channel = grpc.insecure_channel(self.target)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = pb_grpc.DialogueServiceStub(self._channel)
 
     def __enter__(self) -> DialogueClient:
@@ -62,8 +87,8 @@ class DialogueClient:
         """Start a conversation; returns (session id, NPC display name)."""
         with self._errors():
             response = self._stub.OpenSession(
-                pb.OpenSessionRequest(npc_id=npc_id, player_name=player_name), timeout=30
-            )
+                pb.OpenSessionRequest(npc_id=npc_id, player_name=player_name), timeout=30,
+                metadata=self._metadata)
         return response.session_id, response.npc_name
 
     def say(self, session_id: str, text: str, on_token: Callable[[str], None] | None = None,
@@ -96,7 +121,7 @@ class DialogueClient:
                     result, error = on_tool_call(call.tool, json.loads(call.arguments_json))
                     self._stub.SubmitToolResult(pb.SubmitToolResultRequest(
                         session_id=session_id, call_id=call.call_id, result_json=result,
-                        error=error), timeout=30)
+                        error=error), timeout=30, metadata=self._metadata)
                 elif event.HasField("line_done"):
                     done, t = event.line_done, event.line_done.timings
                     now = time.perf_counter()
@@ -116,21 +141,33 @@ class DialogueClient:
     def close_session(self, session_id: str) -> None:
         """End a conversation."""
         with self._errors():
-            self._stub.CloseSession(pb.CloseSessionRequest(session_id=session_id), timeout=30)
+            self._stub.CloseSession(pb.CloseSessionRequest(session_id=session_id), timeout=30,
+                                    metadata=self._metadata)
 
     def _stream(self, request: pb.SayRequest) -> Iterator[pb.SayResponse]:
-        yield from self._stub.Say(request, timeout=300)
+        yield from self._stub.Say(request, timeout=300, metadata=self._metadata)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         try:
             yield
         except grpc.RpcError as exc:
-            code, details = exc.code(), exc.details()
-            if code == grpc.StatusCode.UNAVAILABLE:
-                raise ClientError(f"cannot reach the server at {self.target}: is "
-                                  "`npc-runtime serve` running there?") from exc
-            raise ClientError(f"{code.name}: {details}") from exc
+            raise ClientError(self._explain(exc.code(), exc.details() or "")) from exc
+
+    def _explain(self, code: grpc.StatusCode, details: str) -> str:
+        """One line a person can act on (the CLI prints it as ``error: ...``)."""
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return ("the server does not know this token: check --token" if self._token
+                    else "the server needs a token: pass --token")
+        if code == grpc.StatusCode.PERMISSION_DENIED:
+            return f"this token may not do that: {details}"
+        if code == grpc.StatusCode.UNAVAILABLE:
+            hint = ("is `npc-runtime serve` running there, and with TLS (then pass "
+                    "--ca-file)?" if not self._tls else
+                    "is `npc-runtime serve` running there with TLS, and does --ca-file "
+                    "hold its certificate?")
+            return f"cannot reach the server at {self.target}: {hint}"
+        return f"{code.name}: {details}"
 
 
 def _check(report: pb.CheckReport) -> dict[str, object]:
