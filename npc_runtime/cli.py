@@ -63,14 +63,15 @@ def _model_dir(settings: Settings) -> Path:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from npc_runtime.server.app import check_security, serve
+
+    check_security(settings)  # a bad tokens or TLS file fails now, not after the model loads
     configure_logging(settings.log_format, settings.log_level)
     from npc_runtime.dialogue.engine import DialogueEngine
     from npc_runtime.lore.loader import load_world
     from npc_runtime.model.host_memory import return_freed_memory
     from npc_runtime.model.loader import load_model
-    from npc_runtime.server.app import check_security, serve
 
-    check_security(settings)  # a bad tokens or TLS file fails now, not after the model loads
     return_freed_memory()  # before the model loads: its buffers follow the same rule
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)

@@ -13,6 +13,7 @@ import grpc
 import pytest
 from structlog.testing import capture_logs
 
+from npc_runtime.cli import main
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.errors import ConfigError
 from npc_runtime.model.loader import LoadedModel
@@ -129,6 +130,17 @@ def test_health_answers_without_token(auth_server: LiveServer) -> None:
     stub = health_pb2_grpc.HealthStub(auth_server.channel)
     response = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
     assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_answers_without_token(auth_server: LiveServer) -> None:
+    """Reflection stays open: grpcurl lists the services without a token."""
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    stub = reflection_pb2_grpc.ServerReflectionStub(auth_server.channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    response = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
+    names = {s.name for s in response.list_services_response.service}
+    assert "npc.v1.DialogueService" in names
 
 
 def test_session_belongs_to_its_token(auth_server: LiveServer) -> None:
@@ -279,3 +291,22 @@ def test_insecure_non_loopback_server_starts(tiny_model: LoadedModel) -> None:
     warnings = [e for e in logs if e["event"] == "serving_without_tokens"]
     assert [e["log_level"] for e in warnings] == ["warning"]
     assert "anyone" in warnings[0]["message"]
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--auth-tokens", "TOKENS"], "TOKENS:2: expected 'ROLE TOKEN'"),
+    (["--host", "0.0.0.0"], "refusing to serve 0.0.0.0 without tokens"),
+])
+def test_serve_refuses_before_loading_anything(tmp_path: Path, flags: list[str], says: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``serve`` with a malformed tokens file, or open on every address, exits 1 at once
+    with one line (no model is loaded: --model names nothing)."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"client {CLIENT_A}\nadmin\n")
+    argv = ["serve", "--model", str(tmp_path / "no-model"), "--port", "0",
+            *[str(tokens) if f == "TOKENS" else f for f in flags]]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + says.replace("TOKENS", str(tokens)))
+    assert err.count("\n") == 1
+    assert CLIENT_A not in err
