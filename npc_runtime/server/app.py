@@ -107,6 +107,10 @@ async def build_server(settings: Settings, engine: DialogueEngine, worlds: World
         log.warning("serving_without_tokens", host=settings.host,
                     message="no --auth-tokens: anyone who can reach this address can call "
                     "every RPC, including LoadWorld and SetQuestState")
+    elif security.tls is None and not is_loopback(settings.host):
+        log.warning("tokens_in_plaintext", host=settings.host,
+                    message="no --tls-cert: tokens cross the network readable by anyone "
+                    "on the path; serve TLS or keep the server behind one")
     interceptors: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor()]
     if security.tokens is not None:  # outermost: a refused caller learns nothing else
         interceptors.insert(0, AuthInterceptor(security.tokens))

@@ -123,6 +123,9 @@ def load_tokens(path: Path) -> Tokens:
     if not entries:
         raise ConfigError(f"{path}: no tokens (one 'ROLE TOKEN' a line; roles "
                           f"{', '.join(ROLES)})")
+    if path.stat().st_mode & 0o077:
+        log.warning("tokens_file_readable_by_others", path=str(path),
+                    hint=f"chmod 600 {path}")
     return Tokens(tuple(entries))
 
 

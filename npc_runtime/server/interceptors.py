@@ -1,7 +1,8 @@
 """
 Concerns shared by every RPC: a request id in the logs, timing, and refusing requests
 whose bytes do not decode (invalid UTF-8 in a string field) with INVALID_ARGUMENT
-instead of grpc's default INTERNAL.
+instead of grpc's default INTERNAL. Who may call is checked before these, by
+``server/auth.py``'s interceptor (when the server has tokens).
 """
 
 from __future__ import annotations
