@@ -3,14 +3,19 @@ The served world: validate and swap worlds, and hot-reload the world folder.
 
 A swap happens between turns (a turn reads the world once), so open sessions carry on.
 An invalid world is never served: the previous one stays and the errors are reported.
+A client names a world on the server by a path under one of the world roots (the served
+world's own folder unless ``NPC_WORLD_ROOTS`` says otherwise): the folder and every file
+in it are resolved, symbolic links followed, before the check, and refusals repeat the
+path as the client gave it, never the server's own absolute paths.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import structlog
@@ -30,12 +35,22 @@ Snapshot = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of every w
 class WorldHost:
     """Owns which world the engine serves and where it came from."""
 
-    def __init__(self, engine: DialogueEngine, path: Path | None) -> None:
+    def __init__(self, engine: DialogueEngine, path: Path | None, *,
+                 roots: Sequence[Path] = ()) -> None:
+        """
+        Args:
+            engine: The engine whose world this host swaps.
+            path: The served world's folder (or file), watched for edits.
+            roots: Folders clients may load worlds from (``Settings.world_roots``);
+                empty: only the served world's own folder.
+        """
         self.engine = engine
         self.path = path.resolve() if path else None
-        # Clients may load worlds from this folder and below, never elsewhere.
-        self.root = (self.path if self.path and self.path.is_dir() else
-                     self.path.parent if self.path else Path.cwd()).parent
+        served = self.path if self.path is None or self.path.is_dir() else self.path.parent
+        # Clients may load worlds from under these folders (resolved), never elsewhere:
+        # not their siblings, and not through a symbolic link that leads out of them.
+        self.roots: tuple[Path, ...] = tuple(Path(r).resolve() for r in roots) or (
+            (served,) if served else ())
         self._watcher: asyncio.Task[None] | None = None
         self._snapshot: Snapshot = self._scan()
 
@@ -51,16 +66,16 @@ class WorldHost:
 
         Raises:
             InvalidInputError: Both or neither source, or malformed file names or sizes.
-            PermissionDeniedError: ``path`` is outside the world root.
-            LoreError: ``path`` holds no YAML.
+            PermissionDeniedError: ``path``, or a file under it once symbolic links are
+                followed, is outside every world root.
+            LoreError: Nothing at ``path``, or no YAML there.
         """
         if bool(path) == bool(files):
             raise InvalidInputError("give exactly one world source: a path or files")
         if path:
-            target = (self.root / path).resolve()
-            if not target.is_relative_to(self.root):
-                raise PermissionDeniedError(f"{path!r} is outside the world root {self.root}")
-            return await asyncio.to_thread(check_world_files, target)
+            target = self._locate(path)
+            return await asyncio.to_thread(
+                functools.partial(check_world_files, target, within=self.roots, label=path))
         assert files is not None
         _check_names(files)
         with tempfile.TemporaryDirectory(prefix="npc-world-") as tmp:
@@ -76,6 +91,30 @@ class WorldHost:
         if world is not None:
             self._serve(world, "client")
         return world is not None, diagnostics
+
+    def _locate(self, path: str) -> Path:
+        """
+        The resolved world folder or file that a client's ``path`` names: relative to a
+        root (the first one under which it exists), or absolute. Messages name the path
+        as the client gave it, never the server's absolute folders.
+        """
+        if not self.roots:
+            raise PermissionDeniedError("this server loads no world from a path; send the "
+                                        "files instead")
+        try:
+            targets = [(root / path).resolve() for root in self.roots]
+            inside = [t for t in targets if any(t.is_relative_to(r) for r in self.roots)]
+            found = next((target for target in inside if target.exists()), None)
+        except (OSError, ValueError) as exc:  # NUL bytes, names too long, unreadable
+            raise InvalidInputError(f"path {path!r} cannot be used: "
+                                    f"{type(exc).__name__}") from exc
+        if found is not None:
+            return found
+        if len(inside) < len(targets):  # whether it exists out there is none of its business
+            raise PermissionDeniedError(
+                f"{path!r} is outside the folders this server loads worlds from (its "
+                "world's own folder, or NPC_WORLD_ROOTS)")
+        raise LoreError(f"{path!r}: no world folder or file there")
 
     def start_watching(self, interval_s: float) -> None:
         """Poll the world folder and hot-reload valid changes."""

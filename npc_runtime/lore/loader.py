@@ -8,10 +8,11 @@ partial world.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from npc_runtime.errors import LoreError
+from npc_runtime.errors import LoreError, PermissionDeniedError
 from npc_runtime.lore.diagnostics import Diagnostic, Location, WorldInvalidError
 from npc_runtime.lore.model import (
     Character,
@@ -36,33 +37,61 @@ from npc_runtime.lore.yaml_source import read_yaml
 MAX_FILES = 500
 
 
-def world_files(path: Path) -> list[Path]:
-    """The YAML files of a world: the file itself, or ``*.yaml``/``*.yml`` under a folder."""
+def world_files(path: Path, *, within: Sequence[Path] = (), label: str | None = None
+                ) -> list[Path]:
+    """
+    The YAML files of a world: the file itself, or ``*.yaml``/``*.yml`` under a folder.
+
+    Args:
+        path: The world folder or file.
+        within: Resolved folders every file must resolve into (a symlinked file pointing
+            elsewhere is refused); empty: no confinement.
+        label: How messages name ``path`` (default: the path itself), so a server can
+            keep its absolute paths out of what clients read.
+
+    Raises:
+        LoreError: No such folder or file, no YAML files, or too many.
+        PermissionDeniedError: A file resolves outside every folder of ``within``.
+    """
+    name = label or str(path)
     if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise LoreError(f"{path}: no such world folder or file (pass --world FOLDER)")
-    files = sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+        files = [path]
+    elif not path.is_dir():
+        raise LoreError(f"{name}: no such world folder or file (pass --world FOLDER)")
+    else:
+        files = sorted(p for p in path.rglob("*")
+                       if p.suffix in {".yaml", ".yml"} and p.is_file())
     if not files:
-        raise LoreError(f"{path}: no .yaml files in this folder")
+        raise LoreError(f"{name}: no .yaml files in this folder")
     if len(files) > MAX_FILES:
-        raise LoreError(f"{path}: {len(files)} YAML files; the limit is {MAX_FILES}")
+        raise LoreError(f"{name}: {len(files)} YAML files; the limit is {MAX_FILES}")
+    for file in files:
+        real = file.resolve()
+        if within and not any(real.is_relative_to(root) for root in within):
+            shown = name if file == path else f"{name}/{file.relative_to(path).as_posix()}"
+            raise PermissionDeniedError(f"{shown!r} leads outside the folders worlds may be "
+                                        "loaded from (a symbolic link?)")
     return files
 
 
-def check_world_files(path: Path) -> tuple[World | None, list[Diagnostic]]:
+def check_world_files(path: Path, *, within: Sequence[Path] = (), label: str | None = None
+                      ) -> tuple[World | None, list[Diagnostic]]:
     """
     Validate a world; returns the World (None if there are errors) and all diagnostics.
 
+    ``within`` and ``label`` are as for :func:`world_files`; ``label`` also names a
+    single-file world in diagnostics.
+
     Raises:
         LoreError: The path has no YAML files at all.
+        PermissionDeniedError: A file resolves outside ``within``.
     """
-    files = world_files(path)
+    files = world_files(path, within=within, label=label)
     base = path if path.is_dir() else path.parent
     parsed, diagnostics = [], []
     digest = hashlib.sha256()
     for file in files:
-        display = str(file.relative_to(base)) if path.is_dir() else str(file)
+        display = str(file.relative_to(base)) if path.is_dir() else label or str(file)
         data, sources, errors = read_yaml(file, display)
         diagnostics += errors
         parsed.append((display, data, sources))
@@ -74,7 +103,7 @@ def check_world_files(path: Path) -> tuple[World | None, list[Diagnostic]]:
     try:
         return _build(merged.data, digest.hexdigest()[:16], default_name=base.name), diagnostics
     except (KeyError, TypeError, ValueError, StopIteration) as exc:  # a checker gap: say so
-        where = Location(str(path), 1, 1)
+        where = Location(label or str(path), 1, 1)
         return None, [*diagnostics, Diagnostic(where, "error", "internal",
                                                f"could not build the world: {exc!r}",
                                                "please report this with the file")]

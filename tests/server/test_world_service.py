@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 import grpc
 import pytest
 from structlog.testing import capture_logs
 
 from npc_runtime.config import EXAMPLE_WORLD
+from npc_runtime.dialogue.worlds import WorldHost
+from npc_runtime.errors import LoreError, PermissionDeniedError
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as dpb
 from npc_runtime.server._proto.npc.v1 import world_pb2 as pb
 
@@ -78,6 +82,84 @@ def test_bad_sources_are_refused(live_server: LiveServer, source: pb.WorldSource
     with pytest.raises(grpc.RpcError) as info:
         live_server.worlds.ValidateWorld(pb.ValidateWorldRequest(source=source))
     assert info.value.code() == code
+
+
+@pytest.mark.parametrize("path", ["../saltmere", "..", "../../../../etc",
+                                  str(EXAMPLE_WORLD.parent / "saltmere")])
+def test_load_is_confined_to_the_served_world_folder(live_server: LiveServer, path: str) -> None:
+    """Without world roots only the served world's own folder loads: no siblings, no parent,
+    and the refusal does not tell the client where the server's folders are."""
+    with pytest.raises(grpc.RpcError) as info:
+        live_server.worlds.LoadWorld(pb.LoadWorldRequest(source=pb.WorldSource(path=path)))
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert repr(path) in info.value.details()
+    assert str(EXAMPLE_WORLD.parent) not in info.value.details().replace(path, "")
+
+
+def test_the_served_world_folder_itself_may_be_validated(live_server: LiveServer) -> None:
+    """'.' is the served world's folder: inside the default root."""
+    response = live_server.worlds.ValidateWorld(
+        pb.ValidateWorldRequest(source=pb.WorldSource(path=".")))
+    assert response.valid
+    assert response.world.name == live_server.engine.world.name
+
+
+def test_a_symlinked_file_leading_out_of_the_root_is_refused(watched_server: LiveServer,
+                                                              tmp_path: Path) -> None:
+    """A YAML file that is a symbolic link to a file outside the world root is not read."""
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("facts: []\n")
+    (watched_server.world_path / "extra.yaml").symlink_to(outside)
+    with pytest.raises(grpc.RpcError) as info:
+        watched_server.worlds.LoadWorld(pb.LoadWorldRequest(source=pb.WorldSource(path=".")))
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "extra.yaml" in info.value.details()
+    assert str(tmp_path) not in info.value.details()
+
+
+@pytest.fixture
+def two_roots(tmp_path: Path) -> tuple[Path, Path]:
+    """Two world roots, a world in the second, and things around them to reach for."""
+    first, second = tmp_path / "roots" / "first", tmp_path / "roots" / "second"
+    (second / "saltmere").mkdir(parents=True)
+    (second / "saltmere" / "world.yaml").write_text(GOOD)
+    first.mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "world.yaml").write_text(GOOD)
+    (first / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    return first, second
+
+
+def test_world_roots_allow_loading_from_any_root(live_server: LiveServer,
+                                                 two_roots: tuple[Path, Path]) -> None:
+    """A relative path is looked up under each root; an absolute one inside a root works."""
+    host = WorldHost(live_server.engine, None, roots=two_roots)
+    world, _ = asyncio.run(host.check(path="saltmere"))
+    assert world is not None
+    world, _ = asyncio.run(host.check(path=str(two_roots[1] / "saltmere" / "world.yaml")))
+    assert world is not None
+
+
+@pytest.mark.parametrize("path", ["linked", "../outside", "..", "../../outside/world.yaml"])
+def test_world_roots_refuse_what_resolves_outside_them(
+    live_server: LiveServer, two_roots: tuple[Path, Path], path: str
+) -> None:
+    """Symbolic links and '..' are resolved before the check; the message names no root."""
+    host = WorldHost(live_server.engine, None, roots=two_roots)
+    with pytest.raises(PermissionDeniedError) as info:
+        asyncio.run(host.check(path=path))
+    assert str(two_roots[0].parent) not in str(info.value)
+
+
+def test_a_missing_world_under_the_roots_names_only_the_given_path(
+    live_server: LiveServer, two_roots: tuple[Path, Path]
+) -> None:
+    """Nothing there is a LoreError that repeats the client's path, not the server's."""
+    host = WorldHost(live_server.engine, None, roots=two_roots)
+    with pytest.raises(LoreError) as info:
+        asyncio.run(host.check(path="nowhere"))
+    assert "'nowhere'" in str(info.value)
+    assert str(two_roots[0].parent) not in str(info.value)
 
 
 def _wait_for(predicate: object, timeout: float = 10.0) -> bool:
