@@ -60,7 +60,7 @@ class Settings:
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
     # All KV: rows being decoded, then shared prefixes and idle sessions (LRU) in what is left.
-    kv_cache_mb: int = 384
+    kv_cache_mb: int = 768
     warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0

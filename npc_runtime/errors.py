@@ -14,7 +14,9 @@ Every error npc-runtime raises on purpose.
     │   ├── UnknownNpcError
     │   └── UnknownSessionError
     ├── InvalidInputError      a request's content is unacceptable
-    └── PermissionDeniedError  a request reaches for something it may not
+    ├── PermissionDeniedError  a request reaches for something it may not
+    └── OverloadedError        the server is at capacity now; retry later
+        └── BatchFullError         no decode batch row is free (admission should prevent it)
 
 Only ``npc_runtime.server.status`` maps these to gRPC status codes.
 """
@@ -72,3 +74,18 @@ class InvalidInputError(NpcRuntimeError):
 
 class PermissionDeniedError(NpcRuntimeError):
     """Raised when a request asks for something outside what it may touch (e.g. a path)."""
+
+
+class OverloadedError(NpcRuntimeError):
+    """
+    Raised when a turn cannot be admitted: the active turns and the queue are full, or it
+    waited in the queue past the deadline. ``retry_after_s`` is a hint for the client.
+    """
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BatchFullError(OverloadedError):
+    """Raised when a decode batch has no row, or no room in a row, for a new sequence."""

@@ -81,8 +81,10 @@ class _Turn:
 class TurnScheduler:
     """Owns the generation thread; ``submit`` turns, ``shutdown`` at exit."""
 
-    def __init__(self, runner: OnnxCausalLM | None = None) -> None:
-        self._batch = DecodeBatch(runner) if runner is not None else None
+    def __init__(self, runner: OnnxCausalLM | None = None, *, rows: int = 16,
+                 tokens: int = 2048) -> None:
+        """``rows`` turns of at most ``tokens`` tokens decode together (see DecodeBatch)."""
+        self._batch = DecodeBatch(runner, rows, tokens) if runner is not None else None
         self._inbox: queue.SimpleQueue[_Turn | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="turns", daemon=True)
         self._thread.start()

@@ -6,20 +6,27 @@ On a CPU a decode step is dominated by reading the weights; a batch reads them o
 every row (measured here: 4 rows decode ~2.4x the tokens/s of one). Rows join after
 their own prefill (one copy of their KV) and leave when their turn ends (one copy out).
 Attention writes each row's new token in place, at that row's own length.
+
+The buffers have a fixed size, set at construction: ``rows`` sequences of at most
+``tokens`` tokens (the server derives both from its admission limit and KV budget). They
+never grow: growing meant a full copy of every row (which commits every page of the new
+buffers, used or not) while turns still held views of the old buffers, so under 32
+concurrent turns memory rose by GBs per second. A request beyond the size raises
+``BatchFullError``; admission control keeps the server from making one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from npc_runtime.errors import BatchFullError
 from npc_runtime.model import kv_tensor
 from npc_runtime.model.kv_tensor import KVTensor
 from npc_runtime.model.runner import CAPACITY_STEP, KVCache, OnnxCausalLM
 
-# The buffers are allocated at this size up front: on a host, zeroed memory is only
-# committed by the OS when written, so unused rows and tokens cost address space, not RAM
-# (on a GPU the allocation is real, ~300 MB for the default model in fp16), and growing
-# (a full copy, with both copies resident for a moment) is left for the rare overflow.
+# Default size. On a host, the buffers are a lazy mapping: zeroed memory is committed by
+# the OS only when written, so unused rows and tokens cost address space, not RAM (on a
+# GPU the allocation is real: ~500 MB for 16 x 2048 tokens of the default model in fp16).
 ROWS = 16
 TOKENS = 2048
 
@@ -27,12 +34,18 @@ TOKENS = 2048
 class DecodeBatch:
     """The rows being decoded together; ``step`` runs one token for each of them."""
 
-    def __init__(self, runner: OnnxCausalLM) -> None:
+    def __init__(self, runner: OnnxCausalLM, rows: int = ROWS, tokens: int = TOKENS) -> None:
         self._runner = runner
-        self._tensors: list[KVTensor] = []  # per past input: [row_capacity, heads, tokens, dim]
+        self.rows, self.tokens = rows, tokens
+        template = runner.empty_cache(1).tensors
+        # per past input: [rows, heads, tokens, dim]
+        self._tensors: list[KVTensor] = [t.alike(rows, tokens, lazy=True) for t in template]
         self._lengths: list[int] = []  # tokens held by each row, row order
+        self._reserved: list[int] = []  # tokens each row may fill (what its turn asked for)
         self._handles: list[int] = []  # row -> handle
         self._next_handle = 0
+        # Bytes of one token of one row across every layer (what a KV budget counts).
+        self.token_bytes = sum(t.nbytes // (rows * tokens) for t in self._tensors)
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -50,8 +63,9 @@ class DecodeBatch:
         ``step`` reads the row's length from ``sync``.
         """
         row = len(self._lengths)
-        self._reserve(rows=row + 1, tokens=tokens)
+        self._check_room(rows=row + 1, tokens=tokens)
         self._lengths.append(0)
+        self._reserved.append(tokens)
         self._handles.append(self._next_handle)
         self._next_handle += 1
         return self._handles[-1], KVCache([t.rows(row, row + 1) for t in self._tensors], 0)
@@ -63,10 +77,12 @@ class DecodeBatch:
     def join(self, cache: KVCache) -> int:
         """Copy a prefilled sequence into a new row; returns its handle."""
         row = len(self._lengths)
-        self._reserve(rows=row + 1, tokens=cache.length + 1)
+        tokens = min(cache.length + CAPACITY_STEP, self.tokens)
+        self._check_room(rows=row + 1, tokens=cache.length + 1)
         for batch, own in zip(self._tensors, cache.tensors, strict=True):
             batch.rows(row, row + 1).copy_tokens(own, cache.length)
         self._lengths.append(cache.length)
+        self._reserved.append(tokens)
         self._handles.append(self._next_handle)
         self._next_handle += 1
         return self._handles[-1]
@@ -83,24 +99,23 @@ class DecodeBatch:
         out = KVCache([t.rows(row, row + 1) for t in self._tensors], length).copy(
             room, lazy=True, start=min(skip, length))
         last = len(self._lengths) - 1
+        for t in self._tensors:  # pages back to the OS (they read as zeros): no stale tail
+            t.rows(row, row + 1).zero()
         if row != last:  # keep rows dense: the last row moves into the hole
             for t in self._tensors:  # pages move, or only its tokens are copied
                 kv_tensor.move_row(t, last, row, self._lengths[last])
             self._lengths[row], self._handles[row] = self._lengths[last], self._handles[last]
-        else:
-            for t in self._tensors:
-                t.rows(last, last + 1).zero()  # pages back to the OS; they read as zeros
+            self._reserved[row] = self._reserved[last]
         self._lengths.pop()
+        self._reserved.pop()
         self._handles.pop()
         return out
 
     @property
     def kv_bytes(self) -> int:
-        """Memory the rows' tokens occupy (what an overall KV budget should count)."""
-        if not self._tensors:
-            return 0
-        per_token = sum(t.nbytes // (t.shape[0] * t.shape[2]) for t in self._tensors)
-        return int(per_token * sum(self._lengths))
+        """Memory the rows may occupy: each row's reserved tokens, or more if it holds more
+        (what an overall KV budget should count)."""
+        return self.token_bytes * sum(map(max, self._lengths, self._reserved))
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
         """
@@ -112,7 +127,7 @@ class DecodeBatch:
         rows = len(self._lengths)
         if set(tokens) != set(self._handles):
             raise ValueError("every row of the batch steps together")
-        self._reserve(rows=rows, tokens=max(self._lengths) + 1)
+        self._check_room(rows=rows, tokens=max(self._lengths) + 1)
         total = max(self._lengths) + 1
         mask = np.zeros((rows, total), dtype=np.int64)  # [rows, total]: valid past + new
         for row, length in enumerate(self._lengths):
@@ -122,16 +137,9 @@ class DecodeBatch:
         self._lengths = [length + 1 for length in self._lengths]
         return {handle: logits[row] for row, handle in enumerate(self._handles)}
 
-    def _reserve(self, rows: int, tokens: int) -> None:
-        """Make room, growing (one full copy) only past the up-front size."""
-        have_rows = self._tensors[0].shape[0] if self._tensors else 0
-        have_tokens = self._tensors[0].shape[2] if self._tensors else 0
-        if rows <= have_rows and tokens <= have_tokens:
-            return
-        new_rows = max(have_rows, ROWS, rows)
-        new_tokens = max(have_tokens, TOKENS, tokens + CAPACITY_STEP)
-        template = self._runner.empty_cache(1).tensors
-        grown = [t.alike(new_rows, new_tokens, lazy=True) for t in template]
-        for new, old in zip(grown, self._tensors, strict=False):
-            new.rows(0, have_rows).copy_tokens(old, have_tokens)
-        self._tensors = grown
+    def _check_room(self, rows: int, tokens: int) -> None:
+        """Raise BatchFullError unless ``rows`` rows of ``tokens`` tokens fit."""
+        if rows > self.rows or tokens > self.tokens:
+            raise BatchFullError(
+                f"the decode batch holds {self.rows} rows of {self.tokens} tokens; asked for "
+                f"row {rows} with {tokens} tokens")

@@ -85,6 +85,12 @@ class KVPool:
         with self._lock:
             self._entries[key] = entry
             self._bytes += entry.nbytes
+        self.trim()
+
+    def trim(self) -> None:
+        """Evict least recently used entries until the pool and what is held elsewhere
+        (turns' batch rows, which may just have grown) fit the budget."""
+        with self._lock:
             while self._entries and self._bytes + self._held_elsewhere() > self._budget:
                 _, old = self._entries.popitem(last=False)
                 self._bytes -= old.nbytes
@@ -146,6 +152,7 @@ class KVPool:
         parts: list[tuple[KVCache, int]] = []  # sources of the reused tokens, in order
         covered = 0
         mine = self.take(("session", session)) if session is not None else None
+        self.trim()  # a turn just reserved its row: make room for it
         if mine is not None and (common := _common_prefix(mine.ids, ids)) > mine.offset:
             self.stats.session_hits += 1
             covered = common

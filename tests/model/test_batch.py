@@ -56,3 +56,60 @@ def test_rows_leave_with_their_own_kv(tiny_model: LoadedModel) -> None:
     for handle in handles[1:]:
         batch.leave(handle)
     assert len(batch) == 0  # the buffers stay mapped for the next rows
+
+
+def _resident_bytes(batch: DecodeBatch) -> int:
+    """Bytes of the batch's buffers the OS has in RAM now (mincore over their pages)."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    total = 0
+    for tensor in batch._tensors:
+        array = tensor.numpy()
+        start = array.ctypes.data // mmap.PAGESIZE * mmap.PAGESIZE
+        pages = -(-(array.ctypes.data + array.nbytes - start) // mmap.PAGESIZE)
+        vec = (ctypes.c_ubyte * pages)()
+        assert libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(pages * mmap.PAGESIZE),
+                            vec) == 0
+        total += sum(v & 1 for v in vec) * mmap.PAGESIZE
+    return total
+
+
+def test_memory_follows_the_rows_in_use(tiny_model: LoadedModel) -> None:
+    """Rows commit memory only for their tokens; a row that leaves gives its pages back,
+    and the row moved into its place keeps no stale tail of it."""
+    runner = tiny_model.runner
+    batch = DecodeBatch(runner, rows=3, tokens=4096)
+    assert _resident_bytes(batch) == 0  # reserved address space, nothing committed
+    long_prompt = _prompt(tiny_model, " ".join(["Tell me of the bell."] * 150))
+    handles = []
+    for ids in (long_prompt, _prompt(tiny_model, "Hi"), _prompt(tiny_model, "Hi")):
+        handle, row = batch.reserve(len(ids) + 8)
+        runner.forward(ids, row)
+        batch.sync(handle, len(ids))
+        handles.append(handle)
+    used = _resident_bytes(batch)
+    assert 0 < used < batch.nbytes // 4
+    batch.leave(handles[0])  # the last row moves into the long row's place
+    short = _resident_bytes(batch)
+    assert short < used // 4, (short, used)
+    batch.leave(handles[1])
+    batch.leave(handles[2])
+    assert _resident_bytes(batch) == 0
+
+
+def test_a_full_batch_refuses_instead_of_growing(tiny_model: LoadedModel) -> None:
+    """Past its rows or tokens the batch raises BatchFullError (admission prevents it);
+    growing used to copy every row and commit every page."""
+    import pytest
+
+    from npc_runtime.errors import BatchFullError
+
+    batch = DecodeBatch(tiny_model.runner, rows=2, tokens=512)
+    batch.reserve(100)
+    batch.reserve(100)
+    with pytest.raises(BatchFullError):
+        batch.reserve(100)
+    with pytest.raises(BatchFullError):
+        DecodeBatch(tiny_model.runner, rows=2, tokens=512).reserve(600)
