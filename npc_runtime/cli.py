@@ -39,7 +39,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     names = {"world", "model_dir", "cache_dir", "precision", "device", "threads", "host", "port",
              "log_format", "log_level", "max_new_tokens", "watch", "warm", "kv_cache_mb",
              "web_port", "web_cors_origins", "auth_tokens_file", "tls_cert", "tls_key",
-             "insecure"}
+             "insecure", "world_roots", "max_active_turns", "max_queued_turns",
+             "queue_timeout_s"}
     flags = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
              if k in names}
     return Settings.load(flags)
@@ -330,6 +331,9 @@ def _add_serve(sub: Subparsers) -> None:
                            description="Serve a world over gRPC (health and reflection on). "
                            "Without --model, builds the default model on first use.")
     serve.add_argument("--world", type=Path, help="world folder (default: the example world)")
+    serve.add_argument("--world-root", dest="world_roots", action="append", metavar="DIR",
+                       help="a folder LoadWorld may load worlds from (repeatable; default: "
+                       "only the served world's own folder; NPC_WORLD_ROOTS, comma-separated)")
     serve.add_argument("--model", dest="model_dir", type=Path,
                        help="model folder from `model build` (default: the built-in model)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; NPC_HOST)")
@@ -363,7 +367,14 @@ def _add_serve(sub: Subparsers) -> None:
                        help="prefill every NPC's prompt prefix before serving")
     serve.add_argument("--kv-cache-mb", type=int,
                        help="memory for all KV: active turns, shared prefixes, idle sessions "
-                       "(default 384)")
+                       "(default 768; it also sets how many tokens one turn may hold)")
+    serve.add_argument("--max-active-turns", type=int,
+                       help="turns generating at once (default 16; NPC_MAX_ACTIVE_TURNS)")
+    serve.add_argument("--max-queued-turns", type=int,
+                       help="turns waiting for one of those places; more are refused with "
+                       "RESOURCE_EXHAUSTED (default 16; NPC_MAX_QUEUED_TURNS)")
+    serve.add_argument("--queue-timeout-s", type=float,
+                       help="how long a turn may wait before it is refused (default 2)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])

@@ -240,7 +240,7 @@ class DialogueEngine:
             pending: list[Message] = [("user", line)]  # this turn's messages so far
             self._check_tool_choice(session, pending, tool_choice)
             told = self._check_tell(session, tell)
-            chosen = self._choose(session, line)  # a player option moves its quest first
+            chosen = self._choose(session, pending)  # a player option moves its quest first
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -266,11 +266,14 @@ class DialogueEngine:
                         self._waiting[called.event.call_id] = (
                             session.id, asyncio.get_running_loop().create_future())
                     yield called.event
-                outcome = await self._carry_out(session, called)
+                outcome, state = await self._carry_out(session, called)
+                pending += [("assistant", called.text), ("tool", outcome.result)]
+                # The call happened (the game may have handed an item over): stored with
+                # its effect, even if the player has spoken again meanwhile.
+                self.sessions.commit(session, self.world.name, state, pending)
                 if session.interrupted:
                     raise _cut_short()
                 outcomes.append(outcome)
-                pending += [("assistant", called.text), ("tool", outcome.result)]
 
     def submit_tool_result(self, session_id: str, call_id: str, result: str,
                            error: str = "", owner: str | None = None) -> None:
@@ -281,11 +284,19 @@ class DialogueEngine:
             UnknownSessionError: No such session.
             NotFoundError: No call with this id is waiting (never made, already
                 answered, or timed out).
-            InvalidInputError: An oversized result.
+            InvalidInputError: An oversized result, or one that is not JSON.
         """
         self.sessions.get(session_id, owner)
         if len(result) + len(error) > 4000:
             raise InvalidInputError("a tool result is limited to 4000 characters")
+        if result:  # the NPC reads it back as JSON; garbage would reach its prompt
+            try:
+                json.loads(result)
+            except ValueError as exc:
+                raise InvalidInputError(
+                    f"result_json is not JSON ({exc}); send an object such as "
+                    '{"ok": true}, or an empty string with the error field for a failure'
+                ) from exc
         waiting = self._waiting.get(call_id)
         if waiting is None or waiting[0] != session_id or waiting[1].done():
             raise NotFoundError(
@@ -313,12 +324,14 @@ class DialogueEngine:
             # Client gone or stream closed: the turn stops at its next step.
             cancelled.set()
 
-    async def _carry_out(self, session: Session, called: _Called) -> CallOutcome:
-        """Run a server tool now or wait for the game's answer; apply what it changed."""
+    async def _carry_out(self, session: Session, called: _Called
+                         ) -> tuple[CallOutcome, WorldState | None]:
+        """Run a server tool now or wait for the game's answer; returns the outcome and the
+        quest state it leads to (None: unchanged), for the caller to store."""
         event = called.event
         if called.rejected:
             return CallOutcome(event.call_id, event.tool, event.args, "rejected",
-                               json.dumps({"error": "; ".join(called.rejected)}))
+                               json.dumps({"error": "; ".join(called.rejected)})), None
         result, error = "{}", ""
         if event.executes == "engine":
             future = self._waiting[event.call_id][1]
@@ -328,21 +341,20 @@ class DialogueEngine:
                 log.warning("tool_call_timed_out", session=session.id, tool=event.tool,
                             call_id=event.call_id, timeout_s=self.settings.tool_timeout_s)
                 return CallOutcome(event.call_id, event.tool, event.args, "timed_out",
-                                   json.dumps({"error": "the game did not answer"}))
+                                   json.dumps({"error": "the game did not answer"})), None
             finally:
                 self._waiting.pop(event.call_id, None)
         if error:
             return CallOutcome(event.call_id, event.tool, event.args, "failed",
-                               json.dumps({"error": error}))
+                               json.dumps({"error": error})), None
         world = self.world
         tool = world.tools[event.tool]
         state = self.store.state(world.name, session.player_id)
         new_state, changes = apply(world, state, ToolCall(event.tool, event.args), tool)
-        if new_state != state:
-            self.store.set_state(world.name, session.player_id, new_state)
         log.info("tool_call_done", session=session.id, tool=event.tool, changes=changes)
-        return CallOutcome(event.call_id, event.tool, event.args, "ok", result or "{}",
-                           tuple(changes))
+        return (CallOutcome(event.call_id, event.tool, event.args, "ok", result or "{}",
+                            tuple(changes)),
+                new_state if new_state != state else None)
 
     def shutdown(self) -> None:
         """Finish running turns, stop the generation thread, close the state database."""
@@ -446,9 +458,9 @@ class DialogueEngine:
         done = time.perf_counter()
         yield from self._release(session, cache, said.ids, prefix_len)
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
-        revealed, changes = self._reveal(session, checker.told(reply_text))
+        revealed, changes, state = self._reveal(session, checker.told(reply_text))
         session.history += [*pending, ("assistant", reply_text)]
-        self.sessions.save(session)
+        self.sessions.commit(session, world.name, state)  # the line and what it revealed
         if hold:
             yield TokenEvent(reply_text, 0)
         elif reply_text != said.streamed.strip():
@@ -474,30 +486,29 @@ class DialogueEngine:
             if owner == session.id and not answer.done():
                 answer.set_result(("", "the player spoke again before the game answered"))
 
-    def _choose(self, session: Session, line: str) -> tuple[str, ...]:
-        """Fire the quest transition ``line`` picks, if it is one of the player's options;
-        returns the changes."""
+    def _choose(self, session: Session, pending: list[Message]) -> tuple[str, ...]:
+        """Fire the quest transition the player's line (``pending[0]``) picks, if it is one
+        of their options, stored with the line; returns the changes."""
         world = self.world
         state = self.store.state(world.name, session.player_id)
-        new_state, changes = choose(world, state, session.npc_id, line)
+        new_state, changes = choose(world, state, session.npc_id, pending[0][1])
         if new_state != state:
-            self.store.set_state(world.name, session.player_id, new_state)
+            self.sessions.commit(session, world.name, new_state, pending)
             log.info("option_chosen", session=session.id, changes=changes)
         return tuple(changes)
 
     def _reveal(self, session: Session, facts: list[str]
-                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Record the facts a said line told; returns those new to the player and the
-        quest changes that followed (transitions waiting for them)."""
+                ) -> tuple[tuple[str, ...], tuple[str, ...], WorldState | None]:
+        """The facts a said line told: those new to the player, the quest changes that
+        followed (transitions waiting for them) and the state to store (None: unchanged)."""
         world = self.world
         state = self.store.state(world.name, session.player_id)
         new_state, changes = reveal(world, state, facts)
         if new_state == state:
-            return (), ()
-        self.store.set_state(world.name, session.player_id, new_state)
+            return (), (), None
         told = tuple(sorted(new_state.revealed - state.revealed))
         log.info("facts_revealed", session=session.id, facts=told, changes=changes)
-        return told, tuple(c for c in changes if not c.startswith("revealed: "))
+        return told, tuple(c for c in changes if not c.startswith("revealed: ")), new_state
 
     def _point(self, world: World, npc_id: str, state: WorldState) -> _StoryPoint:
         """What one NPC knows at one point of the story, with its card, built once."""

@@ -6,8 +6,10 @@ import asyncio
 import dataclasses
 import secrets
 import threading
+from collections.abc import Sequence
 
 from npc_runtime.errors import InvalidInputError, UnknownSessionError
+from npc_runtime.lore.model import WorldState
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import SessionRecord, StateStore
 
@@ -91,10 +93,18 @@ class SessionRegistry:
             return session
         raise UnknownSessionError(f"no open session {session_id!r}; open one with OpenSession")
 
-    def save(self, session: Session) -> None:
-        """Store the session's history (after a turn)."""
-        if session.id in self._sessions:
-            self._store.save_session(session.record())
+    def commit(self, session: Session, world: str, state: WorldState | None,
+               pending: Sequence[Message] = ()) -> None:
+        """
+        Store what a turn changed, in one transaction: the player's quest ``state`` (None:
+        unchanged) and the session's history with ``pending`` (the turn's messages so far).
+        After a crash the store never holds an effect without the turn that caused it.
+        """
+        if session.id in self._sessions:  # not closed meanwhile
+            record = dataclasses.replace(session.record(), history=(*session.history, *pending))
+            self._store.commit_turn(world, session.player_id, state, record)
+        elif state is not None:
+            self._store.set_state(world, session.player_id, state)
 
     def close(self, session_id: str, owner: str | None = None) -> None:
         """Forget a session; raises UnknownSessionError (also when ``owner`` is not its)."""

@@ -165,7 +165,7 @@ async def _start_web_gateway(settings: Settings, target: str, tls: TlsMaterial |
 
 async def serve(settings: Settings, engine: DialogueEngine) -> None:
     """Serve until SIGTERM or SIGINT, then drain in-flight streams and exit."""
-    worlds = WorldHost(engine, settings.world)
+    worlds = WorldHost(engine, settings.world, roots=[Path(r) for r in settings.world_roots])
     if settings.warm:
         started = time.perf_counter()
         count = await asyncio.to_thread(engine.warm)

@@ -1,7 +1,8 @@
 """
 Concerns shared by every RPC: a request id in the logs, timing, and refusing requests
-whose bytes do not decode (invalid UTF-8 in a string field) with INVALID_ARGUMENT
-instead of grpc's default INTERNAL. Who may call is checked before these, by
+whose bytes do not decode (invalid UTF-8 in a string field) or whose strings are past
+their bounds (``server/limits.py``) with INVALID_ARGUMENT instead of grpc's default
+INTERNAL. Who may call is checked before these, by
 ``server/auth.py``'s interceptor (when the server has tokens).
 """
 
@@ -16,6 +17,7 @@ import grpc
 import structlog
 from google.protobuf.message import DecodeError
 
+from npc_runtime.server.limits import oversized
 from npc_runtime.server.status import abort_invalid
 
 log = structlog.get_logger(__name__)
@@ -66,6 +68,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
                 with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc):
                     if isinstance(request, _Undecodable):
                         await abort_invalid(context, _INVALID.format(request.reason))
+                    if problem := oversized(request):
+                        await abort_invalid(context, problem)
                     started = time.perf_counter()
                     try:
                         return await inner_unary(request, context)
@@ -81,6 +85,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
             with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc):
                 if isinstance(request, _Undecodable):
                     await abort_invalid(context, _INVALID.format(request.reason))
+                if problem := oversized(request):
+                    await abort_invalid(context, problem)
                 async for response in inner_stream(request, context):
                     yield response
 

@@ -178,3 +178,44 @@ def test_health_and_reflection_are_served(live_server: LiveServer) -> None:
         list_services="")]))
     names = {s.name for r in responses for s in r.list_services_response.service}
     assert {"npc.v1.DialogueService", "grpc.health.v1.Health"} <= names
+
+
+@pytest.mark.parametrize("options", [
+    pb.GenerationOptions(temperature=float("nan")),
+    pb.GenerationOptions(temperature=float("inf")),
+    pb.GenerationOptions(top_p=float("nan")),
+    pb.GenerationOptions(repetition_penalty=1e30),
+])
+def test_non_finite_or_huge_sampling_values_are_invalid(live_server: LiveServer,
+                                                        options: pb.GenerationOptions) -> None:
+    """NaN, inf and absurd values get INVALID_ARGUMENT naming the range, not INTERNAL."""
+    session = live_server.stub.OpenSession(pb.OpenSessionRequest(npc_id="maren")).session_id
+    with pytest.raises(grpc.RpcError) as caught:
+        list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Hi",
+                                                options=options)))
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "must be" in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize("request_", [
+    pb.OpenSessionRequest(npc_id="maren", player_id="p", player_name="x" * 5000),
+    pb.OpenSessionRequest(npc_id="m" * 300),
+])
+def test_oversized_string_fields_are_invalid(live_server: LiveServer,
+                                             request_: pb.OpenSessionRequest) -> None:
+    """Every string field is bounded; the message names the field and its limit."""
+    with pytest.raises(grpc.RpcError) as caught:
+        live_server.stub.OpenSession(request_)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "the limit is 256" in (caught.value.details() or "")
+
+
+def test_oversized_entries_inside_maps_are_invalid(live_server: LiveServer) -> None:
+    """Strings nested in maps are bounded too (quest state sent by an admin)."""
+    from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
+
+    with pytest.raises(grpc.RpcError) as caught:
+        live_server.quests.SetQuestState(qpb.SetQuestStateRequest(
+            player_id="p", state=qpb.QuestState(stages={"q": "s" * 1000})))
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "state.stages.value" in (caught.value.details() or "")

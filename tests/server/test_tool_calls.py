@@ -168,3 +168,26 @@ def test_a_new_line_cuts_the_reply_in_flight_short(saltmere_server: LiveServer) 
     history = server.engine.sessions.get(session).history
     assert [role for role, _ in history] == ["user", "assistant"]  # nothing of the cut reply
     assert history[0][1] == "Never mind. Good evening."
+
+
+def test_a_result_that_is_not_json_is_invalid_and_the_call_still_waits(
+        saltmere_server: LiveServer) -> None:
+    """A malformed answer is refused (the NPC would read it); a good one is still taken."""
+    server = saltmere_server
+    server.quests.SetQuestState(qpb.SetQuestStateRequest(
+        player_id="p-json", state=qpb.QuestState(stages={"the_hidden_courier": "ask_around"})))
+    session = _open(server, "wren", "p-json")
+    events = []
+    for event in server.stub.Say(pb.SayRequest(session_id=session, tool_choice="sell_item",
+                                               text="I'll buy the silver heron token.")):
+        events.append(event)
+        if event.HasField("tool_call"):
+            with pytest.raises(grpc.RpcError) as caught:
+                server.stub.SubmitToolResult(pb.SubmitToolResultRequest(
+                    session_id=session, call_id=event.tool_call.call_id,
+                    result_json="sold it"))
+            assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert "not JSON" in (caught.value.details() or "")
+            server.stub.SubmitToolResult(pb.SubmitToolResultRequest(
+                session_id=session, call_id=event.tool_call.call_id, result_json="{}"))
+    assert events[-1].line_done.tool_calls[0].status == pb.TOOL_CALL_STATUS_OK
