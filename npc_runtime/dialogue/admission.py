@@ -25,10 +25,12 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from npc_runtime.errors import OverloadedError
+from npc_runtime.errors import ConfigError, OverloadedError
 
 log = structlog.get_logger(__name__)
 
+MIN_TURN_TOKENS = 512  # the least room per turn worth serving with (a card and a line)
+_ROUND = 256  # turn sizes in whole steps, so one budget always gives the same size
 _SMOOTHING = 0.2  # weight of the newest turn in the average turn time (the retry hint)
 
 
@@ -110,3 +112,25 @@ class TurnGate:
         log.warning("turn_refused", active=self._inside, waiting=len(self._waiting),
                     retry_after_s=round(retry, 2))
         raise OverloadedError(f"{message}; retry in {retry:.1f} s", retry_after_s=retry)
+
+
+def turn_room(context: int, per_token: int, kv_cache_mb: int, active: int) -> int:
+    """
+    The most tokens one turn may hold (its decode batch row): the model's ``context``, or
+    less, so that ``active`` turns of ``per_token`` bytes a token fit the KV budget. The
+    budget bounds what the turns hold; shared prefixes and idle sessions get what the
+    turns leave.
+
+    Raises:
+        ConfigError: The budget leaves a turn too little room.
+    """
+    fits = (kv_cache_mb << 20) // (active * per_token)
+    tokens = min(context, fits // _ROUND * _ROUND)
+    if tokens < MIN_TURN_TOKENS:
+        raise ConfigError(
+            f"NPC_KV_CACHE_MB={kv_cache_mb} leaves {fits} tokens per turn for "
+            f"NPC_MAX_ACTIVE_TURNS={active} turns at {per_token} bytes a token; at least "
+            f"{MIN_TURN_TOKENS} are needed: raise the first or lower the second")
+    log.info("turn_room", max_active_turns=active, turn_tokens=tokens,
+             kv_mb_per_turn=round(tokens * per_token / 2**20, 1))
+    return tokens

@@ -32,7 +32,7 @@ from npc_runtime.dialogue.actions import (
     wanted,
     write_arguments,
 )
-from npc_runtime.dialogue.admission import TurnGate
+from npc_runtime.dialogue.admission import TurnGate, turn_room
 from npc_runtime.dialogue.events import (
     CallOutcome,
     LineDoneEvent,
@@ -59,13 +59,13 @@ from npc_runtime.dialogue.scheduler import (
 )
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import LineWriter
-from npc_runtime.errors import ConfigError, InterruptedTurnError, InvalidInputError, NotFoundError
+from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Fact, Tool, World, WorldState
 from npc_runtime.model.generate import SamplingParams
 from npc_runtime.model.kv_pool import KVPool
 from npc_runtime.model.loader import LoadedModel
-from npc_runtime.model.runner import CAPACITY_STEP, KVCache
+from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.calls import ToolCall, problems
@@ -75,7 +75,6 @@ from npc_runtime.tools.progress import apply, choose, options, reveal
 log = structlog.get_logger(__name__)
 
 RESERVE_SLACK = 64  # tokens a turn reserves beyond prompt and reply (action tag, arguments)
-MIN_TURN_TOKENS = 512  # the least room per turn worth serving with (a card and a line)
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
 STORY_POINTS = 256  # (NPC, stage) views with their cards kept for the next turns
 
@@ -110,7 +109,9 @@ class DialogueEngine:
         self.settings = settings
         self.store = store or StateStore(settings.state_db)
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
-        self.turn_tokens = _turn_tokens(model, settings)
+        self.turn_tokens = turn_room(model.manifest.context_length,
+                                     model.runner.kv_bytes_per_token, settings.kv_cache_mb,
+                                     settings.max_active_turns)
         self._scheduler = TurnScheduler(model.runner, rows=settings.max_active_turns,
                                         tokens=self.turn_tokens)
         self._gate = TurnGate(settings.max_active_turns, settings.max_queued_turns,
@@ -573,29 +574,6 @@ class DialogueEngine:
             length = min(released.length + skip, len(ids))
             self.kv.keep_session(session.id, ids[:length], released.rewind(length - skip),
                                  skip)
-
-
-def _turn_tokens(model: LoadedModel, settings: Settings) -> int:
-    """
-    The most tokens one turn may hold: the model's context, or less, so that
-    ``max_active_turns`` turns at that size fit the KV budget (the budget bounds what the
-    turns hold; the shared prefixes and idle sessions get what the turns leave).
-
-    Raises:
-        ConfigError: The budget leaves a turn too little room.
-    """
-    probe = model.runner.empty_cache(CAPACITY_STEP)
-    per_token = probe.nbytes // probe.capacity
-    fits = (settings.kv_cache_mb << 20) // (settings.max_active_turns * per_token)
-    tokens = min(model.manifest.context_length, fits // CAPACITY_STEP * CAPACITY_STEP)
-    if tokens < MIN_TURN_TOKENS:
-        raise ConfigError(
-            f"NPC_KV_CACHE_MB={settings.kv_cache_mb} leaves {fits} tokens per turn for "
-            f"NPC_MAX_ACTIVE_TURNS={settings.max_active_turns} turns at {per_token} bytes a "
-            f"token; at least {MIN_TURN_TOKENS} are needed: raise the first or lower the second")
-    log.info("turn_room", max_active_turns=settings.max_active_turns, turn_tokens=tokens,
-             kv_mb_per_turn=round(tokens * per_token / 2**20, 1))
-    return tokens
 
 
 def _cut_short() -> InterruptedTurnError:

@@ -44,8 +44,6 @@ class DecodeBatch:
         self._reserved: list[int] = []  # tokens each row may fill (what its turn asked for)
         self._handles: list[int] = []  # row -> handle
         self._next_handle = 0
-        # Bytes of one token of one row across every layer (what a KV budget counts).
-        self.token_bytes = sum(t.nbytes // (rows * tokens) for t in self._tensors)
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -115,7 +113,7 @@ class DecodeBatch:
     def kv_bytes(self) -> int:
         """Memory the rows may occupy: each row's reserved tokens, or more if it holds more
         (what an overall KV budget should count)."""
-        return self.token_bytes * sum(map(max, self._lengths, self._reserved))
+        return self._runner.kv_bytes_per_token * sum(map(max, self._lengths, self._reserved))
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
         """

@@ -138,6 +138,12 @@ class OnnxCausalLM:
         log.info("model_loaded", path=str(model_path), providers=self.providers,
                  layers=len(self._past_names) // 2)
 
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """Bytes of KV one token of one sequence takes, over every layer."""
+        return len(self._past_names) * self._kv_heads * self._head_dim * np.dtype(
+            self._kv_dtype).itemsize
+
     def empty_cache(self, capacity: int = CAPACITY_STEP, *, shareable: bool = False
                     ) -> KVCache:
         """

@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.e2e.test_serve import _free_port, _start, _wait_serving
+from tests.server.test_tls import self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN = Path(os.environ.get("NPC_TOOLCHAIN_CACHE",
@@ -38,13 +44,59 @@ def run(*args: str | Path, timeout: float, env: dict[str, str] | None = None
                           timeout=timeout, check=False, env={**os.environ, **(env or {})})
 
 
+@dataclasses.dataclass(frozen=True)
+class Secured:
+    """What a client needs to reach a server with tokens and TLS on."""
+
+    cert: Path  # the server's self-signed certificate (for localhost, 127.0.0.1): the CA
+    key: Path
+    tokens: Path  # the server's tokens file
+    client_token: str
+    admin_token: str
+
+
+def secured(folder: Path) -> Secured:
+    """A self-signed certificate and a tokens file with one client and one admin token."""
+    cert, key = self_signed(folder)
+    client, admin = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    tokens = folder / "tokens"
+    tokens.write_text(f"client {client}\nadmin {admin}\n")
+    tokens.chmod(0o600)
+    return Secured(cert, key, tokens, client, admin)
+
+
+def _wait_serving_tls(port: int, process: subprocess.Popen[str], cert: Path,
+                      timeout: float = 60) -> None:
+    """Health over TLS (it needs no token) until SERVING."""
+    deadline = time.monotonic() + timeout
+    credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+    with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    raise AssertionError("server did not become healthy")
+
+
 @contextlib.contextmanager
-def web_server(model_dir: Path, state_dir: Path, *extra: str) -> Iterator[int]:
-    """`npc-runtime serve --web-port` (warm) until the block ends; yields the web port."""
+def web_server(model_dir: Path, state_dir: Path, *extra: str,
+               security: Secured | None = None) -> Iterator[int]:
+    """`npc-runtime serve --web-port` (warm) until the block ends; yields the web port.
+    With ``security``: tokens and TLS on both ports (https on the web port)."""
     port, web_port = _free_port(), _free_port()
+    if security is not None:
+        extra = (*extra, "--auth-tokens", str(security.tokens), "--tls-cert",
+                 str(security.cert), "--tls-key", str(security.key))
     process = _start(model_dir, port, "--web-port", str(web_port), "--warm", *extra,
                      state_db=state_dir / "state.sqlite3")
-    _wait_serving(port, process)  # SERVING: the gRPC-Web port listens too
+    if security is None:
+        _wait_serving(port, process)  # SERVING: the gRPC-Web port listens too
+    else:
+        _wait_serving_tls(port, process, security.cert)
     try:
         yield web_port
     finally:
