@@ -1,6 +1,9 @@
 """The Unity client (unity_client/): generated C# fresh, the core compiled with Roslyn
 (C# 8, netstandard2.1, warnings as errors), then its end-to-end program run on the
-.NET Core 3.1 runtime against a live server with the real default model.
+.NET Core 3.1 runtime against a live server with the real default model: with tokens
+and TLS on (https, the client trusting the server's self-signed certificate as its CA,
+a client token for the dialogue, an admin token for quest setup, one turn at a time so
+that capacity refusals can be seen), and once more plain (no tokens, http).
 
 Needs the C# toolchain (`bash scripts/clients/csharp/toolchain.sh`); skipped without
 it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence a failure.
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import ROOT, TOOLCHAIN, require_toolchain, run, web_server
+from tests.clients.conftest import (ROOT, TOOLCHAIN, Secured, require_toolchain, run, secured,
+                                   web_server)
 
 pytestmark = pytest.mark.e2e
 SCRIPTS = ROOT / "scripts" / "clients" / "csharp"
@@ -28,6 +32,30 @@ LIVE_CHECKS = [
     "cancelling a Say mid-stream; the session goes on",
     "CloseSession, then the session is NotFound",
 ]
+# Only against a server with tokens, TLS and one turn at a time.
+SECURED_CHECKS = [
+    "https: a certificate the client was not given is refused",
+    "https: a CA that did not issue the server's certificate is refused",
+    "http:// to the https-only port is Unavailable",
+    "no token -> Unauthenticated",
+    "an unknown token -> Unauthenticated",
+    "client token -> dialogue works",
+    "client token -> SetQuestState is PermissionDenied",
+    "over capacity -> ResourceExhausted with a retry-after hint",
+]
+# Offline: the token header, the error kinds, the certificate checks.
+OFFLINE_CHECKS = [
+    "the access token goes as authorization: Bearer on every call",
+    "a malformed access token is refused without echoing it",
+    "Unauthenticated, PermissionDenied, ResourceExhausted: distinct, with hints",
+    "retry-after-ms in trailers-only headers and in the trailer frame",
+    "a server certificate issued by the given CA is trusted",
+    "a self-signed server certificate given as the CA is trusted",
+    "another CA, a wrong host, an expired or a client-only certificate is refused",
+    "CA PEM: bundles parse; no certificate or a broken one is an ArgumentException",
+]
+NO_SECRETS = {"NPC_E2E_TOKEN": "", "NPC_E2E_ADMIN_TOKEN": "", "NPC_E2E_CA_FILE": "",
+              "NPC_E2E_CAPACITY": ""}
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +77,25 @@ def build(toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def web_url(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `npc-runtime serve` with gRPC-Web on; yields its URL."""
-    with web_server(default_model_dir, tmp_path_factory.mktemp("state")) as web_port:
-        yield f"http://127.0.0.1:{web_port}/"
+def security(tmp_path_factory: pytest.TempPathFactory) -> Secured:
+    """A self-signed certificate for localhost, a client and an admin token."""
+    return secured(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def web_url(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+            security: Secured) -> Iterator[str]:
+    """A real `npc-runtime serve` with gRPC-Web, tokens and TLS on, admitting one turn at
+    a time (one more may wait); yields its https URL."""
+    with web_server(default_model_dir, tmp_path_factory.mktemp("state"),
+                    "--max-active-turns", "1", "--max-queued-turns", "1",
+                    security=security) as web_port:
+        yield f"https://localhost:{web_port}/"
+
+
+def passed_checks(stdout: str) -> set[str]:
+    return {line.split(" (")[0].removeprefix("PASS ")
+            for line in stdout.splitlines() if line.startswith("PASS ")}
 
 
 def test_generated_csharp_is_fresh(toolchain: Path) -> None:
@@ -67,12 +110,32 @@ def test_core_compiles_and_package_checks(build: Path) -> None:
     assert (build / "UnityGlue.StubCheck.dll").exists()
 
 
-def test_e2e_program_passes_against_a_live_server(build: Path, web_url: str) -> None:
-    """Streaming, a tool call round trip, options, quest state, errors, cancellation."""
-    result = run("bash", SCRIPTS / "e2e.sh", web_url, build, timeout=600)
+def test_e2e_program_passes_against_a_secured_server(build: Path, web_url: str,
+                                                     security: Secured) -> None:
+    """Tokens and TLS: refusals (untrusted certificate, wrong CA, plain http, no or an
+    unknown token, a client token setting quest state, over capacity), then streaming, a
+    tool call round trip, options, quest state, errors and cancellation with the client
+    token over https."""
+    result = run("bash", SCRIPTS / "e2e.sh", web_url, build, timeout=600, env={
+        "NPC_E2E_TOKEN": security.client_token, "NPC_E2E_ADMIN_TOKEN": security.admin_token,
+        "NPC_E2E_CA_FILE": str(security.cert), "NPC_E2E_CAPACITY": "1"})
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith(" passed, 0 failed")
-    passed = {line.split(" (")[0].removeprefix("PASS ")
-              for line in result.stdout.splitlines() if line.startswith("PASS ")}
-    assert set(LIVE_CHECKS) <= passed, set(LIVE_CHECKS) - passed
+    expected = set(OFFLINE_CHECKS + SECURED_CHECKS + LIVE_CHECKS)
+    assert expected <= passed_checks(result.stdout), expected - passed_checks(result.stdout)
+    assert security.client_token not in result.stdout + result.stderr
+    assert security.admin_token not in result.stdout + result.stderr
+
+
+def test_e2e_program_passes_against_a_plain_server(build: Path, default_model_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """No tokens, http: the path a local development server takes still works."""
+    with web_server(default_model_dir, tmp_path) as web_port:
+        result = run("bash", SCRIPTS / "e2e.sh", f"http://127.0.0.1:{web_port}/", build,
+                     timeout=600, env=NO_SECRETS)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith(" passed, 0 failed")
+    assert set(LIVE_CHECKS) <= passed_checks(result.stdout)
+    assert not set(SECURED_CHECKS) & passed_checks(result.stdout)

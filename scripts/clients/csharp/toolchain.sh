@@ -7,7 +7,10 @@
 #     same version as Debian's protoc, which generates our messages);
 #   - grpc_csharp_plugin compiled from Debian's grpc source package (the typed
 #     stubs of the optional native transport);
-#   - tree-sitter-c-sharp, to parse-check the code nothing here can compile.
+#   - tree-sitter-c-sharp, to parse-check the code nothing here can compile;
+#   - OpenSSL 1.1 (Debian 11's libssl1.1, unpacked into the cache, not installed):
+#     the .NET Core 3.1 runtime aborts on any TLS with Debian 12's OpenSSL 3, and
+#     the end-to-end program talks https to a server with TLS on.
 # Everything is pinned by version and sha256, and cached in
 # ${NPC_TOOLCHAIN_CACHE:-$HOME/.cache/npc-runtime/toolchain}/csharp; a second run
 # only checks. Writes env.sh there, which the other scripts source.
@@ -27,6 +30,10 @@ PROTOBUF_SHA256="930c2c3b5ecc6c9c12615cf5ad93f1cd6e12d0aba862b572e076259970ac3a5
 GRPC_DEB="grpc"
 GRPC_ORIG="grpc_1.51.1.orig.tar.gz"
 GRPC_SHA256="b55696fb249669744de3e71acc54a9382bea0dce7cd5ba379b356b12b82d4229"
+# Debian 11's last point release (11.11) froze this in bullseye main; e2e.sh puts it on
+# LD_LIBRARY_PATH for the .NET runtime only.
+LIBSSL_DEB="libssl1.1=1.1.1w-0+deb11u1"
+LIBSSL_SHA256="aadf8b4b197335645b230c2839b4517aa444fd2e8f434e5438c48a18857988f7"
 APT_PACKAGES=(mono-complete protobuf-compiler libprotoc-dev g++ dpkg-dev npm python3-venv)
 # Wheel hashes for CPython 3.11 on x86_64 Linux (Debian 12's python3).
 TREE_SITTER_REQS="tree-sitter==0.26.1 \
@@ -139,6 +146,29 @@ build_grpc_csharp_plugin() {  # Debian's protobuf-compiler-grpc lacks the C# plu
   mkdir -p "$out" && mv "$out.tmp/grpc_csharp_plugin" "$out/" && rm -rf "$out.tmp"
 }
 
+fetch_libssl11() {  # via a private bullseye list (system apt untouched), unpacked, not installed
+  local out="$ROOT/libssl1.1" d="$ROOT/downloads/libssl1.1"
+  [[ -f "$out/libssl.so.1.1" && -f "$out/libcrypto.so.1.1" ]] && return
+  step "apt-get download $LIBSSL_DEB (Debian 11)"
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+    "http://deb.debian.org/debian bullseye main" >"$d/sources.list"
+  local opts=(-o "Dir::Etc::sourcelist=$d/sources.list" -o "Dir::Etc::sourceparts=-"
+              -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache"
+              -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=root")
+  ls "$d"/libssl1.1_*.deb >/dev/null 2>&1 || {
+    apt-get "${opts[@]}" update -q
+    (cd "$d" && apt-get "${opts[@]}" download "$LIBSSL_DEB")
+  }
+  local deb
+  deb="$(ls "$d"/libssl1.1_*.deb)"
+  check_sha256 "$deb" "$LIBSSL_SHA256"
+  rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+  dpkg-deb -x "$deb" "$out.tmp/x"
+  mv "$out.tmp"/x/usr/lib/x86_64-linux-gnu/lib{ssl,crypto}.so.1.1 "$out.tmp/"
+  rm -rf "$out.tmp/x" "$out" && mv "$out.tmp" "$out"
+}
+
 install_tree_sitter() {
   [[ -x "$ROOT/tree-sitter/bin/python" ]] && return
   step "pip install tree-sitter-c-sharp (venv)"
@@ -159,6 +189,7 @@ export CS_NETCOREAPP="$ROOT/dotnet/packs/Microsoft.NETCore.App.Ref/3.1.0/ref/net
 export CS_PROTOBUF="$ROOT/protobuf"
 export CS_GRPC_PLUGIN="$ROOT/grpc/grpc_csharp_plugin"
 export CS_TREE_SITTER_PY="$ROOT/tree-sitter/bin/python"
+export CS_LIBSSL11="$ROOT/libssl1.1"
 EOF
 }
 
@@ -170,5 +201,6 @@ build_roslyn_driver
 build_google_protobuf
 build_grpc_csharp_plugin
 install_tree_sitter
+fetch_libssl11
 write_env
 step "ready: $ROOT/env.sh"

@@ -14,6 +14,8 @@ namespace NpcRuntime.Client
     /// <example>
     /// <code>
     /// using var client = NpcClient.ForGrpcWeb(new Uri("http://127.0.0.1:8080/"));
+    /// // or, with `serve --auth-tokens ... --tls-cert ...`:
+    /// // NpcClient.ForGrpcWeb(new Uri("https://localhost:8080/"), new NpcClientOptions { AccessToken = token, CaCertificatePem = pem });
     /// var session = await client.OpenSessionAsync("maren");
     /// await foreach (var e in client.SayAsync(session.SessionId, "A room, please."))
     ///     if (e.EventCase == SayResponse.EventOneofCase.Token) Console.Write(e.Token.Text);
@@ -43,6 +45,14 @@ namespace NpcRuntime.Client
 
         /// <summary>A client for the server's gRPC-Web port (`npc-runtime serve --web-port`).</summary>
         public static NpcClient ForGrpcWeb(Uri baseAddress) => new NpcClient(new GrpcWebTransport(baseAddress));
+
+        /// <summary>
+        /// A client for a server with tokens and/or TLS on: the access token goes with
+        /// every call; for https, the CA certificate (if given) is the one trusted.
+        /// </summary>
+        /// <exception cref="ArgumentException">A CA PEM with no certificate in it.</exception>
+        public static NpcClient ForGrpcWeb(Uri baseAddress, NpcClientOptions options) =>
+            new NpcClient(new GrpcWebTransport(baseAddress, options));
 
         /// <summary>Starts a conversation. NotFound when the world has no such NPC.</summary>
         /// <param name="playerId">Whose quest state the conversation reads and advances (e.g. the save id).</param>
@@ -88,7 +98,11 @@ namespace NpcRuntime.Client
             (await _transport.UnaryAsync(GetQuestStateMethod, new GetQuestStateRequest { PlayerId = playerId },
                 cancellationToken).ConfigureAwait(false)).State;
 
-        /// <summary>Replaces the player's quest state. InvalidArgument for ids the world does not have.</summary>
+        /// <summary>
+        /// Replaces the player's quest state. InvalidArgument for ids the world does not
+        /// have; PermissionDenied with a client token (a server with --auth-tokens lets
+        /// only admin tokens set quest state).
+        /// </summary>
         public async Task<QuestState> SetQuestStateAsync(string playerId, QuestState state,
             CancellationToken cancellationToken = default) =>
             (await _transport.UnaryAsync(SetQuestStateMethod, new SetQuestStateRequest { PlayerId = playerId, State = state },

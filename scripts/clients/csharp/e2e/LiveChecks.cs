@@ -1,9 +1,12 @@
 // The typed client against a live server (default world, real model): the flows
-// the Unity sample runs, plus the errors a game must be able to tell apart.
+// the Unity sample runs, plus the errors a game must be able to tell apart. With a
+// token (and a CA for https), first what a server with tokens and TLS must refuse;
+// then every flow runs with the client token, quest setup with the admin token.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
 using Npc.V1;
@@ -13,28 +16,138 @@ sealed class LiveChecks
 {
     const string Stew = "I'll bring the boy some stew.";
 
+    readonly Uri _web;
+    readonly string? _token;
+    readonly string? _caPem;
+    readonly bool _capacity;
+    // Talks with the client token (or none, on a server without tokens).
     readonly NpcClient _client;
+    // Sets quest state: the admin token (on a server without tokens, the same client).
+    readonly NpcClient _admin;
     // A fresh player per run, so the quest starts where this program puts it.
     readonly string _player = "unity-e2e-" + Guid.NewGuid().ToString("N").Substring(0, 8);
     string _session = "";
 
-    public LiveChecks(Uri webAddress) => _client = NpcClient.ForGrpcWeb(webAddress);
-
-    public IEnumerable<(string, Func<Task>)> All() => new (string, Func<Task>)[]
+    public LiveChecks(Uri webAddress, string? token = null, string? adminToken = null, string? caPem = null,
+        bool capacity = false)
     {
-        ("OpenSession with maren", OpenSession),
-        ("Say streams tokens, then one line_done", StreamedLine),
-        ("a give_item tool call round trip through SubmitToolResult", ToolCallRoundTrip),
-        ("GetQuestState after the call", QuestStateAfterCall),
-        ("saying a player option moves the quest", SayAnOption),
-        ("server errors map to status codes with messages", Errors),
-        ("cancelling a Say mid-stream; the session goes on", CancelMidStream),
-        ("CloseSession, then the session is NotFound", CloseSession),
-    };
+        _web = webAddress;
+        _token = token;
+        _caPem = caPem;
+        _capacity = capacity;
+        _client = NpcClient.ForGrpcWeb(webAddress, new NpcClientOptions { AccessToken = token, CaCertificatePem = caPem });
+        _admin = adminToken == null ? _client
+            : NpcClient.ForGrpcWeb(webAddress, new NpcClientOptions { AccessToken = adminToken, CaCertificatePem = caPem });
+    }
+
+    public IEnumerable<(string, Func<Task>)> All()
+    {
+        var checks = new List<(string, Func<Task>)>();
+        if (_web.Scheme == Uri.UriSchemeHttps)
+            checks.AddRange(new (string, Func<Task>)[]
+            {
+                ("https: a certificate the client was not given is refused", UntrustedCertificate),
+                ("https: a CA that did not issue the server's certificate is refused", WrongCa),
+                ("http:// to the https-only port is Unavailable", PlainHttpToTls),
+            });
+        if (_token != null)
+            checks.AddRange(new (string, Func<Task>)[]
+            {
+                ("no token -> Unauthenticated", NoToken),
+                ("an unknown token -> Unauthenticated", UnknownToken),
+                ("client token -> dialogue works", ClientTokenWorks),
+                ("client token -> SetQuestState is PermissionDenied", ClientTokenCannotSetQuestState),
+            });
+        checks.AddRange(new (string, Func<Task>)[]
+        {
+            ("OpenSession with maren", OpenSession),
+            ("Say streams tokens, then one line_done", StreamedLine),
+            ("a give_item tool call round trip through SubmitToolResult", ToolCallRoundTrip),
+            ("GetQuestState after the call", QuestStateAfterCall),
+            ("saying a player option moves the quest", SayAnOption),
+            ("server errors map to status codes with messages", Errors),
+            ("cancelling a Say mid-stream; the session goes on", CancelMidStream),
+            ("CloseSession, then the session is NotFound", CloseSession),
+        });
+        if (_capacity)
+            checks.Add(("over capacity -> ResourceExhausted with a retry-after hint", OverCapacity));
+        return checks;
+    }
+
+    NpcClient With(string? token, string? caPem) =>
+        NpcClient.ForGrpcWeb(_web, new NpcClientOptions { AccessToken = token, CaCertificatePem = caPem });
+
+    async Task UntrustedCertificate()
+    {
+        using var client = With(_token, null);
+        var error = await Check.Throws<GrpcStatusException>(() => client.OpenSessionAsync("maren"));
+        Check.Equal(StatusCode.Unavailable, error.Code, "code");
+        Check.That(error.Message.Contains("CaCertificatePem"), "a hint to give the CA: " + error.Message);
+        Console.WriteLine("  " + error.Message);
+    }
+
+    async Task WrongCa()
+    {
+        using var other = TlsChecks.Make("CN=Someone else's CA", isCa: true);
+        using var client = With(_token, ServerCertificateValidator.ToPem(other));
+        var error = await Check.Throws<GrpcStatusException>(() => client.OpenSessionAsync("maren"));
+        Check.Equal(StatusCode.Unavailable, error.Code, "code");
+        Check.That(error.Detail.Contains("not issued by the given CA"), "why, in: " + error.Detail);
+        Console.WriteLine("  " + error.Message);
+    }
+
+    async Task PlainHttpToTls()
+    {
+        using var client = NpcClient.ForGrpcWeb(new UriBuilder(_web) { Scheme = "http" }.Uri,
+            new NpcClientOptions { AccessToken = _token });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var error = await Check.Throws<GrpcStatusException>(() => client.OpenSessionAsync("maren", cancellationToken: timeout.Token));
+        Check.Equal(StatusCode.Unavailable, error.Code, "code");
+        Console.WriteLine("  " + error.Message);
+    }
+
+    async Task NoToken()
+    {
+        using var client = With(null, _caPem);
+        var open = await Check.Throws<GrpcStatusException>(() => client.OpenSessionAsync("maren"));
+        Check.Equal(StatusCode.Unauthenticated, open.Code, "OpenSession without a token");
+        Check.That(open.Message.Contains("AccessToken"), "a hint to set the token: " + open.Message);
+        // A stream is refused before its first message (trailers-only) just the same.
+        var say = await Check.Throws<GrpcStatusException>(() => Drain(client.SayAsync("any-session", "Hello?")));
+        Check.Equal(StatusCode.Unauthenticated, say.Code, "Say without a token");
+        Console.WriteLine("  " + open.Message);
+    }
+
+    async Task UnknownToken()
+    {
+        var guess = "not-a-token-" + Guid.NewGuid().ToString("N");
+        using var client = With(guess, _caPem);
+        var error = await Check.Throws<GrpcStatusException>(() => client.GetQuestStateAsync(_player));
+        Check.Equal(StatusCode.Unauthenticated, error.Code, "code");
+        Check.That(!error.Message.Contains(guess), "the token not in the message");
+    }
+
+    async Task ClientTokenWorks()
+    {
+        var opened = await _client.OpenSessionAsync("maren", "Traveller", _player + "-probe");
+        Check.That(opened.SessionId.Length > 0, "a session id");
+        var state = await _client.GetQuestStateAsync(_player + "-probe");
+        Check.Equal(0, state.Stages.Count, "a new player's quests");
+        await _client.CloseSessionAsync(opened.SessionId);
+    }
+
+    async Task ClientTokenCannotSetQuestState()
+    {
+        var error = await Check.Throws<GrpcStatusException>(() =>
+            _client.SetQuestStateAsync(_player, new QuestState { Stages = { ["noises_below"] = "asked" } }));
+        Check.Equal(StatusCode.PermissionDenied, error.Code, "code");
+        Check.That(error.Message.Contains("admin"), "a hint about the role: " + error.Message);
+        Console.WriteLine("  " + error.Message);
+    }
 
     async Task OpenSession()
     {
-        await _client.SetQuestStateAsync(_player, new QuestState { Stages = { ["noises_below"] = "asked" } });
+        await _admin.SetQuestStateAsync(_player, new QuestState { Stages = { ["noises_below"] = "asked" } });
         var opened = await _client.OpenSessionAsync("maren", "Traveller", _player);
         Check.That(opened.SessionId.Length > 0, "a session id");
         _session = opened.SessionId;
@@ -137,7 +250,7 @@ sealed class LiveChecks
         Check.That(npc.Detail.Contains("maren"), "the NPCs that exist in: " + npc.Detail);
 
         var quest = await Check.Throws<GrpcStatusException>(() =>
-            _client.SetQuestStateAsync(_player, new QuestState { Stages = { ["nope"] = "asked" } }));
+            _admin.SetQuestStateAsync(_player, new QuestState { Stages = { ["nope"] = "asked" } }));
         Check.Equal(StatusCode.InvalidArgument, quest.Code, "unknown quest");
         Check.That(quest.Detail.Contains("nope"), "the quest named in: " + quest.Detail);
 
@@ -175,6 +288,63 @@ sealed class LiveChecks
         await _client.CloseSessionAsync(_session);
         var error = await Check.Throws<GrpcStatusException>(() => Drain(_client.SayAsync(_session, "Hello?")));
         Check.Equal(StatusCode.NotFound, error.Code, "closed session");
+    }
+
+    /// <summary>
+    /// One turn holds the only place (it waits for the game to answer its tool call);
+    /// two more lines at once: one may wait in line (at most the queue timeout), the
+    /// other is refused at once, with the server's retry-after-ms.
+    /// </summary>
+    async Task OverCapacity()
+    {
+        var holder = _player + "-holder";
+        await _admin.SetQuestStateAsync(holder, new QuestState { Stages = { ["noises_below"] = "asked" } });
+        var busy = await _client.OpenSessionAsync("maren", "Traveller", holder);
+        var others = new[]
+        {
+            await _client.OpenSessionAsync("maren", "Traveller", _player + "-b"),
+            await _client.OpenSessionAsync("maren", "Traveller", _player + "-c"),
+        };
+        var stream = _client.SayAsync(busy.SessionId, "Can I have a room key for the night?", "give_item").GetAsyncEnumerator();
+        try
+        {
+            ToolCall? call = null;
+            while (call == null && await stream.MoveNextAsync())
+                if (stream.Current.EventCase == SayResponse.EventOneofCase.ToolCall)
+                    call = stream.Current.ToolCall;
+            Check.That(call != null, "the holding turn's tool call");
+
+            var clock = Stopwatch.StartNew();
+            var outcomes = await Task.WhenAll(others.Select(async other =>
+            {
+                try
+                {
+                    await Drain(_client.SayAsync(other.SessionId, "Hello?", "none"));
+                    return (Error: (GrpcStatusException?)null, Ms: clock.ElapsedMilliseconds);
+                }
+                catch (GrpcStatusException e)
+                {
+                    return (Error: e, Ms: clock.ElapsedMilliseconds);
+                }
+            }));
+            var refused = outcomes.Where(o => o.Error?.Code == StatusCode.ResourceExhausted).OrderBy(o => o.Ms).ToArray();
+            Check.That(refused.Length > 0, "a ResourceExhausted, got " + string.Join("; ", outcomes.Select(o => o.Error?.Message ?? "a line")));
+            var first = refused[0].Error!;
+            Check.That(first.RetryAfter > TimeSpan.Zero, "a retry-after-ms hint, got " + first.RetryAfter);
+            Check.That(first.IsRetryable && first.Message.Contains("retry in"), "the wait in the message: " + first.Message);
+            Check.That(refused[0].Ms < 5000, $"refused fast, not after {refused[0].Ms} ms");
+            Console.WriteLine($"  after {refused[0].Ms} ms: {first.Message}");
+
+            await _client.SubmitToolResultAsync(busy.SessionId, call!.CallId, "{\"given\": true}");
+            SayResponse? last = null;
+            while (await stream.MoveNextAsync())
+                last = stream.Current;
+            Check.Equal(SayResponse.EventOneofCase.LineDone, last?.EventCase, "the holding turn ends with its line");
+        }
+        finally
+        {
+            await stream.DisposeAsync();
+        }
     }
 
     static async Task Drain(IAsyncEnumerable<SayResponse> events)

@@ -1,14 +1,21 @@
 // End-to-end checks of the Unity client's core (NpcRuntime.Core.dll, built for
 // netstandard2.1) on the .NET Core 3.1 runtime: first the transport against
-// canned HTTP responses (framing, trailers, errors), then the typed client
+// canned HTTP responses (framing, trailers, errors, the token header) and the
+// TLS certificate checks against certificates made here, then the typed client
 // against a live `npc-runtime serve --web-port` with the real model.
 //
 //   dotnet NpcE2E.dll [http://127.0.0.1:WEB_PORT/]     (no URL: offline checks only)
+//   NPC_E2E_TOKEN=... NPC_E2E_ADMIN_TOKEN=... NPC_E2E_CA_FILE=cert.pem \
+//     dotnet NpcE2E.dll https://localhost:WEB_PORT/    (serve --auth-tokens --tls-cert --tls-key)
+//   NPC_E2E_CAPACITY=1: the server admits one turn at a time (--max-active-turns 1
+//     --max-queued-turns 1); adds the ResourceExhausted check.
 //
 // Prints one PASS/FAIL line per check and "N passed, M failed"; exit 1 on a failure.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.IO;
+using System.Linq;
 using System.Threading.Tasks;
 
 static class Program
@@ -17,11 +24,15 @@ static class Program
 
     static async Task<int> Main(string[] args)
     {
-        foreach (var (name, check) in TransportChecks.All())
+        foreach (var (name, check) in TransportChecks.All().Concat(TlsChecks.All()))
             await Run(name, check);
         if (args.Length > 0)
         {
-            var live = new LiveChecks(new Uri(args[0]));
+            static string? Env(string name) =>
+                string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)) ? null : Environment.GetEnvironmentVariable(name);
+            var caFile = Env("NPC_E2E_CA_FILE");
+            var live = new LiveChecks(new Uri(args[0]), Env("NPC_E2E_TOKEN"), Env("NPC_E2E_ADMIN_TOKEN"),
+                caFile == null ? null : File.ReadAllText(caFile), Env("NPC_E2E_CAPACITY") == "1");
             foreach (var (name, check) in live.All())
                 await Run(name, check);
         }

@@ -33,6 +33,10 @@ static class TransportChecks
         ("cancelling ends a stream that waits for bytes", CancelWhileWaiting),
         ("breaking out of the loop closes the response", BreakClosesResponse),
         ("no server listening is Unavailable", NoServer),
+        ("the access token goes as authorization: Bearer on every call", TokenOnEveryCall),
+        ("a malformed access token is refused without echoing it", MalformedToken),
+        ("Unauthenticated, PermissionDenied, ResourceExhausted: distinct, with hints", AuthAndCapacityErrors),
+        ("retry-after-ms in trailers-only headers and in the trailer frame", RetryAfter),
     };
 
     static byte[] Token(string text, uint index) =>
@@ -211,6 +215,91 @@ static class TransportChecks
         using var transport = new GrpcWebTransport(new Uri("http://127.0.0.1:9/"));
         var error = await Check.Throws<GrpcStatusException>(() => Collect(transport));
         Check.Equal(StatusCode.Unavailable, error.Code, "code");
+    }
+
+    static async Task TokenOnEveryCall()
+    {
+        const string token = "tok_0123456789abcdefXYZ-_.~";
+        var handler = new CannedHandler(() => GrpcWeb(new ScriptedBody(Trailers("grpc-status: 0\r\n"))));
+        using var transport = new GrpcWebTransport(new Uri("http://npc.test/"),
+            new NpcClientOptions { AccessToken = " " + token + "\n" }, new HttpClient(handler));
+        for (var call = 0; call < 2; call++)
+        {
+            await Collect(transport);
+            Check.Equal("Bearer " + token, handler.Request!.Headers.GetValues("authorization").Single(), $"call {call + 1}");
+        }
+        var (plain, plainHandler) = Serve(() => GrpcWeb(new ScriptedBody(Trailers("grpc-status: 0\r\n"))));
+        await Collect(plain);
+        Check.That(!plainHandler.Request!.Headers.Contains("authorization"), "no authorization header without a token");
+        Check.That(!new NpcClientOptions { AccessToken = token }.ToString().Contains(token), "ToString without the token");
+    }
+
+    static Task MalformedToken()
+    {
+        const string secret = "s3cr3t-s3cr3t-s3cr3t";
+        foreach (var bad in new[] { "client " + secret, "Bearer " + secret, secret + "\r\nx-evil: 1", secret + "\u00e9" })
+        {
+            try
+            {
+                _ = new NpcClientOptions { AccessToken = bad };
+                throw new Exception("expected ArgumentException for a malformed token");
+            }
+            catch (ArgumentException e)
+            {
+                Check.That(!e.Message.Contains(secret), "the message without the token: " + e.Message);
+            }
+        }
+        Check.Equal<string?>(null, new NpcClientOptions { AccessToken = "  " }.AccessToken, "blank token");
+        return Task.CompletedTask;
+    }
+
+    static async Task<GrpcStatusException> TrailersOnly(string status, string message, string? retryAfterMs = null)
+    {
+        var (transport, _) = Serve(() =>
+        {
+            var response = GrpcWeb(new ScriptedBody(Array.Empty<byte>()));
+            response.Headers.TryAddWithoutValidation("grpc-status", status);
+            response.Headers.TryAddWithoutValidation("grpc-message", message);
+            if (retryAfterMs != null)
+                response.Headers.TryAddWithoutValidation("retry-after-ms", retryAfterMs);
+            return response;
+        });
+        return await Check.Throws<GrpcStatusException>(() => Collect(transport));
+    }
+
+    static async Task AuthAndCapacityErrors()
+    {
+        var unauthenticated = await TrailersOnly("16", "missing%20token");
+        Check.Equal(StatusCode.Unauthenticated, unauthenticated.Code, "16");
+        Check.Equal("missing token", unauthenticated.Detail, "detail");
+        Check.That(unauthenticated.Hint.Contains("AccessToken") && unauthenticated.Message.Contains(unauthenticated.Hint),
+            "a hint to set the token, in the message: " + unauthenticated.Message);
+        Check.That(!unauthenticated.IsRetryable, "Unauthenticated not retryable");
+
+        var denied = await TrailersOnly("7", "role%20client%20may%20not");
+        Check.Equal(StatusCode.PermissionDenied, denied.Code, "7");
+        Check.That(denied.Hint.Contains("admin"), "a hint about roles: " + denied.Message);
+        Check.That(!denied.IsRetryable, "PermissionDenied not retryable");
+
+        var busy = await TrailersOnly("8", "at%20capacity");
+        Check.Equal(StatusCode.ResourceExhausted, busy.Code, "8");
+        Check.Equal(null, busy.RetryAfter, "no retry-after-ms, no RetryAfter");
+        Check.That(busy.IsRetryable && busy.Hint.Contains("retry later"), "retryable, with a hint: " + busy.Message);
+    }
+
+    static async Task RetryAfter()
+    {
+        var headers = await TrailersOnly("8", "busy", retryAfterMs: "1500");
+        Check.Equal(TimeSpan.FromMilliseconds(1500), headers.RetryAfter, "from the headers");
+        Check.That(headers.Message.Contains("retry in 1500 ms"), "the wait in the message: " + headers.Message);
+
+        var body = Concat(Token("Hel", 0), Trailers("grpc-status: 8\r\ngrpc-message: busy\r\nRetry-After-Ms: 250\r\n"));
+        var (transport, _) = Serve(() => GrpcWeb(new ScriptedBody(body)));
+        var frame = await Check.Throws<GrpcStatusException>(() => Collect(transport));
+        Check.Equal(TimeSpan.FromMilliseconds(250), frame.RetryAfter, "from the trailer frame");
+
+        var malformed = await TrailersOnly("8", "busy", retryAfterMs: "soon");
+        Check.Equal(null, malformed.RetryAfter, "a malformed retry-after-ms");
     }
 }
 

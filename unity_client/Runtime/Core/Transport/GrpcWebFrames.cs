@@ -1,5 +1,7 @@
 using System;
 using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Text;
 using System.Threading;
@@ -64,7 +66,8 @@ namespace NpcRuntime.Client
             if ((flags & CompressedFlag) != 0)
                 throw new GrpcStatusException(StatusCode.Internal, "compressed gRPC-Web frames are not supported");
             if (length > MaxFrameBytes)
-                throw new GrpcStatusException(StatusCode.ResourceExhausted, $"gRPC-Web frame of {length} bytes");
+                throw new GrpcStatusException(StatusCode.ResourceExhausted,
+                    $"gRPC-Web frame of {length} bytes, over the client's limit of {MaxFrameBytes}", hint: "");
 
             var payload = new byte[length];
             if (await FillAsync(body, payload, cancellationToken).ConfigureAwait(false) < payload.Length)
@@ -78,21 +81,46 @@ namespace NpcRuntime.Client
         /// </summary>
         public static (StatusCode Code, string Detail) ParseTrailers(byte[] payload)
         {
-            string? status = null;
-            var detail = "";
+            var trailers = ParseMetadata(payload);
+            trailers.TryGetValue("grpc-message", out var message);
+            trailers.TryGetValue("grpc-status", out var status);
+            return ToStatus(status, DecodeMessage(message ?? ""));
+        }
+
+        /// <summary>
+        /// Every "name: value" line of a trailers frame, names matched in any case (the
+        /// last one wins), values as sent: grpc-status, grpc-message and the call's
+        /// trailing metadata such as retry-after-ms.
+        /// </summary>
+        public static Dictionary<string, string> ParseMetadata(byte[] payload)
+        {
+            var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var line in Encoding.ASCII.GetString(payload).Split(new[] { "\r\n" }, StringSplitOptions.RemoveEmptyEntries))
             {
                 var colon = line.IndexOf(':');
                 if (colon <= 0)
                     continue;
-                var name = line.Substring(0, colon).Trim();
-                var value = line.Substring(colon + 1).Trim();
-                if (name.Equals("grpc-status", StringComparison.OrdinalIgnoreCase))
-                    status = value;
-                else if (name.Equals("grpc-message", StringComparison.OrdinalIgnoreCase))
-                    detail = DecodeMessage(value);
+                metadata[line.Substring(0, colon).Trim()] = line.Substring(colon + 1).Trim();
             }
-            return ToStatus(status, detail);
+            return metadata;
+        }
+
+        /// <summary>
+        /// The exception for a status: null for OK. <paramref name="retryAfterMs"/> is the
+        /// retry-after-ms metadata the server sends with ResourceExhausted.
+        /// </summary>
+        public static GrpcStatusException? ToException(string? status, string detail, string? retryAfterMs)
+        {
+            var (code, message) = ToStatus(status, detail);
+            return code == StatusCode.OK ? null : new GrpcStatusException(code, message, retryAfter: ParseRetryAfter(retryAfterMs));
+        }
+
+        /// <summary>retry-after-ms as a TimeSpan: a whole number of milliseconds (at most a day); null when absent or malformed.</summary>
+        public static TimeSpan? ParseRetryAfter(string? value)
+        {
+            if (value == null || !long.TryParse(value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+                return null;
+            return TimeSpan.FromMilliseconds(Math.Min(ms, 24L * 3600 * 1000));
         }
 
         /// <summary>A grpc-status/grpc-message pair (from trailers or HTTP headers) as a status.</summary>

@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
+using System.Security.Authentication;
 using System.Threading;
 using System.Threading.Tasks;
 using Google.Protobuf;
@@ -16,7 +17,8 @@ namespace NpcRuntime.Client
     /// gRPC-Web (binary protobuf) over plain HttpClient and HTTP/1.1: no native
     /// code, so it runs wherever Unity's HttpClient does (editor, desktop, mobile;
     /// not WebGL, see the package docs). Server-streamed messages are handed out as
-    /// their frames arrive.
+    /// their frames arrive. With <see cref="NpcClientOptions"/>: an access token on
+    /// every call, and https that trusts a given CA.
     /// </summary>
     public sealed class GrpcWebTransport : ITransport
     {
@@ -25,20 +27,45 @@ namespace NpcRuntime.Client
         readonly HttpClient _http;
         readonly bool _ownsHttp;
         readonly Uri _baseAddress;
+        readonly string? _authorization;
+        readonly ServerCertificateValidator? _validator;
 
         /// <param name="baseAddress">The server's gRPC-Web address, e.g. http://127.0.0.1:8080/.</param>
         /// <param name="httpClient">
-        /// Optional; set DefaultRequestHeaders on it for auth. Without one, the
-        /// transport makes (and disposes) its own with no timeout: a reply that
-        /// waits on a tool call may take longer than HttpClient's default 100 s, so
-        /// calls end through cancellation tokens instead.
+        /// Optional. Without one, the transport makes (and disposes) its own with no
+        /// timeout: a reply that waits on a tool call may take longer than
+        /// HttpClient's default 100 s, so calls end through cancellation tokens instead.
         /// </param>
         public GrpcWebTransport(Uri baseAddress, HttpClient? httpClient = null)
+            : this(baseAddress, new NpcClientOptions(), httpClient)
+        {
+        }
+
+        /// <param name="baseAddress">The server's gRPC-Web address: https://host:port/ when it serves TLS.</param>
+        /// <param name="options">The access token and the CA to trust (both optional).</param>
+        /// <param name="httpClient">
+        /// Optional, as above. With a CA in <paramref name="options"/> leave it null (the
+        /// transport builds a handler that trusts that CA), or build yours from
+        /// <see cref="ServerCertificateValidator.CreateHandler"/> and leave the CA out.
+        /// </param>
+        /// <exception cref="ArgumentException">A CA PEM with no certificate in it, or a CA together with an HttpClient.</exception>
+        public GrpcWebTransport(Uri baseAddress, NpcClientOptions options, HttpClient? httpClient = null)
         {
             // Uri resolution drops the last path segment unless the base ends in '/'.
             _baseAddress = baseAddress.AbsoluteUri.EndsWith("/") ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
+            _authorization = options.AccessToken == null ? null : "Bearer " + options.AccessToken;
+            var https = _baseAddress.Scheme == Uri.UriSchemeHttps;
+            if (https && !string.IsNullOrWhiteSpace(options.CaCertificatePem))
+            {
+                if (httpClient != null)
+                    throw new ArgumentException("a CA certificate needs the transport's own HttpClient: pass no HttpClient, " +
+                                                "or give yours a handler from ServerCertificateValidator.CreateHandler()");
+                _validator = ServerCertificateValidator.FromPem(options.CaCertificatePem!);
+            }
             _ownsHttp = httpClient == null;
-            _http = httpClient ?? new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            _http = httpClient ?? (_validator == null
+                ? new HttpClient { Timeout = Timeout.InfiniteTimeSpan }
+                : new HttpClient(_validator.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan });
         }
 
         public async Task<TResponse> UnaryAsync<TRequest, TResponse>(
@@ -70,6 +97,8 @@ namespace NpcRuntime.Client
             httpRequest.Content.Headers.ContentType = new MediaTypeHeaderValue(GrpcWebProto);
             httpRequest.Headers.TryAddWithoutValidation("Accept", GrpcWebProto);
             httpRequest.Headers.TryAddWithoutValidation("X-Grpc-Web", "1");
+            if (_authorization != null)
+                httpRequest.Headers.TryAddWithoutValidation("authorization", _authorization);
 
             using var response = await SendAsync(httpRequest, cancellationToken).ConfigureAwait(false);
             if (IsTrailersOnly(response))
@@ -86,9 +115,13 @@ namespace NpcRuntime.Client
                     throw new GrpcStatusException(StatusCode.Internal, $"{method.Path}: the response ended without trailers");
                 if (frame.Value.IsTrailers)
                 {
-                    var (code, detail) = GrpcWebFrames.ParseTrailers(frame.Value.Payload);
-                    if (code != StatusCode.OK)
-                        throw new GrpcStatusException(code, detail);
+                    var trailers = GrpcWebFrames.ParseMetadata(frame.Value.Payload);
+                    trailers.TryGetValue("grpc-status", out var status);
+                    trailers.TryGetValue("grpc-message", out var message);
+                    trailers.TryGetValue("retry-after-ms", out var retryAfterMs);
+                    var error = GrpcWebFrames.ToException(status, GrpcWebFrames.DecodeMessage(message ?? ""), retryAfterMs);
+                    if (error != null)
+                        throw error;
                     yield break;
                 }
                 yield return Parse(method.ResponseParser, frame.Value.Payload);
@@ -115,8 +148,37 @@ namespace NpcRuntime.Client
             }
             catch (HttpRequestException e)
             {
-                throw new GrpcStatusException(StatusCode.Unavailable, e.Message, e);
+                throw Unreachable(e);
             }
+        }
+
+        /// <summary>Unavailable, saying why: for a refused TLS certificate, what was wrong with it and what to set.</summary>
+        GrpcStatusException Unreachable(HttpRequestException e)
+        {
+            var messages = new List<string>();
+            var tls = false;
+            for (Exception? inner = e; inner != null; inner = inner.InnerException)
+            {
+                tls |= inner is AuthenticationException;
+                if (!messages.Contains(inner.Message))
+                    messages.Add(inner.Message);
+            }
+            var detail = string.Join(" ", messages);
+            if (!tls)
+                return new GrpcStatusException(StatusCode.Unavailable, detail, e,
+                    hint: "is the server running with --web-port at this URL, and is the scheme right " +
+                          "(https:// when it has --tls-cert, http:// when not)?");
+            var rejection = _validator?.LastRejection;
+            if (rejection != null)
+                return new GrpcStatusException(StatusCode.Unavailable,
+                    "the server's TLS certificate was refused: " + rejection, e,
+                    hint: "give the CA that issued the server's --tls-cert (or that certificate itself) " +
+                          "as NpcClientOptions.CaCertificatePem, and use a host name the certificate names");
+            return new GrpcStatusException(StatusCode.Unavailable, "TLS failed: " + detail, e,
+                hint: _validator == null
+                    ? "if the server's certificate is self-signed or from a private CA, give that CA " +
+                      "(or the certificate itself) as NpcClientOptions.CaCertificatePem (NpcDialogue: Ca Certificate)"
+                    : "");
         }
 
         /// <summary>
@@ -129,10 +191,10 @@ namespace NpcRuntime.Client
             var status = Header(response, "grpc-status");
             if (status != null)
             {
-                var (code, detail) = GrpcWebFrames.ToStatus(status,
-                    GrpcWebFrames.DecodeMessage(Header(response, "grpc-message") ?? ""));
-                if (code != StatusCode.OK)
-                    throw new GrpcStatusException(code, detail);
+                var error = GrpcWebFrames.ToException(status,
+                    GrpcWebFrames.DecodeMessage(Header(response, "grpc-message") ?? ""), Header(response, "retry-after-ms"));
+                if (error != null)
+                    throw error;
                 return true;
             }
             if (response.StatusCode != HttpStatusCode.OK)
