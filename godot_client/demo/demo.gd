@@ -4,13 +4,28 @@
 ## give_item tool forced (the game knows what the player clicked): she hands the key over
 ## through a tool call, the game puts it in the inventory and answers the server, and the
 ## quest moves on. The quest's player options then show as buttons.
+##
+## For a server with tokens (serve --auth-tokens), set [member client_token_file] and
+## [member admin_token_file]; for one with TLS, the Npc node's server_url (https://) and,
+## for a self-signed certificate, its trusted_ca_path.
 extends Control
 
 const DialoguePb := preload("res://addons/npc_dialogue/proto/dialogue_pb.gd")
 const ROOM_REQUEST := "Can I have a room key for the night?"
 
+## A file holding the client token the Npc node talks with (e.g. the client.token of
+## README.md's TLS example); empty: no token, or the one already set in code.
+@export_global_file var client_token_file := ""
+## A file holding an admin token, for starting the quest (SetQuestState is an admin call).
+## A real game would start quests from its own backend, which keeps the admin token: ship
+## only a client token in a game build.
+@export_global_file var admin_token_file := ""
+
 ## What the player carries (item ids), filled by the NPC's give_item calls.
 var inventory := PackedStringArray()
+## The admin token (from [member admin_token_file], or set in code); empty: the Npc
+## node's own token starts the quest.
+var admin_token := ""
 var _history := ""  # the conversation so far, finished lines only
 var _current := ""  # the NPC line being streamed
 
@@ -44,14 +59,33 @@ func _ready() -> void:
 func start() -> bool:
 	if _npc.player_id == "":
 		_npc.player_id = "demo-%d" % Time.get_unix_time_from_system()
-	var state := NpcDialogue.QuestPb.QuestState.new()
-	state.stages["noises_below"] = "asked"
-	if await _npc.set_quest_state(state) == null or not await _npc.open_session():
+	if client_token_file != "":
+		_npc.auth_token = FileAccess.get_file_as_string(client_token_file).strip_edges()
+	if admin_token_file != "":
+		admin_token = FileAccess.get_file_as_string(admin_token_file).strip_edges()
+	if not await _start_quest() or not await _npc.open_session():
 		_title.text = "No server at %s (see README.md)" % _npc.server_url
 		return false
 	_title.text = "%s (quest: noises_below, stage: asked)" % _npc.npc_name
 	_set_busy(false)
 	return true
+
+
+# The quest at its first stage, through a node of its own that carries the admin token.
+func _start_quest() -> bool:
+	var admin := NpcDialogue.new()
+	admin.server_url = _npc.server_url
+	admin.trusted_ca_path = _npc.trusted_ca_path
+	admin.trusted_ca = _npc.trusted_ca
+	admin.player_id = _npc.player_id
+	admin.auth_token = admin_token if admin_token != "" else _npc.auth_token
+	admin.error.connect(_on_error)
+	add_child(admin)
+	var state := NpcDialogue.QuestPb.QuestState.new()
+	state.stages["noises_below"] = "asked"
+	var kept := await admin.set_quest_state(state)
+	admin.queue_free()
+	return kept != null
 
 
 ## Says [param text] to the NPC; returns when the reply is over.

@@ -4,6 +4,11 @@ extends Node
 
 ## Base URL of the gRPC-Web server, for tests that need one (from --grpc-web=).
 var grpc_web_url := ""
+## The server's client and admin tokens ("" for a server without tokens). Never printed.
+var client_token := ""
+var admin_token := ""
+## The server's certificate in the pack ("" for a plain http:// server).
+var trusted_ca_path := ""
 var failures: PackedStringArray = []
 
 

@@ -8,6 +8,9 @@ func test_demo_hands_over_the_key_and_offers_the_option() -> void:
 	var demo: Control = DemoScene.instantiate()
 	var npc: NpcDialogue = demo.get_node("Npc")
 	npc.server_url = grpc_web_url
+	npc.auth_token = client_token
+	npc.trusted_ca_path = trusted_ca_path
+	demo.admin_token = admin_token
 	npc.player_id = "godot-demo-%d" % Time.get_unix_time_from_system()
 	add_child(demo)
 	if not check(await demo.start(), "the demo opens a session"):

@@ -1,5 +1,7 @@
 ## NpcDialogue against a live npc-runtime server (gRPC-Web, the real default model, the
-## example world): what a game sees through the node's signals.
+## example world): what a game sees through the node's signals. With a server that has
+## tokens and TLS (as the harness starts it), every node talks with the client token over
+## https; only starting a quest (SetQuestState) uses the admin token.
 extends "test_case.gd"
 
 const DialoguePb := preload("res://addons/npc_dialogue/proto/dialogue_pb.gd")
@@ -142,21 +144,71 @@ func test_close_session_forgets_it() -> void:
 	_check_error(errors, NpcDialogue.Code.NOT_FOUND, "", "closed session")
 
 
+func test_without_a_token_the_server_says_unauthenticated() -> void:
+	if client_token == "":
+		print("  skipped: the server has no tokens")
+		return
+	for token in ["", "not-a-token-the-server-knows"]:
+		var npc := _npc()
+		npc.auth_token = token
+		var errors := []
+		npc.error.connect(func(code: int, message: String) -> void: errors.append([code, message]))
+		check(not await npc.open_session(), "no session (token %d chars)" % token.length())
+		var what := "no token" if token == "" else "unknown token"
+		_check_error(errors, NpcDialogue.Code.UNAUTHENTICATED, "NpcDialogue.auth_token", what)
+		check(await npc.say("Hello?") == null, "%s: say fails too" % what)
+		check(not npc.is_speaking(), "%s: nothing in flight" % what)
+
+
+func test_a_client_token_may_not_set_quest_state() -> void:
+	if client_token == "":
+		print("  skipped: the server has no tokens")
+		return
+	var npc := _npc()
+	var errors := []
+	npc.error.connect(func(code: int, message: String) -> void: errors.append([code, message]))
+	var state := NpcDialogue.QuestPb.QuestState.new()
+	state.stages["noises_below"] = "asked"
+	check(await npc.set_quest_state(state) == null, "refused")
+	_check_error(errors, NpcDialogue.Code.PERMISSION_DENIED, "admin", "client token")
+	errors.clear()
+	check(await npc.get_quest_state() != null, "but it may read the quest state")
+	check_eq(errors, [], "no error reading")
+
+
+func test_the_trusted_ca_loads_from_the_pack() -> void:
+	if trusted_ca_path == "":
+		print("  skipped: the server has no TLS")
+		return
+	check(grpc_web_url.begins_with("https://"), "an https:// server: %s" % grpc_web_url)
+	var npc := _npc()
+	check(await npc.open_session(), "a session over https")
+	check(npc.trusted_ca != null, "trusted_ca_path loaded into trusted_ca")
+
+
 # A fresh node for a fresh player, so each test starts the quest from its first stage.
 func _npc() -> NpcDialogue:
 	var npc := NpcDialogue.new()
 	npc.server_url = grpc_web_url
+	npc.auth_token = client_token
+	npc.trusted_ca_path = trusted_ca_path
 	_players += 1
 	npc.player_id = "godot-test-%d-%d" % [Time.get_unix_time_from_system(), _players]
 	add_child(npc)
 	return npc
 
 
-# The quest at its first stage, as a game would set it when the player takes it on.
+# The quest at its first stage, as a game's backend would set it when the player takes
+# it on: SetQuestState needs the admin token (the node's own, without tokens).
 func _start_quest(npc: NpcDialogue) -> bool:
+	var admin := _npc()
+	admin.player_id = npc.player_id
+	admin.auth_token = admin_token if admin_token != "" else npc.auth_token
 	var state := NpcDialogue.QuestPb.QuestState.new()
 	state.stages["noises_below"] = "asked"
-	return await npc.set_quest_state(state) != null
+	var kept := await admin.set_quest_state(state)
+	admin.queue_free()
+	return kept != null
 
 
 # Exactly one error signal, with [param code] and a message containing [param words].

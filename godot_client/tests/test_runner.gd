@@ -2,12 +2,15 @@
 ## scripts/clients/godot/web_test.py builds). Prints PASS/FAIL per test, then
 ## "RESULT <passed> passed, <failed> failed", and quits with 1 if any failed.
 ## Settings come in res://tests/run_config.json, written into the pack by the harness:
-## {"suite": "all" or "codec", "grpc_web": the server's gRPC-Web URL}.
+## {"suite": "all" or "codec", "grpc_web": the server's gRPC-Web URL, "client_token"
+## and "admin_token": the server's client and admin tokens ("" without), "trusted_ca_path":
+## its certificate in the pack ("" without)}.
 extends Node
 
 const CODEC_TESTS: Array[GDScript] = [
 	preload("test_codec.gd"),
 	preload("test_grpc_web_frames.gd"),
+	preload("test_grpc_web_call.gd"),
 ]
 const LIVE_TESTS: Array[GDScript] = [preload("test_npc_dialogue.gd"), preload("test_demo.gd")]
 
@@ -22,6 +25,9 @@ func _ready() -> void:
 	for script in scripts:
 		var case: Node = script.new()
 		case.grpc_web_url = config.get("grpc_web", "")
+		case.client_token = config.get("client_token", "")
+		case.admin_token = config.get("admin_token", "")
+		case.trusted_ca_path = config.get("trusted_ca_path", "")
 		add_child(case)
 		for test in _test_names(script):
 			case.failures.clear()

@@ -1,7 +1,9 @@
 """The Godot client (godot_client/): the generated GDScript codec is fresh, gdtoolkit's
 parser, linter and formatter accept every script, and the addon's tests pass in the real
 engine (Godot 4.6's web build under headless Chromium) against a live server with the
-real default model, the browser calling it cross-origin as a web export would.
+real default model, the browser calling it cross-origin as a web export would, with
+tokens and TLS on: the page gets the client and admin tokens, and headless Chromium
+trusts the server's self-signed certificate alone (by its key).
 
 Needs the toolchain (`bash scripts/clients/godot/setup_toolchain.sh`, Debian 12, root);
 skipped without it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence
@@ -19,7 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import ROOT, TOOLCHAIN, require_toolchain, run, web_server
+from tests.clients.conftest import (
+    ROOT,
+    TOOLCHAIN,
+    Secured,
+    require_toolchain,
+    run,
+    secured,
+    web_server,
+)
 from tests.e2e.test_serve import _free_port
 
 pytestmark = pytest.mark.e2e
@@ -32,13 +42,18 @@ LIVE_TESTS = [
     "test_errors_map_to_status_codes",
     "test_cancel_stops_the_reply_and_the_session_goes_on",
     "test_close_session_forgets_it",
+    "test_without_a_token_the_server_says_unauthenticated",
+    "test_a_client_token_may_not_set_quest_state",
+    "test_the_trusted_ca_loads_from_the_pack",
     "test_demo_hands_over_the_key_and_offers_the_option",
 ]
 
 
-def _run(*args: str | Path, timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(*args: str | Path, timeout: float, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
     return run(*args, timeout=timeout,
-               env={"NPC_TOOLCHAIN_CACHE": str(TOOLCHAIN), "PYTHON": sys.executable})
+               env={"NPC_TOOLCHAIN_CACHE": str(TOOLCHAIN), "PYTHON": sys.executable,
+                    **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +68,17 @@ def toolchain() -> Path:
 
 
 @pytest.fixture(scope="module")
-def live_server(default_model_dir: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A real `npc-runtime serve` with gRPC-Web on, allowing the test page's origin (on
-    another port, so the browser does real CORS); yields (gRPC-Web URL, page port)."""
+def live_server(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[str, int, Secured]]:
+    """A real `npc-runtime serve` with gRPC-Web on, tokens and TLS, allowing the test
+    page's origin (on another port, so the browser does real CORS); yields (gRPC-Web URL,
+    page port, the server's certificate and tokens)."""
     page_port = _free_port()
+    security = secured(tmp_path_factory.mktemp("pki"))
     with web_server(default_model_dir, tmp_path_factory.mktemp("state"),
-                    "--web-cors-origin", f"http://127.0.0.1:{page_port}") as web_port:
-        yield f"http://127.0.0.1:{web_port}", page_port
+                    "--web-cors-origin", f"http://127.0.0.1:{page_port}",
+                    security=security) as web_port:
+        yield f"https://localhost:{web_port}", page_port, security
 
 
 def test_generated_codec_is_fresh() -> None:
@@ -199,14 +217,47 @@ def test_generator_covers_proto3_in_the_engine(toolchain: Path, tmp_path: Path) 
 
 
 def test_addon_tests_pass_in_godot_web_against_a_live_server(
-        toolchain: Path, live_server: tuple[str, int]) -> None:
-    """Codec round trips, then NpcDialogue live: streaming, a tool call round trip that
-    advances the quest, options, quest_update, error codes, cancel, close."""
-    url, page_port = live_server
+        toolchain: Path, live_server: tuple[str, int, Secured]) -> None:
+    """Codec round trips, then NpcDialogue live over https with the client token:
+    streaming, a tool call round trip that advances the quest, options, quest_update,
+    error codes (UNAUTHENTICATED without a token or with an unknown one,
+    PERMISSION_DENIED for a client token setting quest state), cancel, close. The tokens
+    never appear in what the engine prints."""
+    url, page_port, security = live_server
+    tokens = {"NPC_CLIENT_TOKEN": security.client_token,
+              "NPC_ADMIN_TOKEN": security.admin_token}
     result = _run(sys.executable, SCRIPTS / "web_test.py", "--grpc-web", url,
-                  "--page-port", str(page_port), "--timeout", "400", timeout=500)
+                  "--page-port", str(page_port), "--ca", security.cert, "--timeout", "400",
+                  timeout=500, env=tokens)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"RESULT \d+ passed, 0 failed", result.stdout)
     passed = set(re.findall(r"OUT PASS test_\w+\.(\w+)", result.stdout))
     assert set(LIVE_TESTS) <= passed, set(LIVE_TESTS) - passed
+    assert "skipped: the server has no" not in result.stdout, "ran as if without tokens or TLS"
+    for token in tokens.values():
+        assert token not in result.stdout + result.stderr, "a token was printed"
+
+
+def test_chromium_is_told_to_trust_only_the_servers_key(tmp_path: Path) -> None:
+    """The harness trusts the self-signed certificate by its key's SHA-256 (the value
+    openssl computes for Chromium's --ignore-certificate-errors-spki-list), never all
+    certificates."""
+    import base64
+    import hashlib
+
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import web_test  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    security = secured(tmp_path)
+    # The SubjectPublicKeyInfo, DER: the body of the PEM public key openssl extracts.
+    pem = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(security.cert)],
+                         capture_output=True, text=True, check=True).stdout
+    der = base64.b64decode("".join(line for line in pem.splitlines() if "-----" not in line))
+    assert web_test.spki_sha256(security.cert) == base64.b64encode(
+        hashlib.sha256(der).digest()).decode()
+    assert web_test.spki_sha256(secured(tmp_path / "other").cert) != web_test.spki_sha256(
+        security.cert)
+    assert "--ignore-certificate-errors\"" not in (SCRIPTS / "web_test.py").read_text()

@@ -4,8 +4,13 @@
 ## Works in every export: on the web, HTTPClient is the browser's fetch (the server must
 ## allow the page's origin). Each call has its own connection, so a tool result can be
 ## sent while a reply is still streaming.
+##
+## A server with tokens (serve --auth-tokens) wants [member token]; one with TLS
+## (serve --tls-cert) an https:// URL, and [member trusted_ca] when its certificate is
+## not signed by a CA the system trusts (a self-signed one).
 ## [codeblock]
 ## var call := GrpcWebCall.new()
+## call.token = token
 ## call.message.connect(func(payload: PackedByteArray) -> void: print(payload.size()))
 ## await call.run("http://127.0.0.1:8080", "/npc.v1.DialogueService/Say", request.encode())
 ## if call.code != GrpcWebCall.Code.OK: push_error(call.details)
@@ -37,17 +42,30 @@ enum Code {
 }
 
 const Frames := preload("grpc_web_frames.gd")
-# Only headers gRPC-Web CORS setups allow (plus grpc-timeout, when there is a deadline).
+# Only headers gRPC-Web CORS setups allow (plus grpc-timeout, when there is a deadline,
+# and authorization, when there is a token).
 const HEADERS: PackedStringArray = [
 	"Content-Type: application/grpc-web+proto",
 	"Accept: application/grpc-web+proto",
 	"X-Grpc-Web: 1",
 ]
 
+## The bearer token, sent as the header "authorization: Bearer <token>"; "" sends none.
+## Never printed: not in [member details], nor in any message of this addon.
+var token := ""
+## For https:// URLs: the certificate (a CA, or the server's own self-signed one) that the
+## server's certificate must chain to. Null: the system's trusted CAs. Used through
+## [method TLSOptions.client] on desktop and mobile; a web export's requests are the
+## browser's, and the browser decides what it trusts.
+var trusted_ca: X509Certificate = null
 ## The call's status once [method run] returned.
 var code: Code = Code.UNKNOWN
 ## The server's grpc-message (or what went wrong on the way), once [method run] returned.
 var details := ""
+## With [constant RESOURCE_EXHAUSTED]: how long the server asks the caller to wait before
+## trying again (its retry-after-ms), in milliseconds; -1 when it sent no hint (or, in a
+## web export, when the browser did not let the page read it).
+var retry_after_ms := -1
 var _http := HTTPClient.new()
 var _cancelled := false
 var _deadline := -1  # Time.get_ticks_msec() after which the call gives up; -1: never
@@ -62,6 +80,8 @@ func run(base_url: String, method: String, request: PackedByteArray, timeout_s :
 	var url := _parse_url(base_url)
 	if url.is_empty():
 		_finish(Code.INVALID_ARGUMENT, "not an http(s) URL: %s" % base_url)
+	elif not is_valid_token(token):
+		_finish(Code.INVALID_ARGUMENT, "the token has characters a header cannot carry")
 	elif await _connect(url) and await _send(url.path + method, request, timeout_s):
 		await _read_response()
 
@@ -73,8 +93,17 @@ func cancel() -> void:
 	_cancelled = true
 
 
+## Whether [param value] can be sent as a token: printable ASCII without spaces (or "").
+static func is_valid_token(value: String) -> bool:
+	for i in value.length():
+		if value.unicode_at(i) <= 0x20 or value.unicode_at(i) >= 0x7F:
+			return false
+	return true
+
+
 func _connect(url: Dictionary) -> bool:
-	var err := _http.connect_to_host(url.host, url.port, TLSOptions.client() if url.tls else null)
+	var tls: TLSOptions = TLSOptions.client(trusted_ca) if url.tls else null
+	var err := _http.connect_to_host(url.host, url.port, tls)
 	while (
 		err == OK
 		and _http.get_status() in [HTTPClient.STATUS_RESOLVING, HTTPClient.STATUS_CONNECTING]
@@ -92,6 +121,8 @@ func _send(path: String, request: PackedByteArray, timeout_s: float) -> bool:
 	var headers := HEADERS.duplicate()
 	if timeout_s > 0:  # the server gives up too (and stops generating) at the deadline
 		headers.append("Grpc-Timeout: %dm" % int(timeout_s * 1000.0))
+	if token != "":
+		headers.append("Authorization: Bearer " + token)
 	var err := _http.request_raw(HTTPClient.METHOD_POST, path, headers, _frame(request))
 	while err == OK and _http.get_status() == HTTPClient.STATUS_REQUESTING:
 		if not await _tick():
@@ -154,6 +185,9 @@ func _tick() -> bool:
 
 func _finish_with(fields: Dictionary) -> void:
 	var status := int(fields.get("grpc-status", Code.UNKNOWN))
+	var hint := str(fields.get("retry-after-ms", "")).strip_edges()
+	if status == Code.RESOURCE_EXHAUSTED and hint.is_valid_int() and hint.to_int() >= 0:
+		retry_after_ms = hint.to_int()
 	# grpc-message is percent-encoded (it may hold any UTF-8).
 	_finish(status as Code, str(fields.get("grpc-message", "")).uri_decode())
 
@@ -218,8 +252,12 @@ func _status_text() -> String:
 		HTTPClient.STATUS_CANT_RESOLVE:
 			return "cannot resolve the host"
 		HTTPClient.STATUS_CANT_CONNECT, HTTPClient.STATUS_CONNECTION_ERROR:
-			# In a browser a refused CORS preflight looks the same.
-			return "connection refused; in a web export, is this origin allowed by the server?"
+			# In a browser a refused CORS preflight, or a certificate the browser does not
+			# trust, looks the same.
+			return (
+				"connection refused; in a web export, is this origin allowed by the server,"
+				+ " and does the browser trust its certificate?"
+			)
 		HTTPClient.STATUS_TLS_HANDSHAKE_ERROR:
-			return "TLS handshake failed"
+			return "TLS handshake failed (is the server's certificate signed by trusted_ca?)"
 	return "HTTPClient status %d" % _http.get_status()

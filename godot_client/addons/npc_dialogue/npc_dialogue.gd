@@ -6,6 +6,10 @@
 ## asks the game to run it and answer with [method submit_tool_result]; the reply goes on
 ## once it has. Calls are async: [code]await npc.say("Hello")[/code] returns when the reply
 ## is over. Failures come as [signal error] with a gRPC status code ([enum Code]).
+##
+## A server with tokens wants [member auth_token] (UNAUTHENTICATED without it); one with TLS an
+## https:// [member server_url], and [member trusted_ca_path] for a self-signed
+## certificate or a private CA.
 class_name NpcDialogue
 extends Node
 
@@ -31,7 +35,21 @@ signal options(choices: PackedStringArray)
 ## what the NPC told and from its tool calls. Comes after [signal line].
 signal quest_update(changes: PackedStringArray)
 ## A call failed: [param code] is a gRPC status ([enum Code]), [param message] the reason.
+## Those that ask something of the game:
+## [br]- [constant Code.UNAUTHENTICATED]: no [member auth_token], or one the server does not
+## know (a typo, or revoked). Asking again with the same token will not help.
+## [br]- [constant Code.PERMISSION_DENIED]: the token's role may not make this call (a
+## [code]client[/code] token calling [method set_quest_state], which needs
+## [code]admin[/code]).
+## [br]- [constant Code.RESOURCE_EXHAUSTED]: the server is at capacity; [signal busy]
+## came just before, with when to try again.
 signal error(code: int, message: String)
+## The server is at capacity and refused the call (an [signal error] with
+## [constant Code.RESOURCE_EXHAUSTED] follows): try again in [param retry_after_ms]
+## milliseconds, the server's hint; -1 when none arrived (a web export cannot read the
+## hint of a call refused before its first message: README.md). Also kept in
+## [member retry_after_ms].
+signal busy(retry_after_ms: int)
 
 const DialoguePb := preload("proto/dialogue_pb.gd")
 const QuestPb := preload("proto/quest_pb.gd")
@@ -54,6 +72,22 @@ const QUEST_SERVICE := "/npc.v1.QuestService/"
 @export var hold_until_checked := false
 ## Seconds a call may take before it fails with DEADLINE_EXCEEDED.
 @export var timeout_s := 120.0
+## For an https:// [member server_url] whose certificate is self-signed or from a private
+## CA: that certificate (PEM), e.g. "res://server_ca.crt" or "user://server_ca.crt". It
+## alone is then trusted for this server (TLSOptions.client). Empty: the system's CAs.
+## Ignored in web exports, where the browser decides what it trusts.
+@export_file("*.crt", "*.pem") var trusted_ca_path := ""
+
+## The bearer token for a server started with --auth-tokens, sent as
+## "authorization: Bearer <token>" on every call; "" sends none. Set it from code (it is
+## not exported, so it never lands in a scene file) and do not print it: this addon never
+## does.
+var auth_token := ""
+## The certificate [member trusted_ca_path] names, or one set here directly (e.g.
+## [method X509Certificate.load_from_string]); it wins over the path when set.
+var trusted_ca: X509Certificate = null
+## After [signal busy]: the server's retry hint in ms (-1: none); reset by every call.
+var retry_after_ms := -1
 
 ## The open session's id; "" until [method open_session] (or the first [method say]).
 var session_id := ""
@@ -98,7 +132,9 @@ func say(text: String, tool_choice := "") -> DialoguePb.LineDone:
 	if hold_until_checked:
 		request.mode = DialoguePb.ReplyMode.REPLY_MODE_HOLD
 	_done = null
-	var reply := GrpcWebCall.new()
+	var reply := _new_call()
+	if reply == null:
+		return null
 	reply.message.connect(_on_reply_event)
 	_reply = reply
 	await reply.run(server_url, SERVICE + "Say", request.encode(), timeout_s)
@@ -106,7 +142,7 @@ func say(text: String, tool_choice := "") -> DialoguePb.LineDone:
 	if reply.code == Code.CANCELLED:
 		return null  # the game asked for it: not an error
 	if reply.code != Code.OK:
-		error.emit(reply.code, reply.details)
+		_fail(reply)
 		return null
 	return _done
 
@@ -220,12 +256,14 @@ func _player() -> String:
 # A unary call ("/package.Service/Method"): the response decoded as [param response_type]
 # (a generated message class), or null after emitting [signal error].
 func _unary(method: String, request: RefCounted, response_type: GDScript) -> RefCounted:
-	var call := GrpcWebCall.new()
+	var call := _new_call()
+	if call == null:
+		return null
 	var responses: Array[PackedByteArray] = []
 	call.message.connect(func(payload: PackedByteArray) -> void: responses.append(payload))
 	await call.run(server_url, method, request.call(&"encode"), timeout_s)
 	if call.code != Code.OK:
-		error.emit(call.code, call.details)
+		_fail(call)
 		return null
 	var response: RefCounted = null
 	if responses.size() == 1:
@@ -233,3 +271,44 @@ func _unary(method: String, request: RefCounted, response_type: GDScript) -> Ref
 	if response == null:
 		error.emit(Code.INTERNAL, "%s: no valid response (%d)" % [method, responses.size()])
 	return response
+
+
+# A call with the token and the trusted CA; null (after [signal error]) if the CA file
+# cannot be loaded.
+func _new_call() -> GrpcWebCall:
+	retry_after_ms = -1
+	if trusted_ca == null and trusted_ca_path != "":
+		var ca := X509Certificate.new()
+		var err := (
+			ca.load(trusted_ca_path)
+			if FileAccess.file_exists(trusted_ca_path)
+			else ERR_FILE_NOT_FOUND
+		)
+		if err != OK:
+			var why := "cannot load trusted_ca_path %s (%s)" % [trusted_ca_path, error_string(err)]
+			error.emit(Code.INVALID_ARGUMENT, why + ": it must be a PEM certificate")
+			return null
+		trusted_ca = ca
+	var call := GrpcWebCall.new()
+	call.token = auth_token
+	call.trusted_ca = trusted_ca
+	return call
+
+
+# Reports a failed call: [signal busy] first when the server is at capacity, then
+# [signal error]; for UNAUTHENTICATED the message says what to set. (PERMISSION_DENIED's
+# message is the server's: it names the call and the role it needs.)
+func _fail(call: GrpcWebCall) -> void:
+	var message := call.details
+	match call.code:
+		Code.UNAUTHENTICATED:
+			var why := (
+				"the server needs a token: set NpcDialogue.auth_token"
+				if auth_token == ""
+				else "the server does not know NpcDialogue.auth_token"
+			)
+			message = "%s (server: %s)" % [why, message] if message != "" else why
+		Code.RESOURCE_EXHAUSTED:
+			retry_after_ms = call.retry_after_ms
+			busy.emit(retry_after_ms)
+	error.emit(call.code, message)

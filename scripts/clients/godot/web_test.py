@@ -7,17 +7,25 @@
    line the engine prints back to ``/log``.
 3. Open the page in headless Chromium. The gRPC-Web server lives on another port, so the
    browser makes real cross-origin requests (the server must allow this page's origin).
+   For a server with TLS, ``--ca`` is its (self-signed) certificate: Chromium trusts that
+   certificate's key alone (``--ignore-certificate-errors-spki-list``), and the pack
+   carries it for the addon's ``trusted_ca_path``. Tokens come from the environment
+   (``NPC_CLIENT_TOKEN``, ``NPC_ADMIN_TOKEN``), never the command line, and go into the
+   pack's run settings.
 4. Pass when the runner reports ``RESULT n passed, 0 failed`` and exits 0, no line says
    ``SCRIPT ERROR``, ``Parse Error`` or ``Compile Error``, and nothing else was printed as
    an error (engine ``ERROR:`` lines, page errors; warnings are fine).
 
     python scripts/clients/godot/web_test.py --grpc-web http://127.0.0.1:50052 --page-port 8765
+    NPC_CLIENT_TOKEN=... NPC_ADMIN_TOKEN=... python scripts/clients/godot/web_test.py \
+        --grpc-web https://localhost:8080 --ca cert.pem --page-port 8765
     python scripts/clients/godot/web_test.py --suite codec    # no server needed
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import queue
@@ -46,6 +54,7 @@ PACKED_SUFFIXES = {".gd", ".tscn", ".tres", ".cfg"}
 ENGINE_ERRORS = re.compile(r"SCRIPT ERROR|Parse Error|Compile Error")
 RESULT = re.compile(r"RESULT (\d+) passed, (\d+) failed")
 MAIN_SCENE = "res://tests/test_runner.tscn"
+CA_IN_PACK = "tests/server_ca.crt"  # the --ca certificate, for the tests' trusted_ca_path
 
 PROJECT = f"""config_version=5
 
@@ -75,16 +84,30 @@ def _global_classes(files: dict[str, bytes]) -> str:
     return "list=[" + ", ".join(entries) + "]\n"
 
 
-def build_pack(client: Path, config: dict[str, str]) -> bytes:
-    """The test pack: godot_client's addon, tests and demo, the runner as main scene, and
-    the run's settings in ``tests/run_config.json``. (Not as command-line arguments: with
-    some arguments of 9 characters or more, the web build's startGame() fails with
-    "RuntimeError: null function", though the engine runs on.)"""
+def spki_sha256(cert: Path) -> str:
+    """base64 of the SHA-256 of ``cert``'s public key (SubjectPublicKeyInfo, DER): what
+    Chromium's ``--ignore-certificate-errors-spki-list`` names a certificate by."""
+    pem = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(cert)],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pem,
+                         capture_output=True, check=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"], input=der,
+                            capture_output=True, check=True).stdout
+    return base64.b64encode(digest).decode("ascii")
+
+
+def build_pack(client: Path, config: dict[str, str], ca: Path | None = None) -> bytes:
+    """The test pack: godot_client's addon, tests and demo, the runner as main scene, the
+    run's settings in ``tests/run_config.json`` and, with ``ca``, the server's certificate.
+    (Settings go in the pack, not as command-line arguments, which once changed the heap
+    layout enough to trigger the engine bug test.html works around.)"""
     files = {
         str(p.relative_to(client)): p.read_bytes()
         for folder in PACKED for p in sorted((client / folder).rglob("*"))
         if p.suffix in PACKED_SUFFIXES
     }
+    if ca is not None:
+        files[CA_IN_PACK] = ca.read_bytes()
     files[".godot/global_script_class_cache.cfg"] = _global_classes(files).encode()
     files["tests/run_config.json"] = json.dumps(config).encode()
     files["project.godot"] = PROJECT.encode()
@@ -132,13 +155,18 @@ def serve_page(port: int, engine: Path, pck: bytes) -> Iterator[tuple[int, queue
 
 
 @contextmanager
-def chromium(url: str, binary: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Headless Chromium on ``url``, stopped (with its child processes) on exit."""
+def chromium(url: str, binary: str, trust: Path | None = None
+             ) -> Iterator[subprocess.Popen[bytes]]:
+    """Headless Chromium on ``url``, stopped (with its child processes) on exit. With
+    ``trust``, a certificate Chromium accepts though no CA signed it: that one only, by its
+    key (not ``--ignore-certificate-errors``, which would accept any)."""
+    flags = [f"--ignore-certificate-errors-spki-list={spki_sha256(trust)}"] if trust else []
     with tempfile.TemporaryDirectory() as profile:
         process = subprocess.Popen(
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--disable-extensions", f"--user-data-dir={profile}", url],
+             "--disable-sync", "--disable-extensions", *flags, f"--user-data-dir={profile}",
+             url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             yield process
@@ -163,14 +191,18 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     started = time.monotonic()
-    pck = build_pack(args.client, {"suite": args.suite, "grpc_web": args.grpc_web})
+    config = {"suite": args.suite, "grpc_web": args.grpc_web,
+              "client_token": os.environ.get("NPC_CLIENT_TOKEN", ""),
+              "admin_token": os.environ.get("NPC_ADMIN_TOKEN", ""),
+              "trusted_ca_path": f"res://{CA_IN_PACK}" if args.ca else ""}
+    pck = build_pack(args.client, config, args.ca)
     errors: list[str] = []
     result: tuple[int, int] | None = None
     exit_code: int | None = None
     with serve_page(args.page_port, engine, pck) as (port, lines):
         url = f"http://127.0.0.1:{port}/"
         print(f"page {url}", flush=True)
-        with chromium(url, args.chromium):
+        with chromium(url, args.chromium, args.ca):
             deadline = started + args.timeout
             while exit_code is None and time.monotonic() < deadline:
                 try:
@@ -206,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-port", type=int, default=0,
                         help="port of the test page (the origin the server must allow)")
     parser.add_argument("--suite", default="all", help="all, or codec (no server needed)")
+    parser.add_argument("--ca", type=Path,
+                        help="the server's self-signed certificate (PEM), for an https:// "
+                        "--grpc-web: the browser trusts it alone, the tests pass it to the addon")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--toolchain", type=Path, default=CACHE)
     parser.add_argument("--client", type=Path, default=CLIENT,
