@@ -12,11 +12,17 @@
 //       new GrpcChannelOptions { HttpHandler = new YetAnotherHttpHandler { Http2Only = true } });
 //   var client = new NpcClient(new GrpcNativeTransport(channel));
 //
+// With `serve --auth-tokens`: new GrpcNativeTransport(channel, accessToken) sends
+// "authorization: Bearer TOKEN" with every call. With --tls-cert, use an
+// https:// address; for a private CA, give the HTTP handler a certificate check
+// (ServerCertificateValidator.Validate does the same check as the gRPC-Web path).
+//
 // Generated/*Grpc.cs (grpc_csharp_plugin, client stubs) are the typed native
 // clients, for code that wants them directly; this transport makes the same
 // CallInvoker calls they make.
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -30,11 +36,15 @@ namespace NpcRuntime.Client.Native
     {
         readonly GrpcChannel _channel;
         readonly CallInvoker _invoker;
+        readonly Metadata? _headers;
 
-        public GrpcNativeTransport(GrpcChannel channel)
+        /// <param name="accessToken">A token of the server's --auth-tokens file; null: none. Validated as NpcClientOptions.AccessToken.</param>
+        public GrpcNativeTransport(GrpcChannel channel, string? accessToken = null)
         {
             _channel = channel;
             _invoker = channel.CreateCallInvoker();
+            var token = new NpcClientOptions { AccessToken = accessToken }.AccessToken;
+            _headers = token == null ? null : new Metadata { { "authorization", "Bearer " + token } };
         }
 
         public async Task<TResponse> UnaryAsync<TRequest, TResponse>(
@@ -44,7 +54,7 @@ namespace NpcRuntime.Client.Native
             where TResponse : IMessage<TResponse>
         {
             using var call = _invoker.AsyncUnaryCall(
-                ToGrpc(method, MethodType.Unary), null, new CallOptions(cancellationToken: cancellationToken), request);
+                ToGrpc(method, MethodType.Unary), null, new CallOptions(_headers, cancellationToken: cancellationToken), request);
             try
             {
                 return await call.ResponseAsync.ConfigureAwait(false);
@@ -62,7 +72,7 @@ namespace NpcRuntime.Client.Native
             where TResponse : IMessage<TResponse>
         {
             using var call = _invoker.AsyncServerStreamingCall(
-                ToGrpc(method, MethodType.ServerStreaming), null, new CallOptions(cancellationToken: cancellationToken), request);
+                ToGrpc(method, MethodType.ServerStreaming), null, new CallOptions(_headers, cancellationToken: cancellationToken), request);
             while (await MoveNextAsync(call.ResponseStream, cancellationToken).ConfigureAwait(false))
                 yield return call.ResponseStream.Current;
         }
@@ -94,7 +104,8 @@ namespace NpcRuntime.Client.Native
         {
             if (e.StatusCode == Grpc.Core.StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
                 return new OperationCanceledException("the call was cancelled", e, cancellationToken);
-            return new GrpcStatusException((StatusCode)(int)e.StatusCode, e.Status.Detail, e);
+            var retryAfter = GrpcWebFrames.ParseRetryAfter(e.Trailers.FirstOrDefault(t => t.Key == "retry-after-ms")?.Value);
+            return new GrpcStatusException((StatusCode)(int)e.StatusCode, e.Status.Detail, e, retryAfter);
         }
     }
 }

@@ -20,6 +20,10 @@ namespace NpcRuntime.Unity
     /// thread. When the NPC acts (a tool call such as give_item), do it in the game
     /// and answer with <see cref="SubmitToolResult"/>: the NPC's line goes on after.
     /// Disabling the component cancels the running reply and closes the session.
+    /// For a server with tokens and TLS, set the access token (field, or
+    /// <see cref="SetAccessToken"/> at run time) and, for a self-signed or private
+    /// CA, the CA certificate; errors then say which one is missing or wrong. The
+    /// token is never logged.
     /// </summary>
     [AddComponentMenu("NPC Runtime/NPC Dialogue")]
     public sealed class NpcDialogue : MonoBehaviour
@@ -36,6 +40,15 @@ namespace NpcRuntime.Unity
         [SerializeField] string playerName = "";
         [Tooltip("Whose quest state this conversation reads and advances (e.g. your save id); empty: the session's own.")]
         [SerializeField] string playerId = "";
+
+        [Header("Server with --auth-tokens / --tls-cert")]
+        [Tooltip("A token of the server's --auth-tokens file (role client), sent as \"authorization: Bearer ...\". " +
+                 "Empty: none. A serialized token ships with your build: for a release, leave this empty and call " +
+                 "SetAccessToken at run time.")]
+        [SerializeField] string accessToken = "";
+        [Tooltip("For https with a self-signed or private CA: that CA's certificate (or the server's --tls-cert) " +
+                 "as PEM, imported as a TextAsset (rename cert.pem to cert.pem.txt). Empty: the device's trusted roots.")]
+        [SerializeField] TextAsset? caCertificate = null;
 
         [Header("Events (main thread)")]
         [Tooltip("A piece of the NPC's line: append it to what is shown.")]
@@ -77,16 +90,75 @@ namespace NpcRuntime.Unity
         CancellationTokenSource? _lifetime;
         Task? _opening;
         SynchronizationContext? _mainThread;
+        string? _caCertificatePem;
 
         void Awake() => _mainThread = SynchronizationContext.Current;
 
-        void OnEnable()
+        // The client is made at the first call, from the fields as they are then.
+        void OnEnable() => _lifetime = new CancellationTokenSource();
+
+        void OnDisable() => Disconnect();
+
+        /// <summary>
+        /// Sets the access token (e.g. from your login flow); null or "" for none. A
+        /// session belongs to the token that opened it, so a running reply is
+        /// cancelled and the next call opens a new session with this token.
+        /// ArgumentException for a malformed token (the message does not contain it).
+        /// </summary>
+        public void SetAccessToken(string? token)
         {
-            _lifetime = new CancellationTokenSource();
-            _client = NpcClient.ForGrpcWeb(new Uri(serverUrl));
+            accessToken = new NpcClientOptions { AccessToken = token }.AccessToken ?? "";
+            Reconnect();
         }
 
-        void OnDisable()
+        /// <summary>Whether an access token is set (the token itself cannot be read back).</summary>
+        public bool HasAccessToken => accessToken.Trim().Length > 0;
+
+        /// <summary>
+        /// PEM of the CA to trust for https, overriding the Ca Certificate field (e.g.
+        /// read from StreamingAssets); null: the field's. Takes effect as
+        /// <see cref="SetAccessToken"/> does.
+        /// </summary>
+        public string? CaCertificatePem
+        {
+            get => _caCertificatePem ?? (caCertificate != null ? caCertificate.text : null);
+            set
+            {
+                _caCertificatePem = value;
+                Reconnect();
+            }
+        }
+
+        NpcClient Client
+        {
+            get
+            {
+                if (_lifetime == null)
+                    throw new InvalidOperationException("NpcDialogue is disabled");
+                if (_client == null)
+                {
+                    // ArgumentException for a malformed token or CA PEM: raised through Failed.
+                    var options = new NpcClientOptions { AccessToken = accessToken, CaCertificatePem = CaCertificatePem };
+                    var url = new Uri(serverUrl);
+                    if (options.AccessToken != null && url.Scheme == Uri.UriSchemeHttp && !url.IsLoopback)
+                        Debug.LogWarning($"[NpcDialogue {npcId}] the access token goes unencrypted over http:// to " +
+                                         $"{url.Host}; serve the gRPC-Web port with --tls-cert and use https://", this);
+                    _client = NpcClient.ForGrpcWeb(url, options);
+                }
+                return _client;
+            }
+        }
+
+        /// <summary>While enabled: ends the connection (and session) so the next call uses the new settings.</summary>
+        void Reconnect()
+        {
+            if (_lifetime == null)
+                return;
+            Disconnect();
+            _lifetime = new CancellationTokenSource();
+        }
+
+        void Disconnect()
         {
             // Cancelling ends the running Say stream; the server stops generating.
             _lifetime?.Cancel();
@@ -118,11 +190,13 @@ namespace NpcRuntime.Unity
         public Task<QuestState> GetQuestStateAsync() =>
             Client.GetQuestStateAsync(QuestPlayerId, _lifetime!.Token);
 
-        /// <summary>Replaces the player's quest state (a game that starts quests itself). Throws GrpcStatusException.</summary>
+        /// <summary>
+        /// Replaces the player's quest state (a game that starts quests itself). Throws
+        /// GrpcStatusException: PermissionDenied on a server with --auth-tokens unless
+        /// the token has the admin role.
+        /// </summary>
         public Task<QuestState> SetQuestStateAsync(QuestState state) =>
             Client.SetQuestStateAsync(QuestPlayerId, state, _lifetime!.Token);
-
-        NpcClient Client => _client ?? throw new InvalidOperationException("NpcDialogue is disabled");
 
         /// <summary>The player's line. For UI events: a Button or InputField can call it.</summary>
         public void Say(string text) => _ = SayAsync(text);
@@ -142,7 +216,7 @@ namespace NpcRuntime.Unity
                 await GuardAsync(async token =>
                 {
                     await EnsureOpenAsync(token);
-                    await foreach (var e in _client!.SayAsync(SessionId, text, toolChoice, token))
+                    await foreach (var e in Client.SayAsync(SessionId, text, toolChoice, token))
                         Dispatch(e);
                 });
             }
@@ -154,13 +228,13 @@ namespace NpcRuntime.Unity
 
         /// <summary>Answers a tool call: what the game did, as JSON; or why it could not (error).</summary>
         public void SubmitToolResult(string callId, string resultJson, string error = "") =>
-            _ = GuardAsync(token => _client!.SubmitToolResultAsync(SessionId, callId, resultJson, error, token));
+            _ = GuardAsync(token => Client.SubmitToolResultAsync(SessionId, callId, resultJson, error, token));
 
         Task EnsureOpenAsync(CancellationToken token) => _opening ??= OpenAsync(token);
 
         async Task OpenAsync(CancellationToken token)
         {
-            var opened = await _client!.OpenSessionAsync(npcId, playerName, playerId, token);
+            var opened = await Client.OpenSessionAsync(npcId, playerName, playerId, token);
             SessionId = opened.SessionId;
             NpcName = opened.NpcName;
             SetOptions(opened.Options);
@@ -202,12 +276,14 @@ namespace NpcRuntime.Unity
 
         /// <summary>
         /// Runs a call with the component's lifetime token: errors become the error
-        /// events, cancellation by OnDisable is silent.
+        /// events, cancellation by OnDisable is silent. A GrpcStatusException's Message
+        /// says what to do for Unauthenticated (set the token), PermissionDenied (the
+        /// token's role) and ResourceExhausted (retry after its RetryAfter).
         /// </summary>
         async Task GuardAsync(Func<CancellationToken, Task> call)
         {
             var lifetime = _lifetime;
-            if (_client == null || lifetime == null)
+            if (lifetime == null)
             {
                 Raise(new InvalidOperationException("NpcDialogue is disabled"));
                 return;

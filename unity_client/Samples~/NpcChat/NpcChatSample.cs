@@ -9,6 +9,7 @@
 using System;
 using System.Collections.Generic;
 using Npc.V1;
+using NpcRuntime.Client;
 using NpcRuntime.Unity;
 using UnityEngine;
 using UnityEngine.EventSystems;
@@ -49,6 +50,8 @@ namespace NpcRuntime.Samples
             _npc.ToolCallRequested += OnToolCall;
             _npc.OptionsChanged += ShowOptions;
             _npc.QuestChanged += changes => Log("Quest: " + string.Join(", ", changes));
+            // Message says what to do: Unauthenticated (set the Access Token), PermissionDenied
+            // (the token's role), ResourceExhausted (retry in RetryAfter), Unavailable (server, URL, CA).
             _npc.Failed += error => _status.text = error.Message;
         }
 
@@ -69,6 +72,12 @@ namespace NpcRuntime.Samples
                     await _npc.SetQuestStateAsync(state);
                     Log("Quest started: noises_below (asked)");
                 }
+            }
+            catch (GrpcStatusException e) when (e.Code == StatusCode.PermissionDenied)
+            {
+                // A server with --auth-tokens lets only admin tokens set quest state: there the
+                // game's backend starts quests, not the player's client.
+                _status.text = "Quest not started: this token may not set quest state (needs role admin).";
             }
             catch (Exception e)
             {

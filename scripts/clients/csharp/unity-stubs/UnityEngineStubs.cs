@@ -75,6 +75,12 @@ namespace UnityEngine
 
     public class Font : Object { }
 
+    public class TextAsset : Object
+    {
+        public string text => "";
+        public byte[] bytes => Array.Empty<byte>();
+    }
+
     public static class Resources
     {
         public static T GetBuiltinResource<T>(string path) where T : Object => default!;
