@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import (ROOT, TOOLCHAIN, Secured, require_toolchain, run, secured,
-                                   web_server)
+from tests.clients.conftest import (
+    ROOT,
+    TOOLCHAIN,
+    Secured,
+    require_toolchain,
+    run,
+    secured,
+    web_server,
+)
 
 pytestmark = pytest.mark.e2e
 SCRIPTS = ROOT / "scripts" / "clients" / "csharp"
@@ -62,7 +69,9 @@ NO_SECRETS = {"NPC_E2E_TOKEN": "", "NPC_E2E_ADMIN_TOKEN": "", "NPC_E2E_CA_FILE":
 def toolchain() -> Path:
     """The C# toolchain's env.sh; skip (or fail, in CI) when it was never set up."""
     env = TOOLCHAIN / "csharp" / "env.sh"
-    require_toolchain([] if env.exists() else [str(env)], "C#",
+    # OpenSSL 1.1: the .NET Core 3.1 runtime's TLS (a toolchain from before it lacks it).
+    libssl = TOOLCHAIN / "csharp" / "libssl1.1" / "libssl.so.1.1"
+    require_toolchain([str(p) for p in (env, libssl) if not p.exists()], "C#",
                       "scripts/clients/csharp/toolchain.sh")
     return env
 

@@ -15,7 +15,9 @@ build="$(realpath -m "${2:-build/clients/csharp}")"
 # No ICU on a bare Debian; the client needs no culture data. No telemetry.
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # .NET Core 3.1 needs OpenSSL 1.1 for TLS (and for making certificates); Debian 12 has 3.
-if [[ -n "${CS_LIBSSL11:-}" ]]; then
-  export LD_LIBRARY_PATH="$CS_LIBSSL11${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if [[ ! -f "${CS_LIBSSL11:-/nonexistent}/libssl.so.1.1" ]]; then
+  echo "e2e.sh: no OpenSSL 1.1 for the .NET Core 3.1 runtime: run scripts/clients/csharp/toolchain.sh" >&2
+  exit 1
 fi
+export LD_LIBRARY_PATH="$CS_LIBSSL11${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec "$CS_DOTNET" "$build/NpcE2E.dll" ${1:+"$1"}

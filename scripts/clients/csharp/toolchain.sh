@@ -31,7 +31,8 @@ GRPC_DEB="grpc"
 GRPC_ORIG="grpc_1.51.1.orig.tar.gz"
 GRPC_SHA256="b55696fb249669744de3e71acc54a9382bea0dce7cd5ba379b356b12b82d4229"
 # Debian 11's last point release (11.11) froze this in bullseye main; e2e.sh puts it on
-# LD_LIBRARY_PATH for the .NET runtime only.
+# LD_LIBRARY_PATH for the .NET runtime only. When bullseye moves to archive.debian.org
+# (after its LTS), point the list below there: same file, same hash.
 LIBSSL_DEB="libssl1.1=1.1.1w-0+deb11u1"
 LIBSSL_SHA256="aadf8b4b197335645b230c2839b4517aa444fd2e8f434e5438c48a18857988f7"
 APT_PACKAGES=(mono-complete protobuf-compiler libprotoc-dev g++ dpkg-dev npm python3-venv)
