@@ -76,6 +76,7 @@ class _Turn:
     handle: int | None = None  # its row in the batch, once it joined
     synced: bool = False  # the batch knows the row's length
     waiting: Decode | None = None  # parked until the next batched step
+    parked: Reserve | None = None  # waiting for a batch row to free
 
 
 class TurnScheduler:
@@ -106,10 +107,12 @@ class TurnScheduler:
         active: list[_Turn] = []
         stopping = False
         while active or not stopping:
+            self._unpark(active)  # rows the last step freed go to the turns waiting first
+            active = [t for t in active if t.waiting is not None or t.parked is not None]
             # Admit everything waiting; block only when there is nothing else to do.
             while not stopping:
-                try:
-                    turn = self._inbox.get(block=not active)
+                try:  # block only when no turn can go on without a new one
+                    turn = self._inbox.get(block=not any(t.waiting for t in active))
                 except queue.Empty:
                     break
                 if turn is None:
@@ -117,9 +120,28 @@ class TurnScheduler:
                     continue
                 active.append(turn)
                 self._advance(turn, None)  # its prefill and first token, right away
-            active = [t for t in active if t.waiting is not None]
-            if active:
-                self._decode(active)
+            if waiting := [t for t in active if t.waiting is not None]:
+                self._decode(waiting)
+
+    def _unpark(self, turns: list[_Turn]) -> None:
+        """Give rows that freed up to the turns waiting for one, first come first served.
+
+        Admission control keeps turns to the batch's rows, but a turn whose client went
+        away frees its row a step after its admission place: the next turn waits here for
+        that step instead of failing."""
+        assert self._batch is not None or not any(t.parked for t in turns)
+        for turn in turns:
+            if turn.parked is not None and self._batch is not None and not self._batch.full:
+                item, turn.parked = turn.parked, None
+                try:
+                    turn.handle, view = self._batch.reserve(item.tokens)
+                except Exception as exc:  # e.g. more tokens than a row holds: this turn fails
+                    log.exception("turn_request_failed")
+                    turn.steps.close()
+                    turn.emit(exc)
+                    turn.emit(DONE)
+                    continue
+                self._advance(turn, view)
 
     def _decode(self, turns: list[_Turn]) -> None:
         """One batched forward for every waiting turn, then let each go on."""
@@ -171,6 +193,9 @@ class TurnScheduler:
             try:
                 if isinstance(item, Reserve):
                     assert self._batch is not None, "Reserve needs a scheduler with a model"
+                    if self._batch.full:  # see _unpark
+                        turn.parked = item
+                        return
                     turn.handle, reply = self._batch.reserve(item.tokens)
                 elif isinstance(item, Rewind):
                     if self._batch is not None and turn.handle is not None and turn.synced:
@@ -190,7 +215,7 @@ class TurnScheduler:
     def _finish(self, turn: _Turn, skip: int = 0) -> KVCache | None:
         """Take the turn's row out of the batch; returns its KV (from token ``skip`` on) if
         it had one."""
-        turn.waiting = None
+        turn.waiting = turn.parked = None
         if turn.handle is None or self._batch is None:
             return None
         handle, turn.handle, turn.synced = turn.handle, None, False

@@ -49,6 +49,11 @@ class DecodeBatch:
         return len(self._lengths)
 
     @property
+    def full(self) -> bool:
+        """Whether every row is taken."""
+        return len(self._lengths) >= self.rows
+
+    @property
     def nbytes(self) -> int:
         """Memory held by the batch buffers."""
         return sum(t.nbytes for t in self._tensors)

@@ -49,7 +49,8 @@ _NOT_METADATA = frozenset({
 # What a browser may send and read across origins.
 _ALLOW_HEADERS = ("content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id, "
                   "authorization")
-_EXPOSE_HEADERS = "grpc-status, grpc-message"
+# retry-after-ms: a refused call (RESOURCE_EXHAUSTED) says when to retry, browsers included.
+_EXPOSE_HEADERS = "grpc-status, grpc-message, retry-after-ms"
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
 

@@ -119,3 +119,37 @@ def test_a_failing_decode_step_fails_its_turns_and_the_thread_serves_on(
     assert isinstance(recorder.of("a")[1], RuntimeError)
     assert recorder.of("b")[:3] == ["b0", "b1", "b2"]
     assert len(batch) == 0
+
+
+def _reserving_turn(model: LoadedModel, name: str, steps: int) -> TurnSteps:
+    """A turn as the engine runs one: a reserved row, prefilled in place, then decoded."""
+    from npc_runtime.dialogue.scheduler import Reserve
+    from npc_runtime.model.runner import KVCache
+
+    ids = model.tokenizer.encode_chat([("user", f"Hello from {name}")])
+    row = yield Reserve(len(ids) + steps + 1)
+    assert isinstance(row, KVCache)
+    logits, cache = model.runner.forward(ids, row)
+    for i in range(steps):
+        yield f"{name}{i}"
+        received = yield Decode(int(np.argmax(logits)), cache)
+        assert isinstance(received, np.ndarray)
+        logits = received
+    yield Release(cache)
+
+
+def test_a_turn_waits_for_a_row_instead_of_failing(tiny_model: LoadedModel) -> None:
+    """With every row taken (a turn admitted while another still frees its row), a new
+    turn waits for the row, then runs in full; it does not fail with BatchFullError."""
+    scheduler = TurnScheduler(tiny_model.runner, rows=1, tokens=512)
+    recorder = _Recorder()
+    scheduler.submit(_reserving_turn(tiny_model, "a", 20), recorder.emit("a"))
+    scheduler.submit(_reserving_turn(tiny_model, "b", 3), recorder.emit("b"))
+    assert recorder.done.acquire(timeout=30)
+    assert recorder.done.acquire(timeout=30)
+    scheduler.shutdown()
+    assert recorder.of("b") == ["b0", "b1", "b2", DONE]
+    assert recorder.of("a")[-1] is DONE
+    assert len(recorder.of("a")) == 21
+    order = [item for _, item in recorder.events if item is not DONE]
+    assert order.index("a19") < order.index("b0")  # b had to wait for a's row
