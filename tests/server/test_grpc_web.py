@@ -168,6 +168,8 @@ def test_cors_lets_the_configured_origin_in_and_no_other(live_server: LiveServer
                  {"Origin": GAME_ORIGIN})
     assert reply.headers["access-control-allow-origin"] == GAME_ORIGIN
     assert "grpc-status" in reply.headers["access-control-expose-headers"]
+    # A refused call's retry hint must be readable by a browser build too.
+    assert "retry-after-ms" in reply.headers["access-control-expose-headers"]
 
 
 # --- protocol edge cases -------------------------------------------------------------
