@@ -367,14 +367,14 @@ def _add_serve(sub: Subparsers) -> None:
                        help="prefill every NPC's prompt prefix before serving")
     serve.add_argument("--kv-cache-mb", type=int,
                        help="memory for all KV: active turns, shared prefixes, idle sessions "
-                       "(default 768; it also sets how many tokens one turn may hold)")
+                       "(default 1024; it also sets how many tokens one turn may hold)")
     serve.add_argument("--max-active-turns", type=int,
                        help="turns generating at once (default 16; NPC_MAX_ACTIVE_TURNS)")
     serve.add_argument("--max-queued-turns", type=int,
                        help="turns waiting for one of those places; more are refused with "
-                       "RESOURCE_EXHAUSTED (default 16; NPC_MAX_QUEUED_TURNS)")
+                       "RESOURCE_EXHAUSTED (default 8; NPC_MAX_QUEUED_TURNS)")
     serve.add_argument("--queue-timeout-s", type=float,
-                       help="how long a turn may wait before it is refused (default 2)")
+                       help="how long a turn may wait before it is refused (default 1)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])

@@ -60,7 +60,7 @@ class Settings:
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
     # All KV: rows being decoded, then shared prefixes and idle sessions (LRU) in what is left.
-    kv_cache_mb: int = 768
+    kv_cache_mb: int = 1024
     warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0
@@ -71,8 +71,8 @@ class Settings:
     # Admission: turns decoding at once (each holds a decode batch row), turns waiting for
     # one, and how long one may wait before it is refused with RESOURCE_EXHAUSTED.
     max_active_turns: int = 16
-    max_queued_turns: int = 16
-    queue_timeout_s: float = 2.0
+    max_queued_turns: int = 8
+    queue_timeout_s: float = 1.0
     # Who may call: a file of ``ROLE TOKEN`` lines (roles client, admin); None: anyone.
     auth_tokens_file: Path | None = None
     # TLS on both ports (PEM files); both or neither.

@@ -365,15 +365,26 @@ class DialogueEngine:
     def _prompt(self, session: Session, system: str, pending: list[Message],
                 params: SamplingParams, *, recalled: Sequence[Fact] = (),
                 tell: Sequence[Fact] = ()) -> list[int]:
-        """Token ids of the turn's prompt, dropping the oldest exchanges if they overflow."""
-        tokenizer = self.model.tokenizer
+        """
+        Token ids of the turn's prompt. When they overflow the turn's room, the oldest
+        exchanges go until the history fills half the room it may use: each drop changes
+        every token after the card, so the session's cached KV no longer matches and the
+        whole history is prefilled again; dropping to half (not just enough) lets the next
+        turns extend one cached prefix again instead of paying that on every turn.
+        """
         budget = self.turn_tokens - params.max_new_tokens - RESERVE_SLACK
-        while True:
-            prompt = tokenizer.encode_chat(build_messages(
-                system, session.player_name, [*session.history, *pending], recalled, tell))
-            if len(prompt) <= budget or not session.history:
-                break
-            del session.history[:2]  # the oldest exchange goes; the shared prefix stays
+
+        def encode(history: list[Message]) -> list[int]:
+            return self.model.tokenizer.encode_chat(build_messages(
+                system, session.player_name, [*history, *pending], recalled, tell))
+
+        prompt = encode(session.history)
+        if len(prompt) > budget and session.history:
+            floor = len(encode([]))  # the card and this turn's messages alone
+            target = floor + max(0, budget - floor) // 2
+            while len(prompt) > target and session.history:
+                del session.history[:2]  # the oldest exchange goes; the shared prefix stays
+                prompt = encode(session.history)
         if len(prompt) > budget:
             raise InvalidInputError(
                 f"the persona and line take {len(prompt)} tokens; a turn may use {budget} "

@@ -79,3 +79,22 @@ async def _collect(engine: DialogueEngine, session: str, line: str, params: obje
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
     return done.text
+
+
+def test_a_long_conversation_drops_to_half_its_room_then_grows_again(
+        tiny_model: LoadedModel, world: World) -> None:
+    """When the history overflows a turn's room, the oldest exchanges go until it fills
+    about half of it, so the next turns extend one cached prefix instead of each dropping
+    an exchange (and prefilling the whole history again)."""
+    # 20 MB of KV for 16 turns of the tiny model: 2560 tokens a turn.
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4, kv_cache_mb=20))
+    session = engine.open_session("maren")
+    filler = " ".join(f"w{i}" for i in range(20))
+    session.history += [("user", f"Tell me {filler}"), ("assistant", f"I say {filler}")] * 12
+    done = _say(engine, session.id, "And the bell?")
+    kept = len(session.history)
+    assert 2 < kept < 24  # some exchanges dropped, not all
+    assert done.timings.prompt_tokens < 0.8 * (2560 - 4 - 64)  # well under the room
+    _say(engine, session.id, "And the tide?")
+    assert len(session.history) == kept + 2  # nothing dropped: the prefix stayed
+    engine.shutdown()
