@@ -130,6 +130,8 @@ class Phase:
         self.sessions, self.seconds = sessions, seconds
         self.statuses: Counter[str] = Counter()
         self.ttft_ms: list[float] = []
+        self.new_ms: list[float] = []  # TTFT of a session's first turn (NPC prefix shared)
+        self.warm_ms: list[float] = []  # TTFT of its later turns (its own KV kept, if room)
         self.refused_ms: list[float] = []  # how long a RESOURCE_EXHAUSTED took to arrive
         self.rss: list[tuple[float, float]] = []  # (seconds into the phase, MB)
         self.cpu_s = 0.0
@@ -164,7 +166,9 @@ async def player(stub: pb_grpc.DialogueServiceStub, index: int, phase: Phase,
                 if kind == "line_done":
                     phase.tokens += event.line_done.timings.generated_tokens
             phase.statuses["OK"] += 1
-            phase.ttft_ms.append(((first or time.monotonic()) - started) * 1000)
+            ttft = ((first or time.monotonic()) - started) * 1000
+            phase.ttft_ms.append(ttft)
+            (phase.warm_ms if turn else phase.new_ms).append(ttft)
             turn += 1
         except grpc.aio.AioRpcError as exc:
             phase.statuses[exc.code().name] += 1
@@ -220,6 +224,9 @@ def summarise(phase: Phase) -> dict[str, Any]:
         "tokens_per_s": round(phase.tokens / phase.seconds, 1),
         "ttft_ms_p50": _rounded(percentile(phase.ttft_ms, 0.5)),
         "ttft_ms_p95": _rounded(percentile(phase.ttft_ms, 0.95)),
+        "new_session_ttft_ms_p50": _rounded(percentile(phase.new_ms, 0.5)),
+        "warm_turn_ttft_ms_p50": _rounded(percentile(phase.warm_ms, 0.5)),
+        "warm_turn_ttft_ms_p95": _rounded(percentile(phase.warm_ms, 0.95)),
         "refused_ms_p95": _rounded(percentile(phase.refused_ms, 0.95), 1),
         "rss_mb_median": _rounded(median), "rss_mb_max": _rounded(peak),
         "rss_mb_max_whole_phase": _rounded(max((mb for _, mb in phase.rss), default=0.0)),
