@@ -372,9 +372,9 @@ def _add_serve(sub: Subparsers) -> None:
                        help="turns generating at once (default 16; NPC_MAX_ACTIVE_TURNS)")
     serve.add_argument("--max-queued-turns", type=int,
                        help="turns waiting for one of those places; more are refused with "
-                       "RESOURCE_EXHAUSTED (default 8; NPC_MAX_QUEUED_TURNS)")
+                       "RESOURCE_EXHAUSTED (default 4; NPC_MAX_QUEUED_TURNS)")
     serve.add_argument("--queue-timeout-s", type=float,
-                       help="how long a turn may wait before it is refused (default 1)")
+                       help="how long a turn may wait before it is refused (default 0.5)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])

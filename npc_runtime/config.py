@@ -71,8 +71,8 @@ class Settings:
     # Admission: turns decoding at once (each holds a decode batch row), turns waiting for
     # one, and how long one may wait before it is refused with RESOURCE_EXHAUSTED.
     max_active_turns: int = 16
-    max_queued_turns: int = 8
-    queue_timeout_s: float = 1.0
+    max_queued_turns: int = 4
+    queue_timeout_s: float = 0.5
     # Who may call: a file of ``ROLE TOKEN`` lines (roles client, admin); None: anyone.
     auth_tokens_file: Path | None = None
     # TLS on both ports (PEM files); both or neither.
