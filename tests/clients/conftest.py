@@ -9,13 +9,10 @@ import os
 import secrets
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.e2e.test_serve import _free_port, _start, _wait_serving
 from tests.server.test_tls import self_signed
@@ -65,23 +62,6 @@ def secured(folder: Path) -> Secured:
     return Secured(cert, key, tokens, client, admin)
 
 
-def _wait_serving_tls(port: int, process: subprocess.Popen[str], cert: Path,
-                      timeout: float = 60) -> None:
-    """Health over TLS (it needs no token) until SERVING."""
-    deadline = time.monotonic() + timeout
-    credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
-    with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.2)
-    raise AssertionError("server did not become healthy")
-
-
 @contextlib.contextmanager
 def web_server(model_dir: Path, state_dir: Path, *extra: str,
                security: Secured | None = None) -> Iterator[int]:
@@ -93,10 +73,8 @@ def web_server(model_dir: Path, state_dir: Path, *extra: str,
                  str(security.cert), "--tls-key", str(security.key))
     process = _start(model_dir, port, "--web-port", str(web_port), "--warm", *extra,
                      state_db=state_dir / "state.sqlite3")
-    if security is None:
-        _wait_serving(port, process)  # SERVING: the gRPC-Web port listens too
-    else:
-        _wait_serving_tls(port, process, security.cert)
+    # SERVING: the gRPC-Web port listens too
+    _wait_serving(port, process, cert=security.cert if security is not None else None)
     try:
         yield web_port
     finally:

@@ -44,9 +44,14 @@ def _start(model_dir: Path, port: int, *extra: str,
     )
 
 
-def _wait_serving(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
+def _wait_serving(port: int, process: subprocess.Popen[str], timeout: float = 60,
+                  cert: Path | None = None) -> None:
+    """Health (it needs no token) until SERVING; over TLS trusting ``cert`` if given."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    channel = (grpc.insecure_channel(f"127.0.0.1:{port}") if cert is None else
+               grpc.secure_channel(f"localhost:{port}", grpc.ssl_channel_credentials(
+                   root_certificates=cert.read_bytes())))
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
