@@ -24,6 +24,7 @@ A data file (`world` is a world folder, relative to the repository or absolute):
         kind: fact            # one of persona_judge.KINDS
         facts: [room_price]   # kind fact: the facts that answer it (any one will do)
         state: {stages: {quest: stage}}   # optional: the player's quest state before it
+                                          # (also revealed: [fact], has: [item])
         tool: give_item       # kind request only: the tool it asks for
 """
 
@@ -80,7 +81,9 @@ WARM = True  # serve --warm: NPC prefixes prefilled before the first line, not d
 DEADLINE_S = 120.0  # per line; a line past it is an error
 START_S = 300.0  # how long a server may take to start (the default model may build first)
 TOOL_RESULT = '{"ok": true}'  # what the "game" answers every engine tool call with
-STATE_KEYS = {"stages", "revealed_facts", "player_items"}  # QuestState's fields
+# A line's `state` keys -> QuestState's fields (`revealed` and `has` as `lore show` says them).
+STATE_KEYS = {"stages": "stages", "revealed": "revealed_facts", "revealed_facts": "revealed_facts",
+              "has": "player_items", "player_items": "player_items"}
 
 
 # --- the data ------------------------------------------------------------------------------
@@ -100,8 +103,9 @@ def read_lines(path: Path) -> list[Line]:
                 isinstance(item.get(k), str) for k in ("world", "npc", "text", "kind")):
             raise SystemExit(f"{where}: needs world, npc, text and kind (strings)")
         state = item.get("state") or {}
-        if not isinstance(state, dict) or set(state) - STATE_KEYS:
-            raise SystemExit(f"{where}: state takes only {sorted(STATE_KEYS)}")
+        if not isinstance(state, dict) or set(state) - set(STATE_KEYS):
+            raise SystemExit(f"{where}: state takes only {', '.join(STATE_KEYS)}")
+        state = {STATE_KEYS[k]: v for k, v in state.items()}
         lines.append(Line(world=item["world"], npc=item["npc"], text=item["text"],
                           kind=item["kind"], facts=tuple(item.get("facts") or ()),
                           state=state, tool=item.get("tool")))

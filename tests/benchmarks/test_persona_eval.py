@@ -213,6 +213,12 @@ def test_a_line_naming_what_its_world_lacks_is_refused(lore: Lore) -> None:
         check_line(_line("greeting", tool="give_item"), lore, "f.yaml: lines[0]")
 
 
+def test_a_lines_state_is_read_as_quest_state() -> None:
+    """`has` and `revealed`, as `lore show` names them, become QuestState's fields."""
+    state = read_lines(DATA / "persona_lines.yaml")[2].state
+    assert state == {"stages": {"wet_grain": "asked"}, "player_items": ["flour_sack"]}
+
+
 # --- the harness ---------------------------------------------------------------------------
 
 def test_the_harness_says_every_line_to_a_real_server(tiny_model_dir: Path) -> None:
