@@ -473,9 +473,9 @@ class DialogueEngine:
         revealed, changes, state = self._reveal(session, checker.told(reply_text))
         session.history += [*pending, ("assistant", reply_text)]
         self.sessions.commit(session, world.name, state)  # the line and what it revealed
-        if hold:
+        if hold or not said.streamed:  # nothing went out yet: the line goes out whole
             yield TokenEvent(reply_text, 0)
-        elif reply_text != said.streamed.strip():
+        elif reply_text != said.streamed.strip():  # only when it passed but was trimmed
             yield LineReplacedEvent(reply_text)
         timings = Timings(
             ttft_ms=((first_at or done) - started) * 1000,

@@ -1,10 +1,14 @@
 """
-The spoken line: generated from a prefilled prompt, streamed, cut at a stop, checked.
+The spoken line: generated from a prefilled prompt, checked, streamed sentence by
+sentence, cut at a stop.
 
-On a violation the policy is fixed: generate again from the same point with the
-offending words banned (the KV row is rewound, not recomputed), then cut the offending
-sentences, then say one of the character's authored fallback lines. No violating line
-is ever returned.
+Streaming releases a sentence only once the line up to its end has passed the checker,
+so no text the runtime rejects ever reaches the player (before, tokens went out as
+generated and a ``replaced`` event followed a rejected line: the player had seen it).
+On a violation the policy is fixed: generate again from the end of what was released
+with the offending words banned (the KV row is rewound, not recomputed), then end the
+line at what was released (or cut the offending sentences, when nothing was), then say
+one of the character's authored fallback lines. No violating line is ever returned.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 import structlog
@@ -44,14 +48,27 @@ _SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')]|$)")
 GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
 
 
+@dataclasses.dataclass
+class _Pass:
+    """One generation pass over a line: what it wrote and what of it the player got."""
+
+    text: str = ""  # the line so far: released text, then this pass's draft
+    reason: StopReason | None = None
+    released: str = ""  # passed the check and went out, from the line's start
+    released_tokens: int = 0  # this pass's tokens in ``released``
+    released_at: float = 0.0  # when the first sentence went out (0: none)
+    next_logits: np.ndarray | None = None  # after the last released token, to go on from
+    violated: bool = False  # stopped at a sentence that failed the check
+
+
 @dataclasses.dataclass(frozen=True)
 class Line:
     """A phase's spoken line once checked."""
 
     text: str
     reason: StopReason
-    streamed: str  # what went out as tokens
-    first_at: float  # when its first token came (0: none)
+    streamed: str  # what went out as tokens (checked, sentence by sentence)
+    first_at: float  # when its first text went out (streaming), or its first token came
     tokens: int  # generated, over all attempts
     ids: list[int]  # prompt and the last attempt's tokens: what the KV holds
     check: CheckReport
@@ -79,34 +96,53 @@ class LineWriter:
         tokenizer = self.model.tokenizer
         found: list[Violation] = []
         banned: list[str] = []
-        first_at, count, streamed = 0.0, 0, ""
+        first_at, count = 0.0, 0
+        released, logits = "", reply.logits  # the text the player has; where it ends
+        released_ids: list[int] = []
+
+        def line_passes(text: str) -> bool:
+            return not checker.check(text, player_line)
+
+        passes = None if hold else line_passes
         for attempt in range(1, MAX_REGENERATIONS + 2):
+            budget = max(1, params.max_new_tokens - len(released_ids))
             generation = Generation(
-                self.model.runner, start, params, tokenizer.eos_token_ids,
+                self.model.runner, [*start, *released_ids],
+                dataclasses.replace(params, max_new_tokens=budget), tokenizer.eos_token_ids,
                 logits_processor=self._speech(banned))
-            text, reason, first = yield from self._generate(
-                generation, reply.logits, reply.cache, stream=not hold and attempt == 1,
-                cancelled=cancelled)
-            first_at, count = first_at or first, count + len(generation.tokens)
-            streamed = streamed or ("" if hold else text)
-            if reason is StopReason.CANCELLED:  # its KV is not put back: freed now
+            done = yield from self._generate(generation, logits, reply.cache, released,
+                                             passes=passes, cancelled=cancelled)
+            first_at = first_at or done.released_at
+            count += len(generation.tokens)
+            if done.reason is StopReason.CANCELLED:  # its KV is not put back: freed now
                 log.info("turn_cancelled", session=session.id, generated_tokens=count)
                 return None
+            if done.released_tokens:  # a later pass goes on after this pass's sentences
+                released_ids += generation.tokens[:done.released_tokens]
+                released = done.released
+                if done.next_logits is not None:
+                    logits = done.next_logits
+            text = done.text
             violations = checker.check(text, player_line)
             if not violations:
                 action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
                 break
             found += violations
             more = [w for w in offending_words(violations) if w not in banned]
-            if attempt <= MAX_REGENERATIONS and more:  # nothing new to ban: same line again
-                banned += more
-                yield Rewind(len(start))
+            can_go_on = not released or done.next_logits is not None or not done.released_tokens
+            if attempt <= MAX_REGENERATIONS and more and can_go_on:
+                banned += more  # nothing new to ban: it would write the same line again
+                yield Rewind(len(start) + len(released_ids))
             else:
                 break
         if violations:
-            text, action = self._repair_or_fall_back(checker, text, player_line, known, session)
-        return Line(text, reason, streamed, first_at, count, generation.ids,
-                    CheckReport(tuple(found), action, attempt))
+            if released:  # what went out passed: the line ends there
+                text, action = released, CheckAction.REPAIRED
+            else:
+                text, action = self._repair_or_fall_back(checker, text, player_line, known,
+                                                         session)
+        return Line(text, done.reason or StopReason.MAX_TOKENS, released, first_at, count,
+                    generation.ids, CheckReport(tuple(found), action, attempt))
 
     def _speech(self, banned: list[str]) -> LogitsProcessor:
         """Masks what a spoken line may not contain: markup, and ``banned`` words."""
@@ -120,31 +156,37 @@ class LineWriter:
 
         return process
 
-    def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache, *,
-                  stream: bool, cancelled: threading.Event
-                  ) -> Generator[object, object, tuple[str, StopReason, float]]:
+    def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache,
+                  released: str, *, passes: Callable[[str], bool] | None,
+                  cancelled: threading.Event) -> Generator[object, object, _Pass]:
         """
-        One line from the prefilled prompt: returns its text (up to a stop), why it
-        ended and when its first token came (0 if none). Streams tokens if ``stream``.
+        One pass: the line goes on after ``released`` (text the player has) until a stop.
+        With ``passes`` (streaming), each sentence goes out as soon as the line up to its
+        end passes; the pass stops at the first sentence that does not.
         """
         decoder = StreamDecoder(self.model.tokenizer)
-        shown, first_at = "", 0.0
-        reason: StopReason | None = None
+        done = _Pass(text=released, released=released)
+        keep_next = False  # the next logits follow the last released token
         while (token := generation.choose(logits)) is not None:
             if cancelled.is_set():
                 break
-            first_at = first_at or time.perf_counter()
             decoder.push(token)
-            visible = _cut_at_stop(decoder.text.lstrip(), self._stops)
-            if len(visible) > len(shown):
-                if stream:
-                    yield TokenEvent(visible[len(shown):], len(generation.tokens) - 1)
-                shown = visible
-            if len(visible) < len(decoder.text.lstrip()):
-                reason = StopReason.STOP_SEQUENCE
+            raw = decoder.text if released else decoder.text.lstrip()  # a line starts at text
+            drafted = _cut_at_stop(raw, self._stops)
+            visible = released + drafted
+            done.text = visible
+            stopped = len(drafted) < len(raw)
+            if passes is not None and (stopped or (_ends_sentence(visible)
+                                       and _has_words(visible[len(done.released):]))):
+                if not (yield from self._release(done, visible, len(generation.tokens),
+                                                 passes)):
+                    break
+                keep_next = True
+            if stopped:
+                done.reason = StopReason.STOP_SEQUENCE
                 break
             if enough_sentences(visible):
-                reason = StopReason.STOP_SEQUENCE  # talk less: a line is a few sentences
+                done.reason = StopReason.STOP_SEQUENCE  # talk less: a line is a few sentences
                 break
             if len(generation.tokens) == generation.max_new_tokens:
                 break  # no need to run the last token
@@ -152,9 +194,30 @@ class LineWriter:
             assert isinstance(received, np.ndarray)
             logits = received
             generation.ids.append(token)
+            if keep_next:
+                done.next_logits, keep_next = logits, False
+        if passes is not None and not done.violated and not cancelled.is_set():
+            yield from self._release(done, done.text, len(generation.tokens), passes)  # the rest
         if cancelled.is_set():
-            reason = StopReason.CANCELLED
-        return shown, reason or generation.reason or StopReason.MAX_TOKENS, first_at
+            done.reason = StopReason.CANCELLED
+        done.reason = done.reason or generation.reason or StopReason.MAX_TOKENS
+        return done
+
+    @staticmethod
+    def _release(done: _Pass, text: str, tokens: int, passes: Callable[[str], bool]
+                 ) -> Generator[object, object, bool]:
+        """Send the player what ``text`` adds to what they have, if the line up to there
+        passes; False (and the pass is marked violated) if it does not."""
+        if len(text.rstrip()) <= len(done.released.rstrip()):
+            return True
+        if not passes(text):
+            done.violated = True
+            return False
+        yield TokenEvent(text[len(done.released):], tokens - 1)
+        done.released, done.released_tokens = text, tokens
+        done.released_at = done.released_at or time.perf_counter()
+        done.next_logits = None  # until the next step brings them
+        return True
 
     @staticmethod
     def _repair_or_fall_back(checker: LineChecker, text: str, line: str, known: KnowledgeView,
@@ -174,6 +237,16 @@ def enough_sentences(text: str) -> bool:
     """Whether ``text`` ends a sentence that is its MAX_SENTENCES-th (or later)."""
     return (len(_SENTENCE_END.findall(text)) >= MAX_SENTENCES
             and text.rstrip("\"' )").endswith((".", "!", "?")))
+
+
+def _has_words(text: str) -> bool:
+    """Whether ``text`` holds a letter: a lone "?" is no sentence to send."""
+    return any(c.isalpha() for c in text)
+
+
+def _ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends with a sentence's end (a stop mark, maybe a closing quote)."""
+    return text.rstrip("\"' )").endswith((".", "!", "?")) and not text.endswith(" ")
 
 
 def _cut_at_stop(text: str, stops: list[str]) -> str:

@@ -66,16 +66,28 @@ def test_no_shipped_line_violates_the_lore(engine: DialogueEngine, world: World,
             assert done.check.violations
 
 
-def test_a_rejected_streamed_line_is_replaced_before_line_done(engine: DialogueEngine,
-                                                              world: World) -> None:
+def test_a_rejected_line_is_never_streamed(engine: DialogueEngine, world: World) -> None:
+    """Streaming sends only checked text: a line the checker rejects never reaches the
+    player, not even as a draft later replaced; the fallback goes out instead."""
     events = _turn(engine, LINES[0], hold=False, seed=3)
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
     assert done.check.action is CheckAction.FALLBACK  # garbage cannot be repaired
     assert "garbled" in [v.kind for v in done.check.violations]
     assert done.text in world.character("maren").fallback_lines
-    assert events[-2] == LineReplacedEvent(done.text)
-    assert any(isinstance(e, TokenEvent) for e in events[:-2])  # the rejected stream
+    assert not any(isinstance(e, LineReplacedEvent) for e in events)
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == done.text
+
+
+def test_every_streamed_line_is_what_was_said(engine: DialogueEngine) -> None:
+    """Whatever the model writes, the text streamed is exactly the line that passed."""
+    for seed, line in enumerate(LINES * 2):
+        events = _turn(engine, line, hold=False, seed=seed)
+        done = events[-1]
+        assert isinstance(done, LineDoneEvent)
+        streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
+        assert streamed.strip() == done.text
+        assert not any(isinstance(e, LineReplacedEvent) for e in events)
 
 
 def test_holding_sends_only_the_checked_line(engine: DialogueEngine) -> None:
