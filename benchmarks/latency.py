@@ -75,12 +75,15 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "npc_runtime", "serve", "--model", str(model_dir),
-             "--port", str(self.port), "--threads", str(THREADS), "--no-watch",
-             "--device", device,
-             "--max-new-tokens", str(DECODE_TOKENS), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Its log goes to a file: a pipe nobody reads fills up and blocks the server.
+        self.log = Path(f"/tmp/npc-latency-{os.getpid()}.log")
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "npc_runtime", "serve", "--model", str(model_dir),
+                 "--port", str(self.port), "--threads", str(THREADS), "--no-watch",
+                 "--device", device,
+                 "--max-new-tokens", str(DECODE_TOKENS), "--log-level", "warning"],
+                stdout=subprocess.DEVNULL, stderr=log, text=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -89,7 +92,7 @@ class Server:
                 return
             except Exception:
                 time.sleep(0.3)
-        raise SystemExit("server did not start: " + (self.process.stderr.read() or "")[-2000:])
+        raise SystemExit("server did not start: " + self.log.read_text()[-2000:])
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
