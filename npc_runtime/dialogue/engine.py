@@ -45,8 +45,8 @@ from npc_runtime.dialogue.events import (
 from npc_runtime.dialogue.prompt import (
     build_messages,
     card_facts,
+    notes,
     persona_card,
-    recall,
     shared_head,
 )
 from npc_runtime.dialogue.scheduler import (
@@ -422,7 +422,7 @@ class DialogueEngine:
         point = self._point(world, session.npc_id,
                             self.store.state(world.name, session.player_id))
         known, system, shared, checker = point.known, point.card, point.card_ids, point.checker
-        recalled = recall(world, point.overflow, pending[0][1])
+        tell, recalled = notes(world, known, point.overflow, pending[0][1], tell)
         prompt = self._prompt(session, system, pending, params, recalled=recalled, tell=tell)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         # Our decode batch row: the prompt, the reply, and the action tag and call arguments.

@@ -75,3 +75,20 @@ def test_every_players_prompt_starts_with_the_shared_head(world: World,
     for name in ["", "Ada", "O'Brien", "Zoë-Ann", "123", "the stranger"]:
         prompt = tokenizer.encode_chat(build_messages(card, name, [("user", "Hello.")]))
         assert prompt[:len(head)] == head, name
+
+
+def test_the_fact_a_line_asks_about_goes_right_before_it(world: World) -> None:
+    """A question about a known thing gets that fact as the note before the line; small
+    talk gets none; the caller's own choice (tree generation) wins."""
+    from npc_runtime.dialogue.prompt import notes
+
+    known = view(world, "maren")
+    told, _ = notes(world, known, [], "How much is a room for the night?")
+    assert [f.id for f in told] == ["room_price"]
+    assert notes(world, known, [], "Hello there.")[0] == ()
+    stew = world.facts["eel_stew_price"]
+    assert notes(world, known, [], "How much is a room for the night?", (stew,))[0] == (stew,)
+    messages = build_messages("card", "Ada", [("user", "How much is a room for the night?")],
+                              (), told)
+    assert messages[-2] == ("system", "In your answer, tell the player: "
+                            + world.facts["room_price"].text)
