@@ -38,9 +38,6 @@ import json
 import math
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +62,7 @@ from benchmarks.persona_judge import (
     judge,
     read_lore,
 )
+from benchmarks.serve_process import ServeProcess
 from npc_runtime.config import Settings
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
@@ -137,51 +135,6 @@ def check_line(line: Line, lore: Lore, where: str) -> None:
 
 
 # --- the server ----------------------------------------------------------------------------
-
-class Server:
-    """A real `npc-runtime serve` process on a free port, for one world."""
-
-    def __init__(self, world: Path, model_dir: Path, device: str, work: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        command = [sys.executable, "-m", "npc_runtime", "serve", "--world", str(world),
-                   "--model", str(model_dir), "--port", str(self.port), "--device", device,
-                   "--threads", str(THREADS), "--no-watch", "--log-level", "warning",
-                   *(["--warm"] if WARM else [])]
-        env = {**os.environ, "NPC_STATE_DB": str(work / f"state-{self.port}.sqlite3")}
-        # Its log goes to a file: a pipe nobody reads fills up and blocks the server.
-        self.log = work / f"serve-{self.port}.log"
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log,
-                                            text=True, env=env)
-        self.target = f"127.0.0.1:{self.port}"
-
-    async def ready(self, npc: str) -> None:
-        """Wait until a session with ``npc`` opens; SystemExit with the log if it dies."""
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("server exited: " + self.log.read_text()[-2000:])
-            try:
-                async with grpc.aio.insecure_channel(self.target) as channel:
-                    stub = pb_grpc.DialogueServiceStub(channel)
-                    opened = await stub.OpenSession(pb.OpenSessionRequest(npc_id=npc), timeout=5)
-                    await stub.CloseSession(pb.CloseSessionRequest(session_id=opened.session_id))
-                return
-            except grpc.aio.AioRpcError:
-                await asyncio.sleep(0.3)
-        raise SystemExit(f"server did not start in {START_S:.0f} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 # --- one line ------------------------------------------------------------------------------
 
@@ -296,9 +249,10 @@ async def evaluate(files: list[Path], model_dir: Path, *, device: str = DEVICE,
     with tempfile.TemporaryDirectory(prefix="npc-persona-") as work:
         for folder, lore in lores.items():
             here = [t for t in todo if world_folder(t[2]) == folder]
-            server = Server(folder, model_dir, device, Path(work))
+            server = ServeProcess(folder, ["--model", str(model_dir), "--device", device,
+                                           *(["--warm"] if WARM else [])], Path(work), THREADS)
             try:
-                await server.ready(here[0][2].npc)
+                await server.ready(here[0][2].npc, START_S)
                 async with grpc.aio.insecure_channel(server.target) as channel:
                     for file, i, line in here:
                         reply = await say(channel, line, f"persona-{run}-{len(records)}")

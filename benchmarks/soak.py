@@ -25,11 +25,9 @@ import json
 import math
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,6 +35,9 @@ from typing import Any
 
 import grpc
 
+if not __package__:  # run as a script: shared parts are imported from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.serve_process import ServeProcess
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
 
@@ -65,51 +66,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-class Server:
-    """A real `npc-runtime serve` process on a free port."""
-
-    def __init__(self, model_dir: Path | None, extra: list[str]) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        command = [sys.executable, "-m", "npc_runtime", "serve", "--world", str(WORLD),
-                   "--port", str(self.port), "--threads", str(THREADS), "--no-watch",
-                   "--log-level", "warning", *extra]
-        if model_dir is not None:
-            command += ["--model", str(model_dir)]
-        env = {**os.environ, "NPC_STATE_DB": f"/tmp/npc-soak-{os.getpid()}.sqlite3"}
-        # Its log goes to a file: a pipe nobody reads fills up and blocks the server.
-        self.log = Path(f"/tmp/npc-soak-{os.getpid()}.log")
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log,
-                                            text=True, env=env)
-        self.target = f"127.0.0.1:{self.port}"
-
-    async def ready(self) -> None:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("server exited: " + self.log.read_text()[-2000:])
-            try:
-                async with grpc.aio.insecure_channel(self.target) as channel:
-                    stub = pb_grpc.DialogueServiceStub(channel)
-                    opened = await stub.OpenSession(pb.OpenSessionRequest(npc_id=NPCS[0]),
-                                                    timeout=5)
-                    await stub.CloseSession(pb.CloseSessionRequest(session_id=opened.session_id))
-                return
-            except grpc.aio.AioRpcError:
-                await asyncio.sleep(0.5)
-        raise SystemExit("server did not start in 180 s")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
 
 
 def _proc(pid: int) -> tuple[float, float]:
@@ -264,14 +220,16 @@ async def main() -> int:
     args = parser.parse_args()
     phases = [tuple(float(x) for x in p.split(":")) for p in (args.phase or ["16:600", "64:60"])]
 
-    server = None if args.target else Server(args.model, args.serve_arg)
+    extra = [*args.serve_arg, *(["--model", str(args.model)] if args.model else [])]
+    work = Path(tempfile.mkdtemp(prefix="npc-soak-"))
+    server = None if args.target else ServeProcess(WORLD, extra, work, THREADS)
     report: dict[str, Any] = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {THREADS} onnxruntime threads",
         "load_before": _load(), "world": WORLD.name, "phases": []}
     failures: list[str] = []
     try:
         if server is not None:
-            await server.ready()
+            await server.ready(NPCS[0])
         target = args.target or (server.target if server else "")
         for sessions, seconds in phases:
             if not args.json:

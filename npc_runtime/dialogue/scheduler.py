@@ -129,9 +129,10 @@ class TurnScheduler:
         Admission control keeps turns to the batch's rows, but a turn whose client went
         away frees its row a step after its admission place: the next turn waits here for
         that step instead of failing."""
-        assert self._batch is not None or not any(t.parked for t in turns)
+        if self._batch is None:  # nothing parks without a batch
+            return
         for turn in turns:
-            if turn.parked is not None and self._batch is not None and not self._batch.full:
+            if turn.parked is not None and not self._batch.full:
                 item, turn.parked = turn.parked, None
                 try:
                     turn.handle, view = self._batch.reserve(item.tokens)

@@ -129,7 +129,9 @@ class LineWriter:
                 break
             found += violations
             more = [w for w in offending_words(violations) if w not in banned]
-            can_go_on = not released or done.next_logits is not None or not done.released_tokens
+            # Going on from the end of what was released needs the logits after it: this
+            # pass's, or (if it released nothing) the ones it started from.
+            can_go_on = done.next_logits is not None or not done.released_tokens
             if attempt <= MAX_REGENERATIONS and more and can_go_on:
                 banned += more  # nothing new to ban: it would write the same line again
                 yield Rewind(len(start) + len(released_ids))
