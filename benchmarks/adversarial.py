@@ -42,7 +42,9 @@ def run_set(model: LoadedModel, *, verbose: bool = False) -> dict[str, Any]:
     """Replay every line; returns the counts and per-line results."""
     world = load_world(WORLD)
     cases = yaml.safe_load(LINES.read_text())["lines"]
-    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, tool_timeout_s=2))
+    # One turn at a time (a sequential replay): the whole KV budget is that turn's room.
+    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, tool_timeout_s=2,
+                                                   max_active_turns=1))
     results = []
     try:
         for i, case in enumerate(cases):

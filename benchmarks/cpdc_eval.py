@@ -200,8 +200,9 @@ def _slug(text: str, taken: dict[str, str]) -> str:
 async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
                  names: dict[str, str], *, verbose: bool) -> list[dict[str, Any]]:
     """Answer every turn of one conversation with its gold history; returns per-turn results."""
+    # One turn at a time (a sequential replay): the whole KV budget is that turn's room.
     engine = DialogueEngine(world, model, Settings(max_new_tokens=48, threads=THREADS,
-                                                   tool_timeout_s=5))
+                                                   max_active_turns=1, tool_timeout_s=5))
     results = []
     try:
         for k in range(conversation["total_turn"]):

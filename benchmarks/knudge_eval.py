@@ -80,7 +80,7 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
     except NpcRuntimeError as exc:
         print(f"{folder.name}: not loaded ({exc})", file=sys.stderr)
         return []
-    engine = DialogueEngine(world, model, Settings(max_new_tokens=48))
+    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, max_active_turns=1))
     rows = []
     try:
         for spec in world.dialogues.values():

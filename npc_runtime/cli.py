@@ -256,7 +256,9 @@ def _cmd_tree_generate(args: argparse.Namespace) -> int:
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
     # Its own in-memory quest states: generating a tree changes no player's game.
-    engine = DialogueEngine(world, model, dataclasses.replace(settings, state_db=None))
+    # One turn at a time here: all of the KV budget is that turn's room (a big card fits).
+    engine = DialogueEngine(world, model, dataclasses.replace(settings, state_db=None,
+                                                              max_active_turns=1))
     try:
         tree = asyncio.run(generate_tree(engine, args.spec, seed=args.seed, progress=_progress))
     finally:
