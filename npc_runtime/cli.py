@@ -17,6 +17,7 @@ from npc_runtime.errors import LoreError, NpcRuntimeError
 from npc_runtime.logs import configure_logging
 
 if TYPE_CHECKING:
+    from npc_runtime.lore.knowledge import KnowledgeView
     from npc_runtime.server.client import DialogueClient
 
 log = structlog.get_logger("npc_runtime")
@@ -148,13 +149,31 @@ def _cmd_lore_show(args: argparse.Namespace) -> int:
         ("May name", [f"{e.name} ({e.kind[:-1]} {e.id})" for e in known.entities]),
         ("Tools now", [f"{t.id}: {t.description}" for t in known.tools]),
     ]
+    _print_sections(sections)
+    print("## Prompt the model sees\n")
+    print(persona_card(world, known))
+    print()
+    _print_sections(_voice_sections(known))
+    return 0
+
+
+def _print_sections(sections: list[tuple[str, list[str]]]) -> None:
     for title, lines in sections:
         print(f"## {title}")
         print("\n".join(f"- {line}" for line in lines) or "- (none)")
         print()
-    print("## Prompt the model sees\n")
-    print(persona_card(world, known))
-    return 0
+
+
+def _voice_sections(known: KnowledgeView) -> list[tuple[str, list[str]]]:
+    # The authored voice (persona.speech.examples, facts' `says`), listed on its own so a
+    # writer sees all of it whatever part of it the prompt uses.
+    name = known.npc.name
+    facts = [(f, "") for f in known.facts] + [(f, " (withheld)") for f in known.withheld]
+    return [
+        ("Example exchanges", [f"Player: {player} -> {name}: {npc}"
+                               for player, npc in known.npc.persona.examples]),
+        ("In their words", [f"{f.id}{tag}: {f.says}" for f, tag in facts if f.says]),
+    ]
 
 
 def _condition(condition: object) -> str:

@@ -142,7 +142,7 @@ def _build(data: dict[str, Any], version: str, default_name: str) -> World:
         id=f["id"], text=f["text"].strip(), about=_t(f.get("about")),
         known_by=_t(f.get("known_by")), since=_stage_ref(f.get("from")),
         secret=f.get("secret", False), tell_when=_condition(f.get("tell_when")),
-        available=f.get("available", True),
+        available=f.get("available", True), says=f.get("says", "").strip(),
     ) for f in data.get("facts", [])}
     quests = {q["id"]: _quest(q) for q in data.get("quests", [])}
     tools = {t["id"]: _tool(t) for t in data.get("tools", [])}
@@ -171,7 +171,9 @@ def _character(c: dict[str, Any]) -> Character:
         faction=c.get("faction"), location=c.get("location"),
         persona=Persona(traits=_t(p.get("traits")), backstory=p.get("backstory", "").strip(),
                         speech_style=speech.get("style", ""), habits=_t(speech.get("habits")),
-                        sample_lines=_t(speech.get("sample_lines")), goals=_t(p.get("goals"))),
+                        sample_lines=_t(speech.get("sample_lines")), goals=_t(p.get("goals")),
+                        examples=tuple((e["player"].strip(), e["npc"].strip())
+                                       for e in speech.get("examples", []))),
         relationships=tuple(Relationship(r["to"], r["kind"], r.get("note", ""))
                             for r in c.get("relationships", [])),
         inventory={i["item"]: i.get("count", 1) for i in c.get("inventory", [])},

@@ -36,6 +36,7 @@ class Persona:
     habits: tuple[str, ...] = ()
     sample_lines: tuple[str, ...] = ()
     goals: tuple[str, ...] = ()
+    examples: tuple[tuple[str, str], ...] = ()  # (player line, the NPC's answer), at most 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Fact:
     secret: bool = False
     tell_when: Condition | None = None
     available: bool = True  # False: the source did not give the text (imports)
+    says: str = ""  # the fact in its knowers' words ("My Tobin never came back."); "": none
 
 
 @dataclasses.dataclass(frozen=True)

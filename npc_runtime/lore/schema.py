@@ -112,6 +112,12 @@ CONDITION = Obj({
 }, description="When a secret may be told or a tool used.", one_of=("stage", "revealed",
                                                                     "player_has"))
 
+EXCHANGE = Obj({
+    "player": Str("What the player says.", max_len=300),
+    "npc": Str("How this character answers, in their own voice.", max_len=300),
+}, required=("player", "npc"),
+    description="One example exchange: a player line and the character's answer.")
+
 CHARACTER = _named(
     "character",
     role=Str("Their job or place in the world, e.g. 'keeper of the inn'.", max_len=120),
@@ -124,6 +130,10 @@ CHARACTER = _named(
             "style": Str("How they talk.", max_len=300),
             "habits": ListOf(Str(max_len=120), "Verbal tics and favourite phrases."),
             "sample_lines": ListOf(Str(max_len=300), "Lines in their voice."),
+            "examples": ListOf(EXCHANGE, (
+                "Short example exchanges in their voice: a player line and how this "
+                "character answers it. The NPC is shown them as examples of how to talk, "
+                "so write answers they would really give."), max_items=6),
         }),
         "goals": ListOf(Str(max_len=200), "What they want."),
     }, description="Who they are and how they speak."),
@@ -147,6 +157,11 @@ CHARACTER = _named(
 FACT = Obj({
     "id": _id("fact"),
     "text": Str("The fact, as one plain sentence.", max_len=500),
+    "says": Str("The fact as the characters who know it would put it, in their words, "
+                "first person where natural (text 'Maren's husband Tobin was lost at sea.' "
+                "-> says 'My Tobin went out with the fleet and never came back.'). If "
+                "several characters know the fact, this one line serves them all.",
+                max_len=500),
     "about": ListOf(Str(ref=("facts", *ENTITY_KINDS, "quests")), "What it concerns."),
     "known_by": ListOf(Str(ref=("characters",)), "Who knows it (from `from` on, if set)."),
     "from": STAGE_REF,
