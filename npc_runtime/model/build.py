@@ -48,15 +48,15 @@ Progress = Callable[[str], None]
 
 @dataclasses.dataclass(frozen=True)
 class ModelSource:
-    """Where weights come from: a GGUF file or a Hugging Face model folder."""
+    """Where weights come from: a GGUF file, a Hugging Face model folder, or a zip of one."""
 
-    kind: str  # "gguf" | "hf"
+    kind: str  # "gguf" | "hf" | "zip" (the encoder's, see encoder_build.py)
     path: Path
     name: str
 
     def fingerprint(self) -> str:
         """SHA-256 over the source's files, so a changed source means a new build."""
-        files = [self.path] if self.kind == "gguf" else sorted(
+        files = [self.path] if self.path.is_file() else sorted(
             p for p in self.path.rglob("*") if p.is_file()
         )
         digest = hashlib.sha256()
@@ -156,8 +156,8 @@ def build_model(
 
 
 @contextlib.contextmanager
-def _step(progress: Progress, number: int, what: str) -> Iterator[None]:
-    progress(f"[{number}/2] {what} ...")
+def _step(progress: Progress, number: int, what: str, total: int = 2) -> Iterator[None]:
+    progress(f"[{number}/{total}] {what} ...")
     started = time.monotonic()
     try:
         yield
@@ -165,7 +165,7 @@ def _step(progress: Progress, number: int, what: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise ModelBuildError(f"step {number} ({what}) failed: {exc}") from exc
-    progress(f"[{number}/2] done in {time.monotonic() - started:.1f} s")
+    progress(f"[{number}/{total}] done in {time.monotonic() - started:.1f} s")
 
 
 def _require_export_extra() -> None:
