@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import json
 import sys
 import time
@@ -24,12 +25,14 @@ from npc_runtime.config import Settings
 from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import WorldState
 from npc_runtime.model.build import build_model, default_source, model_dir_for
+from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
 from npc_runtime.tools.calls import ToolCall, problems
 
@@ -44,7 +47,8 @@ def run_set(model: LoadedModel, *, verbose: bool = False) -> dict[str, Any]:
     cases = yaml.safe_load(LINES.read_text())["lines"]
     # One turn at a time (a sequential replay): the whole KV budget is that turn's room.
     engine = DialogueEngine(world, model, Settings(max_new_tokens=48, tool_timeout_s=2,
-                                                   max_active_turns=1))
+                                                   max_active_turns=1),
+                            embed=_embed())
     results = []
     try:
         for i, case in enumerate(cases):
@@ -128,3 +132,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@functools.cache
+def _embed() -> Embed:
+    """The default sentence encoder (the reply planner's), loaded once."""
+    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import re
 import statistics
@@ -39,11 +40,13 @@ from npc_runtime.config import Settings
 from npc_runtime.dialogue.actions import offer, wanted
 from npc_runtime.dialogue.engine import MAX_CALLS, DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.build import build_model, default_source, model_dir_for
+from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
 from npc_runtime.tools.calls import json_schema
 
@@ -202,7 +205,8 @@ async def replay(conversation: dict[str, Any], world: World, model: LoadedModel,
     """Answer every turn of one conversation with its gold history; returns per-turn results."""
     # One turn at a time (a sequential replay): the whole KV budget is that turn's room.
     engine = DialogueEngine(world, model, Settings(max_new_tokens=48, threads=THREADS,
-                                                   max_active_turns=1, tool_timeout_s=5))
+                                                   max_active_turns=1, tool_timeout_s=5),
+                            embed=_embed())
     results = []
     try:
         for k in range(conversation["total_turn"]):
@@ -371,3 +375,9 @@ def _word_f1(a: str, b: str) -> float:
 
 if __name__ == "__main__":
     main()
+
+
+@functools.cache
+def _embed() -> Embed:
+    """The default sentence encoder (the reply planner's), loaded once."""
+    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed

@@ -17,6 +17,7 @@ from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
+from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
 
 LINES = ["How much is a room?", "Is the stew any good?", "Any news tonight?"]
@@ -24,7 +25,8 @@ LINES = ["How much is a room?", "Is the stew any good?", "Any news tonight?"]
 
 async def _idle_bytes(model: LoadedModel, sessions: int, whole: bool) -> tuple[int, int, int]:
     engine = DialogueEngine(load_world(EXAMPLE_WORLD), model,
-                            Settings(max_new_tokens=24, kv_cache_mb=2048))
+                            Settings(max_new_tokens=24, kv_cache_mb=2048),
+                            embed=load_default_encoder(Settings.load().cache_dir).embed)
     if whole:  # the baseline: as if no prefix were cached, every session keeps all its KV
         engine.kv.has_prefix = lambda ids: False  # type: ignore[method-assign]
     try:

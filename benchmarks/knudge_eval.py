@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import re
 import statistics
@@ -31,6 +32,7 @@ from typing import Any
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.trees.generate import generate_tree
 from npc_runtime.dialogue.trees.model import Tree
 from npc_runtime.dialogue.trees.verify import verify
@@ -39,6 +41,7 @@ from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knudge import import_knudge
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
+from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import load_model
 
 
@@ -80,7 +83,8 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
     except NpcRuntimeError as exc:
         print(f"{folder.name}: not loaded ({exc})", file=sys.stderr)
         return []
-    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, max_active_turns=1))
+    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, max_active_turns=1),
+                            embed=_embed())
     rows = []
     try:
         for spec in world.dialogues.values():
@@ -192,3 +196,9 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+@functools.cache
+def _embed() -> Embed:
+    """The default sentence encoder (the reply planner's), loaded once."""
+    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed

@@ -41,7 +41,7 @@ def _settings(args: argparse.Namespace) -> Settings:
              "host", "port", "log_format", "log_level", "max_new_tokens", "watch", "warm",
              "kv_cache_mb", "web_port", "web_cors_origins", "auth_tokens_file", "tls_cert",
              "tls_key", "insecure", "world_roots", "max_active_turns", "max_queued_turns",
-             "queue_timeout_s"}
+             "candidates", "queue_timeout_s"}
     flags = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
              if k in names}
     return Settings.load(flags)
@@ -90,10 +90,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return_freed_memory()  # before the model loads: its buffers follow the same rule
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
-    # Loaded (and built on first use) at start, so a broken encoder fails here; the dialogue
-    # engine does not take it yet.
-    load_encoder(_encoder_dir(settings))
-    asyncio.run(serve(settings, DialogueEngine(world, model, settings)))
+    encoder = load_encoder(_encoder_dir(settings))  # the reply planner reads lines with it
+    asyncio.run(serve(settings, DialogueEngine(world, model, settings, embed=encoder.embed)))
     return 0
 
 
@@ -268,7 +266,23 @@ def _cmd_say(args: argparse.Namespace) -> int:
         if reply.replaced:  # the streamed text was rejected by the lore check
             print(f"\n  [replaced by the checked line] {reply.text}", end="")
         print()
+        if args.explain:
+            _explain(reply.plan)
     return 0
+
+
+def _explain(plan: dict[str, Any]) -> None:
+    """The reply's plan, for a writer: what the runtime decided the line should do."""
+    facts = ", ".join(plan.get("facts") or []) or "none"
+    closest = ", ".join(f"{f} {s:.2f}" for f, s in (plan.get("matches") or {}).items())
+    print(f"  [plan] {plan.get('act') or '?'} (line read as {plan.get('line_kind') or '?'}); "
+          f"facts: {facts}", file=sys.stderr)
+    print(f"  [why] {plan.get('why') or '?'}", file=sys.stderr)
+    if closest:
+        print(f"  [closest facts] {closest}", file=sys.stderr)
+    for draft in plan.get("drafts") or []:
+        faults = "; ".join(draft["faults"]) or "no fault"
+        print(f"  [draft] {draft['text']!r}: {faults}", file=sys.stderr)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -299,14 +313,17 @@ def _cmd_tree_generate(args: argparse.Namespace) -> int:
     from npc_runtime.dialogue.trees.generate import generate_tree
     from npc_runtime.dialogue.trees.verify import verify
     from npc_runtime.lore.loader import load_world
+    from npc_runtime.model.encoder import load_encoder
     from npc_runtime.model.loader import load_model
 
     world = load_world(settings.world)
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
     # Its own in-memory quest states: generating a tree changes no player's game.
     # One turn at a time here: all of the KV budget is that turn's room (a big card fits).
+    encoder = load_encoder(_encoder_dir(settings))
     engine = DialogueEngine(world, model, dataclasses.replace(settings, state_db=None,
-                                                              max_active_turns=1))
+                                                              max_active_turns=1),
+                            embed=encoder.embed)
     try:
         tree = asyncio.run(generate_tree(engine, args.spec, seed=args.seed, progress=_progress))
     finally:
@@ -428,6 +445,11 @@ def _add_serve(sub: Subparsers) -> None:
                        "RESOURCE_EXHAUSTED (default 4; NPC_MAX_QUEUED_TURNS)")
     serve.add_argument("--queue-timeout-s", type=float,
                        help="how long a turn may wait before it is refused (default 0.5)")
+    serve.add_argument("--candidates", type=int, metavar="N",
+                       help="drafts of a line's first sentence: one with a fault (misses "
+                       "the planned fact, repeats itself, talks of 'the player', ...) is "
+                       "drafted again, up to N times, and the best is said (default 3; "
+                       "NPC_CANDIDATES; 1: the first draft is said)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])
@@ -468,6 +490,9 @@ def _add_talk(sub: Subparsers) -> None:
                            help="receive the line only after it passed the lore check")
             p.add_argument("--tool-choice", default="", metavar="TOOL",
                            help="make the NPC call TOOL first ('none': only speak)")
+            p.add_argument("--explain", action="store_true",
+                           help="also print the reply's plan: its act (answer, does not "
+                                "know, will not tell, ...), the facts it tells, and why")
         p.set_defaults(run=run)
 
 

@@ -60,6 +60,9 @@ class Settings:
     temperature: float = 0.0
     top_p: float = 1.0
     repetition_penalty: float = 1.3
+    # Drafts of a line's first sentence: a faulty one (score.py) is drafted again, sampled,
+    # up to this many times, and the best is said. 1: the first draft is said.
+    candidates: int = 3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
     # All KV: rows being decoded, then shared prefixes and idle sessions (LRU) in what is left.
@@ -100,6 +103,7 @@ class Settings:
             (self.log_format in {"auto", "json", "console"}, "log format: auto, json or console"),
             (self.max_text_chars > 0, "max_text_chars must be positive"),
             (self.max_new_tokens > 0, "max_new_tokens must be positive"),
+            (1 <= self.candidates <= 8, "candidates must be from 1 to 8"),
             (self.max_sessions > 0, "max_sessions must be positive"),
             (self.watch_interval_s > 0, "watch_interval_s must be positive"),
             (self.kv_cache_mb >= 0, "kv_cache_mb must be >= 0"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import pytest
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
@@ -73,19 +75,37 @@ def default_model_dir() -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+@functools.cache
 def default_encoder_dir() -> Path:
     """The real sentence encoder (all-MiniLM-L6-v2, fp32), built if missing (~10 s)."""
     from npc_runtime.errors import ModelNotFoundError
-    from npc_runtime.model.encoder_build import build_encoder, encoder_dir_for, encoder_source
+    from npc_runtime.model.encoder_build import ensure_default_encoder
 
     try:
-        source = encoder_source()
+        return ensure_default_encoder(Settings.load().cache_dir, progress=lambda _: None)
     except ModelNotFoundError as exc:
         pytest.skip(f"the encoder's weights are not installed: {exc}")
-    out = encoder_dir_for(Settings.load().cache_dir, source)
-    build_encoder(source, out, progress=lambda _: None)
-    return out
+
+
+@functools.cache
+def default_embed() -> Embed:
+    """The real sentence encoder's ``embed``, as the dialogue engine's reply planner takes
+    it (helpers that are not fixtures call this; it is loaded once)."""
+    from npc_runtime.model.encoder import load_encoder
+
+    return load_encoder(default_encoder_dir()).embed
+
+
+@pytest.fixture(scope="session", name="default_encoder_dir")
+def default_encoder_dir_fixture() -> Path:
+    """See ``default_encoder_dir``."""
+    return default_encoder_dir()
+
+
+@pytest.fixture(scope="session")
+def embed() -> Embed:
+    """See ``default_embed``."""
+    return default_embed()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
 
@@ -42,13 +42,9 @@ from npc_runtime.dialogue.events import (
     TokenEvent,
     ToolCallEvent,
 )
-from npc_runtime.dialogue.prompt import (
-    build_messages,
-    card_facts,
-    notes,
-    persona_card,
-    shared_head,
-)
+from npc_runtime.dialogue.plan import Act, Embed, Plan, Planner
+from npc_runtime.dialogue.prompt import build_messages, persona_card, shared_head
+from npc_runtime.dialogue.realise import note, voice_examples
 from npc_runtime.dialogue.scheduler import (
     DONE,
     Release,
@@ -57,6 +53,7 @@ from npc_runtime.dialogue.scheduler import (
     TurnScheduler,
     TurnSteps,
 )
+from npc_runtime.dialogue.score import Verdict, faults, numbers
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import LineWriter
 from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
@@ -76,18 +73,20 @@ log = structlog.get_logger(__name__)
 
 RESERVE_SLACK = 64  # tokens a turn reserves beyond prompt and reply (action tag, arguments)
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
+RECENT_LINES = 4  # the NPC's own lines a draft may not repeat
 STORY_POINTS = 256  # (NPC, stage) views with their cards kept for the next turns
 
 
 @dataclasses.dataclass(frozen=True)
 class _StoryPoint:
-    """An NPC at one point of the story: its knowledge, card (text and tokens), checker."""
+    """An NPC at one point of the story: its knowledge, card (text, voice examples, and
+    the tokens of both), checker."""
 
     known: KnowledgeView
     card: str
+    examples: list[tuple[str, str]]
     card_ids: list[int]
     checker: LineChecker
-    overflow: list[Fact]  # known facts past the card's budget, recalled turn by turn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +102,12 @@ class DialogueEngine:
     """Owns the world, the model and the open sessions; runs turns."""
 
     def __init__(self, world: World, model: LoadedModel, settings: Settings,
-                 store: StateStore | None = None) -> None:
+                 store: StateStore | None = None, *, embed: Embed) -> None:
+        """``embed``: the sentence encoder the reply planner reads lines with
+        (``npc_runtime.model.encoder``)."""
         self.world = world
         self.model = model
+        self._planner = Planner(embed)
         self.settings = settings
         self.store = store or StateStore(settings.state_db)
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
@@ -242,6 +244,8 @@ class DialogueEngine:
             self._check_tool_choice(session, pending, tool_choice)
             told = self._check_tell(session, tell)
             chosen = self._choose(session, pending)  # a player option moves its quest first
+            # Off the event loop and the decode thread: the encoder takes a few ms.
+            plan = await asyncio.to_thread(self._plan, session, line, told)
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -251,7 +255,7 @@ class DialogueEngine:
                 phase = self._run_phase(session, pending, params, hold=hold, started=started,
                                         calls_left=MAX_CALLS - len(outcomes),
                                         outcomes=tuple(outcomes), cancelled=cancelled,
-                                        tool_choice=choice, tell=told, chosen=chosen)
+                                        tool_choice=choice, plan=plan, chosen=chosen)
                 async for item in self._on_scheduler(phase, cancelled):
                     if isinstance(item, _Called):
                         called = item
@@ -275,6 +279,8 @@ class DialogueEngine:
                 if session.interrupted:
                     raise _cut_short()
                 outcomes.append(outcome)
+                plan = dataclasses.replace(plan, act=Act.ACT, tool=outcome.tool, why=(
+                    f"{plan.why}; the NPC called {outcome.tool} ({outcome.status})"))
 
     def submit_tool_result(self, session_id: str, call_id: str, result: str,
                            error: str = "", owner: str | None = None) -> None:
@@ -362,9 +368,18 @@ class DialogueEngine:
         self._scheduler.shutdown()
         self.store.close()
 
-    def _prompt(self, session: Session, system: str, pending: list[Message],
-                params: SamplingParams, *, recalled: Sequence[Fact] = (),
-                tell: Sequence[Fact] = ()) -> list[int]:
+    def _plan(self, session: Session, line: str, tell: Sequence[Fact]) -> Plan:
+        """What the reply to ``line`` should do (see ``plan.py``)."""
+        world = self.world
+        point = self._point(world, session.npc_id,
+                            self.store.state(world.name, session.player_id))
+        plan = self._planner.plan(world, point.known, line, tell)
+        log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
+                 facts=[f.id for f in plan.facts], why=plan.why)
+        return plan
+
+    def _prompt(self, session: Session, point: _StoryPoint, pending: list[Message],
+                params: SamplingParams, *, note: str = "") -> list[int]:
         """
         Token ids of the turn's prompt. When they overflow the turn's room, the oldest
         exchanges go until the history fills half the room it may use: each drop changes
@@ -376,7 +391,8 @@ class DialogueEngine:
 
         def encode(history: list[Message]) -> list[int]:
             return self.model.tokenizer.encode_chat(build_messages(
-                system, session.player_name, [*history, *pending], recalled, tell))
+                point.card, session.player_name, [*history, *pending], note,
+                point.examples))
 
         prompt = encode(session.history)
         if len(prompt) > budget and session.history:
@@ -406,8 +422,8 @@ class DialogueEngine:
     def _run_phase(self, session: Session, pending: list[Message], params: SamplingParams, *,
                    hold: bool, started: float, calls_left: int,
                    outcomes: tuple[CallOutcome, ...], cancelled: threading.Event,
-                   tool_choice: str = "", tell: Sequence[Fact] = (),
-                   chosen: tuple[str, ...] = ()) -> TurnSteps:
+                   tool_choice: str = "", plan: Plan, chosen: tuple[str, ...] = ()
+                   ) -> TurnSteps:
         """
         One model pass over the conversation: decide, then call a tool or speak.
 
@@ -421,9 +437,8 @@ class DialogueEngine:
         model, world, tokenizer = self.model, self.world, self.model.tokenizer
         point = self._point(world, session.npc_id,
                             self.store.state(world.name, session.player_id))
-        known, system, shared, checker = point.known, point.card, point.card_ids, point.checker
-        tell, recalled = notes(world, known, point.overflow, pending[0][1], tell)
-        prompt = self._prompt(session, system, pending, params, recalled=recalled, tell=tell)
+        known, shared, checker = point.known, point.card_ids, point.checker
+        prompt = self._prompt(session, point, pending, params, note=note(plan, known.npc))
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         # Our decode batch row: the prompt, the reply, and the action tag and call arguments.
         row = yield Reserve(len(prompt) + params.max_new_tokens + RESERVE_SLACK)
@@ -464,9 +479,11 @@ class DialogueEngine:
             reply = Reply(logits, cache)
         said = yield from self._writer.checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
-            player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled)
+            player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
+            judge=self._judge(session, point, plan, pending), drafts=self.settings.candidates)
         if said is None:
             return
+        plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))
         done = time.perf_counter()
         yield from self._release(session, cache, said.ids, prefix_len)
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
@@ -488,7 +505,28 @@ class DialogueEngine:
                  check=said.check.action.value, calls=len(outcomes),
                  **dataclasses.asdict(timings))
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
-                            revealed, (*chosen, *changes), self.options(session))
+                            revealed, (*chosen, *changes), self.options(session), plan)
+
+    def _judge(self, session: Session, point: _StoryPoint, plan: Plan,
+               pending: list[Message]) -> Callable[[str], Verdict]:
+        """What finds the faults of a draft of this reply (``score.py``), the checker's
+        verdict included."""
+        npc = point.known.npc
+        told = " ".join(t for f in point.known.facts for t in (f.text, f.says))
+        heard = " ".join(text for _, text in [*session.history, *pending])
+        known_numbers = set(numbers(f"{point.card} {told} {heard}"))
+        recent = [text for role, text in session.history[-RECENT_LINES * 2:]
+                  if role == "assistant"]
+        player_line = pending[0][1]
+
+        def judge(text: str) -> Verdict:
+            verdict = faults(text, plan, npc, note=note(plan, npc), recent=recent,
+                             known_numbers=known_numbers)
+            broken = tuple(f"checker: {v.kind}" for v in point.checker.check(text,
+                                                                               player_line))
+            return dataclasses.replace(verdict, faults=verdict.faults + broken)
+
+        return judge
 
     def _interrupt(self, session: Session) -> None:
         """Stop the session's turn in flight: its model pass, or its wait for the game."""
@@ -530,9 +568,10 @@ class DialogueEngine:
         if point is None:
             known = view(world, npc_id, state)
             card = persona_card(world, known)
-            tokenizer = self.model.tokenizer
-            point = _StoryPoint(known, card, shared_head(tokenizer, card),
-                                LineChecker(world, known, card), card_facts(known)[1])
+            examples = voice_examples(world, known.npc)
+            point = _StoryPoint(known, card, examples,
+                                shared_head(self.model.tokenizer, card, examples),
+                                LineChecker(world, known, card))
         self._points[key] = point  # most recently used last
         while len(self._points) > STORY_POINTS:
             self._points.pop(next(iter(self._points)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from npc_runtime.constraints.checker import CheckReport
+from npc_runtime.dialogue.plan import Plan
 from npc_runtime.model.generate import StopReason
 
 
@@ -68,6 +69,7 @@ class LineDoneEvent:
     revealed: tuple[str, ...] = ()  # facts the line told the player (first time)
     quest_changes: tuple[str, ...] = ()  # what this turn moved along (options, facts told)
     options: tuple[str, ...] = ()  # what the player may say now to move a quest on
+    plan: Plan | None = None  # what the reply was planned to do, and why
 
 
 ReplyEvent = TokenEvent | LineReplacedEvent | ToolCallEvent | LineDoneEvent

@@ -1,8 +1,9 @@
 """
-Prompt assembly: the NPC's gated knowledge as a system message, then the conversation.
+Prompt assembly: the NPC's gated knowledge as a system message, its voice examples, then
+the conversation, with the reply plan's note right after the player's latest line.
 
-An NPC that knows more than fits the card keeps the rest for recall: facts the player's
-latest line calls for are put right before it.
+An NPC that knows more than fits the card still tells the rest: the plan picks facts from
+everything the NPC may tell, and its note carries them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import content_words, find_mentions
 from npc_runtime.lore.model import Fact, World
 from npc_runtime.model.tokenizer import ChatTokenizer, Message
 
@@ -24,8 +24,7 @@ ACTIONS = (
     "arguments as JSON, and the game carries it out. Your actions:"
 )
 MAX_SAMPLE_LINES = 3
-CARD_FACT_CHARS = 3000  # facts in the shared card (~750 tokens); the rest are recalled
-RECALLED = 3  # facts recalled for one line at most
+CARD_FACT_CHARS = 3000  # facts in the shared card (~750 tokens); the plan tells the rest
 
 
 def persona_card(world: World, known: KnowledgeView) -> str:
@@ -71,7 +70,7 @@ def card_facts(known: KnowledgeView) -> tuple[list[Fact], list[Fact]]:
     """
     The facts that go in the shared card (what must be told first, then in the order
     the view gives: always known, unlocked by stages, learnt), up to CARD_FACT_CHARS;
-    and the rest, recalled turn by turn when the player's words call for them.
+    and the rest, which reach the model only when a reply's plan tells them.
     """
     ordered = list(dict.fromkeys([*known.must_reveal, *known.facts]))
     in_card: list[Fact] = []
@@ -84,64 +83,49 @@ def card_facts(known: KnowledgeView) -> tuple[list[Fact], list[Fact]]:
     return in_card, ordered[len(in_card):]
 
 
-def recall(world: World, facts: Sequence[Fact], text: str) -> list[Fact]:
-    """
-    The facts among ``facts`` that ``text`` calls for: about an entity it names, or
-    sharing two meaningful words with it; at most RECALLED, best first.
-    """
-    named = {m.entity_id for m in find_mentions(world, text)}
-    words = content_words(text)
-    scored = [(2 * len(named & set(f.about)) + len(words & content_words(f.text)), i, f)
-              for i, f in enumerate(facts)]
-    return [f for score, _, f in sorted(scored, key=lambda x: (-x[0], x[1]))
-            if score >= 2][:RECALLED]
-
-
-def notes(world: World, known: KnowledgeView, overflow: Sequence[Fact], line: str,
-          tell: Sequence[Fact] = ()) -> tuple[tuple[Fact, ...], list[Fact]]:
-    """
-    What goes right before the player's line: the fact to tell (``tell`` if the caller
-    chose, else the known fact the line asks about best, as "tell the player:", since a
-    small model follows what is nearest; DESIGN.md section 4 measured 3/32 -> 12/32 good
-    answers) and the card's overflow facts the line recalls. Until issue 17's planner,
-    the choice is the lexical ``recall``: a paraphrase that shares no word finds nothing.
-    """
-    told = tuple(tell) or tuple(recall(world, known.facts, line)[:1])
-    return told, [f for f in recall(world, overflow, line) if f not in told]
-
-
 def introduce(player_name: str) -> str:
     """The message telling the NPC who it is talking to (right after the shared card)."""
     return f"You are talking to {player_name}."
 
 
-def shared_head(tokenizer: ChatTokenizer, system: str) -> list[int]:
+def head(system: str, examples: Sequence[tuple[str, str]], player_name: str
+         ) -> list[Message]:
+    """
+    What every conversation with this card starts with: the card, the NPC's voice
+    examples as exchanges (a small model imitates turns it has "said" more than a
+    description of its voice), and who it is talking to now.
+    """
+    shown: list[Message] = [("system", system)]
+    for player, npc in examples:
+        shown += [("user", player), ("assistant", npc)]
+    return [*shown, ("system", introduce(player_name))]
+
+
+def shared_head(tokenizer: ChatTokenizer, system: str,
+                examples: Sequence[tuple[str, str]] = ()) -> list[int]:
     """
     The prompt tokens every player's conversation with this card starts with: the card,
-    and the introduction up to the player's name. Their KV is computed once and shared,
-    so a new session prefills only the name and its line.
+    the voice examples, and the introduction up to the player's name. Their KV is
+    computed once and shared, so a new session prefills only the name and its line.
     """
     marker = "\x00"
-    text = tokenizer.render([("system", system), ("system", introduce(marker))],
-                            add_generation_prompt=False)
+    text = tokenizer.render(head(system, examples, marker), add_generation_prompt=False)
     return tokenizer.encode(text[:text.index(marker)].rstrip(" "))
 
 
 def build_messages(system: str, player_name: str, conversation: Sequence[Message],
-                   recalled: Sequence[Fact] = (), tell: Sequence[Fact] = ()) -> list[Message]:
+                   note: str = "", examples: Sequence[tuple[str, str]] = ()
+                   ) -> list[Message]:
     """
-    The chat to render: the shared card, who is talking, then the conversation; facts
-    recalled for the player's latest line (and those to ``tell`` in this answer) go
-    right before it, so everything earlier (and its KV) stays the same turn to turn.
+    The chat to render: the shared head, then the conversation; the reply plan's
+    ``note`` goes right after the player's latest line, the last thing the model reads
+    before it speaks (a 135M model followed it there in 31 of 43 fact questions, against
+    15 right before the line and 24 inside it: DESIGN.md section 4). Everything before
+    the line (and its KV) stays the same turn to turn.
     """
-    head: list[Message] = [("system", system), ("system", introduce(player_name))]
+    start = head(system, examples, player_name)
     users = [i for i, (role, _) in enumerate(conversation) if role == "user"]
-    if not (recalled or tell) or not users:
-        return [*head, *conversation]
-    parts = []
-    if recalled:
-        parts.append("You also know: " + " ".join(f.text for f in recalled))
-    if tell:
-        parts.append("In your answer, tell the player: " + " ".join(f.text for f in tell))
-    note: Message = ("system", " ".join(parts))
-    return [*head, *conversation[:users[-1]], note, *conversation[users[-1]:]]
+    if not note or not users:
+        return [*start, *conversation]
+    after = users[-1] + 1
+    return [*start, *conversation[:after], ("system", note), *conversation[after:]]

@@ -9,6 +9,11 @@ On a violation the policy is fixed: generate again from the end of what was rele
 with the offending words banned (the KV row is rewound, not recomputed), then end the
 line at what was released (or cut the offending sentences, when nothing was), then say
 one of the character's authored fallback lines. No violating line is ever returned.
+
+With drafts (``serve --candidates N``), the line's first sentence must also be one the
+reply's scorer (``score.py``) finds no fault with before it goes out: else it is drafted
+again, sampled, up to N times, and the draft with the fewest faults is said (its tokens
+decoded again). A good first draft streams at once, so drafts cost time only when needed.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from npc_runtime.constraints.checker import (
 from npc_runtime.dialogue.actions import Reply
 from npc_runtime.dialogue.events import TokenEvent
 from npc_runtime.dialogue.scheduler import Decode, Rewind
+from npc_runtime.dialogue.score import Verdict
 from npc_runtime.dialogue.sessions import Session
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.model.generate import Generation, LogitsProcessor, SamplingParams, StopReason
@@ -44,6 +50,7 @@ log = structlog.get_logger(__name__)
 
 MAX_REGENERATIONS = 2  # lines generated again (offending words banned) before repairing
 MAX_SENTENCES = 3  # a line ends after this many sentences ("one to three", the card says)
+DRAFT_TEMPERATURE = 0.7  # drafts after the first are sampled at least this warm
 _SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')]|$)")
 GENERIC_FALLBACK = "Hm. I couldn't say."  # for characters with no authored fallback_lines
 
@@ -59,6 +66,8 @@ class _Pass:
     released_at: float = 0.0  # when the first sentence went out (0: none)
     next_logits: np.ndarray | None = None  # after the last released token, to go on from
     violated: bool = False  # stopped at a sentence that failed the check
+    draft: Verdict | None = None  # the first sentence, as the scorer judged it
+    draft_tokens: int = 0  # this pass's tokens in that first sentence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +81,7 @@ class Line:
     tokens: int  # generated, over all attempts
     ids: list[int]  # prompt and the last attempt's tokens: what the KV holds
     check: CheckReport
+    drafts: tuple[Verdict, ...] = ()  # first sentences drafted, in order; the last was said
 
 
 class LineWriter:
@@ -86,12 +96,15 @@ class LineWriter:
 
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
-                     params: SamplingParams, hold: bool, cancelled: threading.Event
+                     params: SamplingParams, hold: bool, cancelled: threading.Event,
+                     judge: Callable[[str], Verdict] | None = None, drafts: int = 1
                      ) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
-        offending words banned, then repair, then an authored fallback line.
+        offending words banned, then repair, then an authored fallback line. ``judge``
+        finds faults in a first sentence; with ``drafts`` > 1 a faulty one is drafted
+        again (see the module doc).
         """
         tokenizer = self.model.tokenizer
         found: list[Violation] = []
@@ -99,24 +112,35 @@ class LineWriter:
         first_at, count = 0.0, 0
         released, logits = "", reply.logits  # the text the player has; where it ends
         released_ids: list[int] = []
+        drafted: list[tuple[Verdict, list[int]]] = []  # faulty first sentences, with tokens
+        forced: list[int] = []  # the best faulty draft, once every draft had faults
+        violations: Sequence[Violation] = ()
 
         def line_passes(text: str) -> bool:
             return not checker.check(text, player_line)
 
         passes = None if hold else line_passes
-        for attempt in range(1, MAX_REGENERATIONS + 2):
-            budget = max(1, params.max_new_tokens - len(released_ids))
+        for attempt in range(1, MAX_REGENERATIONS + drafts + 1):
             generation = Generation(
                 self.model.runner, [*start, *released_ids],
-                dataclasses.replace(params, max_new_tokens=budget), tokenizer.eos_token_ids,
-                logits_processor=self._speech(banned))
-            done = yield from self._generate(generation, logits, reply.cache, released,
-                                             passes=passes, cancelled=cancelled)
+                _pass_params(params, attempt, redraft=bool(drafted), used=len(released_ids)),
+                tokenizer.eos_token_ids, logits_processor=self._speech(banned, forced))
+            choosing = judge is not None and not released and not forced
+            done = yield from self._generate(
+                generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
+                judge=judge if choosing else None, choose=len(drafted) + 1 < drafts)
             first_at = first_at or done.released_at
             count += len(generation.tokens)
             if done.reason is StopReason.CANCELLED:  # its KV is not put back: freed now
                 log.info("turn_cancelled", session=session.id, generated_tokens=count)
                 return None
+            if done.draft is not None and done.draft.faults and not done.released:
+                # Drafted again (sampled); after the last, the best draft is decoded again.
+                drafted.append((done.draft, generation.tokens[:done.draft_tokens]))
+                if len(drafted) >= drafts:
+                    forced = min(drafted, key=lambda d: len(d[0].faults))[1]
+                yield Rewind(len(start))
+                continue
             if done.released_tokens:  # a later pass goes on after this pass's sentences
                 released_ids += generation.tokens[:done.released_tokens]
                 released = done.released
@@ -125,15 +149,16 @@ class LineWriter:
             text = done.text
             violations = checker.check(text, player_line)
             if not violations:
-                action = CheckAction.PASSED if attempt == 1 else CheckAction.REGENERATED
+                action = CheckAction.REGENERATED if found else CheckAction.PASSED
                 break
             found += violations
             more = [w for w in offending_words(violations) if w not in banned]
             # Going on from the end of what was released needs the logits after it: this
             # pass's, or (if it released nothing) the ones it started from.
             can_go_on = done.next_logits is not None or not done.released_tokens
-            if attempt <= MAX_REGENERATIONS and more and can_go_on:
+            if attempt - len(drafted) <= MAX_REGENERATIONS and more and can_go_on:
                 banned += more  # nothing new to ban: it would write the same line again
+                forced = []  # a chosen draft the checker rejects is not forced again
                 yield Rewind(len(start) + len(released_ids))
             else:
                 break
@@ -144,14 +169,20 @@ class LineWriter:
                 text, action = self._repair_or_fall_back(checker, text, player_line, known,
                                                          session)
         return Line(text, done.reason or StopReason.MAX_TOKENS, released, first_at, count,
-                    generation.ids, CheckReport(tuple(found), action, attempt))
+                    generation.ids, CheckReport(tuple(found), action, attempt),
+                    _trace(drafted, done.draft))
 
-    def _speech(self, banned: list[str]) -> LogitsProcessor:
-        """Masks what a spoken line may not contain: markup, and ``banned`` words."""
+    def _speech(self, banned: list[str], forced: Sequence[int] = ()) -> LogitsProcessor:
+        """Masks what a spoken line may not contain: markup, and ``banned`` words; and
+        makes it start with the ``forced`` tokens (a chosen draft)."""
         ban = ban_words(self.model.tokenizer, banned) if banned else None
         markup = self._markup
 
         def process(logits: np.ndarray, reply: Sequence[int]) -> np.ndarray:
+            if len(reply) < len(forced):
+                only = np.full_like(logits, -np.inf)
+                only[..., forced[len(reply)]] = 0.0
+                return only
             logits = logits.copy()
             logits[markup] = -np.inf
             return ban(logits, reply) if ban else logits
@@ -160,11 +191,14 @@ class LineWriter:
 
     def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache,
                   released: str, *, passes: Callable[[str], bool] | None,
-                  cancelled: threading.Event) -> Generator[object, object, _Pass]:
+                  cancelled: threading.Event, judge: Callable[[str], Verdict] | None = None,
+                  choose: bool = False) -> Generator[object, object, _Pass]:
         """
         One pass: the line goes on after ``released`` (text the player has) until a stop.
         With ``passes`` (streaming), each sentence goes out as soon as the line up to its
-        end passes; the pass stops at the first sentence that does not.
+        end passes; the pass stops at the first sentence that does not. ``judge``: the
+        first sentence is judged (kept in ``draft``); with ``choose``, a faulty one ends
+        the pass before anything goes out.
         """
         decoder = StreamDecoder(self.model.tokenizer)
         done = _Pass(text=released, released=released)
@@ -178,8 +212,13 @@ class LineWriter:
             visible = released + drafted
             done.text = visible
             stopped = len(drafted) < len(raw)
-            if passes is not None and (stopped or (_ends_sentence(visible)
-                                       and _has_words(visible[len(done.released):]))):
+            at_end = stopped or (_ends_sentence(visible)
+                                 and _has_words(visible[len(done.released):]))
+            if at_end and judge is not None and done.draft is None:
+                done.draft, done.draft_tokens = judge(visible), len(generation.tokens)
+                if choose and done.draft.faults:
+                    break  # drafted again: nothing of it goes out
+            if passes is not None and at_end:
                 if not (yield from self._release(done, visible, len(generation.tokens),
                                                  passes)):
                     break
@@ -198,7 +237,11 @@ class LineWriter:
             generation.ids.append(token)
             if keep_next:
                 done.next_logits, keep_next = logits, False
-        if passes is not None and not done.violated and not cancelled.is_set():
+        if judge is not None and done.draft is None and _has_words(done.text):
+            done.draft, done.draft_tokens = judge(done.text), len(generation.tokens)
+        if done.draft is not None and choose and done.draft.faults and not done.released:
+            pass  # drafted again (see checked_line)
+        elif passes is not None and not done.violated and not cancelled.is_set():
             yield from self._release(done, done.text, len(generation.tokens), passes)  # the rest
         if cancelled.is_set():
             done.reason = StopReason.CANCELLED
@@ -233,6 +276,28 @@ class LineWriter:
             text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
         log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
         return text, action
+
+
+def _pass_params(params: SamplingParams, attempt: int, *, redraft: bool, used: int
+                 ) -> SamplingParams:
+    """A pass's sampling: the request's; a new draft's, sampled (seeded from the request's
+    seed, so a seeded reply stays reproducible); the token budget less what was said."""
+    budget = max(1, params.max_new_tokens - used)
+    if attempt == 1 or not redraft:
+        return dataclasses.replace(params, max_new_tokens=budget)
+    return dataclasses.replace(
+        params, max_new_tokens=budget,
+        temperature=max(params.temperature, DRAFT_TEMPERATURE),
+        seed=None if params.seed is None else params.seed + attempt)
+
+
+def _trace(drafted: list[tuple[Verdict, list[int]]], last: Verdict | None
+           ) -> tuple[Verdict, ...]:
+    """The first sentences drafted, in order, the one said last."""
+    said = [v for v, _ in drafted]
+    if last is not None and (not said or last.text != said[-1].text):
+        said.append(last)
+    return tuple(said)
 
 
 def enough_sentences(text: str) -> bool:

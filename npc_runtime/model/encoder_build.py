@@ -47,7 +47,7 @@ import numpy as np
 
 from npc_runtime.errors import ModelBuildError, ModelError, ModelNotFoundError
 from npc_runtime.model.build import ModelSource, Progress, _step, _version
-from npc_runtime.model.encoder import EncoderManifest, load_encoder, mean_pool
+from npc_runtime.model.encoder import EncoderManifest, SentenceEncoder, load_encoder, mean_pool
 from npc_runtime.model.manifest import MANIFEST_NAME, file_record
 
 ENCODER_NAME = "all-minilm-l6-v2"
@@ -85,6 +85,19 @@ def encoder_source() -> ModelSource:
 def encoder_dir_for(cache_dir: Path, source: ModelSource) -> Path:
     """The cache folder of an encoder build, keyed by the source's content."""
     return cache_dir / "models" / f"{source.name}-{source.fingerprint()[:12]}"
+
+
+def ensure_default_encoder(cache_dir: Path, *, progress: Progress = print) -> Path:
+    """The default encoder's folder in ``cache_dir``, built first if it is not there yet."""
+    source = encoder_source()
+    out = encoder_dir_for(cache_dir, source)
+    build_encoder(source, out, progress=progress)
+    return out
+
+
+def load_default_encoder(cache_dir: Path, *, progress: Progress = print) -> SentenceEncoder:
+    """The default encoder, loaded (built into ``cache_dir`` first if needed)."""
+    return load_encoder(ensure_default_encoder(cache_dir, progress=progress))
 
 
 def build_encoder(source: ModelSource, out_dir: Path, *, force: bool = False,

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -39,6 +40,8 @@ class Reply:
     tool_calls: list[dict[str, object]] = dataclasses.field(default_factory=list)
     quest_changes: list[str] = dataclasses.field(default_factory=list)
     options: list[str] = dataclasses.field(default_factory=list)  # what the player may say
+    # The reply's plan: {act, facts, line_kind, why, tool, matches: {fact: score}}.
+    plan: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 #: Answers a tool call the game must run: (tool, arguments) -> (result JSON, error).
@@ -135,6 +138,7 @@ class DialogueClient:
                         check=_check(done.check), replaced=replaced,
                         tool_calls=[_call(c) for c in done.tool_calls],
                         quest_changes=list(done.quest_changes), options=list(done.options),
+                        plan=_plan(done.plan),
                     )
         raise ClientError(f"{self.target} ended the reply stream without line_done")
 
@@ -175,6 +179,13 @@ def _check(report: pb.CheckReport) -> dict[str, object]:
             "attempts": report.attempts,
             "violations": [{"kind": v.kind, "text": v.text, "detail": v.detail}
                            for v in report.violations]}
+
+
+def _plan(plan: pb.ReplyPlan) -> dict[str, Any]:
+    return {"act": plan.act, "facts": list(plan.facts), "line_kind": plan.line_kind,
+            "why": plan.why, "tool": plan.tool,
+            "matches": {m.fact: round(m.score, 3) for m in plan.matches},
+            "drafts": [{"text": d.text, "faults": list(d.faults)} for d in plan.drafts]}
 
 
 def _call(outcome: pb.ToolCallOutcome) -> dict[str, object]:

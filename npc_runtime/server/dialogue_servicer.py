@@ -16,6 +16,7 @@ from npc_runtime.dialogue.events import (
     ReplyEvent,
     ToolCallEvent,
 )
+from npc_runtime.dialogue.plan import Plan
 from npc_runtime.model.generate import StopReason
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
@@ -107,7 +108,7 @@ def _to_proto(event: ReplyEvent) -> pb.SayResponse:
             check=_check_to_proto(event.check),
             tool_calls=[_outcome_to_proto(o) for o in event.calls],
             revealed_facts=list(event.revealed), quest_changes=list(event.quest_changes),
-            options=list(event.options),
+            options=list(event.options), plan=_plan_to_proto(event.plan),
         ))
     if isinstance(event, ToolCallEvent):
         return pb.SayResponse(tool_call=pb.ToolCall(
@@ -116,6 +117,15 @@ def _to_proto(event: ReplyEvent) -> pb.SayResponse:
     if isinstance(event, LineReplacedEvent):
         return pb.SayResponse(replaced=pb.LineReplaced(text=event.text))
     return pb.SayResponse(token=pb.TokenDelta(text=event.text, index=event.index))
+
+
+def _plan_to_proto(plan: Plan | None) -> pb.ReplyPlan | None:
+    if plan is None:
+        return None
+    return pb.ReplyPlan(act=plan.act.value, facts=[f.id for f in plan.facts],
+                        line_kind=plan.kind, why=plan.why, tool=plan.tool,
+                        matches=[pb.FactMatch(fact=f, score=s) for f, s in plan.matches],
+                        drafts=[pb.Draft(text=t, faults=list(f)) for t, f in plan.drafts])
 
 
 def _check_to_proto(report: CheckReport) -> pb.CheckReport:

@@ -7,6 +7,7 @@ import asyncio
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
 
@@ -21,9 +22,9 @@ def _say(engine: DialogueEngine, session: str, text: str) -> LineDoneEvent:
 
 
 def test_warm_prefix_is_hit_by_a_new_sessions_first_turn(tiny_model: LoadedModel,
-                                                         world: World) -> None:
+                                                         world: World, embed: Embed) -> None:
     """--warm prefills each NPC's card; the first turn then reuses it."""
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4))
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4), embed=embed)
     try:
         assert engine.warm() == 1  # maren; tobin is a background character
         session = engine.open_session("maren", "Ada").id
@@ -38,9 +39,10 @@ def test_warm_prefix_is_hit_by_a_new_sessions_first_turn(tiny_model: LoadedModel
         engine.shutdown()
 
 
-def test_world_reload_drops_shared_prefixes(tiny_model: LoadedModel, world: World) -> None:
+def test_world_reload_drops_shared_prefixes(tiny_model: LoadedModel, world: World,
+                                            embed: Embed) -> None:
     """Replacing the world frees prefixes (their text may have changed)."""
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4))
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4), embed=embed)
     try:
         engine.warm()
         assert engine.kv.nbytes > 0
@@ -51,10 +53,10 @@ def test_world_reload_drops_shared_prefixes(tiny_model: LoadedModel, world: Worl
 
 
 def test_interleaved_turns_reply_exactly_as_alone(tiny_model: LoadedModel,
-                                                  world: World) -> None:
+                                                  world: World, embed: Embed) -> None:
     """Three sessions talking at once get, token for token, their solo greedy replies."""
     lines = ["A room, please.", "Any stew tonight?", "What of the bell?"]
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=16))
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=16), embed=embed)
     try:
         params = engine.sampling(temperature=1.0, seed=4)  # varied, reproducible tokens
         alone = []
@@ -82,12 +84,13 @@ async def _collect(engine: DialogueEngine, session: str, line: str, params: obje
 
 
 def test_a_long_conversation_drops_to_half_its_room_then_grows_again(
-        tiny_model: LoadedModel, world: World) -> None:
+        tiny_model: LoadedModel, world: World, embed: Embed) -> None:
     """When the history overflows a turn's room, the oldest exchanges go until it fills
     about half of it, so the next turns extend one cached prefix instead of each dropping
     an exchange (and prefilling the whole history again)."""
     # 20 MB of KV for 16 turns of the tiny model: 2560 tokens a turn.
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4, kv_cache_mb=20))
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4, kv_cache_mb=20),
+                            embed=embed)
     session = engine.open_session("maren")
     filler = " ".join(f"w{i}" for i in range(20))
     session.history += [("user", f"Tell me {filler}"), ("assistant", f"I say {filler}")] * 12

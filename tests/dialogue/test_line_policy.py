@@ -23,6 +23,7 @@ from npc_runtime.dialogue.events import (
     ReplyEvent,
     TokenEvent,
 )
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.dialogue.speech import enough_sentences
 from npc_runtime.lore.knowledge import view
@@ -34,8 +35,8 @@ LINES = ["Hello there.", "What about the bell?", "Tell me a secret.", "A room, p
 
 
 @pytest.fixture
-def engine(tiny_model: LoadedModel, world: World) -> DialogueEngine:
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12))
+def engine(tiny_model: LoadedModel, world: World, embed: Embed) -> DialogueEngine:
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12), embed=embed)
     yield engine  # type: ignore[misc]
     engine.shutdown()
 
@@ -98,14 +99,15 @@ def test_holding_sends_only_the_checked_line(engine: DialogueEngine) -> None:
 
 
 def test_offending_words_are_banned_when_the_line_is_generated_again(
-        tiny_model: LoadedModel, world: World) -> None:
+        tiny_model: LoadedModel, world: World, embed: Embed) -> None:
     """A hard rule hit by the first line makes the next lines avoid that word."""
     # With this seed the unconstrained tiny model's line is "?wck..." (see the stream
     # test): make its first word one Maren must never say.
     word = "wck"
     maren = dataclasses.replace(world.characters["maren"], never_say=(word,))
     strict = dataclasses.replace(world, characters={**world.characters, "maren": maren})
-    engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=12))
+    engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=12, candidates=1),
+                            embed=embed)
     try:
         done = _turn(engine, LINES[0], hold=True, seed=3)[-1]
         assert isinstance(done, LineDoneEvent)
@@ -126,13 +128,13 @@ def test_offending_words_are_banned_when_the_line_is_generated_again(
         engine.shutdown()
 
 
-def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel) -> None:
+def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel, embed: Embed) -> None:
     """Maren's (authored) line tells the rumour: the player has heard it, the quest moves."""
     world = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
     rumour = world.facts["courier_rumour"].text
     maren = dataclasses.replace(world.characters["maren"], fallback_lines=(rumour,))
     world = dataclasses.replace(world, characters={**world.characters, "maren": maren})
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12))
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12), embed=embed)
     try:
         engine.set_quest_state("p", WorldState(stages={"the_hidden_courier": "rumour"}))
         session = engine.open_session("maren", player_id="p").id
@@ -163,3 +165,23 @@ def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel) ->
 ])
 def test_a_line_ends_after_three_sentences(text: str, done: bool) -> None:
     assert enough_sentences(text) is done
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_faulty_first_sentence_is_drafted_again_and_the_best_is_said(
+        engine: DialogueEngine, hold: bool) -> None:
+    """The tiny model never states the room's price: each of the 3 drafts misses the plan,
+    every one is in the trace, and the line said starts with the first (the fewest
+    faults, the earliest on a tie), decoded again; nothing else went out before it."""
+    events = _turn(engine, "How much is a room for the night?", hold=hold, seed=5)
+    done = events[-1]
+    assert isinstance(done, LineDoneEvent)
+    assert done.plan is not None
+    assert [f.id for f in done.plan.facts] == ["room_price"]
+    drafts = done.plan.drafts
+    assert len(drafts) == engine.settings.candidates == 3
+    assert all("misses the plan" in faults for _, faults in drafts)
+    fewest = min(drafts, key=lambda d: len(d[1]))[0]
+    shown = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert done.text.startswith(fewest.strip()) or done.check.action is not CheckAction.PASSED
+    assert shown.strip() == done.text.strip()

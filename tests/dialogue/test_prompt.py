@@ -9,7 +9,6 @@ from npc_runtime.dialogue.prompt import (
     build_messages,
     card_facts,
     persona_card,
-    recall,
     shared_head,
 )
 from npc_runtime.lore.knowledge import view
@@ -37,29 +36,21 @@ def test_messages_keep_the_player_out_of_the_shared_card() -> None:
     ]
 
 
-def test_an_npc_that_knows_more_than_fits_recalls_what_the_line_asks_about(
+def test_an_npc_that_knows_more_than_fits_keeps_the_rest_out_of_its_card(
         world: World) -> None:
-    """Facts past the card's budget stay out of it, and come back when asked about."""
+    """Facts past the card's budget stay out of it (the reply plan tells them)."""
     extra = {f"ledger_{i}": Fact(f"ledger_{i}", f"Ledger entry {i}: the inn bought "
                                  f"{i} barrels of salted herring from Harlan Voss.",
                                  known_by=("maren",))
              for i in range(200)}
-    extra["voss"] = Fact("voss", "Harlan Voss the cooper owes Maren nine silver pieces.",
-                         about=("tobin",), known_by=("maren",))
     big = dataclasses.replace(world, facts={**world.facts, **extra})
     known = view(big, "maren")
     in_card, rest = card_facts(known)
     card = persona_card(big, known)
     assert len(card) < CARD_FACT_CHARS + 2000
     assert world.facts["room_price"] in in_card  # always-known facts come first
-    assert extra["voss"] in rest
-    recalled = recall(big, rest, "Does Harlan Voss the cooper owe you money?")
-    assert recalled[0] == extra["voss"]
-    assert recall(big, rest, "Lovely weather.") == []
-    messages = build_messages(card, "Ada", [("user", "hi"), ("assistant", "hello"),
-                                            ("user", "Voss?")], recalled)
-    assert messages[-2] == ("system", "You also know: " + " ".join(f.text for f in recalled))
-    assert messages[-1] == ("user", "Voss?")
+    assert extra["ledger_199"] in rest
+    assert extra["ledger_199"].text not in card
 
 
 def test_every_players_prompt_starts_with_the_shared_head(world: World,
@@ -77,18 +68,27 @@ def test_every_players_prompt_starts_with_the_shared_head(world: World,
         assert prompt[:len(head)] == head, name
 
 
-def test_the_fact_a_line_asks_about_goes_right_before_it(world: World) -> None:
-    """A question about a known thing gets that fact as the note before the line; small
-    talk gets none; the caller's own choice (tree generation) wins."""
-    from npc_runtime.dialogue.prompt import notes
+def test_the_plans_note_goes_right_after_the_players_latest_line() -> None:
+    """The last thing the model reads before it speaks; earlier turns keep no note."""
+    history = [("user", "hi"), ("assistant", "hello, love"), ("user", "a room?")]
+    messages = build_messages("SYS", "Ada", history, "What you say next must include this: X")
+    assert messages[-2:] == [("user", "a room?"),
+                             ("system", "What you say next must include this: X")]
+    assert sum(role == "system" for role, _ in messages) == 3  # card, who, the note
 
-    known = view(world, "maren")
-    told, _ = notes(world, known, [], "How much is a room for the night?")
-    assert [f.id for f in told] == ["room_price"]
-    assert notes(world, known, [], "Hello there.")[0] == ()
-    stew = world.facts["eel_stew_price"]
-    assert notes(world, known, [], "How much is a room for the night?", (stew,))[0] == (stew,)
-    messages = build_messages("card", "Ada", [("user", "How much is a room for the night?")],
-                              (), told)
-    assert messages[-2] == ("system", "In your answer, tell the player: "
-                            + world.facts["room_price"].text)
+
+def test_voice_examples_are_exchanges_in_the_shared_head(world: World,
+                                                         tiny_model: LoadedModel) -> None:
+    """Example exchanges come right after the card, before the player is named, so every
+    player's prompt shares them."""
+    examples = [("Got a room?", "Aye, over the kitchen, love.")]
+    messages = build_messages("SYS", "Ada", [("user", "hi")], examples=examples)
+    assert messages[:4] == [("system", "SYS"), ("user", "Got a room?"),
+                            ("assistant", "Aye, over the kitchen, love."),
+                            ("system", "You are talking to Ada.")]
+    tokenizer = tiny_model.tokenizer
+    head = shared_head(tokenizer, "SYS", examples)
+    for name in ["Ada", "Bo"]:
+        prompt = tokenizer.encode_chat(build_messages("SYS", name, [("user", "x")],
+                                                      examples=examples))
+        assert prompt[:len(head)] == head

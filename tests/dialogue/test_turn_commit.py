@@ -12,6 +12,7 @@ import pytest
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import ToolCallEvent
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import WorldState
@@ -22,15 +23,15 @@ SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 
 
 def test_a_tool_effect_is_stored_with_the_call_in_the_history(tiny_model: LoadedModel,
-                                                             tmp_path: Path) -> None:
+                                                             tmp_path: Path, embed: Embed) -> None:
     """The turn dies right after the game ran the call (as in a kill -9; here the game's
     answer is too long for the next prompt): the file read anew holds both the item the
     player got and the call in the session's history."""
     db = tmp_path / "state.sqlite3"
     world = load_world(SALTMERE)
-    # 10 MB of KV for 16 turns of the tiny model: 1280 tokens a turn, too few for the answer.
-    settings = Settings(max_new_tokens=8, state_db=db, kv_cache_mb=10)
-    engine = DialogueEngine(world, tiny_model, settings)
+    # 12 MB of KV for 16 turns of the tiny model: 1536 tokens a turn, too few for the answer.
+    settings = Settings(max_new_tokens=8, state_db=db, kv_cache_mb=12)
+    engine = DialogueEngine(world, tiny_model, settings, embed=embed)
     answer = json.dumps({"sold": True, "receipt": " ".join(f"w{i}" for i in range(600))})
     engine.set_quest_state("p1", WorldState(stages={"the_hidden_courier": "ask_around"}))
     session = engine.open_session("wren", player_id="p1")

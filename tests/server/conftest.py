@@ -20,6 +20,7 @@ from npc_runtime.lore.loader import load_world
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc, quest_pb2_grpc, world_pb2_grpc
 from npc_runtime.server.app import build_server
+from tests.conftest import default_embed
 
 #: The page origin the live server lets call gRPC-Web from a browser.
 GAME_ORIGIN = "http://game.test:8060"
@@ -44,7 +45,7 @@ class LiveServer:
 def running_server(settings: Settings, model: LoadedModel, world_path: Path
                    ) -> Iterator[LiveServer]:
     """Serve ``world_path`` with ``model`` until the block ends (watching if settings say)."""
-    engine = DialogueEngine(load_world(world_path), model, settings)
+    engine = DialogueEngine(load_world(world_path), model, settings, embed=default_embed())
     host = WorldHost(engine, world_path)
     loop = asyncio.new_event_loop()
     started = threading.Event()

@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from npc_runtime.config import Settings
+from npc_runtime.dialogue.plan import Embed
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
@@ -63,7 +64,7 @@ def test_a_turn_beyond_capacity_is_refused_fast_with_a_retry_hint(
 
 
 def test_a_kv_budget_too_small_for_the_admitted_turns_is_refused_at_start(
-        tiny_model: LoadedModel) -> None:
+        tiny_model: LoadedModel, embed: Embed) -> None:
     """The budget must hold every admitted turn at a useful size; the error says what to
     change."""
     from npc_runtime.config import EXAMPLE_WORLD
@@ -73,4 +74,4 @@ def test_a_kv_budget_too_small_for_the_admitted_turns_is_refused_at_start(
 
     settings = Settings(port=0, watch=False, max_active_turns=64, kv_cache_mb=1)
     with pytest.raises(ConfigError, match=r"NPC_KV_CACHE_MB=1 .*NPC_MAX_ACTIVE_TURNS=64"):
-        DialogueEngine(load_world(EXAMPLE_WORLD), tiny_model, settings)
+        DialogueEngine(load_world(EXAMPLE_WORLD), tiny_model, settings, embed=embed)

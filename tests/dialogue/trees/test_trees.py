@@ -25,6 +25,7 @@ from npc_runtime.dialogue.trees.verify import verify
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
+from tests.conftest import default_embed
 from tests.dialogue.trees.yarn_syntax import parse
 
 ROOT = Path(__file__).parents[3]
@@ -34,7 +35,7 @@ INKJS = ROOT / ".tools" / "node_modules" / "inkjs"
 
 def _generate(model: LoadedModel, world: World, spec: str, seed: int = 0,
               progress: list[str] | None = None) -> Tree:
-    engine = DialogueEngine(world, model, Settings(max_new_tokens=16))
+    engine = DialogueEngine(world, model, Settings(max_new_tokens=16), embed=default_embed())
     try:
         report = progress.append if progress is not None else (lambda _: None)
         return asyncio.run(generate_tree(engine, spec, seed=seed, progress=report))

@@ -762,6 +762,9 @@ class LineDone:
 	## {option}`) of the current stages of quests this NPC gives. Show them as buttons;
 	## saying one (as SayRequest.text) takes that transition before the NPC answers.
 	var options: Array[String] = []
+	## What the runtime decided this reply should do before the model phrased it, and why
+	## (for writers' debug panels; `npc-runtime say --explain` prints it).
+	var plan: ReplyPlan = null
 
 	## The message in protobuf binary form.
 	func encode() -> PackedByteArray:
@@ -782,6 +785,8 @@ class LineDone:
 			w.field(7, Wire.Kind.STRING, item)
 		for item: String in options:
 			w.field(8, Wire.Kind.STRING, item)
+		if plan != null:
+			w.message(9, plan.encode())
 		return w.bytes
 
 	## Decodes [param bytes]; null if they are not a valid message.
@@ -811,6 +816,8 @@ class LineDone:
 					quest_changes.append(r.read(Wire.Kind.STRING))
 				66:
 					options.append(r.read(Wire.Kind.STRING))
+				74:
+					plan = r.read_message(ReplyPlan.new())
 				_:
 					r.skip(tag & 7)
 		return not r.failed
@@ -829,6 +836,186 @@ class LineDone:
 		out["revealed_facts"] = revealed_facts.duplicate()
 		out["quest_changes"] = quest_changes.duplicate()
 		out["options"] = options.duplicate()
+		if plan != null:
+			out["plan"] = plan.to_dict()
+		return out
+
+	func _to_string() -> String:
+		return str(to_dict())
+
+
+## A reply's plan: its act, the facts it tells, the kind of line it answers, and why.
+class ReplyPlan:
+	extends RefCounted
+
+	## answer | act | does_not_know | will_not_tell | small_talk | greeting | farewell
+	var act: String = ""
+	## The facts the reply was told to tell (ids; "@identity": who the NPC is).
+	var facts: Array[String] = []
+	## The player's line as the planner read it: greeting, farewell, thanks, identity,
+	## question, remark, rude or meta (about the real world).
+	var line_kind: String = ""
+	## Why, in words a writer can check (scores are cosine similarities, 0-1).
+	var why: String = ""
+	## The tool called, when act is "act".
+	var tool: String = ""
+	## The facts closest to the line, with their scores.
+	var matches: Array[FactMatch] = []
+	## The first sentences drafted for the line, in order, with what the scorer found
+	## wrong in each (a faultless one is said at once; else the one with fewest faults).
+	var drafts: Array[Draft] = []
+
+	## The message in protobuf binary form.
+	func encode() -> PackedByteArray:
+		var w := Wire.Writer.new()
+		if act != "":
+			w.field(1, Wire.Kind.STRING, act)
+		for item: String in facts:
+			w.field(2, Wire.Kind.STRING, item)
+		if line_kind != "":
+			w.field(3, Wire.Kind.STRING, line_kind)
+		if why != "":
+			w.field(4, Wire.Kind.STRING, why)
+		if tool != "":
+			w.field(5, Wire.Kind.STRING, tool)
+		for item: FactMatch in matches:
+			w.message(6, item.encode())
+		for item: Draft in drafts:
+			w.message(7, item.encode())
+		return w.bytes
+
+	## Decodes [param bytes]; null if they are not a valid message.
+	static func decode(bytes: PackedByteArray) -> ReplyPlan:
+		var message := ReplyPlan.new()
+		return message if message.merge_from(Wire.Reader.new(bytes)) else null
+
+	## Reads fields until the reader's end; false if the input was malformed.
+	## Fields this version does not know are skipped.
+	func merge_from(r: Wire.Reader) -> bool:
+		while not r.at_end():
+			var tag := r.tag()
+			match tag:
+				10:
+					act = r.read(Wire.Kind.STRING)
+				18:
+					facts.append(r.read(Wire.Kind.STRING))
+				26:
+					line_kind = r.read(Wire.Kind.STRING)
+				34:
+					why = r.read(Wire.Kind.STRING)
+				42:
+					tool = r.read(Wire.Kind.STRING)
+				50:
+					matches.append(r.read_message(FactMatch.new()))
+				58:
+					drafts.append(r.read_message(Draft.new()))
+				_:
+					r.skip(tag & 7)
+		return not r.failed
+
+	## The fields as a Dictionary (messages nested as Dictionaries), for logs and
+	## tests. Unset messages, oneof fields and optional fields are left out.
+	func to_dict() -> Dictionary:
+		var out := {}
+		out["act"] = act
+		out["facts"] = facts.duplicate()
+		out["line_kind"] = line_kind
+		out["why"] = why
+		out["tool"] = tool
+		out["matches"] = Wire.to_dicts(matches)
+		out["drafts"] = Wire.to_dicts(drafts)
+		return out
+
+	func _to_string() -> String:
+		return str(to_dict())
+
+
+class Draft:
+	extends RefCounted
+
+	var text: String = ""
+	var faults: Array[String] = []
+
+	## The message in protobuf binary form.
+	func encode() -> PackedByteArray:
+		var w := Wire.Writer.new()
+		if text != "":
+			w.field(1, Wire.Kind.STRING, text)
+		for item: String in faults:
+			w.field(2, Wire.Kind.STRING, item)
+		return w.bytes
+
+	## Decodes [param bytes]; null if they are not a valid message.
+	static func decode(bytes: PackedByteArray) -> Draft:
+		var message := Draft.new()
+		return message if message.merge_from(Wire.Reader.new(bytes)) else null
+
+	## Reads fields until the reader's end; false if the input was malformed.
+	## Fields this version does not know are skipped.
+	func merge_from(r: Wire.Reader) -> bool:
+		while not r.at_end():
+			var tag := r.tag()
+			match tag:
+				10:
+					text = r.read(Wire.Kind.STRING)
+				18:
+					faults.append(r.read(Wire.Kind.STRING))
+				_:
+					r.skip(tag & 7)
+		return not r.failed
+
+	## The fields as a Dictionary (messages nested as Dictionaries), for logs and
+	## tests. Unset messages, oneof fields and optional fields are left out.
+	func to_dict() -> Dictionary:
+		var out := {}
+		out["text"] = text
+		out["faults"] = faults.duplicate()
+		return out
+
+	func _to_string() -> String:
+		return str(to_dict())
+
+
+class FactMatch:
+	extends RefCounted
+
+	var fact: String = ""
+	var score: float = 0.0
+
+	## The message in protobuf binary form.
+	func encode() -> PackedByteArray:
+		var w := Wire.Writer.new()
+		if fact != "":
+			w.field(1, Wire.Kind.STRING, fact)
+		if score != 0.0:
+			w.field(2, Wire.Kind.FLOAT, score)
+		return w.bytes
+
+	## Decodes [param bytes]; null if they are not a valid message.
+	static func decode(bytes: PackedByteArray) -> FactMatch:
+		var message := FactMatch.new()
+		return message if message.merge_from(Wire.Reader.new(bytes)) else null
+
+	## Reads fields until the reader's end; false if the input was malformed.
+	## Fields this version does not know are skipped.
+	func merge_from(r: Wire.Reader) -> bool:
+		while not r.at_end():
+			var tag := r.tag()
+			match tag:
+				10:
+					fact = r.read(Wire.Kind.STRING)
+				21:
+					score = r.read(Wire.Kind.FLOAT)
+				_:
+					r.skip(tag & 7)
+		return not r.failed
+
+	## The fields as a Dictionary (messages nested as Dictionaries), for logs and
+	## tests. Unset messages, oneof fields and optional fields are left out.
+	func to_dict() -> Dictionary:
+		var out := {}
+		out["fact"] = fact
+		out["score"] = score
 		return out
 
 	func _to_string() -> String:

@@ -47,45 +47,51 @@ namespace Npc.V1 {
             "AiABKAkSEwoLcmVzdWx0X2pzb24YAyABKAkSDQoFZXJyb3IYBCABKAkiGgoY",
             "U3VibWl0VG9vbFJlc3VsdFJlc3BvbnNlIhwKDExpbmVSZXBsYWNlZBIMCgR0",
             "ZXh0GAEgASgJIikKClRva2VuRGVsdGESDAoEdGV4dBgBIAEoCRINCgVpbmRl",
-            "eBgCIAEoDSL0AQoITGluZURvbmUSDAoEdGV4dBgBIAEoCRInCgtzdG9wX3Jl",
+            "eBgCIAEoDSKVAgoITGluZURvbmUSDAoEdGV4dBgBIAEoCRInCgtzdG9wX3Jl",
             "YXNvbhgCIAEoDjISLm5wYy52MS5TdG9wUmVhc29uEiAKB3RpbWluZ3MYAyAB",
             "KAsyDy5ucGMudjEuVGltaW5ncxIiCgVjaGVjaxgEIAEoCzITLm5wYy52MS5D",
             "aGVja1JlcG9ydBIrCgp0b29sX2NhbGxzGAUgAygLMhcubnBjLnYxLlRvb2xD",
             "YWxsT3V0Y29tZRIWCg5yZXZlYWxlZF9mYWN0cxgGIAMoCRIVCg1xdWVzdF9j",
-            "aGFuZ2VzGAcgAygJEg8KB29wdGlvbnMYCCADKAkilgEKD1Rvb2xDYWxsT3V0",
-            "Y29tZRIPCgdjYWxsX2lkGAEgASgJEgwKBHRvb2wYAiABKAkSFgoOYXJndW1l",
-            "bnRzX2pzb24YAyABKAkSJgoGc3RhdHVzGAQgASgOMhYubnBjLnYxLlRvb2xD",
-            "YWxsU3RhdHVzEhMKC3Jlc3VsdF9qc29uGAUgASgJEg8KB2NoYW5nZXMYBiAD",
-            "KAkiawoLQ2hlY2tSZXBvcnQSJQoKdmlvbGF0aW9ucxgBIAMoCzIRLm5wYy52",
-            "MS5WaW9sYXRpb24SIwoGYWN0aW9uGAIgASgOMhMubnBjLnYxLkNoZWNrQWN0",
-            "aW9uEhAKCGF0dGVtcHRzGAMgASgNIjcKCVZpb2xhdGlvbhIMCgRraW5kGAEg",
-            "ASgJEgwKBHRleHQYAiABKAkSDgoGZGV0YWlsGAMgASgJInoKB1RpbWluZ3MS",
-            "DwoHdHRmdF9tcxgBIAEoARIQCgh0b3RhbF9tcxgCIAEoARIVCg1wcm9tcHRf",
-            "dG9rZW5zGAMgASgNEhgKEGdlbmVyYXRlZF90b2tlbnMYBCABKA0SGwoTZGVj",
-            "b2RlX3Rva2Vuc19wZXJfcxgFIAEoASIpChNDbG9zZVNlc3Npb25SZXF1ZXN0",
-            "EhIKCnNlc3Npb25faWQYASABKAkiFgoUQ2xvc2VTZXNzaW9uUmVzcG9uc2Uq",
-            "UwoJUmVwbHlNb2RlEhoKFlJFUExZX01PREVfVU5TUEVDSUZJRUQQABIVChFS",
-            "RVBMWV9NT0RFX1NUUkVBTRABEhMKD1JFUExZX01PREVfSE9MRBACKmEKDFRv",
-            "b2xFeGVjdXRvchIdChlUT09MX0VYRUNVVE9SX1VOU1BFQ0lGSUVEEAASGAoU",
-            "VE9PTF9FWEVDVVRPUl9FTkdJTkUQARIYChRUT09MX0VYRUNVVE9SX1NFUlZF",
-            "UhACKqcBCg5Ub29sQ2FsbFN0YXR1cxIgChxUT09MX0NBTExfU1RBVFVTX1VO",
-            "U1BFQ0lGSUVEEAASFwoTVE9PTF9DQUxMX1NUQVRVU19PSxABEhsKF1RPT0xf",
-            "Q0FMTF9TVEFUVVNfRkFJTEVEEAISHgoaVE9PTF9DQUxMX1NUQVRVU19USU1F",
-            "RF9PVVQQAxIdChlUT09MX0NBTExfU1RBVFVTX1JFSkVDVEVEEAQqmAEKC0No",
-            "ZWNrQWN0aW9uEhwKGENIRUNLX0FDVElPTl9VTlNQRUNJRklFRBAAEhcKE0NI",
-            "RUNLX0FDVElPTl9QQVNTRUQQARIcChhDSEVDS19BQ1RJT05fUkVHRU5FUkFU",
-            "RUQQAhIZChVDSEVDS19BQ1RJT05fUkVQQUlSRUQQAxIZChVDSEVDS19BQ1RJ",
-            "T05fRkFMTEJBQ0sQBCqBAQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNPTl9V",
-            "TlNQRUNJRklFRBAAEhsKF1NUT1BfUkVBU09OX0VORF9PRl9UVVJOEAESHQoZ",
-            "U1RPUF9SRUFTT05fU1RPUF9TRVFVRU5DRRACEhoKFlNUT1BfUkVBU09OX01B",
-            "WF9UT0tFTlMQAzKtAgoPRGlhbG9ndWVTZXJ2aWNlEkYKC09wZW5TZXNzaW9u",
-            "EhoubnBjLnYxLk9wZW5TZXNzaW9uUmVxdWVzdBobLm5wYy52MS5PcGVuU2Vz",
-            "c2lvblJlc3BvbnNlEjAKA1NheRISLm5wYy52MS5TYXlSZXF1ZXN0GhMubnBj",
-            "LnYxLlNheVJlc3BvbnNlMAESSQoMQ2xvc2VTZXNzaW9uEhsubnBjLnYxLkNs",
-            "b3NlU2Vzc2lvblJlcXVlc3QaHC5ucGMudjEuQ2xvc2VTZXNzaW9uUmVzcG9u",
-            "c2USVQoQU3VibWl0VG9vbFJlc3VsdBIfLm5wYy52MS5TdWJtaXRUb29sUmVz",
-            "dWx0UmVxdWVzdBogLm5wYy52MS5TdWJtaXRUb29sUmVzdWx0UmVzcG9uc2Vi",
-            "BnByb3RvMw=="));
+            "aGFuZ2VzGAcgAygJEg8KB29wdGlvbnMYCCADKAkSHwoEcGxhbhgJIAEoCzIR",
+            "Lm5wYy52MS5SZXBseVBsYW4imAEKCVJlcGx5UGxhbhILCgNhY3QYASABKAkS",
+            "DQoFZmFjdHMYAiADKAkSEQoJbGluZV9raW5kGAMgASgJEgsKA3doeRgEIAEo",
+            "CRIMCgR0b29sGAUgASgJEiIKB21hdGNoZXMYBiADKAsyES5ucGMudjEuRmFj",
+            "dE1hdGNoEh0KBmRyYWZ0cxgHIAMoCzINLm5wYy52MS5EcmFmdCIlCgVEcmFm",
+            "dBIMCgR0ZXh0GAEgASgJEg4KBmZhdWx0cxgCIAMoCSIoCglGYWN0TWF0Y2gS",
+            "DAoEZmFjdBgBIAEoCRINCgVzY29yZRgCIAEoAiKWAQoPVG9vbENhbGxPdXRj",
+            "b21lEg8KB2NhbGxfaWQYASABKAkSDAoEdG9vbBgCIAEoCRIWCg5hcmd1bWVu",
+            "dHNfanNvbhgDIAEoCRImCgZzdGF0dXMYBCABKA4yFi5ucGMudjEuVG9vbENh",
+            "bGxTdGF0dXMSEwoLcmVzdWx0X2pzb24YBSABKAkSDwoHY2hhbmdlcxgGIAMo",
+            "CSJrCgtDaGVja1JlcG9ydBIlCgp2aW9sYXRpb25zGAEgAygLMhEubnBjLnYx",
+            "LlZpb2xhdGlvbhIjCgZhY3Rpb24YAiABKA4yEy5ucGMudjEuQ2hlY2tBY3Rp",
+            "b24SEAoIYXR0ZW1wdHMYAyABKA0iNwoJVmlvbGF0aW9uEgwKBGtpbmQYASAB",
+            "KAkSDAoEdGV4dBgCIAEoCRIOCgZkZXRhaWwYAyABKAkiegoHVGltaW5ncxIP",
+            "Cgd0dGZ0X21zGAEgASgBEhAKCHRvdGFsX21zGAIgASgBEhUKDXByb21wdF90",
+            "b2tlbnMYAyABKA0SGAoQZ2VuZXJhdGVkX3Rva2VucxgEIAEoDRIbChNkZWNv",
+            "ZGVfdG9rZW5zX3Blcl9zGAUgASgBIikKE0Nsb3NlU2Vzc2lvblJlcXVlc3QS",
+            "EgoKc2Vzc2lvbl9pZBgBIAEoCSIWChRDbG9zZVNlc3Npb25SZXNwb25zZSpT",
+            "CglSZXBseU1vZGUSGgoWUkVQTFlfTU9ERV9VTlNQRUNJRklFRBAAEhUKEVJF",
+            "UExZX01PREVfU1RSRUFNEAESEwoPUkVQTFlfTU9ERV9IT0xEEAIqYQoMVG9v",
+            "bEV4ZWN1dG9yEh0KGVRPT0xfRVhFQ1VUT1JfVU5TUEVDSUZJRUQQABIYChRU",
+            "T09MX0VYRUNVVE9SX0VOR0lORRABEhgKFFRPT0xfRVhFQ1VUT1JfU0VSVkVS",
+            "EAIqpwEKDlRvb2xDYWxsU3RhdHVzEiAKHFRPT0xfQ0FMTF9TVEFUVVNfVU5T",
+            "UEVDSUZJRUQQABIXChNUT09MX0NBTExfU1RBVFVTX09LEAESGwoXVE9PTF9D",
+            "QUxMX1NUQVRVU19GQUlMRUQQAhIeChpUT09MX0NBTExfU1RBVFVTX1RJTUVE",
+            "X09VVBADEh0KGVRPT0xfQ0FMTF9TVEFUVVNfUkVKRUNURUQQBCqYAQoLQ2hl",
+            "Y2tBY3Rpb24SHAoYQ0hFQ0tfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFwoTQ0hF",
+            "Q0tfQUNUSU9OX1BBU1NFRBABEhwKGENIRUNLX0FDVElPTl9SRUdFTkVSQVRF",
+            "RBACEhkKFUNIRUNLX0FDVElPTl9SRVBBSVJFRBADEhkKFUNIRUNLX0FDVElP",
+            "Tl9GQUxMQkFDSxAEKoEBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VO",
+            "U1BFQ0lGSUVEEAASGwoXU1RPUF9SRUFTT05fRU5EX09GX1RVUk4QARIdChlT",
+            "VE9QX1JFQVNPTl9TVE9QX1NFUVVFTkNFEAISGgoWU1RPUF9SRUFTT05fTUFY",
+            "X1RPS0VOUxADMq0CCg9EaWFsb2d1ZVNlcnZpY2USRgoLT3BlblNlc3Npb24S",
+            "Gi5ucGMudjEuT3BlblNlc3Npb25SZXF1ZXN0GhsubnBjLnYxLk9wZW5TZXNz",
+            "aW9uUmVzcG9uc2USMAoDU2F5EhIubnBjLnYxLlNheVJlcXVlc3QaEy5ucGMu",
+            "djEuU2F5UmVzcG9uc2UwARJJCgxDbG9zZVNlc3Npb24SGy5ucGMudjEuQ2xv",
+            "c2VTZXNzaW9uUmVxdWVzdBocLm5wYy52MS5DbG9zZVNlc3Npb25SZXNwb25z",
+            "ZRJVChBTdWJtaXRUb29sUmVzdWx0Eh8ubnBjLnYxLlN1Ym1pdFRvb2xSZXN1",
+            "bHRSZXF1ZXN0GiAubnBjLnYxLlN1Ym1pdFRvb2xSZXN1bHRSZXNwb25zZWIG",
+            "cHJvdG8z"));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(new[] {typeof(global::Npc.V1.ReplyMode), typeof(global::Npc.V1.ToolExecutor), typeof(global::Npc.V1.ToolCallStatus), typeof(global::Npc.V1.CheckAction), typeof(global::Npc.V1.StopReason), }, null, new pbr::GeneratedClrTypeInfo[] {
@@ -99,7 +105,10 @@ namespace Npc.V1 {
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.SubmitToolResultResponse), global::Npc.V1.SubmitToolResultResponse.Parser, null, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.LineReplaced), global::Npc.V1.LineReplaced.Parser, new[]{ "Text" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.TokenDelta), global::Npc.V1.TokenDelta.Parser, new[]{ "Text", "Index" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.LineDone), global::Npc.V1.LineDone.Parser, new[]{ "Text", "StopReason", "Timings", "Check", "ToolCalls", "RevealedFacts", "QuestChanges", "Options" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.LineDone), global::Npc.V1.LineDone.Parser, new[]{ "Text", "StopReason", "Timings", "Check", "ToolCalls", "RevealedFacts", "QuestChanges", "Options", "Plan" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.ReplyPlan), global::Npc.V1.ReplyPlan.Parser, new[]{ "Act", "Facts", "LineKind", "Why", "Tool", "Matches", "Drafts" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.Draft), global::Npc.V1.Draft.Parser, new[]{ "Text", "Faults" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.FactMatch), global::Npc.V1.FactMatch.Parser, new[]{ "Fact", "Score" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.ToolCallOutcome), global::Npc.V1.ToolCallOutcome.Parser, new[]{ "CallId", "Tool", "ArgumentsJson", "Status", "ResultJson", "Changes" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.CheckReport), global::Npc.V1.CheckReport.Parser, new[]{ "Violations", "Action", "Attempts" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.Violation), global::Npc.V1.Violation.Parser, new[]{ "Kind", "Text", "Detail" }, null, null, null, null),
@@ -3180,6 +3189,7 @@ namespace Npc.V1 {
       revealedFacts_ = other.revealedFacts_.Clone();
       questChanges_ = other.questChanges_.Clone();
       options_ = other.options_.Clone();
+      plan_ = other.plan_ != null ? other.plan_.Clone() : null;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -3300,6 +3310,22 @@ namespace Npc.V1 {
       get { return options_; }
     }
 
+    /// <summary>Field number for the "plan" field.</summary>
+    public const int PlanFieldNumber = 9;
+    private global::Npc.V1.ReplyPlan plan_;
+    /// <summary>
+    /// What the runtime decided this reply should do before the model phrased it, and why
+    /// (for writers' debug panels; `npc-runtime say --explain` prints it).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public global::Npc.V1.ReplyPlan Plan {
+      get { return plan_; }
+      set {
+        plan_ = value;
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -3323,6 +3349,7 @@ namespace Npc.V1 {
       if(!revealedFacts_.Equals(other.revealedFacts_)) return false;
       if(!questChanges_.Equals(other.questChanges_)) return false;
       if(!options_.Equals(other.options_)) return false;
+      if (!object.Equals(Plan, other.Plan)) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -3338,6 +3365,7 @@ namespace Npc.V1 {
       hash ^= revealedFacts_.GetHashCode();
       hash ^= questChanges_.GetHashCode();
       hash ^= options_.GetHashCode();
+      if (plan_ != null) hash ^= Plan.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -3376,6 +3404,10 @@ namespace Npc.V1 {
       revealedFacts_.WriteTo(output, _repeated_revealedFacts_codec);
       questChanges_.WriteTo(output, _repeated_questChanges_codec);
       options_.WriteTo(output, _repeated_options_codec);
+      if (plan_ != null) {
+        output.WriteRawTag(74);
+        output.WriteMessage(Plan);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -3406,6 +3438,10 @@ namespace Npc.V1 {
       revealedFacts_.WriteTo(ref output, _repeated_revealedFacts_codec);
       questChanges_.WriteTo(ref output, _repeated_questChanges_codec);
       options_.WriteTo(ref output, _repeated_options_codec);
+      if (plan_ != null) {
+        output.WriteRawTag(74);
+        output.WriteMessage(Plan);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -3432,6 +3468,9 @@ namespace Npc.V1 {
       size += revealedFacts_.CalculateSize(_repeated_revealedFacts_codec);
       size += questChanges_.CalculateSize(_repeated_questChanges_codec);
       size += options_.CalculateSize(_repeated_options_codec);
+      if (plan_ != null) {
+        size += 1 + pb::CodedOutputStream.ComputeMessageSize(Plan);
+      }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
       }
@@ -3466,6 +3505,12 @@ namespace Npc.V1 {
       revealedFacts_.Add(other.revealedFacts_);
       questChanges_.Add(other.questChanges_);
       options_.Add(other.options_);
+      if (other.plan_ != null) {
+        if (plan_ == null) {
+          Plan = new global::Npc.V1.ReplyPlan();
+        }
+        Plan.MergeFrom(other.Plan);
+      }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
 
@@ -3517,6 +3562,13 @@ namespace Npc.V1 {
           }
           case 66: {
             options_.AddEntriesFrom(input, _repeated_options_codec);
+            break;
+          }
+          case 74: {
+            if (plan_ == null) {
+              Plan = new global::Npc.V1.ReplyPlan();
+            }
+            input.ReadMessage(Plan);
             break;
           }
         }
@@ -3572,6 +3624,858 @@ namespace Npc.V1 {
             options_.AddEntriesFrom(ref input, _repeated_options_codec);
             break;
           }
+          case 74: {
+            if (plan_ == null) {
+              Plan = new global::Npc.V1.ReplyPlan();
+            }
+            input.ReadMessage(Plan);
+            break;
+          }
+        }
+      }
+    }
+    #endif
+
+  }
+
+  /// <summary>
+  /// A reply's plan: its act, the facts it tells, the kind of line it answers, and why.
+  /// </summary>
+  public sealed partial class ReplyPlan : pb::IMessage<ReplyPlan>
+  #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      , pb::IBufferMessage
+  #endif
+  {
+    private static readonly pb::MessageParser<ReplyPlan> _parser = new pb::MessageParser<ReplyPlan>(() => new ReplyPlan());
+    private pb::UnknownFieldSet _unknownFields;
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pb::MessageParser<ReplyPlan> Parser { get { return _parser; } }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pbr::MessageDescriptor Descriptor {
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[11]; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    pbr::MessageDescriptor pb::IMessage.Descriptor {
+      get { return Descriptor; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public ReplyPlan() {
+      OnConstruction();
+    }
+
+    partial void OnConstruction();
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public ReplyPlan(ReplyPlan other) : this() {
+      act_ = other.act_;
+      facts_ = other.facts_.Clone();
+      lineKind_ = other.lineKind_;
+      why_ = other.why_;
+      tool_ = other.tool_;
+      matches_ = other.matches_.Clone();
+      drafts_ = other.drafts_.Clone();
+      _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public ReplyPlan Clone() {
+      return new ReplyPlan(this);
+    }
+
+    /// <summary>Field number for the "act" field.</summary>
+    public const int ActFieldNumber = 1;
+    private string act_ = "";
+    /// <summary>
+    /// answer | act | does_not_know | will_not_tell | small_talk | greeting | farewell
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Act {
+      get { return act_; }
+      set {
+        act_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "facts" field.</summary>
+    public const int FactsFieldNumber = 2;
+    private static readonly pb::FieldCodec<string> _repeated_facts_codec
+        = pb::FieldCodec.ForString(18);
+    private readonly pbc::RepeatedField<string> facts_ = new pbc::RepeatedField<string>();
+    /// <summary>
+    /// The facts the reply was told to tell (ids; "@identity": who the NPC is).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<string> Facts {
+      get { return facts_; }
+    }
+
+    /// <summary>Field number for the "line_kind" field.</summary>
+    public const int LineKindFieldNumber = 3;
+    private string lineKind_ = "";
+    /// <summary>
+    /// The player's line as the planner read it: greeting, farewell, thanks, identity,
+    /// question, remark, rude or meta (about the real world).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string LineKind {
+      get { return lineKind_; }
+      set {
+        lineKind_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "why" field.</summary>
+    public const int WhyFieldNumber = 4;
+    private string why_ = "";
+    /// <summary>
+    /// Why, in words a writer can check (scores are cosine similarities, 0-1).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Why {
+      get { return why_; }
+      set {
+        why_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "tool" field.</summary>
+    public const int ToolFieldNumber = 5;
+    private string tool_ = "";
+    /// <summary>
+    /// The tool called, when act is "act".
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Tool {
+      get { return tool_; }
+      set {
+        tool_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "matches" field.</summary>
+    public const int MatchesFieldNumber = 6;
+    private static readonly pb::FieldCodec<global::Npc.V1.FactMatch> _repeated_matches_codec
+        = pb::FieldCodec.ForMessage(50, global::Npc.V1.FactMatch.Parser);
+    private readonly pbc::RepeatedField<global::Npc.V1.FactMatch> matches_ = new pbc::RepeatedField<global::Npc.V1.FactMatch>();
+    /// <summary>
+    /// The facts closest to the line, with their scores.
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<global::Npc.V1.FactMatch> Matches {
+      get { return matches_; }
+    }
+
+    /// <summary>Field number for the "drafts" field.</summary>
+    public const int DraftsFieldNumber = 7;
+    private static readonly pb::FieldCodec<global::Npc.V1.Draft> _repeated_drafts_codec
+        = pb::FieldCodec.ForMessage(58, global::Npc.V1.Draft.Parser);
+    private readonly pbc::RepeatedField<global::Npc.V1.Draft> drafts_ = new pbc::RepeatedField<global::Npc.V1.Draft>();
+    /// <summary>
+    /// The first sentences drafted for the line, in order, with what the scorer found
+    /// wrong in each (a faultless one is said at once; else the one with fewest faults).
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<global::Npc.V1.Draft> Drafts {
+      get { return drafts_; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override bool Equals(object other) {
+      return Equals(other as ReplyPlan);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public bool Equals(ReplyPlan other) {
+      if (ReferenceEquals(other, null)) {
+        return false;
+      }
+      if (ReferenceEquals(other, this)) {
+        return true;
+      }
+      if (Act != other.Act) return false;
+      if(!facts_.Equals(other.facts_)) return false;
+      if (LineKind != other.LineKind) return false;
+      if (Why != other.Why) return false;
+      if (Tool != other.Tool) return false;
+      if(!matches_.Equals(other.matches_)) return false;
+      if(!drafts_.Equals(other.drafts_)) return false;
+      return Equals(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override int GetHashCode() {
+      int hash = 1;
+      if (Act.Length != 0) hash ^= Act.GetHashCode();
+      hash ^= facts_.GetHashCode();
+      if (LineKind.Length != 0) hash ^= LineKind.GetHashCode();
+      if (Why.Length != 0) hash ^= Why.GetHashCode();
+      if (Tool.Length != 0) hash ^= Tool.GetHashCode();
+      hash ^= matches_.GetHashCode();
+      hash ^= drafts_.GetHashCode();
+      if (_unknownFields != null) {
+        hash ^= _unknownFields.GetHashCode();
+      }
+      return hash;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override string ToString() {
+      return pb::JsonFormatter.ToDiagnosticString(this);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void WriteTo(pb::CodedOutputStream output) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      output.WriteRawMessage(this);
+    #else
+      if (Act.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Act);
+      }
+      facts_.WriteTo(output, _repeated_facts_codec);
+      if (LineKind.Length != 0) {
+        output.WriteRawTag(26);
+        output.WriteString(LineKind);
+      }
+      if (Why.Length != 0) {
+        output.WriteRawTag(34);
+        output.WriteString(Why);
+      }
+      if (Tool.Length != 0) {
+        output.WriteRawTag(42);
+        output.WriteString(Tool);
+      }
+      matches_.WriteTo(output, _repeated_matches_codec);
+      drafts_.WriteTo(output, _repeated_drafts_codec);
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(output);
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalWriteTo(ref pb::WriteContext output) {
+      if (Act.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Act);
+      }
+      facts_.WriteTo(ref output, _repeated_facts_codec);
+      if (LineKind.Length != 0) {
+        output.WriteRawTag(26);
+        output.WriteString(LineKind);
+      }
+      if (Why.Length != 0) {
+        output.WriteRawTag(34);
+        output.WriteString(Why);
+      }
+      if (Tool.Length != 0) {
+        output.WriteRawTag(42);
+        output.WriteString(Tool);
+      }
+      matches_.WriteTo(ref output, _repeated_matches_codec);
+      drafts_.WriteTo(ref output, _repeated_drafts_codec);
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(ref output);
+      }
+    }
+    #endif
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public int CalculateSize() {
+      int size = 0;
+      if (Act.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Act);
+      }
+      size += facts_.CalculateSize(_repeated_facts_codec);
+      if (LineKind.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(LineKind);
+      }
+      if (Why.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Why);
+      }
+      if (Tool.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Tool);
+      }
+      size += matches_.CalculateSize(_repeated_matches_codec);
+      size += drafts_.CalculateSize(_repeated_drafts_codec);
+      if (_unknownFields != null) {
+        size += _unknownFields.CalculateSize();
+      }
+      return size;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(ReplyPlan other) {
+      if (other == null) {
+        return;
+      }
+      if (other.Act.Length != 0) {
+        Act = other.Act;
+      }
+      facts_.Add(other.facts_);
+      if (other.LineKind.Length != 0) {
+        LineKind = other.LineKind;
+      }
+      if (other.Why.Length != 0) {
+        Why = other.Why;
+      }
+      if (other.Tool.Length != 0) {
+        Tool = other.Tool;
+      }
+      matches_.Add(other.matches_);
+      drafts_.Add(other.drafts_);
+      _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(pb::CodedInputStream input) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      input.ReadRawMessage(this);
+    #else
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+        switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, input);
+            break;
+          case 10: {
+            Act = input.ReadString();
+            break;
+          }
+          case 18: {
+            facts_.AddEntriesFrom(input, _repeated_facts_codec);
+            break;
+          }
+          case 26: {
+            LineKind = input.ReadString();
+            break;
+          }
+          case 34: {
+            Why = input.ReadString();
+            break;
+          }
+          case 42: {
+            Tool = input.ReadString();
+            break;
+          }
+          case 50: {
+            matches_.AddEntriesFrom(input, _repeated_matches_codec);
+            break;
+          }
+          case 58: {
+            drafts_.AddEntriesFrom(input, _repeated_drafts_codec);
+            break;
+          }
+        }
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalMergeFrom(ref pb::ParseContext input) {
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+        switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, ref input);
+            break;
+          case 10: {
+            Act = input.ReadString();
+            break;
+          }
+          case 18: {
+            facts_.AddEntriesFrom(ref input, _repeated_facts_codec);
+            break;
+          }
+          case 26: {
+            LineKind = input.ReadString();
+            break;
+          }
+          case 34: {
+            Why = input.ReadString();
+            break;
+          }
+          case 42: {
+            Tool = input.ReadString();
+            break;
+          }
+          case 50: {
+            matches_.AddEntriesFrom(ref input, _repeated_matches_codec);
+            break;
+          }
+          case 58: {
+            drafts_.AddEntriesFrom(ref input, _repeated_drafts_codec);
+            break;
+          }
+        }
+      }
+    }
+    #endif
+
+  }
+
+  public sealed partial class Draft : pb::IMessage<Draft>
+  #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      , pb::IBufferMessage
+  #endif
+  {
+    private static readonly pb::MessageParser<Draft> _parser = new pb::MessageParser<Draft>(() => new Draft());
+    private pb::UnknownFieldSet _unknownFields;
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pb::MessageParser<Draft> Parser { get { return _parser; } }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pbr::MessageDescriptor Descriptor {
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[12]; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    pbr::MessageDescriptor pb::IMessage.Descriptor {
+      get { return Descriptor; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public Draft() {
+      OnConstruction();
+    }
+
+    partial void OnConstruction();
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public Draft(Draft other) : this() {
+      text_ = other.text_;
+      faults_ = other.faults_.Clone();
+      _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public Draft Clone() {
+      return new Draft(this);
+    }
+
+    /// <summary>Field number for the "text" field.</summary>
+    public const int TextFieldNumber = 1;
+    private string text_ = "";
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Text {
+      get { return text_; }
+      set {
+        text_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "faults" field.</summary>
+    public const int FaultsFieldNumber = 2;
+    private static readonly pb::FieldCodec<string> _repeated_faults_codec
+        = pb::FieldCodec.ForString(18);
+    private readonly pbc::RepeatedField<string> faults_ = new pbc::RepeatedField<string>();
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<string> Faults {
+      get { return faults_; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override bool Equals(object other) {
+      return Equals(other as Draft);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public bool Equals(Draft other) {
+      if (ReferenceEquals(other, null)) {
+        return false;
+      }
+      if (ReferenceEquals(other, this)) {
+        return true;
+      }
+      if (Text != other.Text) return false;
+      if(!faults_.Equals(other.faults_)) return false;
+      return Equals(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override int GetHashCode() {
+      int hash = 1;
+      if (Text.Length != 0) hash ^= Text.GetHashCode();
+      hash ^= faults_.GetHashCode();
+      if (_unknownFields != null) {
+        hash ^= _unknownFields.GetHashCode();
+      }
+      return hash;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override string ToString() {
+      return pb::JsonFormatter.ToDiagnosticString(this);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void WriteTo(pb::CodedOutputStream output) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      output.WriteRawMessage(this);
+    #else
+      if (Text.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Text);
+      }
+      faults_.WriteTo(output, _repeated_faults_codec);
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(output);
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalWriteTo(ref pb::WriteContext output) {
+      if (Text.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Text);
+      }
+      faults_.WriteTo(ref output, _repeated_faults_codec);
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(ref output);
+      }
+    }
+    #endif
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public int CalculateSize() {
+      int size = 0;
+      if (Text.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Text);
+      }
+      size += faults_.CalculateSize(_repeated_faults_codec);
+      if (_unknownFields != null) {
+        size += _unknownFields.CalculateSize();
+      }
+      return size;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(Draft other) {
+      if (other == null) {
+        return;
+      }
+      if (other.Text.Length != 0) {
+        Text = other.Text;
+      }
+      faults_.Add(other.faults_);
+      _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(pb::CodedInputStream input) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      input.ReadRawMessage(this);
+    #else
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+        switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, input);
+            break;
+          case 10: {
+            Text = input.ReadString();
+            break;
+          }
+          case 18: {
+            faults_.AddEntriesFrom(input, _repeated_faults_codec);
+            break;
+          }
+        }
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalMergeFrom(ref pb::ParseContext input) {
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+        switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, ref input);
+            break;
+          case 10: {
+            Text = input.ReadString();
+            break;
+          }
+          case 18: {
+            faults_.AddEntriesFrom(ref input, _repeated_faults_codec);
+            break;
+          }
+        }
+      }
+    }
+    #endif
+
+  }
+
+  public sealed partial class FactMatch : pb::IMessage<FactMatch>
+  #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      , pb::IBufferMessage
+  #endif
+  {
+    private static readonly pb::MessageParser<FactMatch> _parser = new pb::MessageParser<FactMatch>(() => new FactMatch());
+    private pb::UnknownFieldSet _unknownFields;
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pb::MessageParser<FactMatch> Parser { get { return _parser; } }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public static pbr::MessageDescriptor Descriptor {
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[13]; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    pbr::MessageDescriptor pb::IMessage.Descriptor {
+      get { return Descriptor; }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public FactMatch() {
+      OnConstruction();
+    }
+
+    partial void OnConstruction();
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public FactMatch(FactMatch other) : this() {
+      fact_ = other.fact_;
+      score_ = other.score_;
+      _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public FactMatch Clone() {
+      return new FactMatch(this);
+    }
+
+    /// <summary>Field number for the "fact" field.</summary>
+    public const int FactFieldNumber = 1;
+    private string fact_ = "";
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public string Fact {
+      get { return fact_; }
+      set {
+        fact_ = pb::ProtoPreconditions.CheckNotNull(value, "value");
+      }
+    }
+
+    /// <summary>Field number for the "score" field.</summary>
+    public const int ScoreFieldNumber = 2;
+    private float score_;
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public float Score {
+      get { return score_; }
+      set {
+        score_ = value;
+      }
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override bool Equals(object other) {
+      return Equals(other as FactMatch);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public bool Equals(FactMatch other) {
+      if (ReferenceEquals(other, null)) {
+        return false;
+      }
+      if (ReferenceEquals(other, this)) {
+        return true;
+      }
+      if (Fact != other.Fact) return false;
+      if (!pbc::ProtobufEqualityComparers.BitwiseSingleEqualityComparer.Equals(Score, other.Score)) return false;
+      return Equals(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override int GetHashCode() {
+      int hash = 1;
+      if (Fact.Length != 0) hash ^= Fact.GetHashCode();
+      if (Score != 0F) hash ^= pbc::ProtobufEqualityComparers.BitwiseSingleEqualityComparer.GetHashCode(Score);
+      if (_unknownFields != null) {
+        hash ^= _unknownFields.GetHashCode();
+      }
+      return hash;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public override string ToString() {
+      return pb::JsonFormatter.ToDiagnosticString(this);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void WriteTo(pb::CodedOutputStream output) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      output.WriteRawMessage(this);
+    #else
+      if (Fact.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Fact);
+      }
+      if (Score != 0F) {
+        output.WriteRawTag(21);
+        output.WriteFloat(Score);
+      }
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(output);
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalWriteTo(ref pb::WriteContext output) {
+      if (Fact.Length != 0) {
+        output.WriteRawTag(10);
+        output.WriteString(Fact);
+      }
+      if (Score != 0F) {
+        output.WriteRawTag(21);
+        output.WriteFloat(Score);
+      }
+      if (_unknownFields != null) {
+        _unknownFields.WriteTo(ref output);
+      }
+    }
+    #endif
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public int CalculateSize() {
+      int size = 0;
+      if (Fact.Length != 0) {
+        size += 1 + pb::CodedOutputStream.ComputeStringSize(Fact);
+      }
+      if (Score != 0F) {
+        size += 1 + 4;
+      }
+      if (_unknownFields != null) {
+        size += _unknownFields.CalculateSize();
+      }
+      return size;
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(FactMatch other) {
+      if (other == null) {
+        return;
+      }
+      if (other.Fact.Length != 0) {
+        Fact = other.Fact;
+      }
+      if (other.Score != 0F) {
+        Score = other.Score;
+      }
+      _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
+    }
+
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public void MergeFrom(pb::CodedInputStream input) {
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+      input.ReadRawMessage(this);
+    #else
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+        switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, input);
+            break;
+          case 10: {
+            Fact = input.ReadString();
+            break;
+          }
+          case 21: {
+            Score = input.ReadFloat();
+            break;
+          }
+        }
+      }
+    #endif
+    }
+
+    #if !GOOGLE_PROTOBUF_REFSTRUCT_COMPATIBILITY_MODE
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    void pb::IBufferMessage.InternalMergeFrom(ref pb::ParseContext input) {
+      uint tag;
+      while ((tag = input.ReadTag()) != 0) {
+        switch(tag) {
+          default:
+            _unknownFields = pb::UnknownFieldSet.MergeFieldFrom(_unknownFields, ref input);
+            break;
+          case 10: {
+            Fact = input.ReadString();
+            break;
+          }
+          case 21: {
+            Score = input.ReadFloat();
+            break;
+          }
         }
       }
     }
@@ -3593,7 +4497,7 @@ namespace Npc.V1 {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[11]; }
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[14]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -3965,7 +4869,7 @@ namespace Npc.V1 {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[12]; }
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[15]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4227,7 +5131,7 @@ namespace Npc.V1 {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[13]; }
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[16]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4503,7 +5407,7 @@ namespace Npc.V1 {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[14]; }
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[17]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -4849,7 +5753,7 @@ namespace Npc.V1 {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[15]; }
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[18]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
@@ -5038,7 +5942,7 @@ namespace Npc.V1 {
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public static pbr::MessageDescriptor Descriptor {
-      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[16]; }
+      get { return global::Npc.V1.DialogueReflection.Descriptor.MessageTypes[19]; }
     }
 
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]

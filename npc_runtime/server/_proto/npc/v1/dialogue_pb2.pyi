@@ -167,7 +167,7 @@ class TokenDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class LineDone(_message.Message):
-    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls", "revealed_facts", "quest_changes", "options")
+    __slots__ = ("text", "stop_reason", "timings", "check", "tool_calls", "revealed_facts", "quest_changes", "options", "plan")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +176,7 @@ class LineDone(_message.Message):
     REVEALED_FACTS_FIELD_NUMBER: _ClassVar[int]
     QUEST_CHANGES_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     text: str
     stop_reason: StopReason
     timings: Timings
@@ -184,7 +185,42 @@ class LineDone(_message.Message):
     revealed_facts: _containers.RepeatedScalarFieldContainer[str]
     quest_changes: _containers.RepeatedScalarFieldContainer[str]
     options: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ..., revealed_facts: _Optional[_Iterable[str]] = ..., quest_changes: _Optional[_Iterable[str]] = ..., options: _Optional[_Iterable[str]] = ...) -> None: ...
+    plan: ReplyPlan
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ..., revealed_facts: _Optional[_Iterable[str]] = ..., quest_changes: _Optional[_Iterable[str]] = ..., options: _Optional[_Iterable[str]] = ..., plan: _Optional[_Union[ReplyPlan, _Mapping]] = ...) -> None: ...
+
+class ReplyPlan(_message.Message):
+    __slots__ = ("act", "facts", "line_kind", "why", "tool", "matches", "drafts")
+    ACT_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    LINE_KIND_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    DRAFTS_FIELD_NUMBER: _ClassVar[int]
+    act: str
+    facts: _containers.RepeatedScalarFieldContainer[str]
+    line_kind: str
+    why: str
+    tool: str
+    matches: _containers.RepeatedCompositeFieldContainer[FactMatch]
+    drafts: _containers.RepeatedCompositeFieldContainer[Draft]
+    def __init__(self, act: _Optional[str] = ..., facts: _Optional[_Iterable[str]] = ..., line_kind: _Optional[str] = ..., why: _Optional[str] = ..., tool: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[FactMatch, _Mapping]]] = ..., drafts: _Optional[_Iterable[_Union[Draft, _Mapping]]] = ...) -> None: ...
+
+class Draft(_message.Message):
+    __slots__ = ("text", "faults")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FAULTS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    faults: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., faults: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FactMatch(_message.Message):
+    __slots__ = ("fact", "score")
+    FACT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    fact: str
+    score: float
+    def __init__(self, fact: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class ToolCallOutcome(_message.Message):
     __slots__ = ("call_id", "tool", "arguments_json", "status", "result_json", "changes")

@@ -1,0 +1,195 @@
+"""
+The reply plan: what the NPC's next line should do, decided before any token is generated.
+
+A 135M model asked to "stay in character" with its whole card in view mostly drifts (it
+answered 14 % of plain fact questions on our benchmark). It does follow a short note right
+before the player's line (DESIGN.md section 4), so the runtime decides the content and the
+model only phrases it. The plan is made from the NPC's gated knowledge and the player's
+line, with a sentence encoder (no language model):
+
+- the facts the NPC may tell, ranked by meaning against the line (a paraphrase such as
+  "what do I owe you for a bed?" finds a room's price without sharing a word with it);
+- the facts it knows but may not tell yet (secrets, later stages of a quest), ranked the same
+  way: a line nearer to one of those than to anything tellable is not answered;
+- what kind of line it is (greeting, farewell, thanks, question, remark, rude, about the
+  real world), by its nearest example lines in ``line_kinds.yaml``.
+
+Every plan carries ``why``, in words a writer can check (``say --explain``, ``LineDone``).
+The engine turns the plan into a note for the model (``realise.py``) and may replace the
+act when a tool is called (``actions.py`` decides that, for now).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+from collections.abc import Callable, Sequence
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.model import Character, Fact, World
+from npc_runtime.lore.voice import says
+
+Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row each
+
+# Cosine between the line and a fact from which the line counts as asking about it. For the
+# encoder's paraphrases of a fact question, right answers scored 0.13-0.63 (DESIGN.md); the
+# value is set on the persona benchmark's development set (benchmarks/persona_eval.py).
+ASKS_ABOUT = 0.35
+# A line that is a question may ask about a fact it is less close to, when that fact stands
+# out from the rest ("what does the letter say?" to the courier who carries it).
+MAY_ASK_ABOUT = 0.28
+STANDS_OUT = 0.08
+ALSO_TELL = 0.06
+# A question reads as small talk only when its kind's examples beat every fact by this much
+# ("What do I owe you for a bed tonight?" is near "Good night." and nearer a room's price).
+QUESTION_MARGIN = 0.1
+# A line goes unanswered for a fact the NPC may not tell only when that fact is nearer than
+# any it may tell by this much: refusing a fair question costs more than a near miss.
+UNTOLD_MARGIN = 0.05  # a second fact goes too when it scores within this of the first
+KIND_NEIGHBOURS = 3  # example lines per kind whose mean similarity scores the kind
+SOCIAL = {"greeting", "farewell", "thanks"}
+IDENTITY = "@identity"
+
+
+class Act(enum.StrEnum):
+    """What the reply does."""
+
+    ANSWER = "answer"  # tell these facts
+    ACT = "act"  # call a tool (the game does something)
+    DOES_NOT_KNOW = "does_not_know"
+    WILL_NOT_TELL = "will_not_tell"  # a secret, or something for later in a quest
+    SMALL_TALK = "small_talk"
+    GREETING = "greeting"
+    FAREWELL = "farewell"
+
+
+_BY_KIND = {"greeting": Act.GREETING, "farewell": Act.FAREWELL}  # others: small talk
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One reply's plan: its act, what it tells, the kind of line it answers, and why."""
+
+    act: Act
+    facts: tuple[Fact, ...] = ()
+    kind: str = ""  # the player's line: greeting, question, remark, meta, ...
+    why: str = ""
+    tool: str = ""  # the tool called, when ``act`` is ACT
+    matches: tuple[tuple[str, float], ...] = ()  # the closest facts and their cosines
+    # The line's first sentences as drafted, with their faults (speech.py), the said last.
+    drafts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def identity_fact(npc: Character, world: World) -> Fact:
+    """Who the NPC is, as a fact it may always tell (answers "who are you?")."""
+    role = f", {npc.role}" if npc.role else ""
+    text = f"My name is {npc.name}{role}, in {world.name}."
+    return Fact(IDENTITY, text, about=(npc.id,), says=text)
+
+
+def untold(world: World, known: KnowledgeView) -> tuple[Fact, ...]:
+    """
+    Facts this NPC knows or will know but may not tell now: its withheld secrets and what
+    later quest stages give it. A line about one of these gets "will not tell", never
+    "does not know" (which would be a lie the quest later contradicts).
+    """
+    npc = known.npc.id
+    later = {f.id for f in world.facts.values() if npc in f.known_by}
+    for quest in world.quests.values():
+        for stage in quest.stages:
+            later.update(stage.unlocks.get(npc, ()))
+            later.update(f for f, by in stage.reveals if by == npc)
+    tellable = {f.id for f in known.facts}
+    withheld = {f.id for f in known.withheld}
+    extra = [world.facts[f] for f in sorted(later - tellable - withheld)
+             if f in world.facts and world.facts[f].available]
+    return (*known.withheld, *extra)
+
+
+class Planner:
+    """Plans replies; holds the encoder and the vectors of what it has embedded."""
+
+    def __init__(self, embed: Embed) -> None:
+        self._embed = embed
+        kinds = yaml.safe_load(resources.files(__package__).joinpath("line_kinds.yaml")
+                               .read_text(encoding="utf-8"))
+        self._kinds = [kind for kind, lines in kinds.items() for _ in lines]
+        self._kind_vectors = embed([line for lines in kinds.values() for line in lines])
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def plan(self, world: World, known: KnowledgeView, line: str,
+             tell: Sequence[Fact] = ()) -> Plan:
+        """The plan for answering ``line`` with what ``known`` allows; ``tell``: the facts
+        the caller wants told (tree generation), which decide the act."""
+        if tell:
+            return Plan(Act.ANSWER, tuple(tell), why="the caller asked for these facts")
+        said = self._embed([line])[0]
+        kind, kind_score = self._kind(said)
+        ranked = self._rank(said, known.facts, known.npc)
+        hidden = self._rank(said, untold(world, known), known.npc)
+        matches = tuple((f.id, round(s, 3)) for s, f in (ranked[:3] + hidden[:1]))
+        plan = functools.partial(Plan, kind=kind, matches=matches)
+        best, best_fact = ranked[0] if ranked else (0.0, None)
+        # How much it asks about a fact; a question ("?") must read as small talk by a margin.
+        asking = kind == "question" or line.rstrip().endswith("?")
+        topical = max(best, hidden[0][0] if hidden else 0.0) + (QUESTION_MARGIN if asking
+                                                               else 0.0)
+        if kind == "identity" and kind_score > topical:
+            return plan(Act.ANSWER, (identity_fact(known.npc, world),),
+                        why=f"the line asks who {known.npc.name} is ({kind_score:.2f})")
+        if kind in SOCIAL | {"rude", "remark", "meta"} and kind_score > topical:
+            return plan(_BY_KIND.get(kind, Act.SMALL_TALK),
+                        why=f"the line reads as {kind} ({kind_score:.2f})")
+        if hidden and hidden[0][0] >= ASKS_ABOUT and hidden[0][0] >= best + UNTOLD_MARGIN:
+            score, fact = hidden[0]
+            return plan(Act.WILL_NOT_TELL, why=(
+                f"the line asks about {fact.id} ({score:.2f}), which "
+                f"{known.npc.name} may not tell now"))
+        second = ranked[1][0] if len(ranked) > 1 else 0.0
+        if best >= ASKS_ABOUT or (best >= MAY_ASK_ABOUT and best - second >= STANDS_OUT
+                                  and asking):
+            told = [f for s, f in ranked[:2] if s >= best - ALSO_TELL and s >= MAY_ASK_ABOUT]
+            return plan(Act.ANSWER, tuple(told), why="the line asks about " + ", ".join(
+                f"{f.id} ({s:.2f})" for s, f in ranked[:len(told)]))
+        closest = (f"closest fact {best_fact.id} at {best:.2f}" if best_fact
+                   else "no fact to tell")
+        if kind in {"question", "meta", "identity"}:
+            return plan(Act.DOES_NOT_KNOW, why=f"a {kind} about nothing "
+                        f"{known.npc.name} knows ({closest})")
+        return plan(_BY_KIND.get(kind, Act.SMALL_TALK),
+                    why=f"the line reads as {kind} ({closest})")
+
+    def _kind(self, said: np.ndarray) -> tuple[str, float]:
+        """The kind of line whose closest examples are closest on average."""
+        sims = self._kind_vectors @ said
+        best: dict[str, list[float]] = {}
+        for kind, sim in zip(self._kinds, sims, strict=True):
+            best.setdefault(kind, []).append(float(sim))
+        scores = {k: float(np.mean(sorted(v)[-KIND_NEIGHBOURS:])) for k, v in best.items()}
+        kind = max(scores, key=scores.__getitem__)
+        return kind, scores[kind]
+
+    def _rank(self, said: np.ndarray, facts: Sequence[Fact], npc: Character
+              ) -> list[tuple[float, Fact]]:
+        """``facts`` by cosine to the line, best first. A fact is as close as the closer of
+        its text and the NPC's own words for it ("your husband" asks what "my husband"
+        says, more than "Maren's husband")."""
+        if not facts:
+            return []
+        texts = [(f.text, says(f, npc)) for f in facts]
+        missing = list(dict.fromkeys(t for pair in texts for t in pair
+                                     if t not in self._vectors))
+        if missing:
+            if len(self._vectors) > 50_000:  # many worlds hot-reloaded: start over
+                self._vectors.clear()
+            self._vectors.update(zip(missing, self._embed(missing), strict=True))
+        sims = np.maximum(np.stack([self._vectors[a] for a, _ in texts]) @ said,
+                          np.stack([self._vectors[b] for _, b in texts]) @ said)
+        order = sorted(range(len(facts)), key=lambda i: -float(sims[i]))
+        return [(float(sims[i]), facts[i]) for i in order]
+

@@ -1,0 +1,62 @@
+"""
+Realisation: how a reply plan reaches the model, and the NPC's voice examples.
+
+The model phrases the plan; it sees it as one short note right after the player's line,
+the place a small model follows best (see ``prompt.build_messages``), written as
+instructions to the character. A fact goes in the note the way the NPC would put it
+(``lore.voice.says``): its authored ``says:``, else its text in the first person.
+"""
+
+from __future__ import annotations
+
+from npc_runtime.dialogue.plan import Act, Plan
+from npc_runtime.lore.model import Character, World
+from npc_runtime.lore.voice import says
+
+# What the note says for each act (an answer's facts follow its colon). Worded as what the
+# NPC says next, never "the player" or "the game": the model repeats such words ("The
+# player asks: ...") and they are off-world. Wording chosen on the persona benchmark's
+# development set: "must include this:" 31/43 facts answered, "tell the player:" 26/43.
+_NOTES = {
+    Act.ANSWER: "What you say next must include this:",
+    Act.DOES_NOT_KNOW: ("You do not know the answer. Say so in one short sentence, in "
+                        "character; do not make anything up."),
+    Act.WILL_NOT_TELL: ("You will not talk about that yet. Refuse in one short sentence, in "
+                        "character, and give nothing away."),
+    Act.GREETING: "Greet them back in one short sentence, in character.",
+    Act.FAREWELL: "They are leaving. Say goodbye in one short sentence, in character.",
+    Act.SMALL_TALK: "Answer in one or two short sentences, in character.",
+}
+_KIND_NOTES = {  # small talk, by what kind of line it answers
+    "thanks": "They thank you. Answer in one short sentence, in character.",
+    "rude": ("They are rude. Answer in one short sentence, in character, without insults "
+             "of your own."),
+    "meta": ("That makes no sense in your world. Answer in one short sentence, puzzled, as "
+             "someone of your world who knows nothing of it."),
+}
+
+
+def note(plan: Plan, npc: Character) -> str:
+    """The note before the player's line that tells the model what this reply does."""
+    if plan.act is Act.ANSWER or (plan.act is Act.ACT and plan.facts):
+        return f"{_NOTES[Act.ANSWER]} {' '.join(says(f, npc) for f in plan.facts)}"
+    if plan.act is Act.SMALL_TALK and plan.kind in _KIND_NOTES:
+        return _KIND_NOTES[plan.kind]
+    if plan.act is Act.DOES_NOT_KNOW and plan.kind == "meta":
+        return _KIND_NOTES["meta"]
+    return _NOTES.get(plan.act, "")
+
+
+def voice_examples(world: World, npc: Character) -> list[tuple[str, str]]:
+    """
+    Example exchanges (player line, NPC line) that show the NPC's voice; they go in the
+    shared prompt prefix. The writer's ``speech.examples`` when given; else two built from
+    what the lore has: who the NPC is, and its first sample line as its greeting.
+    """
+    if npc.persona.examples:
+        return list(npc.persona.examples)
+    role = f", {npc.role}" if npc.role else ""
+    made = [("Who are you?", f"I'm {npc.name}{role}.")]
+    if npc.persona.sample_lines:
+        made.insert(0, ("Hello.", npc.persona.sample_lines[0]))
+    return made

@@ -1,0 +1,111 @@
+"""
+Choosing among drafts: what makes the opening of a line one the NPC may say.
+
+The checker (constraints/) decides what a line must never say. This decides which of a few
+drafts is the better line, by faults a reader can check, each found by a plain rule:
+
+- ``misses the plan``: an answer that does not state the planned fact (all its numbers and
+  some of its words: "two coppers" for "two copper pieces" counts);
+- ``talks about the game``: "player", "game", "character", "user", "assistant": the words of
+  the runtime's own notes, never of a person in a world;
+- ``repeats its instructions``: four words in a row from the plan's note;
+- ``third person``: the NPC calls itself by name ("Maren is tired"), not in "I'm Maren";
+- ``repeats itself``: the same words as one of its recent lines;
+- ``unknown number``: a number neither the world, the plan nor the conversation has.
+
+A draft without faults is said at once; otherwise the next draft is tried, and after the
+last the one with the fewest faults goes (the checker has passed all of them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+
+from npc_runtime.dialogue.plan import Act, Plan
+from npc_runtime.lore.mentions import STOPWORDS
+from npc_runtime.lore.model import Character
+from npc_runtime.lore.voice import names_of, says
+
+_META = re.compile(r"\b(players?|games?|gamers?|characters?|users?|assistants?|narrator|"
+                   r"role-?play|npc)\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
+_NUMBER_WORDS = {w: i for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty"))}
+_INTRODUCED = re.compile(r"(i'm|i am|name is|name's|call me|called)\s*$", re.IGNORECASE)
+ECHO_WORDS = 4  # words in a row shared with the note that count as repeating it
+SAME_LINE = 0.8  # share of a recent line's words a draft repeats to count as the same line
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A draft's faults (empty: say it) and its text, for the debug trace."""
+
+    text: str
+    faults: tuple[str, ...]
+
+
+def faults(text: str, plan: Plan, npc: Character, *, note: str, recent: Sequence[str] = (),
+           known_numbers: Iterable[int] = ()) -> Verdict:
+    """What is wrong with ``text`` as the NPC's line for ``plan`` (see the module doc)."""
+    found = []
+    if plan.act is Act.ANSWER and plan.facts and not any(
+            states(text, says(f, npc)) or states(text, f.text) for f in plan.facts):
+        found.append("misses the plan")
+    if match := _META.search(text):
+        found.append(f"talks about the game ({match.group(0)!r})")
+    instruction = note.split(":", 1)[0] if plan.act is Act.ANSWER else note
+    if _shares_run(text, instruction, ECHO_WORDS):
+        found.append("repeats its instructions")
+    if named := third_person(text, npc):
+        found.append(f"third person ({named!r})")
+    if any(_overlap(text, line) >= SAME_LINE for line in recent):
+        found.append("repeats itself")
+    allowed = set(known_numbers) | set(numbers(note))
+    if unknown := [n for n in numbers(text) if n not in allowed and n > 1]:
+        found.append(f"unknown number ({unknown[0]})")
+    return Verdict(text, tuple(found))
+
+
+def states(text: str, fact: str) -> bool:
+    """Whether ``text`` states ``fact``: all its numbers, and two of its words (or all, if
+    it has fewer), stems compared ("coppers" for "copper")."""
+    if not set(numbers(fact)) <= set(numbers(text)):
+        return False
+    wanted = _stems(fact)
+    return len(wanted & _stems(text)) >= min(2, len(wanted))
+
+
+def numbers(text: str) -> list[int]:
+    """Numbers written in digits or as words up to twenty."""
+    return [int(w) if w.isdigit() else _NUMBER_WORDS[w]
+            for w in _WORD.findall(text.lower()) if w.isdigit() or w in _NUMBER_WORDS]
+
+
+def third_person(text: str, npc: Character) -> str:
+    """The NPC's own name used as if of someone else ("" when it only introduces itself)."""
+    for name in names_of(npc):
+        for match in re.finditer(rf"\b{re.escape(name)}\b", text):
+            if not _INTRODUCED.search(text[:match.start()].rstrip(" ,")):
+                return name
+    return ""
+
+
+def _stems(text: str) -> set[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and not w.isdigit()
+             and w not in _NUMBER_WORDS]
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+
+
+def _shares_run(text: str, other: str, run: int) -> bool:
+    def runs(words: list[str]) -> set[tuple[str, ...]]:
+        return {tuple(words[i:i + run]) for i in range(len(words) - run + 1)}
+    return bool(runs(_WORD.findall(text.lower())) & runs(_WORD.findall(other.lower())))
+
+
+def _overlap(text: str, line: str) -> float:
+    mine, theirs = set(_WORD.findall(text.lower())), set(_WORD.findall(line.lower()))
+    return len(mine & theirs) / len(mine) if mine and theirs else 0.0
