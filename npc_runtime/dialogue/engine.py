@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import secrets
 import threading
@@ -53,9 +54,9 @@ from npc_runtime.dialogue.scheduler import (
     TurnScheduler,
     TurnSteps,
 )
-from npc_runtime.dialogue.score import Verdict, faults, numbers
+from npc_runtime.dialogue.score import Verdict, faults, numbers, stand_in
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
-from npc_runtime.dialogue.speech import LineWriter
+from npc_runtime.dialogue.speech import Choice, LineWriter
 from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Fact, Tool, World, WorldState
@@ -480,7 +481,9 @@ class DialogueEngine:
         said = yield from self._writer.checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
             player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
-            judge=self._judge(session, point, plan, pending), drafts=self.settings.candidates)
+            choice=Choice(self._judge(session, point, plan, pending), self.settings.candidates,
+                          functools.partial(stand_in, plan, known.npc))
+            if self.settings.candidates > 1 else None)
         if said is None:
             return
         plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))

@@ -19,21 +19,23 @@ from npc_runtime.lore.voice import says
 # development set: "must include this:" 31/43 facts answered, "tell the player:" 26/43.
 _NOTES = {
     Act.ANSWER: "What you say next must include this:",
-    Act.DOES_NOT_KNOW: ("You do not know the answer. Say so in one short sentence, in "
-                        "character; do not make anything up."),
-    Act.WILL_NOT_TELL: ("You will not talk about that yet. Refuse in one short sentence, in "
-                        "character, and give nothing away."),
-    Act.GREETING: "Greet them back in one short sentence, in character.",
-    Act.FAREWELL: "They are leaving. Say goodbye in one short sentence, in character.",
+    Act.DOES_NOT_KNOW: ("Say in a few words, in character, that you cannot help with that; "
+                        "make nothing up."),
+    Act.WILL_NOT_TELL: ("Refuse to talk about that yet, in a few words, in character, and "
+                        "give nothing away."),
+    Act.GREETING: "Greet them back in a few words, in character.",
+    Act.FAREWELL: "Wish them well as they go, in a few words, in character.",
     Act.SMALL_TALK: "Answer in one or two short sentences, in character.",
 }
 _KIND_NOTES = {  # small talk, by what kind of line it answers
-    "thanks": "They thank you. Answer in one short sentence, in character.",
-    "rude": ("They are rude. Answer in one short sentence, in character, without insults "
-             "of your own."),
-    "meta": ("That makes no sense in your world. Answer in one short sentence, puzzled, as "
-             "someone of your world who knows nothing of it."),
+    "thanks": "Accept their thanks in a few words, in character.",
+    "rude": "Answer that rudeness in a few words, in character, without insults of your own.",
+    "meta": ("Answer in a few words, puzzled, as someone of your world who has never heard "
+             "of such things."),
 }
+# Every note is an order of four words or more: the model sometimes repeats its note, and
+# the scorer spots a repeat by four words in a row (a short statement such as "They are
+# leaving." came back as the NPC's line).
 
 
 def note(plan: Plan, npc: Character) -> str:

@@ -11,10 +11,15 @@ drafts is the better line, by faults a reader can check, each found by a plain r
 - ``repeats its instructions``: four words in a row from the plan's note;
 - ``third person``: the NPC calls itself by name ("Maren is tired"), not in "I'm Maren";
 - ``repeats itself``: the same words as one of its recent lines;
-- ``unknown number``: a number neither the world, the plan nor the conversation has.
+- ``unknown number``: a number neither the world, the plan nor the conversation has;
+- ``unfinished``: a line that stops at ":" or "," or is a single word.
 
-A draft without faults is said at once; otherwise the next draft is tried, and after the
-last the one with the fewest faults goes (the checker has passed all of them).
+A draft without faults is said at once; otherwise the next draft is tried. When every
+draft has faults (``stand_in``): an answer none of whose drafts states the fact says the
+fact as the NPC puts it (its ``says:``) rather than a wrong line; a best draft with a
+severe fault (all but "misses the plan" and "repeats itself") gives way to an authored
+line; else the best draft is said. A later sentence with a severe fault ends the line
+before it.
 """
 
 from __future__ import annotations
@@ -40,12 +45,39 @@ ECHO_WORDS = 4  # words in a row shared with the note that count as repeating it
 SAME_LINE = 0.8  # share of a recent line's words a draft repeats to count as the same line
 
 
+MILD = ("misses the plan", "repeats itself")  # the line is still one a game could ship
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     """A draft's faults (empty: say it) and its text, for the debug trace."""
 
     text: str
     faults: tuple[str, ...]
+
+    @property
+    def severe(self) -> tuple[str, ...]:
+        """The faults that make it a line not to ship."""
+        return tuple(f for f in self.faults if not f.startswith(MILD))
+
+
+def stand_in(plan: Plan, npc: Character, drafts: Sequence[Verdict]) -> str | None:
+    """What to say when every draft has faults: the facts of an answer no draft stated,
+    as the NPC puts them; "" (an authored fallback line) when even the best draft has a
+    severe fault; None: say the best draft."""
+    if plan.act is Act.ANSWER and plan.facts and all("misses the plan" in d.faults
+                                                     for d in drafts):
+        return " ".join(says(f, npc) for f in plan.facts)
+    if all(d.severe for d in drafts):
+        return npc.persona.sample_lines[0] if (plan.act is Act.GREETING
+                                               and npc.persona.sample_lines) else ""
+    return None
+
+
+def best(drafts: Sequence[Verdict]) -> int:
+    """The index of the draft to say: fewest severe faults, then fewest faults, earliest."""
+    return min(range(len(drafts)), key=lambda i: (len(drafts[i].severe),
+                                                  len(drafts[i].faults), i))
 
 
 def faults(text: str, plan: Plan, npc: Character, *, note: str, recent: Sequence[str] = (),
@@ -64,6 +96,8 @@ def faults(text: str, plan: Plan, npc: Character, *, note: str, recent: Sequence
         found.append(f"third person ({named!r})")
     if any(_overlap(text, line) >= SAME_LINE for line in recent):
         found.append("repeats itself")
+    if text.rstrip().endswith((":", ",", ";")) or len(_WORD.findall(text.lower())) < 2:
+        found.append("unfinished")
     allowed = set(known_numbers) | set(numbers(note))
     if unknown := [n for n in numbers(text) if n not in allowed and n > 1]:
         found.append(f"unknown number ({unknown[0]})")

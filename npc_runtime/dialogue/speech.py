@@ -19,6 +19,7 @@ decoded again). A good first draft streams at once, so drafts cost time only whe
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import threading
 import time
@@ -38,7 +39,7 @@ from npc_runtime.constraints.checker import (
 from npc_runtime.dialogue.actions import Reply
 from npc_runtime.dialogue.events import TokenEvent
 from npc_runtime.dialogue.scheduler import Decode, Rewind
-from npc_runtime.dialogue.score import Verdict
+from npc_runtime.dialogue.score import Verdict, best
 from npc_runtime.dialogue.sessions import Session
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.model.generate import Generation, LogitsProcessor, SamplingParams, StopReason
@@ -71,6 +72,17 @@ class _Pass:
 
 
 @dataclasses.dataclass(frozen=True)
+class Choice:
+    """How a line's first sentence is chosen (``score.py``): what finds a draft's faults,
+    how many drafts at most, and what to say instead when every draft has faults (None:
+    the best draft; "": an authored fallback line)."""
+
+    judge: Callable[[str], Verdict]
+    drafts: int
+    instead: Callable[[Sequence[Verdict]], str | None]
+
+
+@dataclasses.dataclass(frozen=True)
 class Line:
     """A phase's spoken line once checked."""
 
@@ -97,14 +109,13 @@ class LineWriter:
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
                      params: SamplingParams, hold: bool, cancelled: threading.Event,
-                     judge: Callable[[str], Verdict] | None = None, drafts: int = 1
-                     ) -> Generator[object, object, Line | None]:
+                     choice: Choice | None = None) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
-        offending words banned, then repair, then an authored fallback line. ``judge``
-        finds faults in a first sentence; with ``drafts`` > 1 a faulty one is drafted
-        again (see the module doc).
+        offending words banned, then repair, then an authored fallback line. With a
+        ``choice``, a faulty first sentence is drafted again (see the module doc) and a
+        later sentence with a severe fault ends the line before it.
         """
         tokenizer = self.model.tokenizer
         found: list[Violation] = []
@@ -116,31 +127,34 @@ class LineWriter:
         forced: list[int] = []  # the best faulty draft, once every draft had faults
         violations: Sequence[Violation] = ()
 
-        def line_passes(text: str) -> bool:
-            return not checker.check(text, player_line)
-
-        passes = None if hold else line_passes
-        for attempt in range(1, MAX_REGENERATIONS + drafts + 1):
+        passes = None if hold else _passer(checker, player_line, choice)
+        drafts = choice.drafts if choice is not None else 0
+        for attempt in range(1, MAX_REGENERATIONS + drafts + 2):
             generation = Generation(
                 self.model.runner, [*start, *released_ids],
                 _pass_params(params, attempt, redraft=bool(drafted), used=len(released_ids)),
                 tokenizer.eos_token_ids, logits_processor=self._speech(banned, forced))
-            choosing = judge is not None and not released and not forced
+            choosing = choice is not None and not released and not forced
             done = yield from self._generate(
                 generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
-                judge=judge if choosing else None, choose=len(drafted) + 1 < drafts)
+                judge=choice.judge if choice is not None and choosing else None)
             first_at = first_at or done.released_at
             count += len(generation.tokens)
             if done.reason is StopReason.CANCELLED:  # its KV is not put back: freed now
                 log.info("turn_cancelled", session=session.id, generated_tokens=count)
                 return None
-            if done.draft is not None and done.draft.faults and not done.released:
-                # Drafted again (sampled); after the last, the best draft is decoded again.
+            if done.draft is not None and done.draft.faults:  # nothing of it went out
                 drafted.append((done.draft, generation.tokens[:done.draft_tokens]))
-                if len(drafted) >= drafts:
-                    forced = min(drafted, key=lambda d: len(d[0].faults))[1]
+                found += checker.check(done.draft.text, player_line)  # reported, as any
                 yield Rewind(len(start))
-                continue
+                if len(drafted) < drafts:
+                    continue  # drafted again, sampled
+                assert choice is not None
+                forced, instead = self._after_drafts(choice, drafted, known, session)
+                if instead is not None:
+                    return Line(instead, StopReason.STOP_SEQUENCE, "", 0.0, count,
+                                list(start), CheckReport(tuple(found), CheckAction.FALLBACK,
+                                                         attempt), _trace(drafted, None))
             if done.released_tokens:  # a later pass goes on after this pass's sentences
                 released_ids += generation.tokens[:done.released_tokens]
                 released = done.released
@@ -150,6 +164,8 @@ class LineWriter:
             violations = checker.check(text, player_line)
             if not violations:
                 action = CheckAction.REGENERATED if found else CheckAction.PASSED
+                if choice is not None:  # a later sentence with a severe fault: cut there
+                    text = released if done.violated else _good_part(text, choice.judge)
                 break
             found += violations
             more = [w for w in offending_words(violations) if w not in banned]
@@ -162,12 +178,10 @@ class LineWriter:
                 yield Rewind(len(start) + len(released_ids))
             else:
                 break
-        if violations:
-            if released:  # what went out passed: the line ends there
-                text, action = released, CheckAction.REPAIRED
-            else:
-                text, action = self._repair_or_fall_back(checker, text, player_line, known,
-                                                         session)
+        if violations:  # what went out passed: the line ends there; else repair or fall back
+            text, action = ((released, CheckAction.REPAIRED) if released else
+                            self._repair_or_fall_back(checker, text, player_line, known,
+                                                      session))
         return Line(text, done.reason or StopReason.MAX_TOKENS, released, first_at, count,
                     generation.ids, CheckReport(tuple(found), action, attempt),
                     _trace(drafted, done.draft))
@@ -191,14 +205,14 @@ class LineWriter:
 
     def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache,
                   released: str, *, passes: Callable[[str], bool] | None,
-                  cancelled: threading.Event, judge: Callable[[str], Verdict] | None = None,
-                  choose: bool = False) -> Generator[object, object, _Pass]:
+                  cancelled: threading.Event, judge: Callable[[str], Verdict] | None = None
+                  ) -> Generator[object, object, _Pass]:
         """
         One pass: the line goes on after ``released`` (text the player has) until a stop.
         With ``passes`` (streaming), each sentence goes out as soon as the line up to its
         end passes; the pass stops at the first sentence that does not. ``judge``: the
-        first sentence is judged (kept in ``draft``); with ``choose``, a faulty one ends
-        the pass before anything goes out.
+        first sentence is judged (kept in ``draft``); a faulty one ends the pass before
+        anything of it goes out.
         """
         decoder = StreamDecoder(self.model.tokenizer)
         done = _Pass(text=released, released=released)
@@ -216,7 +230,7 @@ class LineWriter:
                                  and _has_words(visible[len(done.released):]))
             if at_end and judge is not None and done.draft is None:
                 done.draft, done.draft_tokens = judge(visible), len(generation.tokens)
-                if choose and done.draft.faults:
+                if done.draft.faults:
                     break  # drafted again: nothing of it goes out
             if passes is not None and at_end:
                 if not (yield from self._release(done, visible, len(generation.tokens),
@@ -239,7 +253,7 @@ class LineWriter:
                 done.next_logits, keep_next = logits, False
         if judge is not None and done.draft is None and _has_words(done.text):
             done.draft, done.draft_tokens = judge(done.text), len(generation.tokens)
-        if done.draft is not None and choose and done.draft.faults and not done.released:
+        if done.draft is not None and done.draft.faults:
             pass  # drafted again (see checked_line)
         elif passes is not None and not done.violated and not cancelled.is_set():
             yield from self._release(done, done.text, len(generation.tokens), passes)  # the rest
@@ -270,12 +284,27 @@ class LineWriter:
         """The last policy steps: cut the offending sentences, else an authored line."""
         if repaired := checker.repair(text, line):
             action, text = CheckAction.REPAIRED, repaired
-        else:  # rotate the authored lines so repeats are rarer
-            lines = known.npc.fallback_lines
-            action = CheckAction.FALLBACK
-            text = lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
+        else:
+            action, text = CheckAction.FALLBACK, LineWriter._fallback(known, session)
         log.info("line_rejected", session=session.id, npc=session.npc_id, action=action.value)
         return text, action
+
+    @staticmethod
+    def _after_drafts(choice: Choice, drafted: list[tuple[Verdict, list[int]]],
+                      known: KnowledgeView, session: Session) -> tuple[list[int], str | None]:
+        """Every draft had faults: the best draft's tokens to decode again, or the line to
+        say instead (the choice's stand-in, else an authored fallback line)."""
+        verdicts = [v for v, _ in drafted]
+        instead = choice.instead(verdicts)
+        if instead is None:
+            return drafted[best(verdicts)][1], None
+        return [], instead or LineWriter._fallback(known, session)
+
+    @staticmethod
+    def _fallback(known: KnowledgeView, session: Session) -> str:
+        """One of the character's authored fallback lines, rotated so repeats are rarer."""
+        lines = known.npc.fallback_lines
+        return lines[len(session.history) // 2 % len(lines)] if lines else GENERIC_FALLBACK
 
 
 def _pass_params(params: SamplingParams, attempt: int, *, redraft: bool, used: int
@@ -289,6 +318,27 @@ def _pass_params(params: SamplingParams, attempt: int, *, redraft: bool, used: i
         params, max_new_tokens=budget,
         temperature=max(params.temperature, DRAFT_TEMPERATURE),
         seed=None if params.seed is None else params.seed + attempt)
+
+
+def _passer(checker: LineChecker, player_line: str, choice: Choice | None
+            ) -> Callable[[str], bool]:
+    """Whether the line up to a sentence's end may go out: it passes the checker, and
+    (with a choice) brings no severe fault."""
+    def passes(text: str) -> bool:
+        return not checker.check(text, player_line) and not (
+            choice is not None and choice.judge(text).severe)
+    return passes
+
+
+def _good_part(text: str, judge: Callable[[str], Verdict]) -> str:
+    """``text`` up to its first sentence that brings a severe fault (a held line is judged
+    whole at its end: nothing of it went out before). The first sentence stays: the
+    choice of drafts has accepted it."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    for before, end in itertools.pairwise(ends):
+        if judge(text[:end]).severe:
+            return text[:before]
+    return text
 
 
 def _trace(drafted: list[tuple[Verdict, list[int]]], last: Verdict | None

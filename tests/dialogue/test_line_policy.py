@@ -69,13 +69,15 @@ def test_no_shipped_line_violates_the_lore(engine: DialogueEngine, world: World,
 
 def test_a_rejected_line_is_never_streamed(engine: DialogueEngine, world: World) -> None:
     """Streaming sends only checked text: a line the checker rejects never reaches the
-    player, not even as a draft later replaced; the fallback goes out instead."""
+    player, not even as a draft later replaced; an authored line goes out instead (for
+    this greeting, the first of the character's sample lines)."""
     events = _turn(engine, LINES[0], hold=False, seed=3)
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
     assert done.check.action is CheckAction.FALLBACK  # garbage cannot be repaired
     assert "garbled" in [v.kind for v in done.check.violations]
-    assert done.text in world.character("maren").fallback_lines
+    maren = world.character("maren")
+    assert done.text in (*maren.fallback_lines, *maren.persona.sample_lines[:1])
     assert not any(isinstance(e, LineReplacedEvent) for e in events)
     assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == done.text
 

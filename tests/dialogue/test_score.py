@@ -31,6 +31,8 @@ def test_each_fault_is_found(world: World) -> None:
         world, "Maren says a room is five coppers a night.")
     assert "repeats itself" in _faults(
         world, "A room is five coppers a night.", recent=["A room is five coppers a night!"])
+    assert "unfinished" in _faults(world, "Five coppers a night, and:")
+    assert "unfinished" in _faults(world, "Greetings,", Act.GREETING)
     assert "unknown number (40)" in _faults(
         world, "A room is five coppers a night, or 40 a week.", known_numbers={5})
 
