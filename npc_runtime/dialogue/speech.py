@@ -128,8 +128,7 @@ class LineWriter:
         violations: Sequence[Violation] = ()
 
         passes = None if hold else _passer(checker, player_line, choice)
-        drafts = choice.drafts if choice is not None else 0
-        for attempt in range(1, MAX_REGENERATIONS + drafts + 2):
+        for attempt in range(1, MAX_REGENERATIONS + (choice.drafts if choice else 0) + 2):
             generation = Generation(
                 self.model.runner, [*start, *released_ids],
                 _pass_params(params, attempt, redraft=bool(drafted), used=len(released_ids)),
@@ -147,7 +146,7 @@ class LineWriter:
                 drafted.append((done.draft, generation.tokens[:done.draft_tokens]))
                 found += checker.check(done.draft.text, player_line)  # reported, as any
                 yield Rewind(len(start))
-                if len(drafted) < drafts:
+                if choice is not None and len(drafted) < choice.drafts:
                     continue  # drafted again, sampled
                 assert choice is not None
                 forced, instead = self._after_drafts(choice, drafted, known, session)
