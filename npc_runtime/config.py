@@ -61,7 +61,8 @@ class Settings:
     top_p: float = 1.0
     repetition_penalty: float = 1.3
     # Drafts of a line's first sentence: a faulty one (score.py) is drafted again, sampled,
-    # up to this many times, and the best is said. 1: the first draft is said.
+    # up to this many times, and the best is said. 1: the first draft is said. Only while
+    # at most half of max_active_turns are running (under load, lines are drafted once).
     candidates: int = 3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import structlog
 
 from npc_runtime.config import Settings
-from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.actions import (
     SAY,
     Reply,
@@ -44,8 +43,8 @@ from npc_runtime.dialogue.events import (
     ToolCallEvent,
 )
 from npc_runtime.dialogue.plan import Act, Embed, Plan, Planner
-from npc_runtime.dialogue.prompt import build_messages, persona_card, shared_head
-from npc_runtime.dialogue.realise import note, voice_examples
+from npc_runtime.dialogue.prompt import build_messages, fit_prompt
+from npc_runtime.dialogue.realise import note
 from npc_runtime.dialogue.scheduler import (
     DONE,
     Release,
@@ -54,9 +53,10 @@ from npc_runtime.dialogue.scheduler import (
     TurnScheduler,
     TurnSteps,
 )
-from npc_runtime.dialogue.score import Verdict, faults, numbers, stand_in
+from npc_runtime.dialogue.score import Verdict, judge, stand_in
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import Choice, LineWriter
+from npc_runtime.dialogue.story import StoryPoint, StoryPoints
 from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Fact, Tool, World, WorldState
@@ -75,19 +75,6 @@ log = structlog.get_logger(__name__)
 RESERVE_SLACK = 64  # tokens a turn reserves beyond prompt and reply (action tag, arguments)
 MAX_CALLS = 2  # tool calls in one turn before the NPC must speak ("talk less, call right")
 RECENT_LINES = 4  # the NPC's own lines a draft may not repeat
-STORY_POINTS = 256  # (NPC, stage) views with their cards kept for the next turns
-
-
-@dataclasses.dataclass(frozen=True)
-class _StoryPoint:
-    """An NPC at one point of the story: its knowledge, card (text, voice examples, and
-    the tokens of both), checker."""
-
-    known: KnowledgeView
-    card: str
-    examples: list[tuple[str, str]]
-    card_ids: list[int]
-    checker: LineChecker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +108,7 @@ class DialogueEngine:
                               settings.queue_timeout_s)
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         self._writer = LineWriter(model)
-        self._points: dict[tuple[object, ...], _StoryPoint] = {}  # LRU, see _point
+        self._points = StoryPoints(model.tokenizer)
         # Engine tool calls waiting for the game: call id -> (session id, answer).
         self._waiting: dict[str, tuple[str, asyncio.Future[tuple[str, str]]]] = {}
 
@@ -175,7 +162,7 @@ class DialogueEngine:
         world = self.world
         speakers = [c.id for c in world.characters.values() if c.knows or c.tools]
         for npc in speakers:
-            point = self._point(world, npc, WorldState())
+            point = self._points.get(world, npc, WorldState())
             self.kv.shared_prefix(self.model.runner, point.card_ids)
             learn(point.known.tools)
         return len(speakers)
@@ -372,43 +359,12 @@ class DialogueEngine:
     def _plan(self, session: Session, line: str, tell: Sequence[Fact]) -> Plan:
         """What the reply to ``line`` should do (see ``plan.py``)."""
         world = self.world
-        point = self._point(world, session.npc_id,
+        point = self._points.get(world, session.npc_id,
                             self.store.state(world.name, session.player_id))
         plan = self._planner.plan(world, point.known, line, tell)
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)
         return plan
-
-    def _prompt(self, session: Session, point: _StoryPoint, pending: list[Message],
-                params: SamplingParams, *, note: str = "") -> list[int]:
-        """
-        Token ids of the turn's prompt. When they overflow the turn's room, the oldest
-        exchanges go until the history fills half the room it may use: each drop changes
-        every token after the card, so the session's cached KV no longer matches and the
-        whole history is prefilled again; dropping to half (not just enough) lets the next
-        turns extend one cached prefix again instead of paying that on every turn.
-        """
-        budget = self.turn_tokens - params.max_new_tokens - RESERVE_SLACK
-
-        def encode(history: list[Message]) -> list[int]:
-            return self.model.tokenizer.encode_chat(build_messages(
-                point.card, session.player_name, [*history, *pending], note,
-                point.examples))
-
-        prompt = encode(session.history)
-        if len(prompt) > budget and session.history:
-            floor = len(encode([]))  # the card and this turn's messages alone
-            target = floor + max(0, budget - floor) // 2
-            while len(prompt) > target and session.history:
-                del session.history[:2]  # the oldest exchange goes; the shared prefix stays
-                prompt = encode(session.history)
-        if len(prompt) > budget:
-            raise InvalidInputError(
-                f"the persona and line take {len(prompt)} tokens; a turn may use {budget} "
-                "(shorten the line or the persona, lower --max-new-tokens, or give turns more "
-                "room: raise NPC_KV_CACHE_MB or lower NPC_MAX_ACTIVE_TURNS)"
-            )
-        return prompt
 
     def _check_text(self, text: str) -> str:
         line = text.strip()
@@ -436,10 +392,14 @@ class DialogueEngine:
         banned), then repaired, then replaced by an authored fallback.
         """
         model, world, tokenizer = self.model, self.world, self.model.tokenizer
-        point = self._point(world, session.npc_id,
+        point = self._points.get(world, session.npc_id,
                             self.store.state(world.name, session.player_id))
         known, shared, checker = point.known, point.card_ids, point.checker
-        prompt = self._prompt(session, point, pending, params, note=note(plan, known.npc))
+        prompt = fit_prompt(
+            self.model.tokenizer, session.history,
+            lambda history: build_messages(point.card, session.player_name, [*history, *pending],
+                                           note(plan, known.npc), point.examples),
+            self.turn_tokens - params.max_new_tokens - RESERVE_SLACK)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         # Our decode batch row: the prompt, the reply, and the action tag and call arguments.
         row = yield Reserve(len(prompt) + params.max_new_tokens + RESERVE_SLACK)
@@ -483,7 +443,7 @@ class DialogueEngine:
             player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
             choice=Choice(self._judge(session, point, plan, pending), self.settings.candidates,
                           functools.partial(stand_in, plan, known.npc))
-            if self.settings.candidates > 1 else None)
+            if self._drafting() else None)
         if said is None:
             return
         plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))
@@ -510,26 +470,22 @@ class DialogueEngine:
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
                             revealed, (*chosen, *changes), self.options(session), plan)
 
-    def _judge(self, session: Session, point: _StoryPoint, plan: Plan,
+    def _judge(self, session: Session, point: StoryPoint, plan: Plan,
                pending: list[Message]) -> Callable[[str], Verdict]:
-        """What finds the faults of a draft of this reply (``score.py``), the checker's
-        verdict included."""
-        npc = point.known.npc
-        told = " ".join(t for f in point.known.facts for t in (f.text, f.says))
-        heard = " ".join(text for _, text in [*session.history, *pending])
-        known_numbers = set(numbers(f"{point.card} {told} {heard}"))
+        """What finds the faults of a draft of this reply (``score.py``)."""
         recent = [text for role, text in session.history[-RECENT_LINES * 2:]
                   if role == "assistant"]
-        player_line = pending[0][1]
+        heard = " ".join(text for _, text in [*session.history, *pending])
+        return judge(plan, point.known, point.checker, note=note(plan, point.known.npc),
+                     recent=recent, player_line=pending[0][1], context=f"{point.card} {heard}")
 
-        def judge(text: str) -> Verdict:
-            verdict = faults(text, plan, npc, note=note(plan, npc), recent=recent,
-                             known_numbers=known_numbers)
-            broken = tuple(f"checker: {v.kind}" for v in point.checker.check(text,
-                                                                               player_line))
-            return dataclasses.replace(verdict, faults=verdict.faults + broken)
-
-        return judge
+    def _drafting(self) -> bool:
+        """Whether lines are drafted again when faulty: with candidates, and only while at
+        most half the turn places are taken (a redraft under load holds a decode row
+        longer and delays every turn in the batch; the line is then said as first drafted,
+        checked as always)."""
+        return self.settings.candidates > 1 and self._gate.inside <= max(
+            1, self.settings.max_active_turns // 2)
 
     def _interrupt(self, session: Session) -> None:
         """Stop the session's turn in flight: its model pass, or its wait for the game."""
@@ -562,23 +518,6 @@ class DialogueEngine:
         told = tuple(sorted(new_state.revealed - state.revealed))
         log.info("facts_revealed", session=session.id, facts=told, changes=changes)
         return told, tuple(c for c in changes if not c.startswith("revealed: ")), new_state
-
-    def _point(self, world: World, npc_id: str, state: WorldState) -> _StoryPoint:
-        """What one NPC knows at one point of the story, with its card, built once."""
-        key = (world.version, npc_id, tuple(sorted(state.stages.items())),
-               state.revealed, state.player_items)
-        point = self._points.pop(key, None)
-        if point is None:
-            known = view(world, npc_id, state)
-            card = persona_card(world, known)
-            examples = voice_examples(world, known.npc)
-            point = _StoryPoint(known, card, examples,
-                                shared_head(self.model.tokenizer, card, examples),
-                                LineChecker(world, known, card))
-        self._points[key] = point  # most recently used last
-        while len(self._points) > STORY_POINTS:
-            self._points.pop(next(iter(self._points)))
-        return point
 
     def _check_tell(self, session: Session, tell: Sequence[str]) -> tuple[Fact, ...]:
         if not tell:

@@ -8,8 +8,9 @@ everything the NPC may tell, and its note carries them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import Fact, World
 from npc_runtime.model.tokenizer import ChatTokenizer, Message
@@ -129,3 +130,35 @@ def build_messages(system: str, player_name: str, conversation: Sequence[Message
         return [*start, *conversation]
     after = users[-1] + 1
     return [*start, *conversation[:after], ("system", note), *conversation[after:]]
+
+
+def fit_prompt(tokenizer: ChatTokenizer, history: list[Message],
+               messages: Callable[[list[Message]], list[Message]], budget: int) -> list[int]:
+    """
+    Token ids of a turn's prompt (``messages`` of the history) in at most ``budget``
+    tokens. When they overflow, the oldest exchanges leave ``history`` until it fills half
+    the room it may use: each drop changes every token after the card, so the session's
+    cached KV no longer matches and the whole history is prefilled again; dropping to half
+    (not just enough) lets the next turns extend one cached prefix again instead of paying
+    that on every turn.
+
+    Raises:
+        InvalidInputError: Even with no history the prompt does not fit.
+    """
+    def encode(kept: list[Message]) -> list[int]:
+        return tokenizer.encode_chat(messages(kept))
+
+    prompt = encode(history)
+    if len(prompt) > budget and history:
+        floor = len(encode([]))  # the card and this turn's messages alone
+        target = floor + max(0, budget - floor) // 2
+        while len(prompt) > target and history:
+            del history[:2]  # the oldest exchange goes; the shared prefix stays
+            prompt = encode(history)
+    if len(prompt) > budget:
+        raise InvalidInputError(
+            f"the persona and line take {len(prompt)} tokens; a turn may use {budget} "
+            "(shorten the line or the persona, lower --max-new-tokens, or give turns more "
+            "room: raise NPC_KV_CACHE_MB or lower NPC_MAX_ACTIVE_TURNS)"
+        )
+    return prompt

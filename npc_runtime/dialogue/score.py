@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.plan import Act, Plan
+from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import STOPWORDS
 from npc_runtime.lore.model import Character
 from npc_runtime.lore.voice import names_of, says
@@ -59,6 +61,23 @@ class Verdict:
     def severe(self) -> tuple[str, ...]:
         """The faults that make it a line not to ship."""
         return tuple(f for f in self.faults if not f.startswith(MILD))
+
+
+def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str,
+          recent: Sequence[str], player_line: str, context: str) -> Callable[[str], Verdict]:
+    """The faults of a draft of this reply, the checker's violations included ("checker:
+    kind"); numbers are known when ``context`` (card, conversation) or a fact the NPC may
+    tell has them."""
+    told = " ".join(t for f in known.facts for t in (f.text, f.says))
+    known_numbers = set(numbers(f"{context} {told}"))
+
+    def find(text: str) -> Verdict:
+        verdict = faults(text, plan, known.npc, note=note, recent=recent,
+                         known_numbers=known_numbers)
+        broken = tuple(f"checker: {v.kind}" for v in checker.check(text, player_line))
+        return dataclasses.replace(verdict, faults=verdict.faults + broken)
+
+    return find
 
 
 def stand_in(plan: Plan, npc: Character, drafts: Sequence[Verdict]) -> str | None:
