@@ -8,6 +8,8 @@ drafts is the better line, by faults a reader can check, each found by a plain r
   some of its words: "two coppers" for "two copper pieces" counts);
 - ``talks about the game``: "player", "game", "character", "user", "assistant": the words of
   the runtime's own notes, never of a person in a world;
+- ``sounds like an assistant``: "here to help", "how can I assist": a chatbot's register
+  (mild: an innkeeper may be glad to help);
 - ``repeats its instructions``: four words in a row from the plan's note;
 - ``third person``: the NPC calls itself by name ("Maren is tired"), not in "I'm Maren";
 - ``repeats itself``: the same words as one of its recent lines;
@@ -17,7 +19,7 @@ drafts is the better line, by faults a reader can check, each found by a plain r
 A draft without faults is said at once; otherwise the next draft is tried. When every
 draft has faults (``stand_in``): an answer none of whose drafts states the fact says the
 fact as the NPC puts it (its ``says:``) rather than a wrong line; a best draft with a
-severe fault (all but "misses the plan" and "repeats itself") gives way to an authored
+severe fault (all but the ``MILD`` ones) gives way to an authored
 line; else the best draft is said. A later sentence with a severe fault ends the line
 before it.
 """
@@ -38,6 +40,9 @@ from npc_runtime.lore.voice import names_of, says
 _META = re.compile(r"\b(players?|games?|gamers?|characters?|users?|assistants?|narrator|"
                    r"role-?play|npc)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
+_NUMBER = re.compile(r"\d+|[a-z]+")
+_ASSISTANT = re.compile(r"\b(here|happy|glad|ready|able) to (help|assist)|\bhow (can|may) i "
+                        r"(help|assist)|\bassist you\b", re.IGNORECASE)
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
@@ -47,7 +52,8 @@ ECHO_WORDS = 4  # words in a row shared with the note that count as repeating it
 SAME_LINE = 0.8  # share of a recent line's words a draft repeats to count as the same line
 
 
-MILD = ("misses the plan", "repeats itself")  # the line is still one a game could ship
+# The line is still one a game could ship.
+MILD = ("misses the plan", "repeats itself", "sounds like an assistant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +112,8 @@ def faults(text: str, plan: Plan, npc: Character, *, note: str, recent: Sequence
     if plan.act is Act.ANSWER and plan.facts and not any(
             states(text, says(f, npc)) or states(text, f.text) for f in plan.facts):
         found.append("misses the plan")
+    if _ASSISTANT.search(text):
+        found.append("sounds like an assistant")
     if match := _META.search(text):
         found.append(f"talks about the game ({match.group(0)!r})")
     instruction = note.split(":", 1)[0] if plan.act is Act.ANSWER else note
@@ -133,9 +141,9 @@ def states(text: str, fact: str) -> bool:
 
 
 def numbers(text: str) -> list[int]:
-    """Numbers written in digits or as words up to twenty."""
-    return [int(w) if w.isdigit() else _NUMBER_WORDS[w]
-            for w in _WORD.findall(text.lower()) if w.isdigit() or w in _NUMBER_WORDS]
+    """Numbers written in digits (also in "12th", "3pm") or as words up to twenty."""
+    return [int(w) if w[0].isdigit() else _NUMBER_WORDS[w]
+            for w in _NUMBER.findall(text.lower()) if w[0].isdigit() or w in _NUMBER_WORDS]
 
 
 def third_person(text: str, npc: Character) -> str:

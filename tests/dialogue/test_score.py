@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from npc_runtime.dialogue.plan import Act, Plan
-from npc_runtime.dialogue.score import faults, numbers, states
+from npc_runtime.dialogue.score import Verdict, best, faults, numbers, stand_in, states
 from npc_runtime.lore.model import World
 
 NOTE = "What you say next must include this: A room costs five copper pieces a night."
@@ -31,6 +31,8 @@ def test_each_fault_is_found(world: World) -> None:
         world, "Maren says a room is five coppers a night.")
     assert "repeats itself" in _faults(
         world, "A room is five coppers a night.", recent=["A room is five coppers a night!"])
+    assert "sounds like an assistant" in _faults(
+        world, "I'm here to help you with that.", Act.SMALL_TALK, note="")
     assert "unfinished" in _faults(world, "Five coppers a night, and:")
     assert "unfinished" in _faults(world, "Greetings,", Act.GREETING)
     assert "unknown number (40)" in _faults(
@@ -43,3 +45,21 @@ def test_a_fact_is_stated_by_its_numbers_and_words() -> None:
     assert not states("Six coppers a night, the room.", fact)
     assert not states("Five, love.", fact)
     assert numbers("two rooms, 12 nights") == [2, 12]
+    assert numbers("on the 12th, at 3pm") == [12, 3]
+
+
+def test_when_every_draft_has_faults_the_stand_in_follows_the_rule(world: World) -> None:
+    """An answer no draft stated: the fact as the NPC says it; severe faults everywhere:
+    an authored line (a greeting: the first sample line); else the best draft."""
+    maren = world.characters["maren"]
+    answer = Plan(Act.ANSWER, (world.facts["tobin_lost"],))
+    missed = [Verdict("Welcome, love.", ("misses the plan",)),
+              Verdict("The player is here.", ("misses the plan", "talks about the game"))]
+    assert stand_in(answer, maren, missed) == (
+        "My husband Tobin was lost at sea with the herring fleet.")
+    severe = [Verdict("The player is here.", ("talks about the game ('player')",))]
+    assert stand_in(Plan(Act.SMALL_TALK), maren, severe) == ""
+    assert stand_in(Plan(Act.GREETING), maren, severe) == maren.persona.sample_lines[0]
+    mild = [*severe, Verdict("Evening, love. Evening.", ("repeats itself",))]
+    assert stand_in(Plan(Act.SMALL_TALK), maren, mild) is None
+    assert best(mild) == 1
