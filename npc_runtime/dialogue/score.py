@@ -27,6 +27,7 @@ before it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 
@@ -132,12 +133,12 @@ def faults(text: str, plan: Plan, npc: Character, *, note: str, recent: Sequence
 
 
 def states(text: str, fact: str) -> bool:
-    """Whether ``text`` states ``fact``: all its numbers, and two of its words (or all, if
-    it has fewer), stems compared ("coppers" for "copper")."""
+    """Whether ``text`` states ``fact``: all its numbers, and a third of its words (at least
+    two, or all if it has fewer), stems compared ("coppers" for "copper")."""
     if not set(numbers(fact)) <= set(numbers(text)):
         return False
     wanted = _stems(fact)
-    return len(wanted & _stems(text)) >= min(2, len(wanted))
+    return len(wanted & _stems(text)) >= max(min(2, len(wanted)), math.ceil(len(wanted) / 3))
 
 
 def numbers(text: str) -> list[int]:

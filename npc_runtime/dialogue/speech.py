@@ -82,6 +82,22 @@ class Choice:
     instead: Callable[[Sequence[Verdict]], str | None]
 
 
+@dataclasses.dataclass
+class _Drafts:
+    """The choice of a line's first sentence so far."""
+
+    faulty: list[tuple[Verdict, list[int]]] = dataclasses.field(default_factory=list)
+    forced: list[int] = dataclasses.field(default_factory=list)  # the best, decoded again
+    accepted: Verdict | None = None  # the first sentence found without fault
+
+    def trace(self) -> tuple[Verdict, ...]:
+        """The first sentences drafted, in order, the one said last."""
+        said = [v for v, _ in self.faulty]
+        if self.accepted is not None and self.accepted not in said:
+            said.append(self.accepted)
+        return tuple(said)
+
+
 @dataclasses.dataclass(frozen=True)
 class Line:
     """A phase's spoken line once checked."""
@@ -123,17 +139,16 @@ class LineWriter:
         first_at, count = 0.0, 0
         released, logits = "", reply.logits  # the text the player has; where it ends
         released_ids: list[int] = []
-        drafted: list[tuple[Verdict, list[int]]] = []  # faulty first sentences, with tokens
-        forced: list[int] = []  # the best faulty draft, once every draft had faults
+        drafts = _Drafts()
         violations: Sequence[Violation] = ()
 
         passes = None if hold else _passer(checker, player_line, choice)
         for attempt in range(1, MAX_REGENERATIONS + (choice.drafts if choice else 0) + 2):
             generation = Generation(
                 self.model.runner, [*start, *released_ids],
-                _pass_params(params, attempt, redraft=bool(drafted), used=len(released_ids)),
-                tokenizer.eos_token_ids, logits_processor=self._speech(banned, forced))
-            choosing = choice is not None and not released and not forced
+                _pass_params(params, attempt, redraft=bool(drafts.faulty), used=len(released_ids)),
+                tokenizer.eos_token_ids, logits_processor=self._speech(banned, drafts.forced))
+            choosing = choice is not None and not released and not drafts.forced
             done = yield from self._generate(
                 generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
                 judge=choice.judge if choice is not None and choosing else None)
@@ -143,17 +158,19 @@ class LineWriter:
                 log.info("turn_cancelled", session=session.id, generated_tokens=count)
                 return None
             if done.draft is not None and done.draft.faults:  # nothing of it went out
-                drafted.append((done.draft, generation.tokens[:done.draft_tokens]))
+                drafts.faulty.append((done.draft, generation.tokens[:done.draft_tokens]))
                 found += checker.check(done.draft.text, player_line)  # reported, as any
                 yield Rewind(len(start))
-                if choice is not None and len(drafted) < choice.drafts:
+                if choice is not None and len(drafts.faulty) < choice.drafts:
                     continue  # drafted again, sampled
                 assert choice is not None
-                forced, instead = self._after_drafts(choice, drafted, known, session)
+                drafts.forced, instead = self._after_drafts(choice, drafts.faulty, known,
+                                                            session)
                 if instead is not None:
                     return Line(instead, StopReason.STOP_SEQUENCE, "", 0.0, count,
                                 list(start), CheckReport(tuple(found), CheckAction.FALLBACK,
-                                                         attempt), _trace(drafted, None))
+                                                         attempt), drafts.trace())
+            drafts.accepted = done.draft or drafts.accepted
             if done.released_tokens:  # a later pass goes on after this pass's sentences
                 released_ids += generation.tokens[:done.released_tokens]
                 released = done.released
@@ -171,9 +188,9 @@ class LineWriter:
             # Going on from the end of what was released needs the logits after it: this
             # pass's, or (if it released nothing) the ones it started from.
             can_go_on = done.next_logits is not None or not done.released_tokens
-            if attempt - len(drafted) <= MAX_REGENERATIONS and more and can_go_on:
+            if attempt - len(drafts.faulty) <= MAX_REGENERATIONS and more and can_go_on:
                 banned += more  # nothing new to ban: it would write the same line again
-                forced = []  # a chosen draft the checker rejects is not forced again
+                drafts.forced = []  # a chosen draft the checker rejects is not forced again
                 yield Rewind(len(start) + len(released_ids))
             else:
                 break
@@ -183,7 +200,7 @@ class LineWriter:
                                                       session))
         return Line(text, done.reason or StopReason.MAX_TOKENS, released, first_at, count,
                     generation.ids, CheckReport(tuple(found), action, attempt),
-                    _trace(drafted, done.draft))
+                    drafts.trace())
 
     def _speech(self, banned: list[str], forced: Sequence[int] = ()) -> LogitsProcessor:
         """Masks what a spoken line may not contain: markup, and ``banned`` words; and
@@ -338,15 +355,6 @@ def _good_part(text: str, judge: Callable[[str], Verdict]) -> str:
         if judge(text[:end]).severe:
             return text[:before]
     return text
-
-
-def _trace(drafted: list[tuple[Verdict, list[int]]], last: Verdict | None
-           ) -> tuple[Verdict, ...]:
-    """The first sentences drafted, in order, the one said last."""
-    said = [v for v, _ in drafted]
-    if last is not None and (not said or last.text != said[-1].text):
-        said.append(last)
-    return tuple(said)
 
 
 def enough_sentences(text: str) -> bool:
