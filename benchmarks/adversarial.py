@@ -111,6 +111,13 @@ async def _one(engine: DialogueEngine, case: dict[str, Any], player: str,
     return result
 
 
+
+@functools.cache
+def _embed() -> Embed:
+    """The default sentence encoder (the reply planner's), loaded once."""
+    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -132,9 +139,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-@functools.cache
-def _embed() -> Embed:
-    """The default sentence encoder (the reply planner's), loaded once."""
-    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed

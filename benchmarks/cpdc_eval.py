@@ -54,6 +54,13 @@ NPC = "npc"
 THREADS = 2
 
 
+
+@functools.cache
+def _embed() -> Embed:
+    """The default sentence encoder (the reply planner's), loaded once."""
+    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="a CPDC task 1 JSON file")
@@ -375,9 +382,3 @@ def _word_f1(a: str, b: str) -> float:
 
 if __name__ == "__main__":
     main()
-
-
-@functools.cache
-def _embed() -> Embed:
-    """The default sentence encoder (the reply planner's), loaded once."""
-    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed

@@ -45,6 +45,12 @@ from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import load_model
 
 
+@functools.cache
+def _embed() -> Embed:
+    """The default sentence encoder (the reply planner's), loaded once."""
+    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quests", type=Path, required=True,
@@ -196,9 +202,3 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
-
-
-@functools.cache
-def _embed() -> Embed:
-    """The default sentence encoder (the reply planner's), loaded once."""
-    return load_default_encoder(Settings.load().cache_dir, progress=lambda _: None).embed
