@@ -148,11 +148,16 @@ def numbers(text: str) -> list[int]:
 
 
 def third_person(text: str, npc: Character) -> str:
-    """The NPC's own name used as if of someone else ("" when it only introduces itself)."""
+    """The NPC's own name used as if of someone else ("" when it only introduces itself:
+    "I'm Maren", "Maren Ashveil, keeper of the inn.")."""
+    seen: set[int] = set()  # where a longer name matched ("Maren" in "Maren Ashveil")
     for name in names_of(npc):
         for match in re.finditer(rf"\b{re.escape(name)}\b", text):
-            if not _INTRODUCED.search(text[:match.start()].rstrip(" ,")):
+            introduced = _INTRODUCED.search(text[:match.start()].rstrip(" ,")) or (
+                match.start() == 0 and text[match.end():].startswith(","))
+            if not introduced and match.start() not in seen:
                 return name
+            seen.add(match.start())
     return ""
 
 

@@ -161,15 +161,15 @@ class LineWriter:
                 drafts.faulty.append((done.draft, generation.tokens[:done.draft_tokens]))
                 found += checker.check(done.draft.text, player_line)  # reported, as any
                 yield Rewind(len(start))
-                if choice is not None and len(drafts.faulty) < choice.drafts:
+                if choice is None or len(drafts.faulty) < choice.drafts:
                     continue  # drafted again, sampled
-                assert choice is not None
                 drafts.forced, instead = self._after_drafts(choice, drafts.faulty, known,
                                                             session)
                 if instead is not None:
                     return Line(instead, StopReason.STOP_SEQUENCE, "", 0.0, count,
                                 list(start), CheckReport(tuple(found), CheckAction.FALLBACK,
                                                          attempt), drafts.trace())
+                continue  # the best draft is decoded again and goes on
             drafts.accepted = done.draft or drafts.accepted
             if done.released_tokens:  # a later pass goes on after this pass's sentences
                 released_ids += generation.tokens[:done.released_tokens]

@@ -18,6 +18,7 @@ def _faults(world: World, text: str, act: Act = Act.ANSWER, **kw: object) -> tup
 def test_a_good_answer_has_no_fault(world: World) -> None:
     assert _faults(world, "Five coppers a night for a room, love.") == ()
     assert _faults(world, "I'm Maren, and a room's five copper a night.") == ()
+    assert _faults(world, "Maren Ashveil, innkeeper. Rooms are five copper a night.") == ()
 
 
 def test_each_fault_is_found(world: World) -> None:
