@@ -6,7 +6,8 @@ The quests are imported with `npc-runtime import knudge` (into a temporary folde
 spec's tree is generated with the default model and verified. Per tree and in total:
 nodes, depth (longest path without revisits from the start), branching (mean options per
 non-end node), checker violations in shipped lines, structural validity, seconds, the
-share of answers in the model's own words (not a fact's text verbatim), and coverage of
+share of answers in the model's own words (not a fact's text, nor the fact in the NPC's
+words that replaces an answer missing its fact), and coverage of
 the facts the gold trees reveal. Coverage matches facts by id: the importer
 keeps KNUDGE's fact ids (as snake_case) for entity and objective facts, so a gold node's
 `support_knowledge` id and our node's `reveals` id name the same fact; only facts whose
@@ -40,6 +41,7 @@ from npc_runtime.errors import NpcRuntimeError
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knudge import import_knudge
 from npc_runtime.lore.loader import load_world
+from npc_runtime.lore.voice import says
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import load_model
@@ -108,8 +110,11 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
                                                      r"garbled) ", p)]
             told = {f for n in tree.nodes.values() for f in n.reveals}
             answers = [n for n in tree.nodes.values() if n.reveals]
-            verbatim = sum(any(n.text == world.facts[f].text for f in n.reveals)
-                           for n in answers)
+            # Not the model's words: the fact's text, or the fact as the NPC says it (its
+            # `says:` or first-person text, what a line that missed its fact is replaced by).
+            speaker = world.characters[tree.npc]
+            verbatim = sum(any(n.text in {world.facts[f].text, says(world.facts[f], speaker)}
+                               for f in n.reveals) for n in answers)
             wanted = {f for f in gold["facts"] if f in world.facts
                       and world.facts[f].available}
             rows.append({

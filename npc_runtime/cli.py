@@ -296,6 +296,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
                                    on_tool_call=_play_the_game, **_options(args))
                 print(f"\n  [{reply.ttft_ms:.0f} ms to first token, {reply.tokens} tokens, "
                       f"{reply.tokens_per_s:.0f} tok/s]", file=sys.stderr)
+                if args.explain:
+                    _explain(reply.plan)
                 for change in reply.quest_changes:
                     print(f"  [quest] {change}", file=sys.stderr)
                 if reply.options:
@@ -490,9 +492,9 @@ def _add_talk(sub: Subparsers) -> None:
                            help="receive the line only after it passed the lore check")
             p.add_argument("--tool-choice", default="", metavar="TOOL",
                            help="make the NPC call TOOL first ('none': only speak)")
-            p.add_argument("--explain", action="store_true",
-                           help="also print the reply's plan: its act (answer, does not "
-                                "know, will not tell, ...), the facts it tells, and why")
+        p.add_argument("--explain", action="store_true",
+                       help="also print each reply's plan: its act (answer, does not know, "
+                            "will not tell, ...), the facts it tells, why, and the drafts")
         p.set_defaults(run=run)
 
 

@@ -91,6 +91,25 @@ def test_say_json_returns_a_streamed_reply_with_timings(server: int) -> None:
     assert reply["tokens_per_s"] > 0 or reply["tokens"] == 1
 
 
+def test_say_explain_prints_the_plan_and_json_carries_it(server: int) -> None:
+    """A fact question: the plan is an answer with the fact, and says why; the JSON has
+    the same plan with its drafts."""
+    line = "How much is a room for the night?"
+    result = subprocess.run([*CLI, "say", "--port", str(server), "--npc", "maren",
+                             "--explain", line],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert "[plan] answer" in result.stderr
+    assert "facts: room_price" in result.stderr
+    assert "[why] the line asks about room_price" in result.stderr
+    result = subprocess.run([*CLI, "say", "--port", str(server), "--npc", "maren", "--json",
+                             line], capture_output=True, text=True, timeout=120, check=True)
+    plan = json.loads(result.stdout)["plan"]
+    assert plan["act"] == "answer"
+    assert plan["facts"] == ["room_price"]
+    assert plan["drafts"]
+    assert "room_price" in plan["matches"]
+
+
 def test_say_to_unknown_npc_is_a_clear_error(server: int) -> None:
     """The CLI prints the server's NOT_FOUND message, no traceback, exit 1."""
     result = subprocess.run([*CLI, "say", "--port", str(server), "--npc", "nobody", "hi"],
