@@ -130,8 +130,8 @@ class Planner:
             return Plan(Act.ANSWER, tuple(tell), why="the caller asked for these facts")
         said = self._embed([line])[0]
         kind, kind_score = self._kind(said)
-        ranked = self._rank(said, known.facts, known.npc)
-        hidden = self._rank(said, untold(world, known), known.npc)
+        ranked = self._rank(said, known.facts, known.npc, world)
+        hidden = self._rank(said, untold(world, known), known.npc, world)
         matches = tuple((f.id, round(s, 3)) for s, f in (ranked[:3] + hidden[:1]))
         plan = functools.partial(Plan, kind=kind, matches=matches)
         best, best_fact = ranked[0] if ranked else (0.0, None)
@@ -174,22 +174,27 @@ class Planner:
         kind = max(scores, key=scores.__getitem__)
         return kind, scores[kind]
 
-    def _rank(self, said: np.ndarray, facts: Sequence[Fact], npc: Character
+    def _rank(self, said: np.ndarray, facts: Sequence[Fact], npc: Character, world: World
               ) -> list[tuple[float, Fact]]:
-        """``facts`` by cosine to the line, best first. A fact is as close as the closer of
-        its text and the NPC's own words for it ("your husband" asks what "my husband"
-        says, more than "Maren's husband")."""
+        """``facts`` by cosine to the line, best first. A fact is as close as the closest
+        of its text, the NPC's own words for it ("your husband" asks what "my husband"
+        says, more than "Maren's husband"), and those words with what its subjects are to
+        the NPC, from the lore's relationships ("Tobin is my spouse.": "are you married?"
+        asks about Tobin)."""
         if not facts:
             return []
-        texts = [(f.text, says(f, npc)) for f in facts]
-        missing = list(dict.fromkeys(t for pair in texts for t in pair
+        related = {r.to: f"{world.entities[r.to].name} is my {r.kind}."
+                   for r in npc.relationships if r.to in world.entities}
+        texts = [(f.text, says(f, npc), " ".join(
+            [says(f, npc), *(related[a] for a in f.about if a in related)]))
+            for f in facts]
+        missing = list(dict.fromkeys(t for forms in texts for t in forms
                                      if t not in self._vectors))
         if missing:
             if len(self._vectors) > 50_000:  # many worlds hot-reloaded: start over
                 self._vectors.clear()
             self._vectors.update(zip(missing, self._embed(missing), strict=True))
-        sims = np.maximum(np.stack([self._vectors[a] for a, _ in texts]) @ said,
-                          np.stack([self._vectors[b] for _, b in texts]) @ said)
+        sims = np.max([np.stack([self._vectors[forms[i]] for forms in texts]) @ said
+                       for i in range(3)], axis=0)
         order = sorted(range(len(facts)), key=lambda i: -float(sims[i]))
         return [(float(sims[i]), facts[i]) for i in order]
-

@@ -19,6 +19,8 @@ def planner(embed: Embed) -> Planner:
     ("What do I owe you for a bed tonight?", "room_price"),
     ("Is the tower always this quiet?", "silent_bell"),
     ("What's cooking tonight, and is it dear?", "eel_stew_price"),
+    ("Are you married?", "tobin_lost"),  # Tobin is Maren's spouse in the lore
+    ("Where is your husband these days?", "tobin_lost"),
 ])
 def test_a_paraphrased_question_is_answered_with_the_fact_it_asks_about(
         planner: Planner, world: World, line: str, fact: str) -> None:
