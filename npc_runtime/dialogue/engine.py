@@ -156,8 +156,9 @@ class DialogueEngine:
 
     def warm(self) -> int:
         """
-        Prefill every NPC's opening prefix (no quest started) and learn its tools'
-        examples; returns how many NPCs.
+        Prefill every NPC's opening prefix (no quest started), learn its tools' examples
+        and let the planner read its facts (their vectors are kept: the first turn then
+        embeds only the player's line); returns how many NPCs.
         """
         world = self.world
         speakers = [c.id for c in world.characters.values() if c.knows or c.tools]
@@ -165,6 +166,7 @@ class DialogueEngine:
             point = self._points.get(world, npc, WorldState())
             self.kv.shared_prefix(self.model.runner, point.card_ids)
             learn(point.known.tools)
+            self._planner.plan(world, point.known, "Hello.")
         return len(speakers)
 
     def close_session(self, session_id: str, owner: str | None = None) -> None:
