@@ -188,7 +188,7 @@ async def say(channel: grpc.aio.Channel, line: Line, player_id: str) -> Reply:
 
 
 def _line_done(reply: Reply, done: pb.LineDone, ms: float) -> None:
-    """Fold line_done into ``reply``: text, check, outcomes, timings."""
+    """Fold line_done into ``reply``: text, check, outcomes, plan, timings."""
     reply.text, reply.total_ms = done.text, ms
     if reply.ttft_ms is None:
         reply.ttft_ms = ms
@@ -200,6 +200,11 @@ def _line_done(reply: Reply, done: pb.LineDone, ms: float) -> None:
         "TOOL_CALL_STATUS_").lower() for o in done.tool_calls}
     for call in reply.tool_calls:
         call["status"] = status.get(call["id"], "")
+    if "plan" in done.DESCRIPTOR.fields_by_name and done.HasField("plan"):  # older servers
+        plan = done.plan  # have none
+        reply.plan = {"act": plan.act, "facts": list(plan.facts), "why": plan.why,
+                      "line_kind": plan.line_kind,
+                      "drafts": [[d.text, list(d.faults)] for d in plan.drafts]}
     t = done.timings
     reply.server_timings = {"ttft_ms": round(t.ttft_ms, 1), "total_ms": round(t.total_ms, 1),
                             "prompt_tokens": t.prompt_tokens,
@@ -225,7 +230,7 @@ class Record:
                 "check": self.reply.check, "ttft_ms": _rounded(self.reply.ttft_ms),
                 "total_ms": _rounded(self.reply.total_ms),
                 "server_timings": self.reply.server_timings, "error": self.reply.error,
-                "deltas": self.reply.deltas, **self.verdict}
+                "deltas": self.reply.deltas, "plan": self.reply.plan, **self.verdict}
 
 
 async def evaluate(files: list[Path], model_dir: Path, *, device: str = DEVICE,
@@ -368,6 +373,9 @@ def print_record(record: Record) -> None:
     print(f"   -> {r.error or r.text!r}" + (f"  [calls: {calls}]" if calls else "")
           + f"  ({r.check.get('action', '')}, ttft {_cell(_rounded(r.ttft_ms))} ms)",
           file=sys.stderr)
+    if r.plan:
+        print(f"   plan: {r.plan['act']} {r.plan['facts'] or ''} ({r.plan['why']}); "
+              f"{len(r.plan['drafts'])} draft(s)", file=sys.stderr)
     for fact, a in v["evidence"].get("facts", {}).items():
         print(f"   fact {fact}: {'answered' if a['answered'] else 'not answered'}, "
               f"share {a['share']} matched {a['matched']} numbers missing "

@@ -149,6 +149,7 @@ class Reply:
     ttft_ms: float | None = None  # to the first token with text (or line_done)
     total_ms: float | None = None  # to line_done
     error: str | None = None  # the gRPC status, when the turn failed
+    plan: dict[str, Any] = dataclasses.field(default_factory=dict)  # line_done.plan, if sent
 
     @property
     def streamed(self) -> str:
