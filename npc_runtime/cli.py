@@ -67,12 +67,9 @@ def _encoder_dir(settings: Settings, *, force: bool = False) -> Path:
     """The sentence encoder: --encoder as given, else the default one, built on first use."""
     if settings.encoder_dir is not None:
         return settings.encoder_dir
-    from npc_runtime.model.encoder_build import build_encoder, encoder_dir_for, encoder_source
+    from npc_runtime.model.encoder_build import ensure_default_encoder
 
-    source = encoder_source()
-    out = encoder_dir_for(settings.cache_dir, source)
-    build_encoder(source, out, force=force, progress=_progress)
-    return out
+    return ensure_default_encoder(settings.cache_dir, force=force, progress=_progress)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

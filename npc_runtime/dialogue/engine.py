@@ -362,7 +362,7 @@ class DialogueEngine:
         """What the reply to ``line`` should do (see ``plan.py``)."""
         world = self.world
         point = self._points.get(world, session.npc_id,
-                            self.store.state(world.name, session.player_id))
+                                 self.store.state(world.name, session.player_id))
         plan = self._planner.plan(world, point.known, line, tell)
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)
@@ -395,12 +395,13 @@ class DialogueEngine:
         """
         model, world, tokenizer = self.model, self.world, self.model.tokenizer
         point = self._points.get(world, session.npc_id,
-                            self.store.state(world.name, session.player_id))
+                                 self.store.state(world.name, session.player_id))
         known, shared, checker = point.known, point.card_ids, point.checker
+        plan_note = note(plan, known.npc)
         prompt = fit_prompt(
-            self.model.tokenizer, session.history,
+            tokenizer, session.history,
             lambda history: build_messages(point.card, session.player_name, [*history, *pending],
-                                           note(plan, known.npc), point.examples),
+                                           plan_note, point.examples),
             self.turn_tokens - params.max_new_tokens - RESERVE_SLACK)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         # Our decode batch row: the prompt, the reply, and the action tag and call arguments.
@@ -443,8 +444,8 @@ class DialogueEngine:
         said = yield from self._writer.checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
             player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
-            choice=Choice(self._judge(session, point, plan, pending), self.settings.candidates,
-                          functools.partial(stand_in, plan, known.npc))
+            choice=Choice(self._judge(session, point, plan, plan_note, pending),
+                          self.settings.candidates, functools.partial(stand_in, plan, known.npc))
             if self._drafting() else None)
         if said is None:
             return
@@ -472,14 +473,14 @@ class DialogueEngine:
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
                             revealed, (*chosen, *changes), self.options(session), plan)
 
-    def _judge(self, session: Session, point: StoryPoint, plan: Plan,
+    def _judge(self, session: Session, point: StoryPoint, plan: Plan, plan_note: str,
                pending: list[Message]) -> Callable[[str], Verdict]:
         """What finds the faults of a draft of this reply (``score.py``)."""
         recent = [text for role, text in session.history[-RECENT_LINES * 2:]
                   if role == "assistant"]
         heard = " ".join(text for _, text in [*session.history, *pending])
-        return judge(plan, point.known, point.checker, note=note(plan, point.known.npc),
-                     recent=recent, player_line=pending[0][1], context=f"{point.card} {heard}")
+        return judge(plan, point.known, point.checker, note=plan_note, recent=recent,
+                     player_line=pending[0][1], context=f"{point.card} {heard}")
 
     def _drafting(self) -> bool:
         """Whether lines are drafted again when faulty: with candidates, and only while at

@@ -2,10 +2,10 @@
 The reply plan: what the NPC's next line should do, decided before any token is generated.
 
 A 135M model asked to "stay in character" with its whole card in view mostly drifts (it
-answered 14 % of plain fact questions on our benchmark). It does follow a short note right
-before the player's line (DESIGN.md section 4), so the runtime decides the content and the
-model only phrases it. The plan is made from the NPC's gated knowledge and the player's
-line, with a sentence encoder (no language model):
+answered 14 % of plain fact questions on our benchmark). It does follow a short note next
+to the player's line (DESIGN.md section 4; ``realise.py``), so the runtime decides the
+content and the model only phrases it. The plan is made from the NPC's gated knowledge and
+the player's line, with a sentence encoder (no language model):
 
 - the facts the NPC may tell, ranked by meaning against the line (a paraphrase such as
   "what do I owe you for a bed?" finds a room's price without sharing a word with it);
@@ -44,13 +44,13 @@ ASKS_ABOUT = 0.35
 # out from the rest ("what does the letter say?" to the courier who carries it).
 MAY_ASK_ABOUT = 0.28
 STANDS_OUT = 0.08
-ALSO_TELL = 0.06
+ALSO_TELL = 0.06  # a second fact goes too when it scores within this of the first
 # A question reads as small talk only when its kind's examples beat every fact by this much
 # ("What do I owe you for a bed tonight?" is near "Good night." and nearer a room's price).
 QUESTION_MARGIN = 0.1
 # A line goes unanswered for a fact the NPC may not tell only when that fact is nearer than
 # any it may tell by this much: refusing a fair question costs more than a near miss.
-UNTOLD_MARGIN = 0.05  # a second fact goes too when it scores within this of the first
+UNTOLD_MARGIN = 0.05
 KIND_NEIGHBOURS = 3  # example lines per kind whose mean similarity scores the kind
 SOCIAL = {"greeting", "farewell", "thanks"}
 IDENTITY = "@identity"

@@ -39,7 +39,7 @@ _KIND_NOTES = {  # small talk, by what kind of line it answers
 
 
 def note(plan: Plan, npc: Character) -> str:
-    """The note before the player's line that tells the model what this reply does."""
+    """The note after the player's line that tells the model what this reply does."""
     if plan.act is Act.ANSWER or (plan.act is Act.ACT and plan.facts):
         return f"{_NOTES[Act.ANSWER]} {' '.join(says(f, npc) for f in plan.facts)}"
     if plan.act is Act.SMALL_TALK and plan.kind in _KIND_NOTES:

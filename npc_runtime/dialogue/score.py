@@ -18,10 +18,9 @@ drafts is the better line, by faults a reader can check, each found by a plain r
 
 A draft without faults is said at once; otherwise the next draft is tried. When every
 draft has faults (``stand_in``): an answer none of whose drafts states the fact says the
-fact as the NPC puts it (its ``says:``) rather than a wrong line; a best draft with a
-severe fault (all but the ``MILD`` ones) gives way to an authored
-line; else the best draft is said. A later sentence with a severe fault ends the line
-before it.
+fact as the NPC puts it (its ``says:``) rather than a wrong line; when every draft has a
+severe fault (all but the ``MILD`` ones) an authored line is said; else the best draft.
+A later sentence with a severe fault ends the line before it.
 """
 
 from __future__ import annotations

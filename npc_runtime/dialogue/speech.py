@@ -12,8 +12,9 @@ one of the character's authored fallback lines. No violating line is ever return
 
 With drafts (``serve --candidates N``), the line's first sentence must also be one the
 reply's scorer (``score.py``) finds no fault with before it goes out: else it is drafted
-again, sampled, up to N times, and the draft with the fewest faults is said (its tokens
-decoded again). A good first draft streams at once, so drafts cost time only when needed.
+again, sampled, up to N times; then ``score.stand_in`` says what goes out (an authored
+line, or the best draft, its tokens decoded again). A good first draft streams at once, so
+drafts cost time only when needed.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class LineWriter:
             choosing = choice is not None and not released and not drafts.forced
             done = yield from self._generate(
                 generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
-                judge=choice.judge if choice is not None and choosing else None)
+                judge=choice.judge if choice and choosing else None)
             first_at = first_at or done.released_at
             count += len(generation.tokens)
             if done.reason is StopReason.CANCELLED:  # its KV is not put back: freed now
@@ -341,8 +342,9 @@ def _passer(checker: LineChecker, player_line: str, choice: Choice | None
     """Whether the line up to a sentence's end may go out: it passes the checker, and
     (with a choice) brings no severe fault."""
     def passes(text: str) -> bool:
-        return not checker.check(text, player_line) and not (
-            choice is not None and choice.judge(text).severe)
+        if choice is not None:  # the judge's faults hold the checker's violations too
+            return not choice.judge(text).severe
+        return not checker.check(text, player_line)
     return passes
 
 

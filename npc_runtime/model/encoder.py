@@ -36,7 +36,7 @@ import structlog
 from tokenizers import Tokenizer
 
 from npc_runtime.errors import ModelCorruptError, ModelNotFoundError
-from npc_runtime.model.manifest import MANIFEST_NAME, FileRecord, sha256_of
+from npc_runtime.model.manifest import MANIFEST_NAME, FileRecord, check_file
 
 log = structlog.get_logger(__name__)
 
@@ -98,17 +98,8 @@ class EncoderManifest:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ModelCorruptError(f"{path} is malformed ({exc}); {REBUILD_HINT}") from exc
         for name, record in manifest.files.items():
-            _check_file(folder / name, record, check_hashes=check_hashes)
+            check_file(folder / name, record, REBUILD_HINT, check_hash=check_hashes)
         return manifest
-
-
-def _check_file(file: Path, record: FileRecord, *, check_hashes: bool) -> None:
-    size = file.stat().st_size if file.is_file() else -1
-    if size != record.bytes:
-        state = "is missing" if size < 0 else f"has {size} bytes, expected {record.bytes}"
-        raise ModelCorruptError(f"{file} {state}; {REBUILD_HINT}")
-    if check_hashes and sha256_of(file) != record.sha256:
-        raise ModelCorruptError(f"{file} is corrupt (hash mismatch); {REBUILD_HINT}")
 
 
 class SentenceEncoder:

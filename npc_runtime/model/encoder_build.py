@@ -86,11 +86,13 @@ def encoder_dir_for(cache_dir: Path, source: ModelSource) -> Path:
     return cache_dir / "models" / f"{source.name}-{source.fingerprint()[:12]}"
 
 
-def ensure_default_encoder(cache_dir: Path, *, progress: Progress = print) -> Path:
-    """The default encoder's folder in ``cache_dir``, built first if it is not there yet."""
+def ensure_default_encoder(cache_dir: Path, *, force: bool = False,
+                           progress: Progress = print) -> Path:
+    """The default encoder's folder in ``cache_dir``, built first if it is not there yet
+    (or anew, with ``force``)."""
     source = encoder_source()
     out = encoder_dir_for(cache_dir, source)
-    build_encoder(source, out, progress=progress)
+    build_encoder(source, out, force=force, progress=progress)
     return out
 
 

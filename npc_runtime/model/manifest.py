@@ -80,12 +80,23 @@ class Manifest:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ModelCorruptError(f"{path} is malformed ({exc}); {REBUILD_HINT}") from exc
         for name, record in manifest.files.items():
-            file = model_dir / name
-            size = file.stat().st_size if file.is_file() else -1
-            if size != record.bytes:
-                state = "is missing" if size < 0 else f"has {size} bytes, expected {record.bytes}"
-                raise ModelCorruptError(f"{file} {state}; {REBUILD_HINT}")
+            check_file(model_dir / name, record, REBUILD_HINT)
         return manifest
+
+
+def check_file(file: Path, record: FileRecord, hint: str, *, check_hash: bool = False
+               ) -> None:
+    """
+    Raises:
+        ModelCorruptError: ``file`` is missing, has another size than ``record`` or (with
+            ``check_hash``) other content; the message ends with ``hint``.
+    """
+    size = file.stat().st_size if file.is_file() else -1
+    if size != record.bytes:
+        state = "is missing" if size < 0 else f"has {size} bytes, expected {record.bytes}"
+        raise ModelCorruptError(f"{file} {state}; {hint}")
+    if check_hash and sha256_of(file) != record.sha256:
+        raise ModelCorruptError(f"{file} is corrupt (hash mismatch); {hint}")
 
 
 def file_record(path: Path) -> FileRecord:
@@ -110,7 +121,4 @@ def verify_hashes(model_dir: Path, manifest: Manifest) -> None:
         ModelCorruptError: A file's content differs from what was built.
     """
     for name, record in manifest.files.items():
-        if sha256_of(model_dir / name) != record.sha256:
-            raise ModelCorruptError(
-                f"{model_dir / name} is corrupt (hash mismatch); {REBUILD_HINT}"
-            )
+        check_file(model_dir / name, record, REBUILD_HINT, check_hash=True)
