@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import structlog
 
@@ -44,7 +44,7 @@ from npc_runtime.dialogue.events import (
 )
 from npc_runtime.dialogue.plan import Act, Embed, Plan, Planner
 from npc_runtime.dialogue.prompt import build_messages, fit_prompt
-from npc_runtime.dialogue.realise import note
+from npc_runtime.dialogue.realise import gist, note
 from npc_runtime.dialogue.scheduler import (
     DONE,
     Release,
@@ -53,13 +53,13 @@ from npc_runtime.dialogue.scheduler import (
     TurnScheduler,
     TurnSteps,
 )
-from npc_runtime.dialogue.score import Verdict, judge, stand_in
+from npc_runtime.dialogue.score import judge, stand_in
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import Choice, LineWriter
 from npc_runtime.dialogue.story import StoryPoint, StoryPoints
 from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
-from npc_runtime.lore.model import Fact, Tool, World, WorldState
+from npc_runtime.lore.model import Character, Fact, Tool, World, WorldState
 from npc_runtime.model.generate import SamplingParams
 from npc_runtime.model.kv_pool import KVPool
 from npc_runtime.model.loader import LoadedModel
@@ -397,7 +397,7 @@ class DialogueEngine:
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
         known, shared, checker = point.known, point.card_ids, point.checker
-        plan_note = note(plan, known.npc)
+        plan_note, plan_gist = _told(plan, known.npc, session)
         prompt = fit_prompt(
             tokenizer, session.history,
             lambda history: build_messages(point.card, session.player_name, [*history, *pending],
@@ -444,9 +444,8 @@ class DialogueEngine:
         said = yield from self._writer.checked_line(
             session, known, checker, reply, start=[*prompt, *reply.ids],
             player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
-            choice=Choice(self._judge(session, point, plan, plan_note, pending),
-                          self.settings.candidates, functools.partial(stand_in, plan, known.npc))
-            if self._drafting() else None)
+            choice=self._choice(session, point, plan, (plan_note, plan_gist), pending),
+            written="" if plan.facts else plan_gist)
         if said is None:
             return
         plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))
@@ -473,14 +472,18 @@ class DialogueEngine:
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
                             revealed, (*chosen, *changes), self.options(session), plan)
 
-    def _judge(self, session: Session, point: StoryPoint, plan: Plan, plan_note: str,
-               pending: list[Message]) -> Callable[[str], Verdict]:
-        """What finds the faults of a draft of this reply (``score.py``)."""
-        recent = [text for role, text in session.history[-RECENT_LINES * 2:]
-                  if role == "assistant"]
+    def _choice(self, session: Session, point: StoryPoint, plan: Plan, told: tuple[str, str],
+                pending: list[Message]) -> Choice | None:
+        """How the line's first sentence is chosen (``score.py``); None when drafting is
+        off. ``told``: the reply's note and gist."""
+        if not self._drafting():
+            return None
+        note_text, gist_text = told
         heard = " ".join(text for _, text in [*session.history, *pending])
-        return judge(plan, point.known, point.checker, note=plan_note, recent=recent,
-                     player_line=pending[0][1], context=f"{point.card} {heard}")
+        find = judge(plan, point.known, point.checker, note=note_text, gist=gist_text,
+                     recent=_recent(session), player_line=pending[0][1],
+                     context=f"{point.card} {heard}")
+        return Choice(find, self.settings.candidates, functools.partial(stand_in, gist_text))
 
     def _drafting(self) -> bool:
         """Whether lines are drafted again when faulty: with candidates, and only while at
@@ -587,3 +590,12 @@ def _neutralise(text: str) -> str:
     return text.replace("<|", "< |")
 
 
+def _told(plan: Plan, npc: Character, session: Session) -> tuple[str, str]:
+    """The reply's note to the model and its gist (``realise.py``)."""
+    line = gist(plan, npc, _recent(session))
+    return note(plan, npc, line), line
+
+
+def _recent(session: Session) -> list[str]:
+    """The NPC's last lines in ``session``: a draft may not repeat them."""
+    return [text for role, text in session.history[-RECENT_LINES * 2:] if role == "assistant"]

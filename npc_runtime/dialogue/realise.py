@@ -3,11 +3,24 @@ Realisation: how a reply plan reaches the model, and the NPC's voice examples.
 
 The model phrases the plan; it sees it as one short note right after the player's line,
 the place a small model follows best (see ``prompt.build_messages``), written as
-instructions to the character. A fact goes in the note the way the NPC would put it
-(``lore.voice.says``): its authored ``says:``, else its text in the first person.
+instructions to the character. Most replies have a gist, a line the reply must include:
+a fact the way the NPC would put it (``lore.voice.says``: its authored ``says:``, else its
+text in the first person), or for a reply that tells nothing, a line of the NPC's own
+(its ``fallback_lines`` when it does not know, its ``sample_lines`` as a greeting), else a
+stock line (``stock_lines.yaml``). Told "what you say next must include this: ...", the
+135M model kept to it; told only what to do ("greet them in a few words, in character")
+it mostly repeated the order or drifted out of the world ("Greet them in a few words, as
+they are here to help."; "I'm the king of this land, I'll be your guide."). A plain
+remark gets no gist: the model answers it freely.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from importlib import resources
+
+import yaml
 
 from npc_runtime.dialogue.plan import Act, Plan
 from npc_runtime.lore.model import Character, World
@@ -38,15 +51,39 @@ _KIND_NOTES = {  # small talk, by what kind of line it answers
 # leaving." came back as the NPC's line).
 
 
-def note(plan: Plan, npc: Character) -> str:
-    """The note after the player's line that tells the model what this reply does."""
-    if plan.act is Act.ANSWER or (plan.act is Act.ACT and plan.facts):
-        return f"{_NOTES[Act.ANSWER]} {' '.join(says(f, npc) for f in plan.facts)}"
+def note(plan: Plan, npc: Character, gist: str = "") -> str:
+    """The note after the player's line that tells the model what this reply does: the
+    reply's ``gist`` when it has one (see ``gist``), else what to do."""
+    if gist:
+        return f"{_NOTES[Act.ANSWER]} {gist}"
     if plan.act is Act.SMALL_TALK and plan.kind in _KIND_NOTES:
         return _KIND_NOTES[plan.kind]
     if plan.act is Act.DOES_NOT_KNOW and plan.kind == "meta":
         return _KIND_NOTES["meta"]
     return _NOTES.get(plan.act, "")
+
+
+def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> str:
+    """
+    The line this reply must include ("": none, the model speaks freely): the planned
+    facts as the NPC says them; else, for a reply that tells nothing, one of the NPC's own
+    lines for it, else a stock line; of those, the first the NPC did not say among its
+    ``recent`` lines (a second greeting is not the first one again).
+    """
+    if plan.facts and plan.act in (Act.ANSWER, Act.ACT):
+        return " ".join(says(f, npc) for f in plan.facts)
+    key = plan.kind if plan.act is Act.SMALL_TALK or plan.kind == "meta" else plan.act.value
+    own = {"does_not_know": npc.fallback_lines,
+           "greeting": npc.persona.sample_lines}.get(key, ())
+    lines = [*own, *_stock_lines().get(key, ())]
+    said = {line.strip().lower() for line in recent}
+    return next((line for line in lines if line.lower() not in said), lines[0] if lines else "")
+
+
+@functools.cache
+def _stock_lines() -> dict[str, tuple[str, ...]]:
+    text = resources.files("npc_runtime.dialogue").joinpath("stock_lines.yaml").read_text()
+    return {kind: tuple(lines) for kind, lines in yaml.safe_load(text).items()}
 
 
 def voice_examples(world: World, npc: Character) -> list[tuple[str, str]]:

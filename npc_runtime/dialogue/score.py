@@ -4,8 +4,9 @@ Choosing among drafts: what makes the opening of a line one the NPC may say.
 The checker (constraints/) decides what a line must never say. This decides which of a few
 drafts is the better line, by faults a reader can check, each found by a plain rule:
 
-- ``misses the plan``: an answer that does not state the planned fact (all its numbers and
-  some of its words: "two coppers" for "two copper pieces" counts);
+- ``misses the plan``: a reply that does not state its gist (``realise.gist``: the planned
+  fact, all its numbers and some of its words, "two coppers" for "two copper pieces"
+  counts; or the line it was given for a greeting, a refusal, ...);
 - ``talks about the game``: "player", "game", "character", "user", "assistant": the words of
   the runtime's own notes, never of a person in a world;
 - ``sounds like an assistant``: "here to help", "how can I assist": a chatbot's register
@@ -17,9 +18,10 @@ drafts is the better line, by faults a reader can check, each found by a plain r
 - ``unfinished``: a line that stops at ":" or "," or is a single word.
 
 A draft without faults is said at once; otherwise the next draft is tried. When every
-draft has faults (``stand_in``): an answer none of whose drafts states the fact says the
-fact as the NPC puts it (its ``says:``) rather than a wrong line; when every draft has a
-severe fault (all but the ``MILD`` ones) an authored line is said; else the best draft.
+draft has faults (``stand_in``): a reply none of whose drafts states its gist says the
+gist (a fact as the NPC puts it, its ``says:``) rather than a wrong line; when every draft
+has a severe fault (all but the ``MILD`` ones) an authored line is said; else the best
+draft.
 A later sentence with a severe fault ends the line before it.
 """
 
@@ -31,11 +33,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from npc_runtime.constraints.checker import LineChecker
-from npc_runtime.dialogue.plan import Act, Plan
+from npc_runtime.dialogue.plan import Plan
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import STOPWORDS
 from npc_runtime.lore.model import Character
-from npc_runtime.lore.voice import names_of, says
+from npc_runtime.lore.voice import names_of
 
 _META = re.compile(r"\b(players?|games?|gamers?|characters?|users?|assistants?|narrator|"
                    r"role-?play|npc)\b", re.IGNORECASE)
@@ -69,7 +71,7 @@ class Verdict:
         return tuple(f for f in self.faults if not f.startswith(MILD))
 
 
-def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str,
+def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str, gist: str,
           recent: Sequence[str], player_line: str, context: str) -> Callable[[str], Verdict]:
     """The faults of a draft of this reply, the checker's violations included ("checker:
     kind"); numbers are known when ``context`` (card, conversation) or a fact the NPC may
@@ -78,7 +80,7 @@ def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str,
     known_numbers = set(numbers(f"{context} {told}"))
 
     def find(text: str) -> Verdict:
-        verdict = faults(text, plan, known.npc, note=note, recent=recent,
+        verdict = faults(text, plan, known.npc, note=note, gist=gist, recent=recent,
                          known_numbers=known_numbers)
         broken = tuple(f"checker: {v.kind}" for v in checker.check(text, player_line))
         return dataclasses.replace(verdict, faults=verdict.faults + broken)
@@ -86,16 +88,14 @@ def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str,
     return find
 
 
-def stand_in(plan: Plan, npc: Character, drafts: Sequence[Verdict]) -> str | None:
-    """What to say when every draft has faults: the facts of an answer no draft stated,
-    as the NPC puts them; "" (an authored fallback line) when even the best draft has a
-    severe fault; None: say the best draft."""
-    if plan.act is Act.ANSWER and plan.facts and all("misses the plan" in d.faults
-                                                     for d in drafts):
-        return " ".join(says(f, npc) for f in plan.facts)
+def stand_in(gist: str, drafts: Sequence[Verdict]) -> str | None:
+    """What to say when every draft has faults: the reply's gist when no draft stated it
+    or every draft has a severe fault; "" (an authored fallback line) when there is no
+    gist and even the best draft has a severe fault; None: say the best draft."""
+    if gist and all("misses the plan" in d.faults or d.severe for d in drafts):
+        return gist
     if all(d.severe for d in drafts):
-        return npc.persona.sample_lines[0] if (plan.act is Act.GREETING
-                                               and npc.persona.sample_lines) else ""
+        return ""
     return None
 
 
@@ -105,18 +105,18 @@ def best(drafts: Sequence[Verdict]) -> int:
                                                   len(drafts[i].faults), i))
 
 
-def faults(text: str, plan: Plan, npc: Character, *, note: str, recent: Sequence[str] = (),
-           known_numbers: Iterable[int] = ()) -> Verdict:
-    """What is wrong with ``text`` as the NPC's line for ``plan`` (see the module doc)."""
+def faults(text: str, plan: Plan, npc: Character, *, note: str, gist: str = "",
+           recent: Sequence[str] = (), known_numbers: Iterable[int] = ()) -> Verdict:
+    """What is wrong with ``text`` as the NPC's line for ``plan`` with this ``gist`` (see
+    the module doc)."""
     found = []
-    if plan.act is Act.ANSWER and plan.facts and not any(
-            states(text, says(f, npc)) or states(text, f.text) for f in plan.facts):
+    if gist and not (states(text, gist) or any(states(text, f.text) for f in plan.facts)):
         found.append("misses the plan")
     if _ASSISTANT.search(text):
         found.append("sounds like an assistant")
     if match := _META.search(text):
         found.append(f"talks about the game ({match.group(0)!r})")
-    instruction = note.split(":", 1)[0] if plan.act is Act.ANSWER else note
+    instruction = note.split(":", 1)[0] if gist else note
     if _shares_run(text, instruction, ECHO_WORDS):
         found.append("repeats its instructions")
     if named := third_person(text, npc):

@@ -126,15 +126,20 @@ class LineWriter:
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
                      params: SamplingParams, hold: bool, cancelled: threading.Event,
-                     choice: Choice | None = None) -> Generator[object, object, Line | None]:
+                     choice: Choice | None = None, written: str = ""
+                     ) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
         offending words banned, then repair, then an authored fallback line. With a
         ``choice``, a faulty first sentence is drafted again (see the module doc) and a
-        later sentence with a severe fault ends the line before it.
+        later sentence with a severe fault ends the line before it. A ``written`` line
+        (a reply that tells no fact: its gist, ``realise.gist``) is said as written,
+        without the model, if it passes the checker.
         """
-        tokenizer = self.model.tokenizer
+        if written:
+            return self._as_written(written, checker, player_line, known, session,
+                                    start=start)
         found: list[Violation] = []
         banned: list[str] = []
         first_at, count = 0.0, 0
@@ -148,7 +153,8 @@ class LineWriter:
             generation = Generation(
                 self.model.runner, [*start, *released_ids],
                 _pass_params(params, attempt, redraft=bool(drafts.faulty), used=len(released_ids)),
-                tokenizer.eos_token_ids, logits_processor=self._speech(banned, drafts.forced))
+                self.model.tokenizer.eos_token_ids,
+                logits_processor=self._speech(banned, drafts.forced))
             choosing = choice is not None and not released and not drafts.forced
             done = yield from self._generate(
                 generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
@@ -316,6 +322,17 @@ class LineWriter:
         if instead is None:
             return drafted[best(verdicts)][1], None
         return [], instead or LineWriter._fallback(known, session)
+
+    @staticmethod
+    def _as_written(text: str, checker: LineChecker, player_line: str, known: KnowledgeView,
+                    session: Session, *, start: list[int]) -> Line:
+        """``text`` said as written if it passes the checker, else an authored fallback."""
+        found = checker.check(text, player_line)
+        if found:
+            text = LineWriter._fallback(known, session)
+        return Line(text, StopReason.STOP_SEQUENCE, "", 0.0, 0, list(start),
+                    CheckReport(tuple(found), CheckAction.FALLBACK if found
+                                else CheckAction.PASSED, 1))
 
     @staticmethod
     def _fallback(known: KnowledgeView, session: Session) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from npc_runtime.dialogue.plan import Act, Plan, identity_fact
-from npc_runtime.dialogue.realise import note, voice_examples
+from npc_runtime.dialogue.realise import gist, note, voice_examples
 from npc_runtime.lore.model import Fact, World
 from npc_runtime.lore.voice import first_person, says
 
@@ -32,7 +32,7 @@ def test_an_authored_says_wins(world: World) -> None:
 def test_an_answer_note_carries_the_facts_as_the_npc_would_say_them(world: World) -> None:
     maren = world.characters["maren"]
     plan = Plan(Act.ANSWER, (world.facts["tobin_lost"], identity_fact(maren, world)))
-    text = note(plan, maren)
+    text = note(plan, maren, gist(plan, maren))
     assert text.startswith("What you say next must include this:")
     assert "My husband Tobin" in text
     assert "My name is Maren Ashveil" in text
@@ -57,3 +57,20 @@ def test_voice_examples_come_from_the_writer_or_the_sample_lines(world: World) -
     authored = dataclasses.replace(maren, persona=dataclasses.replace(
         maren.persona, examples=(("Room?", "Five coppers, love."),)))
     assert voice_examples(world, authored) == [("Room?", "Five coppers, love.")]
+
+
+def test_a_reply_that_tells_nothing_gets_a_line_of_the_npc_s_own_else_a_stock_one(
+        world: World) -> None:
+    """Lore lines first (fallback lines when it does not know, sample lines as a
+    greeting), then stock lines; not one the NPC just said; a plain remark gets none."""
+    maren = world.characters["maren"]
+    unknown = Plan(Act.DOES_NOT_KNOW, kind="question")
+    assert gist(unknown, maren) == maren.fallback_lines[0]
+    assert gist(unknown, maren, recent=[maren.fallback_lines[0]]) == maren.fallback_lines[1]
+    assert gist(Plan(Act.GREETING, kind="greeting"), maren) == maren.persona.sample_lines[0]
+    farewell = gist(Plan(Act.FAREWELL, kind="farewell"), maren)
+    assert farewell and gist(Plan(Act.FAREWELL), maren, recent=[farewell]) != farewell
+    assert gist(Plan(Act.SMALL_TALK, kind="rude"), maren)
+    assert gist(Plan(Act.DOES_NOT_KNOW, kind="meta"), maren) != maren.fallback_lines[0]
+    assert gist(Plan(Act.SMALL_TALK, kind="remark"), maren) == ""
+    assert note(Plan(Act.FAREWELL), maren, farewell).endswith(farewell)

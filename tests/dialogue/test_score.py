@@ -11,8 +11,9 @@ NOTE = "What you say next must include this: A room costs five copper pieces a n
 
 def _faults(world: World, text: str, act: Act = Act.ANSWER, **kw: object) -> tuple[str, ...]:
     plan = Plan(act, (world.facts["room_price"],) if act is Act.ANSWER else ())
+    gist = world.facts["room_price"].text if act is Act.ANSWER else ""
     return faults(text, plan, world.characters["maren"], note=kw.pop("note", NOTE),
-                  **kw).faults  # type: ignore[arg-type]
+                  gist=kw.pop("gist", gist), **kw).faults  # type: ignore[arg-type]
 
 
 def test_a_good_answer_has_no_fault(world: World) -> None:
@@ -36,6 +37,10 @@ def test_each_fault_is_found(world: World) -> None:
         world, "I'm here to help you with that.", Act.SMALL_TALK, note="")
     assert "unfinished" in _faults(world, "Five coppers a night, and:")
     assert "unfinished" in _faults(world, "Greetings,", Act.GREETING)
+    assert "misses the plan" in _faults(world, "I'm ready to help.", Act.FAREWELL,
+                                        gist="Safe travels.")
+    assert "misses the plan" not in _faults(world, "Safe travels, love.", Act.FAREWELL,
+                                            gist="Safe travels.")
     assert "unknown number (40)" in _faults(
         world, "A room is five coppers a night, or 40 a week.", known_numbers={5})
 
@@ -50,17 +55,17 @@ def test_a_fact_is_stated_by_its_numbers_and_words() -> None:
 
 
 def test_when_every_draft_has_faults_the_stand_in_follows_the_rule(world: World) -> None:
-    """An answer no draft stated: the fact as the NPC says it; severe faults everywhere:
-    an authored line (a greeting: the first sample line); else the best draft."""
-    maren = world.characters["maren"]
-    answer = Plan(Act.ANSWER, (world.facts["tobin_lost"],))
+    """No draft stated the gist, or every draft has a severe fault: the gist (a fact as the
+    NPC says it, a greeting...); severe faults and no gist: an authored line ("");
+    else the best draft (None)."""
+    gist = "My husband Tobin was lost at sea with the herring fleet."
     missed = [Verdict("Welcome, love.", ("misses the plan",)),
               Verdict("The player is here.", ("misses the plan", "talks about the game"))]
-    assert stand_in(answer, maren, missed) == (
-        "My husband Tobin was lost at sea with the herring fleet.")
+    assert stand_in(gist, missed) == gist
     severe = [Verdict("The player is here.", ("talks about the game ('player')",))]
-    assert stand_in(Plan(Act.SMALL_TALK), maren, severe) == ""
-    assert stand_in(Plan(Act.GREETING), maren, severe) == maren.persona.sample_lines[0]
+    assert stand_in("", severe) == ""
+    assert stand_in("Sit down, love.", severe) == "Sit down, love."
     mild = [*severe, Verdict("Evening, love. Evening.", ("repeats itself",))]
-    assert stand_in(Plan(Act.SMALL_TALK), maren, mild) is None
+    assert stand_in("", mild) is None
+    assert stand_in("Evening, love.", mild) is None
     assert best(mild) == 1

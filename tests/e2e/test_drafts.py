@@ -43,10 +43,10 @@ def test_when_every_draft_has_a_mild_fault_the_best_is_said(
         engine: DialogueEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     """A scorer that finds a mild fault in every draft: three drafts, then the first
     (the earliest of equals) is decoded again and said; nothing else went out."""
-    def judge(*_: object) -> object:
+    def judge(*_: object, **__: object) -> object:
         return lambda text: Verdict(text, ("repeats itself",))
 
-    monkeypatch.setattr(engine, "_judge", judge)
+    monkeypatch.setattr("npc_runtime.dialogue.engine.judge", judge)
     events = _turn(engine, "Any news in town?")
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
@@ -60,10 +60,10 @@ def test_when_every_draft_has_a_mild_fault_the_best_is_said(
 
 def test_an_answer_no_draft_states_says_the_fact_in_the_npcs_words(
         engine: DialogueEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    def judge(*_: object) -> object:
+    def judge(*_: object, **__: object) -> object:
         return lambda text: Verdict(text, ("misses the plan",))
 
-    monkeypatch.setattr(engine, "_judge", judge)
+    monkeypatch.setattr("npc_runtime.dialogue.engine.judge", judge)
     tobin = engine.world.facts["tobin_lost"]
     done = _turn(engine, "What happened to your husband Tobin?")[-1]
     assert isinstance(done, LineDoneEvent)
