@@ -102,6 +102,9 @@ def run(paths: list[Path], planner: Planner,
         for item in data["lines"]:
             world = worlds(item["world"])
             known = view(world, item["npc"], state_of(item.get("state")))
+            if unknown := set(item.get("facts") or ()) - {f.id for f in known.facts}:
+                print(f"warning: {path.name}: {item['text']!r}: {item['npc']} may not tell "
+                      f"{', '.join(sorted(unknown))} in that state", file=sys.stderr)
             plan = planner.plan(world, known, item["text"])
             probes.append(Probe(path.name, item["world"], item["npc"], item["text"],
                                 item["kind"], tuple(item.get("facts") or ()), plan))
