@@ -11,9 +11,11 @@ several sentences, all taken from the lore a writer authored (no model writes th
 - that, with what its subjects are to the NPC ("Tobin is my spouse.": "are you married?");
 - its text as told to the player: "the player's boat" becomes "your boat" (the line says "my
   boat" and the encoder reads "your boat" nearer than "the player's boat");
-- the NPC's words with the lore's description of each of its subjects ("Fog eels come up the
-  harbour..." and "Pale eels that come up the harbour in thick fog."): what a thing is, which
-  a player may ask about without naming it.
+- the NPC's words with the lore's description of each of its subjects that is not a place
+  ("Fog eels come up the harbour..." and "Pale eels that come up the harbour in thick fog."):
+  what a thing is, which a player may ask about without naming it. A place's description
+  says where, not what, and every fact set there gets it: with the inn's, "What's cooking
+  tonight?" read as near the room's price as the stew's.
 
 Tried and left out (measured with benchmarks/plan_probe.py): a question each fact answers,
 written by the default language model once per world (doc2query): SmolLM2-135M wrote
@@ -56,7 +58,7 @@ def fact_forms(fact: Fact, npc: Character, world: World) -> tuple[Form, ...]:
              Form(to_player(fact.text)),
              *(Form(f"{own} {world.entities[a].description}",
                     f"the description of {world.entities[a].name}")
-               for a in fact.about if a in world.entities and world.entities[a].description)]
+               for a in fact.about if _describes(world, a))]
     seen: set[str] = set()
     unique = []
     for form in forms:
@@ -64,6 +66,12 @@ def fact_forms(fact: Fact, npc: Character, world: World) -> tuple[Form, ...]:
             seen.add(form.text)
             unique.append(form)
     return tuple(unique)
+
+
+def _describes(world: World, entity_id: str) -> bool:
+    """Whether the entity's description is a form of the facts about it (see above)."""
+    entity = world.entities.get(entity_id)
+    return entity is not None and bool(entity.description) and entity.kind != "locations"
 
 
 def to_player(text: str) -> str:
