@@ -11,11 +11,12 @@ several sentences, all taken from the lore a writer authored (no model writes th
 - that, with what its subjects are to the NPC ("Tobin is my spouse.": "are you married?");
 - its text as told to the player: "the player's boat" becomes "your boat" (the line says "my
   boat" and the encoder reads "your boat" nearer than "the player's boat");
-- the NPC's words with the lore's description of each of its subjects that is not a place
-  ("Fog eels come up the harbour..." and "Pale eels that come up the harbour in thick fog."):
-  what a thing is, which a player may ask about without naming it. A place's description
-  says where, not what, and every fact set there gets it: with the inn's, "What's cooking
-  tonight?" read as near the room's price as the stew's.
+- the NPC's words with the lore's description of each of its subjects that is not a place or
+  a person ("Fog eels come up the harbour..." and "Pale eels that come up the harbour in thick
+  fog."): what a thing is, which a player may ask about without naming it. A place's
+  description says where, not what, and every fact set there gets it (with the inn's, "What's
+  cooking tonight?" read as near the room's price as the stew's); a person's pulls every "who"
+  question (with Tobin's, "Who's the mayor?" asked about him).
 
 Tried and left out (measured with benchmarks/plan_probe.py): a question each fact answers,
 written by the default language model once per world (doc2query): SmolLM2-135M wrote
@@ -36,6 +37,8 @@ import re
 from npc_runtime.lore.model import Character, Fact, World
 from npc_runtime.lore.voice import says
 
+# Entities whose description is no form of the facts about them (see the module docstring).
+_HUBS = frozenset({"locations", "characters"})
 # How a fact names the player (the schema's facts talk about "the player" in the third person).
 _PLAYER = (("the player's", "your"), ("The player's", "Your"), ("the player", "you"),
            ("The player", "You"))
@@ -49,8 +52,10 @@ class Form:
     source: str = ""  # said in the plan's ``why`` when this form matched
 
 
-def fact_forms(fact: Fact, npc: Character, world: World) -> tuple[Form, ...]:
-    """The sentences ``fact`` is matched by for ``npc``, its text first, without repeats."""
+def fact_forms(fact: Fact, npc: Character, world: World, *, described: bool = True
+               ) -> tuple[Form, ...]:
+    """The sentences ``fact`` is matched by for ``npc``, its text first, without repeats;
+    ``described``: with its subjects' descriptions."""
     own = says(fact, npc)
     related = [f"{world.entities[r.to].name} is my {r.kind}." for r in npc.relationships
                for about in fact.about if r.to == about and r.to in world.entities]
@@ -58,7 +63,7 @@ def fact_forms(fact: Fact, npc: Character, world: World) -> tuple[Form, ...]:
              Form(to_player(fact.text)),
              *(Form(f"{own} {world.entities[a].description}",
                     f"the description of {world.entities[a].name}")
-               for a in fact.about if _describes(world, a))]
+               for a in fact.about if described and _describes(world, a))]
     seen: set[str] = set()
     unique = []
     for form in forms:
@@ -71,7 +76,7 @@ def fact_forms(fact: Fact, npc: Character, world: World) -> tuple[Form, ...]:
 def _describes(world: World, entity_id: str) -> bool:
     """Whether the entity's description is a form of the facts about it (see above)."""
     entity = world.entities.get(entity_id)
-    return entity is not None and bool(entity.description) and entity.kind != "locations"
+    return entity is not None and bool(entity.description) and entity.kind not in _HUBS
 
 
 def to_player(text: str) -> str:

@@ -98,14 +98,22 @@ def test_a_fact_about_the_player_is_matched_as_told_to_them(
 
 def test_a_thing_asked_about_by_its_description_finds_its_fact_and_why_says_so(
         planner: Planner, saltmere: World) -> None:
-    """The bell clapper is "the iron tongue of the storm bell" in the lore; asked about by
-    that, before Alder may tell what became of it, he keeps it to himself, and ``why``
-    names the description that matched."""
-    plan = planner.plan(saltmere, view(saltmere, "alder"),
-                        "What's that iron tongue the bell needs?")
-    assert plan.act is Act.WILL_NOT_TELL
-    assert "clapper_stolen" in plan.why
-    assert "description of bell clapper" in plan.why
+    """Fog eels are "pale eels that come up the harbour in thick fog" in the lore; asked
+    about by that, Wren tells the fact about them, and ``why`` names the description."""
+    plan = planner.plan(saltmere, view(saltmere, "wren"),
+                        "What are those pale things swimming in the harbour?")
+    assert plan.act is Act.ANSWER
+    assert plan.facts[0].id == "fog_eels_warning"
+    assert "by the description of fog eel" in plan.why
+
+
+def test_what_the_npc_may_not_tell_is_matched_by_its_own_words_only(
+        planner: Planner, saltmere: World) -> None:
+    """The clapper's description ("the iron tongue of the storm bell") is no form of the
+    clapper facts Alder may not tell yet: a fair question about the bell is answered."""
+    plan = planner.plan(saltmere, view(saltmere, "alder"), "What made the bell go quiet, brother?")
+    assert plan.act is Act.ANSWER
+    assert plan.facts[0].id == "silent_bell", plan.why
 
 
 def test_a_question_after_small_talk_is_read_as_closely_as_on_its_own(
