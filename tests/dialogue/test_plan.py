@@ -3,11 +3,17 @@ with the real sentence encoder (lines here are ours, not the persona benchmark's
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from npc_runtime.dialogue.fact_forms import fact_forms, to_player
 from npc_runtime.dialogue.plan import IDENTITY, Act, Embed, Planner, untold
 from npc_runtime.lore.knowledge import view
+from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
+
+SALTMERE = Path(__file__).resolve().parents[2] / "examples" / "worlds" / "saltmere"
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +79,76 @@ def test_the_callers_facts_decide_the_plan(planner: Planner, world: World) -> No
     stew = world.facts["eel_stew_price"]
     plan = planner.plan(world, view(world, "maren"), "Hello.", (stew,))
     assert (plan.act, plan.facts) == (Act.ANSWER, (stew,))
+
+
+@pytest.fixture(scope="module")
+def saltmere() -> World:
+    return load_world(SALTMERE)
+
+
+def test_a_fact_about_the_player_is_matched_as_told_to_them(
+        planner: Planner, saltmere: World) -> None:
+    """"The player's boat is cleared" is read as "Your boat is cleared": a player asking
+    about their own boat gets that, not the fee (which the third-person text lost to)."""
+    known = view(saltmere, "oskar", WorldState({"harbour_dues": "cleared"}))
+    plan = planner.plan(saltmere, known, "Is my boat free to stay at the docks now?")
+    assert plan.act is Act.ANSWER
+    assert plan.facts[0].id == "dues_paid", plan.why
+
+
+def test_a_thing_asked_about_by_its_description_finds_its_fact_and_why_says_so(
+        planner: Planner, saltmere: World) -> None:
+    """Fog eels are "pale eels that come up the harbour in thick fog" in the lore; asked
+    about by that, Wren tells the fact about them, and ``why`` names the description."""
+    plan = planner.plan(saltmere, view(saltmere, "wren"),
+                        "What are those pale things swimming in the harbour?")
+    assert plan.act is Act.ANSWER
+    assert plan.facts[0].id == "fog_eels_warning"
+    assert "by the description of fog eel" in plan.why
+
+
+def test_what_the_npc_may_not_tell_is_matched_by_its_own_words_only(
+        planner: Planner, saltmere: World) -> None:
+    """The clapper's description ("the iron tongue of the storm bell") is no form of the
+    clapper facts Alder may not tell yet: a fair question about the bell is answered."""
+    plan = planner.plan(saltmere, view(saltmere, "alder"), "What made the bell go quiet, brother?")
+    assert plan.act is Act.ANSWER
+    assert plan.facts[0].id == "silent_bell", plan.why
+
+
+def test_a_question_after_small_talk_is_read_as_closely_as_on_its_own(
+        planner: Planner, saltmere: World) -> None:
+    """A line is read by sentence too: talk before the question does not dilute it."""
+    known = view(saltmere, "alder")
+    bare = planner.plan(saltmere, known, "When did the bell go quiet?")
+    padded = planner.plan(saltmere, known,
+                          "These stairs go on forever. My knees are done. "
+                          "When did the bell go quiet?")
+    assert padded.facts[:1] == bare.facts[:1] == (saltmere.facts["silent_bell"],)
+    assert dict(padded.matches)["silent_bell"] >= dict(bare.matches)["silent_bell"] - 1e-6
+
+
+@pytest.mark.parametrize(("npc", "line"), [
+    ("wren", "Lovely shop you've got."),
+    ("oskar", "Nice ledgers."),
+    ("alder", "These stairs will be the death of me."),
+    ("elin_varro", "You look worn out."),
+])
+def test_remarks_that_name_the_npcs_things_get_no_fact(
+        planner: Planner, saltmere: World, npc: str, line: str) -> None:
+    plan = planner.plan(saltmere, view(saltmere, npc), line)
+    assert plan.facts == (), plan.why
+
+
+def test_fact_forms_are_the_lores_own_sentences_without_repeats(saltmere: World) -> None:
+    fact, npc = saltmere.facts["dues_paid"], saltmere.character("oskar")
+    forms = fact_forms(fact, npc, saltmere)
+    texts = [f.text for f in forms]
+    assert texts[0] == fact.text
+    assert "Your boat is cleared to tie up at Saltmere's docks." in texts
+    assert len(texts) == len(set(texts))
+    eels = fact_forms(saltmere.facts["fog_eels_warning"], saltmere.character("wren"), saltmere)
+    described = [f for f in eels if f.source]
+    assert [f.source for f in described] == ["the description of fog eel"]
+    assert saltmere.entities["fog_eel"].description in described[0].text
+    assert to_player("The player owes the player's fee.") == "You owes your fee."
