@@ -202,6 +202,11 @@ class TurnScheduler:
                     if self._batch is not None and turn.handle is not None and turn.synced:
                         self._batch.sync(turn.handle, item.length)
                 elif isinstance(item, Release):
+                    if self._batch is not None and turn.handle is not None and not turn.synced:
+                        # Prefilled into its row but never decoded (a line said as written):
+                        # the batch learns the row's length here, else it keeps nothing.
+                        self._batch.sync(turn.handle, item.cache.length)
+                        turn.synced = True
                     reply = self._finish(turn, item.skip) or (
                         item.cache.copy(start=item.skip) if item.skip else item.cache)
                 elif item is not None:

@@ -32,6 +32,7 @@ from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.loader import LoadedModel
 
 LINES = ["Hello there.", "What about the bell?", "Tell me a secret.", "A room, please."]
+REMARK = "Nice weather today."  # planned as a plain remark: the model speaks freely
 
 
 @pytest.fixture
@@ -69,15 +70,14 @@ def test_no_shipped_line_violates_the_lore(engine: DialogueEngine, world: World,
 
 def test_a_rejected_line_is_never_streamed(engine: DialogueEngine, world: World) -> None:
     """Streaming sends only checked text: a line the checker rejects never reaches the
-    player, not even as a draft later replaced; an authored line goes out instead (for
-    this greeting, the first of the character's sample lines)."""
-    events = _turn(engine, LINES[0], hold=False, seed=3)
+    player, not even as a draft later replaced; an authored line goes out instead."""
+    events = _turn(engine, REMARK, hold=False, seed=3)
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
     assert done.check.action is CheckAction.FALLBACK  # garbage cannot be repaired
     assert "garbled" in [v.kind for v in done.check.violations]
     maren = world.character("maren")
-    assert done.text in (*maren.fallback_lines, *maren.persona.sample_lines[:1])
+    assert done.text in maren.fallback_lines
     assert not any(isinstance(e, LineReplacedEvent) for e in events)
     assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == done.text
 
@@ -94,7 +94,7 @@ def test_every_streamed_line_is_what_was_said(engine: DialogueEngine) -> None:
 
 
 def test_holding_sends_only_the_checked_line(engine: DialogueEngine) -> None:
-    events = _turn(engine, LINES[0], hold=True, seed=3)
+    events = _turn(engine, REMARK, hold=True, seed=3)
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
     assert events[:-1] == [TokenEvent(done.text, 0)]
@@ -111,7 +111,7 @@ def test_offending_words_are_banned_when_the_line_is_generated_again(
     engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=12, candidates=1),
                             embed=embed)
     try:
-        done = _turn(engine, LINES[0], hold=True, seed=3)[-1]
+        done = _turn(engine, REMARK, hold=True, seed=3)[-1]
         assert isinstance(done, LineDoneEvent)
         kinds = [v.kind for v in done.check.violations]
         assert kinds.count("hard_rule") == 1  # only the first line said it
@@ -131,7 +131,8 @@ def test_offending_words_are_banned_when_the_line_is_generated_again(
 
 
 def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel, embed: Embed) -> None:
-    """Maren's (authored) line tells the rumour: the player has heard it, the quest moves."""
+    """Maren's (authored) line tells the rumour: the player has heard it, the quest moves.
+    ("Any news?" plans as a question she cannot answer: her fallback line is said.)"""
     world = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
     rumour = world.facts["courier_rumour"].text
     maren = dataclasses.replace(world.characters["maren"], fallback_lines=(rumour,))
@@ -147,7 +148,6 @@ def test_a_told_fact_is_revealed_and_moves_the_quest(tiny_model: LoadedModel, em
 
         done = asyncio.run(run())[-1]
         assert isinstance(done, LineDoneEvent)
-        assert done.check.action is CheckAction.FALLBACK  # the tiny model's garbage
         assert done.text == rumour
         assert done.revealed == ("courier_rumour",)
         assert done.quest_changes == ("the_hidden_courier: rumour -> ask_around",)
