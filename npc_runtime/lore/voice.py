@@ -17,10 +17,13 @@ _I_FORMS = {"is": "am", "was": "was", "has": "have", "does": "do", "goes": "go"}
 
 
 def names_of(npc: Character) -> list[str]:
-    """The names a fact may call the NPC by: its name, first name and proper aliases,
-    longest first (so "Maren Ashveil" goes before "Maren")."""
-    names = {npc.name, npc.name.split()[0], *(a for a in npc.aliases
-                                             if a[:1].isupper() and not a.startswith("The "))}
+    """The names a fact may call the NPC by: its name, first name, proper aliases and
+    aliases that are a title ("the harbour master", either case of "the"), longest first
+    (so "Maren Ashveil" goes before "Maren"). A bare common noun ("innkeeper") is not one:
+    "the innkeeper's wife" must not become "the my wife"."""
+    titles = [a for a in npc.aliases if a.lower().startswith("the ")]
+    names = {npc.name, npc.name.split()[0], *(a for a in npc.aliases if a[:1].isupper()),
+             *(f"{article}{a[3:]}" for a in titles for article in ("the", "The"))}
     return sorted((n for n in names if n), key=len, reverse=True)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from npc_runtime.dialogue.plan import Act, Plan, identity_fact
 from npc_runtime.dialogue.realise import gist, note, voice_examples
+from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import Fact, World
 from npc_runtime.lore.voice import first_person, says
 
@@ -75,3 +77,13 @@ def test_a_reply_that_tells_nothing_gets_a_line_of_the_npc_s_own_else_a_stock_on
     assert gist(Plan(Act.DOES_NOT_KNOW, kind="meta"), maren) != maren.fallback_lines[0]
     assert gist(Plan(Act.SMALL_TALK, kind="remark"), maren) == ""
     assert note(Plan(Act.FAREWELL), maren, farewell).endswith(farewell)
+
+
+def test_a_fact_naming_the_npc_by_its_title_is_said_in_the_first_person() -> None:
+    """An alias that is a title ("the harbour master") is the NPC too; a bare common noun
+    alias is not replaced inside other words' phrases."""
+    saltmere = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
+    oskar = saltmere.characters["oskar"]
+    assert says(saltmere.facts["harbour_fee"], oskar) == (
+        "Every boat pays me one silver piece to tie up at the docks.")
+    assert first_person("The harbour master logs every boat.", oskar) == "I log every boat."
