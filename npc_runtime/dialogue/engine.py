@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 import structlog
 
 from npc_runtime.config import Settings
+from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.actions import (
     SAY,
     Reply,
@@ -55,7 +56,7 @@ from npc_runtime.dialogue.scheduler import (
 )
 from npc_runtime.dialogue.score import judge, stand_in
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
-from npc_runtime.dialogue.speech import Choice, LineWriter
+from npc_runtime.dialogue.speech import Choice, Line, LineWriter
 from npc_runtime.dialogue.story import StoryPoint, StoryPoints
 from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
@@ -84,6 +85,18 @@ class _Called:
     event: ToolCallEvent
     text: str
     rejected: tuple[str, ...]  # problems found when validating again
+
+
+@dataclasses.dataclass(frozen=True)
+class Spoken:
+    """What a phase that speaks hands on to the end of its turn (``_spoken``)."""
+
+    started: float  # when the turn began (perf_counter)
+    prompt_tokens: int  # 0: said as written, no prompt was run
+    outcomes: tuple[CallOutcome, ...]
+    chosen: tuple[str, ...]  # quest moves the player's option made
+    checker: LineChecker
+    hold: bool = False
 
 
 class DialogueEngine:
@@ -404,16 +417,21 @@ class DialogueEngine:
                                            plan_note, point.examples),
             self.turn_tokens - params.max_new_tokens - RESERVE_SLACK)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
+        offered = (offer(world, known, [*session.history, *pending], pending[0][1],
+                         {o.tool for o in outcomes}, chosen=bool(tool_choice))
+                   if known.tools and calls_left > 0 and tool_choice != "none" else {})
+        written = "" if plan.facts else plan_gist  # said as written (see realise.gist)
+        if written and not offered:  # nothing for the model to do: no prefill either
+            yield from self._spoken(session, self._writer.as_written(
+                written, checker, pending[0][1], known, session, start=[]), plan, pending,
+                Spoken(started, 0, outcomes, chosen, checker))
+            return
         # Our decode batch row: the prompt, the reply, and the action tag and call arguments.
         row = yield Reserve(len(prompt) + params.max_new_tokens + RESERVE_SLACK)
         assert isinstance(row, KVCache)
         logits, cache = self.kv.prefill(model.runner, prompt, prefix_len=prefix_len,
                                         session=session.id, into=row)
         reply = Reply(logits, cache)
-        called_tools = {o.tool for o in outcomes}
-        offered = (offer(world, known, [*session.history, *pending], pending[0][1],
-                         called_tools, chosen=bool(tool_choice))
-                   if known.tools and calls_left > 0 and tool_choice != "none" else {})
         if offered:  # act or speak? An action tag, written under the grammar
             if tool_choice in offered:  # the game chose: only the arguments are decoded
                 offered = {tool_choice: offered[tool_choice]}
@@ -441,36 +459,45 @@ class DialogueEngine:
             # Speak: forget the tag, so the line starts as any other NPC's would.
             yield Rewind(len(prompt))
             reply = Reply(logits, cache)
-        said = yield from self._writer.checked_line(
-            session, known, checker, reply, start=[*prompt, *reply.ids],
-            player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
-            choice=self._choice(session, point, plan, (plan_note, plan_gist), pending),
-            written="" if plan.facts else plan_gist)
+        said = (self._writer.as_written(written, checker, pending[0][1], known, session,
+                                        start=[*prompt, *reply.ids]) if written else
+                (yield from self._writer.checked_line(
+                    session, known, checker, reply, start=[*prompt, *reply.ids],
+                    player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
+                    choice=self._choice(session, point, plan, (plan_note, plan_gist),
+                                        pending))))
         if said is None:
             return
-        plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))
-        done = time.perf_counter()
         yield from self._release(session, cache, said.ids, prefix_len)
+        yield from self._spoken(session, said, plan, pending,
+                                Spoken(started, len(prompt), outcomes, chosen, checker, hold))
+
+    def _spoken(self, session: Session, said: Line, plan: Plan, pending: list[Message],
+                turn: Spoken) -> TurnSteps:
+        """The line is said: what it revealed is stored, it goes out (whole, unless it
+        streamed), and the turn's ``LineDoneEvent`` ends the phase."""
+        done = time.perf_counter()
+        plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
-        revealed, changes, state = self._reveal(session, checker.told(reply_text))
+        revealed, changes, state = self._reveal(session, turn.checker.told(reply_text))
         session.history += [*pending, ("assistant", reply_text)]
-        self.sessions.commit(session, world.name, state)  # the line and what it revealed
-        if hold or not said.streamed:  # nothing went out yet: the line goes out whole
+        self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
+        if turn.hold or not said.streamed:  # nothing went out yet: the line goes out whole
             yield TokenEvent(reply_text, 0)
         elif reply_text != said.streamed.strip():  # only when it passed but was trimmed
             yield LineReplacedEvent(reply_text)
         timings = Timings(
-            ttft_ms=((first_at or done) - started) * 1000,
-            total_ms=(done - started) * 1000,
-            prompt_tokens=len(prompt),
+            ttft_ms=((first_at or done) - turn.started) * 1000,
+            total_ms=(done - turn.started) * 1000,
+            prompt_tokens=turn.prompt_tokens,
             generated_tokens=count,
             decode_tokens_per_s=(count - 1) / (done - first_at) if count > 1 else 0.0,
         )
         log.info("turn_done", session=session.id, npc=session.npc_id, stop=said.reason.value,
-                 check=said.check.action.value, calls=len(outcomes),
+                 check=said.check.action.value, calls=len(turn.outcomes),
                  **dataclasses.asdict(timings))
-        yield LineDoneEvent(reply_text, said.reason, timings, said.check, outcomes,
-                            revealed, (*chosen, *changes), self.options(session), plan)
+        yield LineDoneEvent(reply_text, said.reason, timings, said.check, turn.outcomes,
+                            revealed, (*turn.chosen, *changes), self.options(session), plan)
 
     def _choice(self, session: Session, point: StoryPoint, plan: Plan, told: tuple[str, str],
                 pending: list[Message]) -> Choice | None:

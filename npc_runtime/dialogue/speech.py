@@ -126,20 +126,14 @@ class LineWriter:
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
                      params: SamplingParams, hold: bool, cancelled: threading.Event,
-                     choice: Choice | None = None, written: str = ""
-                     ) -> Generator[object, object, Line | None]:
+                     choice: Choice | None = None) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
         offending words banned, then repair, then an authored fallback line. With a
         ``choice``, a faulty first sentence is drafted again (see the module doc) and a
-        later sentence with a severe fault ends the line before it. A ``written`` line
-        (a reply that tells no fact: its gist, ``realise.gist``) is said as written,
-        without the model, if it passes the checker.
+        later sentence with a severe fault ends the line before it.
         """
-        if written:
-            return self._as_written(written, checker, player_line, known, session,
-                                    start=start)
         found: list[Violation] = []
         banned: list[str] = []
         first_at, count = 0.0, 0
@@ -324,9 +318,11 @@ class LineWriter:
         return [], instead or LineWriter._fallback(known, session)
 
     @staticmethod
-    def _as_written(text: str, checker: LineChecker, player_line: str, known: KnowledgeView,
-                    session: Session, *, start: list[int]) -> Line:
-        """``text`` said as written if it passes the checker, else an authored fallback."""
+    def as_written(text: str, checker: LineChecker, player_line: str, known: KnowledgeView,
+                   session: Session, *, start: list[int]) -> Line:
+        """``text`` said as written (a reply that tells no fact: its gist,
+        ``realise.gist``), without the model, if it passes the checker; else an authored
+        fallback. ``start``: the tokens the turn's KV holds (none if it ran no prompt)."""
         found = checker.check(text, player_line)
         if found:
             text = LineWriter._fallback(known, session)

@@ -28,13 +28,31 @@ def test_warm_prefix_is_hit_by_a_new_sessions_first_turn(tiny_model: LoadedModel
     try:
         assert engine.warm() == 1  # maren; tobin is a background character
         session = engine.open_session("maren", "Ada").id
-        _say(engine, session, "Hello there.")
+        _say(engine, session, "Nice weather today.")  # a remark: the model speaks
         assert (engine.kv.stats.prefix_hits, engine.kv.stats.prefix_misses) == (1, 1)
         before = engine.kv.stats.prefilled_tokens
         done = _say(engine, session, "And a room?")
         # The second turn prefilled only its own new tokens, not the whole prompt.
         assert engine.kv.stats.prefilled_tokens - before < done.timings.prompt_tokens / 2
         assert engine.kv.stats.session_hits == 1
+    finally:
+        engine.shutdown()
+
+
+def test_a_line_said_as_written_runs_no_prompt(tiny_model: LoadedModel, world: World,
+                                              embed: Embed) -> None:
+    """A greeting is the NPC's own line, said as written: the model runs nothing for it,
+    and the line is in the session's history for the next turn."""
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4), embed=embed)
+    try:
+        session = engine.open_session("maren", "Ada").id
+        done = _say(engine, session, "Hello there.")
+        maren = world.characters["maren"]
+        assert done.text == maren.persona.sample_lines[0]
+        assert (done.timings.prompt_tokens, done.timings.generated_tokens) == (0, 0)
+        assert engine.kv.stats.prefilled_tokens == 0
+        _say(engine, session, "Nice weather today.")
+        assert ("assistant", done.text) in engine.sessions.get(session).history
     finally:
         engine.shutdown()
 
