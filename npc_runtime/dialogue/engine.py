@@ -410,7 +410,7 @@ class DialogueEngine:
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
         known, shared, checker = point.known, point.card_ids, point.checker
-        plan_note, plan_gist = _told(plan, known.npc, session)
+        plan_note, plan_gist, plan = _told(plan, known.npc, session)
         prompt = fit_prompt(
             tokenizer, session.history,
             lambda history: build_messages(point.card, session.player_name, [*history, *pending],
@@ -617,10 +617,13 @@ def _neutralise(text: str) -> str:
     return text.replace("<|", "< |")
 
 
-def _told(plan: Plan, npc: Character, session: Session) -> tuple[str, str]:
-    """The reply's note to the model and its gist (``realise.py``)."""
-    line = gist(plan, npc, _recent(session))
-    return note(plan, npc, line), line
+def _told(plan: Plan, npc: Character, session: Session) -> tuple[str, str, Plan]:
+    """The reply's note to the model, its gist (``realise.py``), and the plan, whose
+    ``why`` says where a line said as written comes from (the lore field to edit)."""
+    said = gist(plan, npc, _recent(session))
+    if said.text and said.source != "facts":
+        plan = dataclasses.replace(plan, why=f"{plan.why}; said as written, from {said.source}")
+    return note(plan, npc, said.text), said.text, plan
 
 
 def _recent(session: Session) -> list[str]:

@@ -16,6 +16,7 @@ remark gets no gist: the model answers it freely.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from importlib import resources
@@ -63,21 +64,33 @@ def note(plan: Plan, npc: Character, gist: str = "") -> str:
     return _NOTES.get(plan.act, "")
 
 
-def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> str:
+@dataclasses.dataclass(frozen=True)
+class Gist:
+    """The line a reply must include ("": none) and where it comes from: "facts", or for a
+    reply that tells no fact (said as written) the lore field or "stock lines"."""
+
+    text: str
+    source: str = ""
+
+
+def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> Gist:
     """
-    The line this reply must include ("": none, the model speaks freely): the planned
+    The line this reply must include (empty: none, the model speaks freely): the planned
     facts as the NPC says them; else, for a reply that tells nothing, one of the NPC's own
     lines for it, else a stock line; of those, the first the NPC did not say among its
     ``recent`` lines (a second greeting is not the first one again).
     """
     if plan.facts and plan.act in (Act.ANSWER, Act.ACT):
-        return " ".join(says(f, npc) for f in plan.facts)
+        return Gist(" ".join(says(f, npc) for f in plan.facts), "facts")
     key = plan.kind if plan.act is Act.SMALL_TALK or plan.kind == "meta" else plan.act.value
-    own = {"does_not_know": npc.fallback_lines,
-           "greeting": npc.persona.sample_lines}.get(key, ())
-    lines = [*own, *_stock_lines().get(key, ())]
+    own = {"does_not_know": ("fallback_lines", npc.fallback_lines),
+           "greeting": ("speech.sample_lines", npc.persona.sample_lines)}.get(key, ("", ()))
+    lines = [(own[0], line) for line in own[1]]
+    lines += [(f"stock lines ({key})", line) for line in _stock_lines().get(key, ())]
     said = {line.strip().lower() for line in recent}
-    return next((line for line in lines if line.lower() not in said), lines[0] if lines else "")
+    source, text = next((x for x in lines if x[1].lower() not in said),
+                        lines[0] if lines else ("", ""))
+    return Gist(text, source)
 
 
 @functools.cache

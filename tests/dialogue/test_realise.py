@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from npc_runtime.dialogue.plan import Act, Plan, identity_fact
-from npc_runtime.dialogue.realise import gist, note, voice_examples
+from npc_runtime.dialogue.realise import Gist, gist, note, voice_examples
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import Fact, World
 from npc_runtime.lore.voice import first_person, says
@@ -34,7 +34,7 @@ def test_an_authored_says_wins(world: World) -> None:
 def test_an_answer_note_carries_the_facts_as_the_npc_would_say_them(world: World) -> None:
     maren = world.characters["maren"]
     plan = Plan(Act.ANSWER, (world.facts["tobin_lost"], identity_fact(maren, world)))
-    text = note(plan, maren, gist(plan, maren))
+    text = note(plan, maren, gist(plan, maren).text)
     assert text.startswith("What you say next must include this:")
     assert "My husband Tobin" in text
     assert "My name is Maren Ashveil" in text
@@ -67,16 +67,18 @@ def test_a_reply_that_tells_nothing_gets_a_line_of_the_npc_s_own_else_a_stock_on
     greeting), then stock lines; not one the NPC just said; a plain remark gets none."""
     maren = world.characters["maren"]
     unknown = Plan(Act.DOES_NOT_KNOW, kind="question")
-    assert gist(unknown, maren) == maren.fallback_lines[0]
-    assert gist(unknown, maren, recent=[maren.fallback_lines[0]]) == maren.fallback_lines[1]
-    assert gist(Plan(Act.GREETING, kind="greeting"), maren) == maren.persona.sample_lines[0]
+    assert gist(unknown, maren) == Gist(maren.fallback_lines[0], "fallback_lines")
+    assert gist(unknown, maren, recent=[maren.fallback_lines[0]]).text == (
+        maren.fallback_lines[1])
+    greeting = gist(Plan(Act.GREETING, kind="greeting"), maren)
+    assert greeting == Gist(maren.persona.sample_lines[0], "speech.sample_lines")
     farewell = gist(Plan(Act.FAREWELL, kind="farewell"), maren)
-    assert farewell
-    assert gist(Plan(Act.FAREWELL), maren, recent=[farewell]) != farewell
-    assert gist(Plan(Act.SMALL_TALK, kind="rude"), maren)
-    assert gist(Plan(Act.DOES_NOT_KNOW, kind="meta"), maren) != maren.fallback_lines[0]
-    assert gist(Plan(Act.SMALL_TALK, kind="remark"), maren) == ""
-    assert note(Plan(Act.FAREWELL), maren, farewell).endswith(farewell)
+    assert farewell.source == "stock lines (farewell)"
+    assert gist(Plan(Act.FAREWELL), maren, recent=[farewell.text]).text != farewell.text
+    assert gist(Plan(Act.SMALL_TALK, kind="rude"), maren).text
+    assert gist(Plan(Act.DOES_NOT_KNOW, kind="meta"), maren).text != maren.fallback_lines[0]
+    assert gist(Plan(Act.SMALL_TALK, kind="remark"), maren) == Gist("", "")
+    assert note(Plan(Act.FAREWELL), maren, farewell.text).endswith(farewell.text)
 
 
 def test_a_fact_naming_the_npc_by_its_title_is_said_in_the_first_person() -> None:
