@@ -209,7 +209,8 @@ def test_quest_state_and_sessions_survive_a_restart(default_model_dir: Path,
             quests.SetQuestState(quest_pb2.SetQuestStateRequest(player_id="save-1", state=state))
             session = dialogue.OpenSession(pb.OpenSessionRequest(
                 npc_id="maren", player_id="save-1")).session_id
-            first = list(dialogue.Say(pb.SayRequest(session_id=session, text="Evening!")))
+            first = list(dialogue.Say(pb.SayRequest(session_id=session,
+                                                    text="Nice weather today.")))
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
@@ -221,7 +222,8 @@ def test_quest_state_and_sessions_survive_a_restart(default_model_dir: Path,
             dialogue = pb_grpc.DialogueServiceStub(channel)
             got = quests.GetQuestState(quest_pb2.GetQuestStateRequest(player_id="save-1"))
             assert got.state == state
-            again = list(dialogue.Say(pb.SayRequest(session_id=session, text="Me again.")))
+            again = list(dialogue.Say(pb.SayRequest(session_id=session,
+                                                    text="The sea is calm tonight.")))
             # The resumed session's prompt holds the first exchange as well.
             assert (again[-1].line_done.timings.prompt_tokens
                     > first[-1].line_done.timings.prompt_tokens)

@@ -160,7 +160,8 @@ def test_cancelled_stream_stops_generation_and_server_keeps_serving(
 def test_close_session_forgets_it(live_server: LiveServer) -> None:
     """After CloseSession the id is unknown."""
     session = _open(live_server)
-    list(live_server.stub.Say(pb.SayRequest(session_id=session, text="hi")))
+    # A remark: the model speaks (a greeting is said as written, with no KV to keep).
+    list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Nice weather today.")))
     assert ("session", session) in live_server.engine.kv
     live_server.stub.CloseSession(pb.CloseSessionRequest(session_id=session))
     assert ("session", session) not in live_server.engine.kv

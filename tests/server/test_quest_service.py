@@ -54,10 +54,12 @@ def test_the_npc_speaks_from_the_players_current_stage(live_server: LiveServer) 
     """A state change reaches the next turn's prompt (the card shows the stage)."""
     stub = live_server.stub
     session = stub.OpenSession(dpb.OpenSessionRequest(npc_id="maren", player_id="p3"))
-    before = list(stub.Say(dpb.SayRequest(session_id=session.session_id, text="Hi.")))
+    before = list(stub.Say(dpb.SayRequest(session_id=session.session_id,
+                                          text="Nice weather today.")))
     live_server.quests.SetQuestState(pb.SetQuestStateRequest(player_id="p3", state=TRUSTED))
     fresh = stub.OpenSession(dpb.OpenSessionRequest(npc_id="maren", player_id="p3"))
-    after = list(stub.Say(dpb.SayRequest(session_id=fresh.session_id, text="Hi.")))
+    after = list(stub.Say(dpb.SayRequest(session_id=fresh.session_id,
+                                         text="Nice weather today.")))
     assert (after[-1].line_done.timings.prompt_tokens
             > before[-1].line_done.timings.prompt_tokens)
 

@@ -158,7 +158,7 @@ def test_client_with_token_and_ca_file_talks(tls_server: LiveServer,
     with DialogueClient("127.0.0.1", tls_server.port, token=CLIENT_A,
                         ca_file=pki[0]) as client:
         session, name = client.open_session("maren")
-        reply = client.say(session, "Hello.")
+        reply = client.say(session, "Nice weather today.")
         client.close_session(session)
     assert name
     assert reply.tokens > 0
