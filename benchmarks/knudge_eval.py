@@ -34,6 +34,7 @@ from typing import Any
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.plan import Embed
+from npc_runtime.dialogue.trees.export import to_json
 from npc_runtime.dialogue.trees.generate import generate_tree
 from npc_runtime.dialogue.trees.model import Tree
 from npc_runtime.dialogue.trees.verify import verify
@@ -59,6 +60,9 @@ def main() -> None:
                         help="a KNUDGE quest_files folder")
     parser.add_argument("--limit", type=int, default=0, help="only the first N quests")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--trees", type=Path, default=None,
+                        help="write each generated tree here as JSON (outside the repo: "
+                             "its lines carry KNUDGE text)")
     args = parser.parse_args()
     configure_logging("console", "warning")
     model_dir = model_dir_for(Settings.load().cache_dir, default_source(), "int4")
@@ -69,7 +73,7 @@ def main() -> None:
         import_knudge(args.quests, Path(tmp), progress=lambda _: None)
         worlds = sorted(p for p in Path(tmp).iterdir() if (p / "world.yaml").is_file())
         for folder in worlds[: args.limit or None]:
-            rows += _quest(folder, model)
+            rows += _quest(folder, model, args.trees)
     report = _summary(rows)
     if args.json:
         print(json.dumps({"total": report, "trees": rows}, indent=2))
@@ -85,7 +89,7 @@ def main() -> None:
     print(json.dumps(report))
 
 
-def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
+def _quest(folder: Path, model: Any, out: Path | None = None) -> list[dict[str, Any]]:
     try:
         world = load_world(folder)
     except NpcRuntimeError as exc:
@@ -104,6 +108,9 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
                 print(f"{folder.name}/{spec.id}: skipped ({exc})", file=sys.stderr)
                 continue
             seconds = time.perf_counter() - started
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"{spec.id}.json").write_text(to_json(tree), encoding="utf-8")
             problems = verify(tree, world)
             lore = [p for p in problems if re.search(r": (spoiler|secret|unknown_\w+|"
                                                      r"breaks_character|hard_rule|empty|"

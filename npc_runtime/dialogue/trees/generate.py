@@ -25,6 +25,7 @@ from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.dialogue.trees.model import Action, Node, Option, Tree
+from npc_runtime.dialogue.trees.topics import scene_facts
 from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.mentions import find_mentions
@@ -117,8 +118,8 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
     condition each secret waits for: an item the player carries (its option is guarded),
     facts told first (its option follows theirs) or the quest at the unlock stage (its
     option is guarded by the stage). A spec that names no facts (imported ones) reveals
-    what the stage wants this NPC to tell, then what it learnt at that stage, then what
-    it knows about itself, then the rest, then what opens at the unlock stage.
+    what the scene is about (``topics.scene_facts``): the stage, the participants and
+    what those name, not everything the NPC knows.
     """
     tellable = {f.id: f for f in known.facts}
     gates: dict[str, Gate] = {}
@@ -133,13 +134,8 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
         tellable.setdefault(fact.id, fact)
         gates.setdefault(fact.id, ("stage", _stages_from(world, spec)))
     wanted = [*spec.required, *(f for f in spec.reveal if f not in spec.required)]
-    if not wanted:
-        def priority(fact: Fact) -> tuple[bool, bool]:
-            learnt_now = fact.since is not None and fact.since.stage == spec.entry_stage
-            return not learnt_now, known.npc.id not in fact.about
-
-        wanted = [f.id for f in known.must_reveal] + [
-            f.id for f in sorted(known.facts, key=priority)] + [f.id for f in opened]
+    if not wanted:  # what the scene is about, from what the spec says (topics.py)
+        wanted = [f.id for f in scene_facts(world, spec, known, opened)]
     missing = [f for f in wanted if f not in tellable]
     if missing:
         raise InvalidInputError(
