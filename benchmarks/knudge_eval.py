@@ -6,8 +6,9 @@ The quests are imported with `npc-runtime import knudge` (into a temporary folde
 spec's tree is generated with the default model and verified. Per tree and in total:
 nodes, depth (longest path without revisits from the start), branching (mean options per
 non-end node), checker violations in shipped lines, structural validity, seconds, the
-share of answers in the model's own words (not a fact's text, nor the fact in the NPC's
-words that replaces an answer missing its fact), and coverage of
+share of answers in the NPC's own words (``trees/wording.py``: no long run of a fact's
+words, as text or in the NPC's first person, so neither a pasted fact nor the stand-in for
+an answer that missed its fact, and no third-person self-reference), and coverage of
 the facts the gold trees reveal. Coverage matches facts by id: the importer
 keeps KNUDGE's fact ids (as snake_case) for entity and objective facts, so a gold node's
 `support_knowledge` id and our node's `reveals` id name the same fact; only facts whose
@@ -38,11 +39,11 @@ from npc_runtime.dialogue.trees.export import to_json
 from npc_runtime.dialogue.trees.generate import generate_tree
 from npc_runtime.dialogue.trees.model import Tree
 from npc_runtime.dialogue.trees.verify import verify
+from npc_runtime.dialogue.trees.wording import own_words
 from npc_runtime.errors import NpcRuntimeError
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knudge import import_knudge
 from npc_runtime.lore.loader import load_world
-from npc_runtime.lore.voice import says
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import load_model
@@ -117,11 +118,13 @@ def _quest(folder: Path, model: Any, out: Path | None = None) -> list[dict[str, 
                                                      r"garbled) ", p)]
             told = {f for n in tree.nodes.values() for f in n.reveals}
             answers = [n for n in tree.nodes.values() if n.reveals]
-            # Not the model's words: the fact's text, or the fact as the NPC says it (its
-            # `says:` or first-person text, what a line that missed its fact is replaced by).
+            # Not the NPC's own words: a line that pastes one of its facts (text or the NPC's
+            # form of it, also with words changed or added around it), which includes the
+            # stand-in for a line that missed its fact, or names the NPC in the third person.
+            # (Comparing whole lines with the fact, as before, counted near-copies as own.)
             speaker = world.characters[tree.npc]
-            verbatim = sum(any(n.text in {world.facts[f].text, says(world.facts[f], speaker)}
-                               for f in n.reveals) for n in answers)
+            verbatim = sum(not own_words(n.text, [world.facts[f] for f in n.reveals], speaker)
+                           for n in answers)
             wanted = {f for f in gold["facts"] if f in world.facts
                       and world.facts[f].available}
             rows.append({
@@ -142,7 +145,8 @@ def _quest(folder: Path, model: Any, out: Path | None = None) -> list[dict[str, 
 
 def _gold(folder: Path, spec_id: str) -> dict[str, Any]:
     """Statistics and revealed facts of the gold trees of one conversation spec."""
-    nodes, depths, branching, facts = [], [], [], set()
+    nodes, depths, branching = [], [], []
+    facts: set[str] = set()
     for path in sorted(folder.glob("*.json")):
         raw = json.loads(path.read_text())
         if _slug(str(raw.get("id", ""))) != spec_id:
