@@ -6,8 +6,9 @@ The quests are imported with `npc-runtime import knudge` (into a temporary folde
 spec's tree is generated with the default model and verified. Per tree and in total:
 nodes, depth (longest path without revisits from the start), branching (mean options per
 non-end node), checker violations in shipped lines, structural validity, seconds, the
-share of answers in the model's own words (not a fact's text, nor the fact in the NPC's
-words that replaces an answer missing its fact), and coverage of
+share of answers in the NPC's own words (``trees/wording.py``: no long run of a fact's
+words, as text or in the NPC's first person, so neither a pasted fact nor the stand-in for
+an answer that missed its fact, and no third-person self-reference), and coverage of
 the facts the gold trees reveal. Coverage matches facts by id: the importer
 keeps KNUDGE's fact ids (as snake_case) for entity and objective facts, so a gold node's
 `support_knowledge` id and our node's `reveals` id name the same fact; only facts whose
@@ -34,14 +35,15 @@ from typing import Any
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.plan import Embed
+from npc_runtime.dialogue.trees.export import to_json
 from npc_runtime.dialogue.trees.generate import generate_tree
 from npc_runtime.dialogue.trees.model import Tree
 from npc_runtime.dialogue.trees.verify import verify
+from npc_runtime.dialogue.trees.wording import own_words
 from npc_runtime.errors import NpcRuntimeError
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knudge import import_knudge
 from npc_runtime.lore.loader import load_world
-from npc_runtime.lore.voice import says
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import load_model
@@ -59,6 +61,9 @@ def main() -> None:
                         help="a KNUDGE quest_files folder")
     parser.add_argument("--limit", type=int, default=0, help="only the first N quests")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--trees", type=Path, default=None,
+                        help="write each generated tree here as JSON (outside the repo: "
+                             "its lines carry KNUDGE text)")
     args = parser.parse_args()
     configure_logging("console", "warning")
     model_dir = model_dir_for(Settings.load().cache_dir, default_source(), "int4")
@@ -69,7 +74,7 @@ def main() -> None:
         import_knudge(args.quests, Path(tmp), progress=lambda _: None)
         worlds = sorted(p for p in Path(tmp).iterdir() if (p / "world.yaml").is_file())
         for folder in worlds[: args.limit or None]:
-            rows += _quest(folder, model)
+            rows += _quest(folder, model, args.trees)
     report = _summary(rows)
     if args.json:
         print(json.dumps({"total": report, "trees": rows}, indent=2))
@@ -85,7 +90,7 @@ def main() -> None:
     print(json.dumps(report))
 
 
-def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
+def _quest(folder: Path, model: Any, out: Path | None = None) -> list[dict[str, Any]]:
     try:
         world = load_world(folder)
     except NpcRuntimeError as exc:
@@ -104,17 +109,22 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
                 print(f"{folder.name}/{spec.id}: skipped ({exc})", file=sys.stderr)
                 continue
             seconds = time.perf_counter() - started
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"{spec.id}.json").write_text(to_json(tree), encoding="utf-8")
             problems = verify(tree, world)
             lore = [p for p in problems if re.search(r": (spoiler|secret|unknown_\w+|"
                                                      r"breaks_character|hard_rule|empty|"
                                                      r"garbled) ", p)]
             told = {f for n in tree.nodes.values() for f in n.reveals}
             answers = [n for n in tree.nodes.values() if n.reveals]
-            # Not the model's words: the fact's text, or the fact as the NPC says it (its
-            # `says:` or first-person text, what a line that missed its fact is replaced by).
+            # Not the NPC's own words: a line that pastes one of its facts (text or the NPC's
+            # form of it, also with words changed or added around it), which includes the
+            # stand-in for a line that missed its fact, or names the NPC in the third person.
+            # (Comparing whole lines with the fact, as before, counted near-copies as own.)
             speaker = world.characters[tree.npc]
-            verbatim = sum(any(n.text in {world.facts[f].text, says(world.facts[f], speaker)}
-                               for f in n.reveals) for n in answers)
+            verbatim = sum(not own_words(n.text, [world.facts[f] for f in n.reveals], speaker)
+                           for n in answers)
             wanted = {f for f in gold["facts"] if f in world.facts
                       and world.facts[f].available}
             rows.append({
@@ -135,7 +145,8 @@ def _quest(folder: Path, model: Any) -> list[dict[str, Any]]:
 
 def _gold(folder: Path, spec_id: str) -> dict[str, Any]:
     """Statistics and revealed facts of the gold trees of one conversation spec."""
-    nodes, depths, branching, facts = [], [], [], set()
+    nodes, depths, branching = [], [], []
+    facts: set[str] = set()
     for path in sorted(folder.glob("*.json")):
         raw = json.loads(path.read_text())
         if _slug(str(raw.get("id", ""))) != spec_id:

@@ -20,15 +20,17 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 
-from npc_runtime.constraints.checker import LineChecker
+from npc_runtime.constraints.checker import CheckAction, LineChecker
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.dialogue.trees.model import Action, Node, Option, Tree
+from npc_runtime.dialogue.trees.topics import scene_facts
+from npc_runtime.dialogue.trees.wording import own_words
 from npc_runtime.errors import InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.mentions import find_mentions
-from npc_runtime.lore.model import DialogueSpec, Fact, World, WorldState
+from npc_runtime.lore.model import Character, DialogueSpec, Fact, World, WorldState
 from npc_runtime.lore.voice import says
 from npc_runtime.model.generate import Generation, SamplingParams
 from npc_runtime.model.tokenizer import Message
@@ -43,15 +45,22 @@ QUESTION_BRIEF = (
     "question, at most twelve words, that would make the other character tell this."
 )
 TEMPERATURE = 0.7  # some variety between seeds; each node's sampling is seeded
+# Live turns an answer may take to tell its fact in the NPC's own words. With today's
+# realisation a line that tells a long fact is nearly always a copy of the note (KNUDGE:
+# 0 of 30 samples told a fact unpasted), so more attempts cost time and gain nothing; raise
+# it once realisation stops copying (see benchmarks/knudge_eval.py).
+ATTEMPTS = 1
 MORE = "Something else."
 GO_ON = "Go on."
 BYE = "Goodbye."
 
 
 async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
+                        attempts: int = ATTEMPTS,
                         progress: Callable[[str], None] = lambda _: None) -> Tree:
     """
-    A tree for the world's dialogue spec ``spec_id``.
+    A tree for the world's dialogue spec ``spec_id``; ``attempts``: live turns an answer
+    may take to tell its fact in the NPC's own words.
 
     Raises:
         NotFoundError: No such dialogue spec.
@@ -70,7 +79,7 @@ async def generate_tree(engine: DialogueEngine, spec_id: str, *, seed: int = 0,
     known = view(world, npc, state)
     facts, gates = _plan(world, spec, known)
     writer = _Writer(engine, npc, state, seed, known,
-                     LineChecker(world, known, persona_card(world, known)))
+                     LineChecker(world, known, persona_card(world, known)), attempts)
     total = len(facts) + 2
     progress(f"node 1/{total}: greeting")
     start = await writer.node("start", "Hello there.", [])
@@ -117,8 +126,8 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
     condition each secret waits for: an item the player carries (its option is guarded),
     facts told first (its option follows theirs) or the quest at the unlock stage (its
     option is guarded by the stage). A spec that names no facts (imported ones) reveals
-    what the stage wants this NPC to tell, then what it learnt at that stage, then what
-    it knows about itself, then the rest, then what opens at the unlock stage.
+    what the scene is about (``topics.scene_facts``): the stage, the participants and
+    what those name, not everything the NPC knows.
     """
     tellable = {f.id: f for f in known.facts}
     gates: dict[str, Gate] = {}
@@ -133,13 +142,8 @@ def _plan(world: World, spec: DialogueSpec, known: KnowledgeView
         tellable.setdefault(fact.id, fact)
         gates.setdefault(fact.id, ("stage", _stages_from(world, spec)))
     wanted = [*spec.required, *(f for f in spec.reveal if f not in spec.required)]
-    if not wanted:
-        def priority(fact: Fact) -> tuple[bool, bool]:
-            learnt_now = fact.since is not None and fact.since.stage == spec.entry_stage
-            return not learnt_now, known.npc.id not in fact.about
-
-        wanted = [f.id for f in known.must_reveal] + [
-            f.id for f in sorted(known.facts, key=priority)] + [f.id for f in opened]
+    if not wanted:  # what the scene is about, from what the spec says (topics.py)
+        wanted = [f.id for f in scene_facts(world, spec, known, opened)]
     missing = [f for f in wanted if f not in tellable]
     if missing:
         raise InvalidInputError(
@@ -286,11 +290,32 @@ class _Writer:
     seed: int
     known: KnowledgeView  # the NPC at the entry stage
     checker: LineChecker  # its line checker, for the player's questions too
+    attempts: int = 1  # live turns an answer may take to tell its fact in the NPC's words
     count: int = 0
 
     async def node(self, node_id: str, line: str, path: list[Message], *,
                    tell: Fact | None = None, end: bool = False,
                    state: WorldState | None = None) -> Node:
+        """The NPC's node answering ``line`` after ``path``; told to tell ``tell``, it is
+        drafted up to ``attempts`` times (new seeds) until a line tells the fact in the
+        NPC's own words and passes the checker; else the first line that tells it, else
+        the fact as the NPC says it (every fact is revealed by construction)."""
+        npc = self.engine.world.character(self.npc)
+        lines = [await self._say(node_id, line, path, tell, state)]
+        while tell is not None and len(lines) < self.attempts and not _good(lines[-1], tell,
+                                                                             npc):
+            lines.append(await self._say(node_id, line, path, tell, state))
+        done = lines[-1] if tell is None or _good(lines[-1], tell, npc) else next(
+            (d for d in lines if tell.id in d.revealed), lines[0])
+        text, reveals = done.text, tuple(done.revealed)
+        if tell is not None and tell.id not in reveals:  # revealed by construction
+            text, reveals = says(tell, npc), (tell.id,)
+        return Node(node_id, self.npc, text, reveals=reveals, check=done.check.action.value,
+                    violations=tuple(v.kind for v in done.check.violations), end=end)
+
+    async def _say(self, node_id: str, line: str, path: list[Message], tell: Fact | None,
+                   state: WorldState | None) -> LineDoneEvent:
+        """One live turn by a scratch player, seeded by its count (a seed reproduces it)."""
         engine = self.engine
         self.count += 1
         player = f"tree-{node_id}-{self.seed}-{self.count}"
@@ -309,11 +334,7 @@ class _Writer:
             engine.close_session(session.id)
             engine.store.forget(engine.world.name, player)  # a scratch player: leave no trace
         assert done is not None
-        text, reveals = done.text, tuple(done.revealed)
-        if tell is not None and tell.id not in reveals:  # revealed by construction
-            text, reveals = says(tell, engine.world.character(self.npc)), (tell.id,)
-        return Node(node_id, self.npc, text, reveals=reveals, check=done.check.action.value,
-                    violations=tuple(v.kind for v in done.check.violations), end=end)
+        return done
 
     def question(self, fact: Fact, index: int) -> str:
         """The player's question that leads to ``fact``, in the player's voice."""
@@ -331,6 +352,14 @@ class _Writer:
                 and all(m.entity_id in {e.id for e in known.entities}
                         for m in find_mentions(world, text)))
         return text if fine else _plain_question(world, known, fact)
+
+
+def _good(done: LineDoneEvent, fact: Fact, npc: Character) -> bool:
+    """An answer to keep at once: it tells ``fact``, in the NPC's own words (not a paste of
+    the fact), and passed the checker as drafted or drafted again (not repaired, not an
+    authored fallback)."""
+    return (fact.id in done.revealed and own_words(done.text, [fact], npc)
+            and done.check.action in {CheckAction.PASSED, CheckAction.REGENERATED})
 
 
 def _plain_question(world: World, known: KnowledgeView, fact: Fact) -> str:
