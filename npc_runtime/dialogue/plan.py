@@ -75,7 +75,7 @@ class Act(enum.StrEnum):
     FAREWELL = "farewell"
 
 
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.?!;:])\s+")  # sentences, and clauses after ";" or ":"
 _BY_KIND = {"greeting": Act.GREETING, "farewell": Act.FAREWELL}  # others: small talk
 
 

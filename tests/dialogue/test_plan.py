@@ -128,6 +128,17 @@ def test_a_question_after_small_talk_is_read_as_closely_as_on_its_own(
     assert dict(padded.matches)["silent_bell"] >= dict(bare.matches)["silent_bell"] - 1e-6
 
 
+def test_a_clause_after_a_semicolon_is_read_on_its_own(planner: Planner, saltmere: World
+                                                       ) -> None:
+    """Read whole, the line was nearer the cellar's noises (a secret: refused) than a
+    room's price; its question, read on its own, is not."""
+    plan = planner.plan(saltmere, view(saltmere, "maren"),
+                        "Evening. I've walked all day; how much for a room, and is there "
+                        "anything hot to eat?")
+    assert plan.act is Act.ANSWER
+    assert plan.facts[:1] == (saltmere.facts["room_price"],)
+
+
 @pytest.mark.parametrize(("npc", "line"), [
     ("wren", "Lovely shop you've got."),
     ("oskar", "Nice ledgers."),
