@@ -32,16 +32,12 @@ Each form carries where it came from, so the plan's ``why`` can say which one ma
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from npc_runtime.lore.model import Character, Fact, World
-from npc_runtime.lore.voice import says
+from npc_runtime.lore.voice import says, to_player
 
 # Entities whose description is no form of the facts about them (see the module docstring).
 _HUBS = frozenset({"locations", "characters"})
-# How a fact names the player (the schema's facts talk about "the player" in the third person).
-_PLAYER = (("the player's", "your"), ("The player's", "Your"), ("the player", "you"),
-           ("The player", "You"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +73,3 @@ def _describes(world: World, entity_id: str) -> bool:
     """Whether the entity's description is a form of the facts about it (see above)."""
     entity = world.entities.get(entity_id)
     return entity is not None and bool(entity.description) and entity.kind not in _HUBS
-
-
-def to_player(text: str) -> str:
-    """``text`` with "the player" as "you" (the fact as told to the player)."""
-    for third, second in _PLAYER:
-        text = re.sub(rf"\b{re.escape(third)}\b", second, text)
-    return text

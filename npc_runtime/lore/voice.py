@@ -12,6 +12,9 @@ import re
 
 from npc_runtime.lore.model import Character, Fact
 
+# How a fact names the player (the schema's facts talk about "the player" in the third person).
+_PLAYER = (("the player's", "your"), ("The player's", "Your"), ("the player", "you"),
+           ("The player", "You"))
 # Verbs after the NPC's name that change with "I" (the rest just drop a final "s").
 _I_FORMS = {"is": "am", "was": "was", "has": "have", "does": "do", "goes": "go"}
 
@@ -38,8 +41,17 @@ def first_person(text: str, npc: Character) -> str:
 
 
 def says(fact: Fact, npc: Character) -> str:
-    """How the NPC tells ``fact``: its authored ``says:``, else the text in first person."""
-    return fact.says or first_person(fact.text, npc)
+    """How the NPC tells ``fact``: its authored ``says:``, else the text in the first
+    person, told to the player ("the player's boat" is "your boat": an NPC that says "the
+    player" talks about the game)."""
+    return fact.says or to_player(first_person(fact.text, npc))
+
+
+def to_player(text: str) -> str:
+    """``text`` with "the player" as "you" (the fact as told to the player)."""
+    for third, second in _PLAYER:
+        text = re.sub(rf"\b{re.escape(third)}\b", second, text)
+    return text
 
 
 def _subject(match: re.Match[str]) -> str:

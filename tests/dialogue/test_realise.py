@@ -89,3 +89,11 @@ def test_a_fact_naming_the_npc_by_its_title_is_said_in_the_first_person() -> Non
     assert says(saltmere.facts["harbour_fee"], oskar) == (
         "Every boat pays me one silver piece to tie up at the docks.")
     assert first_person("The harbour master logs every boat.", oskar) == "I log every boat."
+
+
+def test_a_fact_about_the_player_is_told_to_them() -> None:
+    """A fact written about "the player" is said to them: an NPC saying "the player" talks
+    about the game."""
+    saltmere = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
+    assert says(saltmere.facts["dues_paid"], saltmere.characters["oskar"]).startswith(
+        "Your boat is cleared")
