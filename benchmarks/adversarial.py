@@ -25,7 +25,6 @@ from npc_runtime.config import Settings
 from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
@@ -34,6 +33,7 @@ from npc_runtime.lore.model import WorldState
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.tools.acts import Embed
 from npc_runtime.tools.calls import ToolCall, problems
 
 ROOT = Path(__file__).resolve().parents[1]

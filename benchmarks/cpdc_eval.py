@@ -40,7 +40,6 @@ from npc_runtime.config import Settings
 from npc_runtime.dialogue.actions import offer, wanted
 from npc_runtime.dialogue.engine import MAX_CALLS, DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
@@ -48,6 +47,7 @@ from npc_runtime.lore.model import World
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.tools.acts import Embed
 from npc_runtime.tools.calls import json_schema
 
 NPC = "npc"

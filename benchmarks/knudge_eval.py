@@ -34,7 +34,6 @@ from typing import Any
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.trees.export import to_json
 from npc_runtime.dialogue.trees.generate import generate_tree
 from npc_runtime.dialogue.trees.model import Tree
@@ -47,6 +46,7 @@ from npc_runtime.lore.loader import load_world
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import load_model
+from npc_runtime.tools.acts import Embed
 
 
 @functools.cache

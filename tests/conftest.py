@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.logs import configure_logging
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.tools.acts import Embed
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -33,6 +33,7 @@ from npc_runtime.lore.mentions import content_words, find_mentions, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import ChatTokenizer, Message
+from npc_runtime.tools.acts import changes_game
 from npc_runtime.tools.calls import QUANTITY, choices, ground
 from npc_runtime.tools.intents import (
     MATCH,
@@ -166,7 +167,7 @@ Offer = dict[str, list[tuple[ToolParam, tuple[str, ...]]]]
 
 
 def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], line: str,
-          done: set[str], *, chosen: bool = False) -> Offer:
+          done: set[str], *, chosen: bool = False, acting: bool = True) -> Offer:
     """
     The tools worth offering the model now, each with its parameters and the values
     they may take ("talk less, call right": a 135M model, offered a tool, takes it).
@@ -177,6 +178,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     player's ``line`` shares a word with its name or description or matches one of its
     examples. Tools already called
     this turn (``done``) are left out. ``chosen``: the game picked the tool; no word needed.
+    ``acting``: the line asks for something or says yes (``tools/acts.py``); if not, a
+    tool that changes the game (gives an item, moves a quest) is not offered.
     """
     # What the player refers to: their line first, then the recent conversation
     # (the NPC naming an item lets the player say "I'll take it").
@@ -187,7 +190,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     needed = _needs(world, known, line)
     offered: Offer = {}
     for tool in known.tools:
-        if tool.id in done:
+        if tool.id in done or (changes_game(tool) and not (acting or chosen)):
             continue
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
         grounded = False
@@ -214,7 +217,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
 
 
 def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line: str,
-           offered: Mapping[str, object], *, again: bool = False) -> list[str]:
+           offered: Mapping[str, object], *, again: bool = False,
+           acting: bool = False) -> list[str]:
     """
     The offered tools the player's ``line`` asks for by their authored examples, in the
     order to call them (``again``: a call was made this turn already; another needs a
@@ -227,7 +231,9 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     long?"). A line naming nothing that sets a bound on an amount ("anything under 50
     gold?") or, as a question or a request, is loosely likely to ask a finder, asks
     that finder. A tool that must be confirmed first gives way to its
-    ``confirm_with`` tool until the player said yes.
+    ``confirm_with`` tool until the player said yes. A line that asks for something or
+    says yes (``acting``, ``tools/acts.py``) that no example covers asks for the one tool
+    that changes the game offered now (its item named by the player or in the offer).
     """
     overview = next((t.id for t in known.tools if t.on_mention), None)
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
@@ -256,8 +262,10 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if not asked and not again:
         if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
             brought_up = []  # remarked on, is not asked about
-        asked = (brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
-                 or _needs(world, known, line))
+        giving = [t for t in offered if changes_game(world.tools[t])] if acting else []
+        asked = (giving[:1] if len(giving) == 1 else []) or (
+            brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
+            or _needs(world, known, line))
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 

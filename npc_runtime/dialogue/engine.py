@@ -43,7 +43,7 @@ from npc_runtime.dialogue.events import (
     TokenEvent,
     ToolCallEvent,
 )
-from npc_runtime.dialogue.plan import Act, Embed, Plan, Planner
+from npc_runtime.dialogue.plan import Act, Plan, Planner
 from npc_runtime.dialogue.prompt import build_messages, fit_prompt
 from npc_runtime.dialogue.realise import gist, note
 from npc_runtime.dialogue.scheduler import (
@@ -67,6 +67,7 @@ from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
+from npc_runtime.tools.acts import Embed, SpeechActs, changes_game
 from npc_runtime.tools.calls import ToolCall, problems
 from npc_runtime.tools.intents import learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
@@ -109,6 +110,7 @@ class DialogueEngine:
         self.world = world
         self.model = model
         self._planner = Planner(embed)
+        self._acts = SpeechActs(embed)  # what a line does: may it set off a tool?
         self.settings = settings
         self.store = store or StateStore(settings.state_db)
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
@@ -377,6 +379,11 @@ class DialogueEngine:
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
         plan = self._planner.plan(world, point.known, line, tell)
+        if any(map(changes_game, point.known.tools)):  # may this line set one off?
+            speech = self._acts.read(world, line)
+            plan = dataclasses.replace(plan, speech=speech, why=(
+                f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
+                + ("" if speech.acting else ": no tool that gives or moves a quest")))
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)
         return plan
@@ -418,7 +425,8 @@ class DialogueEngine:
             self.turn_tokens - params.max_new_tokens - RESERVE_SLACK)
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         offered = (offer(world, known, [*session.history, *pending], pending[0][1],
-                         {o.tool for o in outcomes}, chosen=bool(tool_choice))
+                         {o.tool for o in outcomes}, chosen=bool(tool_choice),
+                         acting=plan.speech is None or plan.speech.acting)
                    if known.tools and calls_left > 0 and tool_choice != "none" else {})
         written = "" if plan.facts else plan_gist  # said as written (see realise.gist)
         if written and not offered:  # nothing for the model to do: no prefill either
@@ -438,7 +446,8 @@ class DialogueEngine:
                 yield from feed(reply, tokenizer.encode(f"[{tool_choice}]"))
                 action = tool_choice
             elif asked := wanted(world, known, session.history, pending[0][1], offered,
-                                 again=bool(outcomes)):
+                                 again=bool(outcomes),
+                                 acting=plan.speech is not None and plan.speech.acting):
                 action = asked[0]  # the writers' examples say what the line asks for
                 yield from feed(reply, tokenizer.encode(f"[{action}]"))
             else:  # tools without examples: the model decides, the player's words bias it

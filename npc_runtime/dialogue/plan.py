@@ -27,7 +27,7 @@ import dataclasses
 import enum
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 
 import numpy as np
@@ -36,8 +36,7 @@ import yaml
 from npc_runtime.dialogue.fact_forms import Form, fact_forms
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import Character, Fact, World
-
-Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row each
+from npc_runtime.tools.acts import Embed, Reading
 
 # Cosine between the line and a fact from which the line counts as asking about it. For the
 # encoder's paraphrases of a fact question, right answers scored 0.13-0.63 (DESIGN.md); the
@@ -91,6 +90,8 @@ class Plan:
     matches: tuple[tuple[str, float], ...] = ()  # the closest facts and their cosines
     # The line's first sentences as drafted, with their faults (speech.py), the said last.
     drafts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # What the line does (tools/acts.py); None: not read (no tool that changes the game).
+    speech: Reading | None = None
 
 
 def identity_fact(npc: Character, world: World) -> Fact:

@@ -71,7 +71,7 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
     if not index.classes:
         return []
     found: dict[str, Intent] = {}
-    for i, sentence in enumerate(sentences(_masked(world, line))):
+    for i, sentence in enumerate(sentences(masked(world, line))):
         if refuses(sentence):
             continue
         aspects = [a for a in dict.fromkeys(index.best(c, minimum)[0]
@@ -91,7 +91,7 @@ def chances(world: World, tools: Sequence[Tool], line: str) -> list[dict[str, fl
     index = _index(tuple(tools))
     if not index.classes:
         return []
-    return [dict(index.rank(s)) for s in sentences(_masked(world, line))]
+    return [dict(index.rank(s)) for s in sentences(masked(world, line))]
 
 
 def learn(tools: Sequence[Tool]) -> None:
@@ -273,7 +273,7 @@ def _train(rows: list[dict[int, float]], labels: list[int], n_features: int,
     return weights, bias
 
 
-def _masked(world: World, line: str) -> str:
+def masked(world: World, line: str) -> str:
     """The line with lore names taken out (they say which thing, not what to do)."""
     out, end = [], 0
     for mention in find_mentions(world, line):

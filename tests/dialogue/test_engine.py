@@ -7,9 +7,9 @@ import asyncio
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
+from npc_runtime.tools.acts import Embed
 
 
 def _say(engine: DialogueEngine, session: str, text: str) -> LineDoneEvent:

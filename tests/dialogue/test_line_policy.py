@@ -23,13 +23,13 @@ from npc_runtime.dialogue.events import (
     ReplyEvent,
     TokenEvent,
 )
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.prompt import persona_card
 from npc_runtime.dialogue.speech import enough_sentences
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.loader import LoadedModel
+from npc_runtime.tools.acts import Embed
 
 LINES = ["Hello there.", "What about the bell?", "Tell me a secret.", "A room, please."]
 REMARK = "Nice weather today."  # planned as a plain remark: the model speaks freely

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.dialogue.fact_forms import fact_forms
-from npc_runtime.dialogue.plan import IDENTITY, Act, Embed, Planner, untold
+from npc_runtime.dialogue.plan import IDENTITY, Act, Planner, untold
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
 from npc_runtime.lore.voice import to_player
+from npc_runtime.tools.acts import Embed
 
 SALTMERE = Path(__file__).resolve().parents[2] / "examples" / "worlds" / "saltmere"
 

@@ -12,12 +12,12 @@ import pytest
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import ToolCallEvent
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import WorldState
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.store.sqlite import StateStore
+from npc_runtime.tools.acts import Embed
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 

@@ -12,10 +12,10 @@ import pytest
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ReplyEvent, TokenEvent
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.dialogue.score import Verdict
 from npc_runtime.lore.loader import load_world
 from npc_runtime.model.loader import load_model
+from npc_runtime.tools.acts import Embed
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,10 @@ import grpc
 import pytest
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.plan import Embed
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
+from npc_runtime.tools.acts import Embed
 from tests.server.conftest import LiveServer, running_server
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
