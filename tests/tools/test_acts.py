@@ -1,0 +1,73 @@
+"""What a line does, read by the sentence encoder; a tool that changes the game waits for a
+request or a yes (issue 18's misfires: prices, remarks with numbers, hesitations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from npc_runtime.dialogue.actions import offer, wanted
+from npc_runtime.lore.knowledge import view
+from npc_runtime.lore.loader import load_world
+from npc_runtime.lore.model import World
+from npc_runtime.tools.acts import Embed, SpeechActs, changes_game
+
+SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
+
+
+@pytest.fixture(scope="module")
+def saltmere() -> World:
+    return load_world(SALTMERE)
+
+
+@pytest.fixture(scope="module")
+def acts(embed: Embed) -> SpeechActs:
+    return SpeechActs(embed)
+
+
+@pytest.mark.parametrize("line", [
+    "Could you hand me the rope? Here's four coppers.",
+    "I'll take a flask of lamp oil.",
+    "Sell me two of those salves.",
+])
+def test_a_request_is_read_as_one(acts: SpeechActs, saltmere: World, line: str) -> None:
+    reading = acts.read(saltmere, line)
+    assert reading.acting, reading
+
+
+@pytest.mark.parametrize("line", [
+    "How much is the eel stew?",  # a price asked is no purchase
+    "Is the lamp oil any good?",
+    "I would rather not.",  # after an offer: no
+    "I will think about it.",
+    "I am fine, thanks.",
+    "Don't you have anything cheaper?",
+    "I walked over 2 miles to get here.",  # numbers in a remark bound nothing
+    "I met a man under a bridge.",
+    "Good morning, harbour master.",
+])
+def test_lines_that_ask_for_nothing_are_not_read_as_acting(acts: SpeechActs, saltmere: World,
+                                                           line: str) -> None:
+    reading = acts.read(saltmere, line)
+    assert not reading.acting, reading
+
+
+def test_only_tools_that_give_or_move_a_quest_change_the_game(saltmere: World) -> None:
+    tools = saltmere.tools
+    assert changes_game(tools["give_item"])
+    assert changes_game(tools["collect_harbour_fee"])
+    assert not changes_game(tools["open_shop"])
+
+
+def test_a_tool_that_changes_the_game_waits_for_a_line_that_acts(saltmere: World) -> None:
+    """Maren holds the stew and it is named: offered only when the line acts; then, with no
+    example matching, the one such tool on offer is what the line asks for."""
+    known = view(saltmere, "maren")
+    line = "One eel stew, love."
+    talk = [("user", line)]
+    assert "give_item" not in offer(saltmere, known, talk, line, set(), acting=False)
+    offered = offer(saltmere, known, talk, line, set(), acting=True)
+    assert "give_item" in offered
+    assert wanted(saltmere, known, [], line, offered, acting=True) == ["give_item"]
+    assert wanted(saltmere, known, [], line, offered, acting=False) == []
