@@ -28,6 +28,7 @@ import numpy as np
 
 from npc_runtime.constraints.grammar import TokenTrie
 from npc_runtime.dialogue.scheduler import Decode
+from npc_runtime.dialogue.score import numbers
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import content_words, find_mentions, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
@@ -124,11 +125,13 @@ def write_arguments(reply: Reply, tokenizer: ChatTokenizer,
 
 
 def _literals(param: ToolParam, values: Sequence[str]) -> list[str]:
-    """The JSON texts a parameter may take ([] for free text)."""
+    """The JSON texts a parameter may take ([] for free text); a number the player stated
+    (``values``), if in range, is the only one."""
     if param.type in {"integer", "number"}:
         low = param.minimum if param.minimum is not None else 0
         high = param.maximum if param.maximum is not None else low + 99
-        return [str(n) for n in range(low, min(high, low + MAX_RANGE - 1) + 1)]
+        stated = [v for v in values if v.isdigit() and low <= int(v) <= high]
+        return stated or [str(n) for n in range(low, min(high, low + MAX_RANGE - 1) + 1)]
     if param.type == "boolean":
         return ["true", "false"]
     return [json.dumps(v) for v in values]
@@ -199,7 +202,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             allowed = choices(world, known, param)
             if not allowed or param.type != "string":
                 if not param.optional:
-                    params.append((param, allowed))
+                    params.append((param, allowed or _stated(param, line)))
                 continue
             named = next((g for found in named_in if (g := found.get(param.name))), ())
             if named:
@@ -280,6 +283,12 @@ def previous_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
     return calls[::-1]
 
 
+def asked_player(history: Sequence[Message]) -> bool:
+    """Whether what the NPC last said aloud asked the player something (an offer such as
+    "Want the key?" may be waiting for its answer)."""
+    return bool(_last_question(history))
+
+
 def _last_question(history: Sequence[Message]) -> str:
     """The last question in what the NPC last said aloud ("" if it asked none)."""
     said = next((text for role, text in reversed(history)
@@ -354,6 +363,16 @@ def stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
         return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
 
     return tighten
+
+
+def _stated(param: ToolParam, line: str) -> tuple[str, ...]:
+    """How many the player asked for, when it is a count and the line states one number
+    ("I'll take two flasks": 2; "here's 4 coppers, two bowls": two numbers, none chosen):
+    the model wrote counts the line did not say (ten flasks for "two flasks")."""
+    if param.name != QUANTITY or param.type != "integer":
+        return ()
+    stated = set(numbers(line))
+    return (str(stated.pop()),) if len(stated) == 1 else ()
 
 
 def _tool_words(tool: Tool) -> set[str]:

@@ -50,7 +50,7 @@ def find_mentions(world: World, text: str) -> list[Mention]:
         return []
     found = []
     for match in pattern.finditer(text):
-        key = match.group(0).lower()
+        key = match.group("key").lower()
         entity_id = world.gazetteer.get(key) or world.gazetteer[key.replace(" ", "_")]
         found.append(Mention(entity_id, match.group(0), match.start()))
     return found
@@ -89,14 +89,16 @@ _DEFINITE = re.compile(r"\b(the|that|this|these|those|your|my)\s+(\w+\s+)?$", re
 _ONE = re.compile(r"\s+one\b", re.IGNORECASE)
 
 
-def alternation(keys: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive, whole-word regex matching any key, longest first."""
+def alternation(keys: Iterable[str], *, plural: bool = False) -> re.Pattern[str] | None:
+    """One case-insensitive, whole-word regex matching any key, longest first, as the
+    group "key"; ``plural``: also with "s" or "es" after it ("two salves", "the stews")."""
     ordered = sorted(set(keys), key=len, reverse=True)
     if not ordered:
         return None
     # Ids are written with underscores; in text they appear with spaces too.
     body = "|".join(re.escape(k).replace("_", "[_ ]") for k in ordered)
-    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+    ending = "(?:e?s)?" if plural else ""
+    return re.compile(rf"(?<![\w-])(?P<key>{body}){ending}(?![\w-])", re.IGNORECASE)
 
 
 def _pattern(world: World) -> re.Pattern[str] | None:
@@ -107,7 +109,7 @@ def _pattern(world: World) -> re.Pattern[str] | None:
 def _compiled(version: str, keys: tuple[str, ...]) -> re.Pattern[str] | None:
     del version  # part of the cache key only
     # Two-letter keys ("it", "an") would match ordinary words.
-    return alternation(k for k in keys if len(k) > 2)
+    return alternation((k for k in keys if len(k) > 2), plural=True)
 
 
 def content_words(text: str) -> set[str]:

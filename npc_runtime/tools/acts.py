@@ -43,16 +43,13 @@ L2 = 1e-3  # weight decay: the examples are few, the vectors long
 
 @dataclasses.dataclass(frozen=True)
 class Reading:
-    """What a line does, how likely, and every act's probability (for the trace)."""
+    """What a line does, how likely, every act's probability (for the trace), and whether
+    it asks the NPC to do something (a request, or a yes to an offer)."""
 
     act: str
     p: float
     scores: tuple[tuple[str, float], ...] = ()
-
-    @property
-    def acting(self) -> bool:
-        """Whether the line asks the NPC to do something (a request, or yes to an offer)."""
-        return self.act in ACTING and self.p >= ACTING_AT
+    acting: bool = False
 
 
 def changes_game(tool: Tool) -> bool:
@@ -72,15 +69,18 @@ class SpeechActs:
         vectors = embed([line for act in self.acts for line in examples[act]])
         self._weights, self._bias = _train(vectors, labels, len(self.acts))
 
-    def read(self, world: World, line: str) -> Reading:
-        """What ``line`` does (its lore names read as "it")."""
+    def read(self, world: World, line: str, *, answering: bool = False) -> Reading:
+        """What ``line`` does (its lore names read as "it"). ``answering``: the NPC's last
+        line asked the player something (an offer may wait for its yes): a line read as a
+        request or a yes acts whatever its probability ("Yes please, I'm starving.")."""
         vector = self._embed([masked(world, line)])[0]
         logits = vector @ self._weights + self._bias
         odds = np.exp(logits - logits.max())
         probs = odds / odds.sum()
         ranked = sorted(zip(self.acts, probs.tolist(), strict=True), key=lambda x: -x[1])
-        return Reading(ranked[0][0], round(ranked[0][1], 3),
-                       tuple((a, round(p, 3)) for a, p in ranked))
+        act, p = ranked[0]
+        return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
+                       acting=act in ACTING and (p >= ACTING_AT or answering))
 
 
 @functools.cache

@@ -71,3 +71,26 @@ def test_a_tool_that_changes_the_game_waits_for_a_line_that_acts(saltmere: World
     assert "give_item" in offered
     assert wanted(saltmere, known, [], line, offered, acting=True) == ["give_item"]
     assert wanted(saltmere, known, [], line, offered, acting=False) == []
+
+
+def test_a_count_the_player_states_is_the_count_offered(saltmere: World) -> None:
+    """"Two flasks" offers the count 2 only; two numbers in the line leave it open."""
+    known = view(saltmere, "wren")
+    line = "I'll take two flasks of lamp oil."
+    offered = offer(saltmere, known, [("user", line)], line, set(), acting=True)
+    counts = {p.name: v for p, v in offered["sell_item"]}
+    assert counts["count"] == ("2",)
+    line = "Here's 9 coppers, three flasks of lamp oil."
+    offered = offer(saltmere, known, [("user", line)], line, set(), acting=True)
+    assert {p.name: v for p, v in offered["sell_item"]}["count"] == ()
+
+
+def test_a_yes_to_a_question_acts_even_when_read_less_surely(acts: SpeechActs,
+                                                               saltmere: World) -> None:
+    """After the NPC asked something, a line read as a yes or a request acts at any
+    probability; a no never does."""
+    for line in ("Yes please, go on.", "No, not today."):
+        alone, answering = acts.read(saltmere, line), acts.read(saltmere, line, answering=True)
+        assert answering.acting == (answering.act in {"request", "yes"})
+        assert alone.acting <= answering.acting
+    assert not acts.read(saltmere, "No, not today.", answering=True).acting
