@@ -18,6 +18,7 @@ from npc_runtime.logs import configure_logging
 
 if TYPE_CHECKING:
     from npc_runtime.lore.knowledge import KnowledgeView
+    from npc_runtime.lore.model import World, WorldState
     from npc_runtime.server.client import DialogueClient
 
 log = structlog.get_logger("npc_runtime")
@@ -147,23 +148,11 @@ def _cmd_lore_show(args: argparse.Namespace) -> int:
     from npc_runtime.dialogue.prompt import persona_card
     from npc_runtime.lore.knowledge import view
     from npc_runtime.lore.loader import load_world
-    from npc_runtime.lore.model import WorldState
-    from npc_runtime.lore.schema import suggest
 
     world = load_world(args.path)
-    stages: dict[str, str] = {}
-    if args.quest:
-        quest = world.quests.get(args.quest)
-        if quest is None:
-            raise LoreError(f"no quest {args.quest!r} ({suggest(args.quest, world.quests)})")
-        stage = args.stage or quest.stages[0].id
-        if stage not in quest.reachable:
-            raise LoreError(f"quest {quest.id!r} has no stage {stage!r}; stages: "
-                            f"{', '.join(s.id for s in quest.stages)}")
-        stages[quest.id] = stage
-    state = WorldState(stages, frozenset(args.revealed), frozenset(args.has))
+    state = _state(world, args)
     known = view(world, args.npc, state)
-    where = ", ".join(f"{q} at {s}" for q, s in stages.items()) or "no quest started"
+    where = ", ".join(f"{q} at {s}" for q, s in state.stages.items()) or "no quest started"
     print(f"# {known.npc.name} ({known.npc.id}) in {world.name}: {where}\n")
     sections = [
         ("Knows", [f"{f.id}: {f.text}" for f in known.facts]),
@@ -178,6 +167,41 @@ def _cmd_lore_show(args: argparse.Namespace) -> int:
     print(persona_card(world, known))
     print()
     _print_sections(_voice_sections(known))
+    return 0
+
+
+def _state(world: World, args: argparse.Namespace) -> WorldState:
+    """The player's state from --quest/--stage/--revealed/--has."""
+    from npc_runtime.lore.model import WorldState
+    from npc_runtime.lore.schema import suggest
+
+    stages: dict[str, str] = {}
+    if args.quest:
+        quest = world.quests.get(args.quest)
+        if quest is None:
+            raise LoreError(f"no quest {args.quest!r} ({suggest(args.quest, world.quests)})")
+        stage = args.stage or quest.stages[0].id
+        if stage not in quest.reachable:
+            raise LoreError(f"quest {quest.id!r} has no stage {stage!r}; stages: "
+                            f"{', '.join(s.id for s in quest.stages)}")
+        stages[quest.id] = stage
+    return WorldState(stages, frozenset(args.revealed), frozenset(args.has))
+
+
+def _cmd_tools_explain(args: argparse.Namespace) -> int:
+    from npc_runtime.dialogue.tool_trace import trace
+    from npc_runtime.lore.knowledge import view
+    from npc_runtime.lore.loader import load_world
+    from npc_runtime.model.encoder import load_encoder
+    from npc_runtime.tools.acts import SpeechActs
+
+    settings = _settings(args)
+    configure_logging(settings.log_format, "warning")
+    world = load_world(settings.world)
+    known = view(world, args.npc, _state(world, args))
+    history = [("assistant", args.after)] if args.after else []
+    acts = SpeechActs(load_encoder(_encoder_dir(settings)).embed)
+    print("\n".join(trace(world, known, acts, history, args.line)))
     return 0
 
 
@@ -384,7 +408,8 @@ def _parser() -> argparse.ArgumentParser:
         description="NPC dialogue server: ONNX persona models over gRPC, bound by your lore.",
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for add in (_add_serve, _add_talk, _add_model, _add_lore, _add_tree, _add_import):
+    for add in (_add_serve, _add_talk, _add_model, _add_lore, _add_tools, _add_tree,
+                _add_import):
         add(sub)
     return parser
 
@@ -547,18 +572,42 @@ def _add_lore(sub: Subparsers) -> None:
         "sees at a quest stage.")
     show.add_argument("path", type=Path, help="world folder or YAML file")
     show.add_argument("--npc", required=True, help="character id")
-    show.add_argument("--quest", help="quest id (default: no quest started)")
-    show.add_argument("--stage", help="stage id in --quest (default: its first stage)")
-    show.add_argument("--revealed", action="append", default=[], metavar="FACT",
-                      help="a fact the player has heard (repeatable)")
-    show.add_argument("--has", action="append", default=[], metavar="ITEM",
-                      help="an item the player carries (repeatable)")
+    _add_state_options(show)
     show.set_defaults(run=_cmd_lore_show)
     schema = lore_sub.add_parser(
         "schema", help="print the JSON Schema of world files",
         description="Print the JSON Schema of world files. Save it and put "
         "'# yaml-language-server: $schema=PATH' at the top of your YAML for autocompletion.")
     schema.set_defaults(run=_cmd_lore_schema)
+
+
+def _add_state_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quest", help="quest id (default: no quest started)")
+    parser.add_argument("--stage", help="stage id in --quest (default: its first stage)")
+    parser.add_argument("--revealed", action="append", default=[], metavar="FACT",
+                        help="a fact the player has heard (repeatable)")
+    parser.add_argument("--has", action="append", default=[], metavar="ITEM",
+                        help="an item the player carries (repeatable)")
+
+
+def _add_tools(sub: Subparsers) -> None:
+    tools = sub.add_parser("tools", help="see why an NPC would call its tools",
+                           description="Explain an NPC's tool choice for a player's line.")
+    tools_sub = tools.add_subparsers(required=True, metavar="ACTION")
+    explain = tools_sub.add_parser(
+        "explain", help="why an NPC would or would not call each tool for a line",
+        description="How the line reads (request, question, yes, no, ...), and per tool of "
+        "the NPC whether it is on offer and why, then what the NPC would call: the steps "
+        "of a live turn, without the model (the sentence encoder reads the line).")
+    explain.add_argument("line", help="the player's line")
+    explain.add_argument("--world", type=Path, help="world folder (default: the example)")
+    explain.add_argument("--npc", required=True, help="character id")
+    explain.add_argument("--after", metavar="NPC_LINE",
+                         help="what the NPC said just before (an offer such as 'Want the key?')")
+    explain.add_argument("--encoder", dest="encoder_dir", type=Path,
+                         help="sentence encoder folder (default: built from the installed one)")
+    _add_state_options(explain)
+    explain.set_defaults(run=_cmd_tools_explain)
 
 
 def _add_tree(sub: Subparsers) -> None:

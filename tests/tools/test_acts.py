@@ -94,3 +94,21 @@ def test_a_yes_to_a_question_acts_even_when_read_less_surely(acts: SpeechActs,
         assert answering.acting == (answering.act in {"request", "yes"})
         assert alone.acting <= answering.acting
     assert not acts.read(saltmere, "No, not today.", answering=True).acting
+
+
+def test_tools_explain_says_why_each_tool_is_called_or_not(
+        capsys: pytest.CaptureFixture[str], default_encoder_dir: Path) -> None:
+    """The designer's view: the reading, each tool's fate, the call."""
+    from npc_runtime.cli import main
+
+    base = ["tools", "explain", "--world", str(SALTMERE), "--npc", "wren",
+            "--encoder", str(default_encoder_dir)]
+    assert main([*base, "Is the lamp oil any good?"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("the line reads as question")
+    assert any(line.startswith("sell_item: not offered: it gives") for line in out)
+    assert out[-1] == "the NPC calls nothing and speaks"
+    assert main([*base, "I'll take two flasks of lamp oil."]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "'count': ('2',)" in next(line for line in out if line.startswith("sell_item"))
+    assert out[-1] == "the NPC calls sell_item"

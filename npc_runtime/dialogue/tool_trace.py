@@ -1,0 +1,64 @@
+"""
+Why an NPC would or would not call each of its tools for a player's line, in words a
+designer can check (`npc-runtime tools explain`). It runs the same steps as a live turn
+(``actions.offer`` and ``actions.wanted``, the speech-act reading of ``tools/acts.py``)
+without the model: where a turn leaves the choice to the model (a tool without examples
+that no other step asks for), it says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from npc_runtime.dialogue.actions import asked_player, offer, wanted
+from npc_runtime.lore.knowledge import KnowledgeView
+from npc_runtime.lore.model import World
+from npc_runtime.model.tokenizer import Message
+from npc_runtime.tools.acts import ACTING_AT, SpeechActs, changes_game
+from npc_runtime.tools.calls import choices
+from npc_runtime.tools.intents import chances, sentences
+
+
+def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequence[Message],
+          line: str) -> list[str]:
+    """The reading of ``line`` after ``history`` and, per tool of the NPC, what became of
+    it; the last line says what the NPC would call."""
+    answering = asked_player(history)
+    reading = acts.read(world, line, answering=answering)
+    top = ", ".join(f"{act} {p:.2f}" for act, p in reading.scores[:3])
+    out = [f"the line reads as {reading.act} ({top}); "
+           + ("it asks the NPC to act" if reading.acting else "it asks the NPC to do nothing")
+           + (f" (acting needs request or yes at >= {ACTING_AT}"
+              + (", or any after the NPC asked something)" if answering else ")"))]
+    offered = offer(world, known, [*history, ("user", line)], line, set(),
+                    acting=reading.acting)
+    odds = chances(world, known.tools, line)
+    for tool in known.tools:
+        best = max((per.get(tool.id, 0.0) for per in odds), default=0.0)
+        by_examples = f"; its examples match {best:.2f}" if tool.examples else "; no examples"
+        if tool.id in offered:
+            named = {p.name: v for p, v in offered[tool.id] if v}
+            out.append(f"{tool.id}: on offer" + (f" with {named}" if named else "")
+                       + by_examples)
+        elif changes_game(tool) and not reading.acting:
+            out.append(f"{tool.id}: not offered: it gives or moves a quest and the line does "
+                       f"not ask for that{by_examples}")
+        else:
+            missing = [p.name for p in tool.params if not p.optional and p.type == "string"
+                       and choices(world, known, p)]
+            why = (f"the player named no {' or '.join(missing)} it takes" if missing
+                   else "nothing in the line asks for it")
+            out.append(f"{tool.id}: not offered: {why}{by_examples}")
+    called = wanted(world, known, list(history), line, offered, acting=reading.acting)
+    unexampled = [t for t in offered if not world.tools[t].examples and t not in called]
+    if called:
+        out.append(f"the NPC calls {called[0]}" + (f", then {', '.join(called[1:])}"
+                                                   if called[1:] else ""))
+    elif unexampled:
+        out.append(f"no step asks for a tool: the model chooses between speaking and "
+                   f"{', '.join(unexampled)} (tools without examples)")
+    else:
+        out.append("the NPC calls nothing and speaks")
+    if len(sentences(line)) > 1:
+        out.append(f"(examples are matched per sentence: {len(sentences(line))} sentences)")
+    return out
