@@ -381,7 +381,8 @@ class DialogueEngine:
                                  self.store.state(world.name, session.player_id))
         plan = self._planner.plan(world, point.known, line, tell)
         if any(map(changes_game, point.known.tools)):  # may this line set one off?
-            speech = self._acts.read(world, line, answering=asked_player(session.history))
+            speech = self._acts.read(world, line, tools=point.known.tools,
+                                     answering=asked_player(session.history))
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
                 + ("" if speech.acting else ": no tool that gives or moves a quest")))

@@ -24,7 +24,7 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
     """The reading of ``line`` after ``history`` and, per tool of the NPC, what became of
     it; the last line says what the NPC would call."""
     answering = asked_player(history)
-    reading = acts.read(world, line, answering=answering)
+    reading = acts.read(world, line, tools=known.tools, answering=answering)
     top = ", ".join(f"{act} {p:.2f}" for act, p in reading.scores[:3])
     out = [f"the line reads as {reading.act} ({top}); "
            + ("it asks the NPC to act" if reading.acting else "it asks the NPC to do nothing")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
 
@@ -39,6 +40,7 @@ ACTING_AT = 0.4
 STEPS = 600
 RATE = 10.0
 L2 = 1e-3  # weight decay: the examples are few, the vectors long
+MODELS_KEPT = 32  # per NPC tool sets learnt; more and all but the built-in one go
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,28 +61,51 @@ def changes_game(tool: Tool) -> bool:
 
 
 class SpeechActs:
-    """Reads the speech act of player lines; learnt once, at construction (~10 ms)."""
+    """
+    Reads the speech act of player lines. Learnt at construction from the built-in lines
+    (~10 ms), and again for each NPC's set of tools that change the game, whose authored
+    ``examples:`` are requests too ("May I have it?"): that NPC's players' ways of asking.
+    """
 
     def __init__(self, embed: Embed) -> None:
         self._embed = embed
         examples = _examples()
         self.acts = tuple(examples)
-        labels = np.array([i for i, act in enumerate(self.acts) for _ in examples[act]])
-        vectors = embed([line for act in self.acts for line in examples[act]])
-        self._weights, self._bias = _train(vectors, labels, len(self.acts))
+        self._labels = np.array([i for i, act in enumerate(self.acts)
+                                 for _ in examples[act]])
+        self._vectors = embed([line for act in self.acts for line in examples[act]])
+        self._models: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {
+            (): _train(self._vectors, self._labels, len(self.acts))}
+        self._lock = threading.Lock()
 
-    def read(self, world: World, line: str, *, answering: bool = False) -> Reading:
-        """What ``line`` does (its lore names read as "it"). ``answering``: the NPC's last
-        line asked the player something (an offer may wait for its yes): a line read as a
-        request or a yes acts whatever its probability ("Yes please, I'm starving.")."""
+    def read(self, world: World, line: str, *, tools: Sequence[Tool] = (),
+             answering: bool = False) -> Reading:
+        """What ``line`` does (its lore names read as "it"), for an NPC with ``tools``.
+        ``answering``: the NPC's last line asked the player something (an offer may wait
+        for its yes): a line read as a request or a yes acts whatever its probability
+        ("Yes please, I'm starving.")."""
+        weights, bias = self._model(tuple(e for t in tools if changes_game(t)
+                                          for e in t.examples))
         vector = self._embed([masked(world, line)])[0]
-        logits = vector @ self._weights + self._bias
+        logits = vector @ weights + bias
         odds = np.exp(logits - logits.max())
         probs = odds / odds.sum()
         ranked = sorted(zip(self.acts, probs.tolist(), strict=True), key=lambda x: -x[1])
         act, p = ranked[0]
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
                        acting=act in ACTING and (p >= ACTING_AT or answering))
+
+    def _model(self, requests: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The regression learnt with these extra request lines (kept, a few per world)."""
+        with self._lock:
+            if requests not in self._models:
+                if len(self._models) > MODELS_KEPT:
+                    self._models = {(): self._models[()]}
+                vectors = np.vstack([self._vectors, self._embed(list(requests))])
+                labels = np.concatenate([self._labels, np.full(len(requests),
+                                                               self.acts.index("request"))])
+                self._models[requests] = _train(vectors, labels, len(self.acts))
+            return self._models[requests]
 
 
 @functools.cache

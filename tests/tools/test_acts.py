@@ -3,6 +3,7 @@ request or a yes (issue 18's misfires: prices, remarks with numbers, hesitations
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,14 @@ def test_tools_explain_says_why_each_tool_is_called_or_not(
     out = capsys.readouterr().out.splitlines()
     assert "'count': ('2',)" in next(line for line in out if line.startswith("sell_item"))
     assert out[-1] == "the NPC calls sell_item"
+
+
+def test_an_npcs_own_request_examples_are_learnt_as_requests(acts: SpeechActs,
+                                                             saltmere: World) -> None:
+    """A game-changing tool's authored examples join the requests for that NPC: its
+    players' way of asking ("Oi, bag me up a portion.") is read as a request."""
+    give = saltmere.tools["give_item"]
+    slang = ("Oi, bag me up a portion.", "Bag me up a portion, go on.",
+             "Bag us a portion, mate.")
+    tool = dataclasses.replace(give, examples=slang)
+    assert acts.read(saltmere, "Oi, bag me up a portion, mate.", tools=[tool]).act == "request"
