@@ -491,6 +491,7 @@ class DialogueEngine:
         plan = dataclasses.replace(plan, drafts=tuple((d.text, d.faults) for d in said.drafts))
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
         revealed, changes, state = self._reveal(session, turn.checker.told(reply_text))
+        called = [c for outcome in turn.outcomes for c in outcome.changes]  # its calls' moves
         session.history += [*pending, ("assistant", reply_text)]
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
         if turn.hold or not said.streamed:  # nothing went out yet: the line goes out whole
@@ -508,7 +509,8 @@ class DialogueEngine:
                  check=said.check.action.value, calls=len(turn.outcomes),
                  **dataclasses.asdict(timings))
         yield LineDoneEvent(reply_text, said.reason, timings, said.check, turn.outcomes,
-                            revealed, (*turn.chosen, *changes), self.options(session), plan)
+                            revealed, (*turn.chosen, *called, *changes), self.options(session),
+                            plan)
 
     def _choice(self, session: Session, point: StoryPoint, plan: Plan, told: tuple[str, str],
                 pending: list[Message]) -> Choice | None:

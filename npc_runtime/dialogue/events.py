@@ -67,7 +67,7 @@ class LineDoneEvent:
     check: CheckReport = dataclasses.field(default_factory=CheckReport)
     calls: tuple[CallOutcome, ...] = ()
     revealed: tuple[str, ...] = ()  # facts the line told the player (first time)
-    quest_changes: tuple[str, ...] = ()  # what this turn moved along (options, facts told)
+    quest_changes: tuple[str, ...] = ()  # what this turn moved: options, calls, facts told
     options: tuple[str, ...] = ()  # what the player may say now to move a quest on
     plan: Plan | None = None  # what the reply was planned to do, and why
 

@@ -42,6 +42,15 @@ def reached(world: World, ref: StageRef, state: WorldState) -> bool:
     return current is not None and quest is not None and current in quest.reachable[ref.stage]
 
 
+def available(world: World, tool: Tool, state: WorldState) -> bool:
+    """Whether the NPC may call ``tool`` now: its ``requires`` stage is reached, and a tool
+    that moves a quest has somewhere to move it (once every stage it sets is reached,
+    calling it again would take the harbour fee twice, or move the quest back)."""
+    if tool.requires_stage is not None and not reached(world, tool.requires_stage, state):
+        return False
+    return not tool.sets_stage or not all(reached(world, ref, state) for ref in tool.sets_stage)
+
+
 def holds(world: World, condition: Condition, state: WorldState) -> bool:
     """Whether a secret's (or tool's) condition holds for this player."""
     if condition.stage is not None:
@@ -90,9 +99,7 @@ def view(world: World, npc_id: str, state: WorldState | None = None) -> Knowledg
                   *(r.to for r in npc.relationships), *npc.inventory,
                   *(i for i in known if i in world.entities),
                   *(a for f in facts for a in f.about if a in world.entities)]
-    tools = [world.tools[t] for t in npc.tools
-             if world.tools[t].requires_stage is None
-             or reached(world, world.tools[t].requires_stage, state)]  # type: ignore[arg-type]
+    tools = [world.tools[t] for t in npc.tools if available(world, world.tools[t], state)]
     return KnowledgeView(
         npc=npc, facts=tuple(facts), withheld=tuple(withheld),
         entities=tuple(world.entities[e] for e in dict.fromkeys(entity_ids)),

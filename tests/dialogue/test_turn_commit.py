@@ -11,7 +11,7 @@ import pytest
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.dialogue.events import ToolCallEvent
+from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
 from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import WorldState
@@ -55,3 +55,22 @@ def test_a_tool_effect_is_stored_with_the_call_in_the_history(tiny_model: Loaded
     assert [role for role, _ in stored.history] == ["user", "assistant", "tool"]
     assert stored.history[2][1] == answer
     store.close()
+
+
+def test_a_calls_quest_move_is_in_the_turns_quest_changes(tiny_model: LoadedModel,
+                                                          embed: Embed) -> None:
+    """The harbour fee moves the dues quest: the game reads the move in ``quest_changes``
+    (it was only in the call's outcome)."""
+    world = load_world(SALTMERE)
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4), embed=embed)
+    engine.set_quest_state("p2", WorldState(stages={"harbour_dues": "owed"}))
+    session = engine.open_session("oskar", player_id="p2")
+
+    async def pay() -> list[object]:
+        return [e async for e in engine.say(session.id, "Here's my silver.", engine.sampling(),
+                                            tool_choice="collect_harbour_fee")]
+
+    done = asyncio.run(pay())[-1]
+    engine.shutdown()
+    assert isinstance(done, LineDoneEvent)
+    assert "harbour_dues: owed -> cleared" in done.quest_changes

@@ -73,6 +73,14 @@ def test_stage_gated_tool_is_offered_only_from_its_stage(saltmere: World) -> Non
     assert [t.id for t in owed.tools] == ["collect_harbour_fee"]
 
 
+def test_a_tool_that_moves_a_quest_goes_once_the_quest_is_where_it_moves_it(
+        saltmere: World) -> None:
+    """Once the fee is paid (the quest at "cleared", where the fee moves it), Oskar cannot
+    collect it again: a greeting at that stage took it twice before."""
+    cleared = view(saltmere, "oskar", WorldState({"harbour_dues": "cleared"}))
+    assert [t.id for t in cleared.tools] == []
+
+
 def test_lore_show_prints_knowledge_that_changes_with_the_stage(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
