@@ -221,7 +221,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
 
 def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line: str,
            offered: Mapping[str, object], *, again: bool = False,
-           acting: bool = False) -> list[str]:
+           acting: bool = False, leaning: bool | None = None) -> list[str]:
     """
     The offered tools the player's ``line`` asks for by their authored examples, in the
     order to call them (``again``: a call was made this turn already; another needs a
@@ -236,17 +236,21 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     that finder. A tool that must be confirmed first gives way to its
     ``confirm_with`` tool until the player said yes. A line that asks for something or
     says yes (``acting``, ``tools/acts.py``) that no example covers asks for the one tool
-    that changes the game offered now (its item named by the player or in the offer).
+    that changes the game offered now (its item named by the player or in the offer). A
+    yes is a yes by its words and, when the line was read (``leaning``: read as a request
+    or a yes), by its reading too: "I would rather not." starts with "I would" but reads
+    as a no.
     """
+    yes = affirms(line) and leaning is not False
     overview = next((t.id for t in known.tools if t.on_mention), None)
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
               i.sentence)
              for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH)]
     asked = [tool for tool, _ in found]
     asked_before = [tool for tool, _ in previous_calls(history)]
-    if again and affirms(line):  # the yes was answered by the first call
+    if again and yes:  # the yes was answered by the first call
         asked = [tool for tool, at in found if at > 0]
-    elif affirms(line):  # "yes" answers the question before anything else
+    elif yes:  # "yes" answers the question before anything else
         agreed = [t.id for t in known.tools
                   if {t.confirm_with, t.follows} & set(asked_before) - {None}] or [
             i.tool for i in intents(world, known.tools, _last_question(history))]

@@ -380,12 +380,13 @@ class DialogueEngine:
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
         plan = self._planner.plan(world, point.known, line, tell)
-        if any(map(changes_game, point.known.tools)):  # may this line set one off?
+        if point.known.tools:  # may this line set one off?
             speech = self._acts.read(world, line, tools=point.known.tools,
                                      answering=asked_player(session.history))
+            gate = not speech.acting and any(map(changes_game, point.known.tools))
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
-                + ("" if speech.acting else ": no tool that gives or moves a quest")))
+                + (": no tool that gives or moves a quest" if gate else "")))
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)
         return plan
@@ -449,7 +450,8 @@ class DialogueEngine:
                 action = tool_choice
             elif asked := wanted(world, known, session.history, pending[0][1], offered,
                                  again=bool(outcomes),
-                                 acting=plan.speech is not None and plan.speech.acting):
+                                 acting=plan.speech is not None and plan.speech.acting,
+                                 leaning=None if plan.speech is None else plan.speech.leaning):
                 action = asked[0]  # the writers' examples say what the line asks for
                 yield from feed(reply, tokenizer.encode(f"[{action}]"))
             else:  # tools without examples: the model decides, the player's words bias it

@@ -53,6 +53,12 @@ class Reading:
     scores: tuple[tuple[str, float], ...] = ()
     acting: bool = False
 
+    @property
+    def leaning(self) -> bool:
+        """Read as a request or a yes, however surely (a "yes" said in words counts only
+        if its reading agrees)."""
+        return self.act in ACTING
+
 
 def changes_game(tool: Tool) -> bool:
     """Whether calling ``tool`` changes the game: it hands the player an item or moves a

@@ -12,6 +12,7 @@ from npc_runtime.dialogue.actions import offer, wanted
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
+from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import Embed, SpeechActs, changes_game
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
@@ -124,3 +125,21 @@ def test_an_npcs_own_request_examples_are_learnt_as_requests(acts: SpeechActs,
              "Bag us a portion, mate.")
     tool = dataclasses.replace(give, examples=slang)
     assert acts.read(saltmere, "Oi, bag me up a portion, mate.", tools=[tool]).act == "request"
+
+
+def test_a_yes_in_words_counts_only_if_its_reading_agrees(acts: SpeechActs) -> None:
+    """After a sale and "Shall I equip it now?", "I would rather not." (it starts like
+    "I would") and the like no longer equip the weapon; a real yes does."""
+    forge = load_world(Path(__file__).parent / "forge")
+    known = view(forge, "brann")
+    history: list[Message] = [("user", "I'll take the Reed Bow."),
+                              ("assistant", "Sold! It's yours. Shall I equip it now?")]
+
+    def called(line: str) -> list[str]:
+        reading = acts.read(forge, line, tools=known.tools, answering=True)
+        offered = offer(forge, known, [*history, ("user", line)], line, set())
+        return wanted(forge, known, history, line, offered, leaning=reading.leaning)
+
+    for line in ("I would rather not.", "I will think about it.", "I am fine, thanks."):
+        assert called(line) == [], line
+    assert called("Sure, go ahead.") == ["equip"]
