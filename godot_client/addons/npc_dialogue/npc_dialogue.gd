@@ -240,9 +240,7 @@ func _on_reply_event(payload: PackedByteArray) -> void:
 
 func _emit_line(done: DialoguePb.LineDone) -> void:
 	line.emit(done)
-	var changes := PackedStringArray(done.quest_changes)
-	for outcome in done.tool_calls:
-		changes.append_array(PackedStringArray(outcome.changes))
+	var changes := PackedStringArray(done.quest_changes)  # tool calls' changes included
 	if not changes.is_empty():
 		quest_update.emit(changes)
 	options.emit(PackedStringArray(done.options))

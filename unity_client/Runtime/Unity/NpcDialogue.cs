@@ -76,7 +76,7 @@ namespace NpcRuntime.Unity
         public event Action<ToolCall>? ToolCallRequested;
         /// <summary>The player's options changed (on opening and after each line).</summary>
         public event Action<IReadOnlyList<string>>? OptionsChanged;
-        /// <summary>Quest changes of a turn: LineDone.QuestChanges plus each tool call's Changes.</summary>
+        /// <summary>Quest changes of a turn: LineDone.QuestChanges (tool calls' changes included).</summary>
         public event Action<IReadOnlyList<string>>? QuestChanged;
         /// <summary>A call failed; a <see cref="GrpcStatusException"/> carries the server's code and message.</summary>
         public event Action<Exception>? Failed;
@@ -256,7 +256,7 @@ namespace NpcRuntime.Unity
                 case SayResponse.EventOneofCase.LineDone:
                     var done = e.LineDone;
                     OnMain(() => { LineCompleted?.Invoke(done); onLine.Invoke(done.Text); });
-                    var changes = done.ToolCalls.SelectMany(c => c.Changes).Concat(done.QuestChanges).ToArray();
+                    var changes = done.QuestChanges.ToArray();
                     if (changes.Length > 0)
                         OnMain(() => { QuestChanged?.Invoke(changes); onQuestChanged.Invoke(changes); });
                     SetOptions(done.Options);

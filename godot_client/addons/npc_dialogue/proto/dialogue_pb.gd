@@ -754,9 +754,9 @@ class LineDone:
 	var tool_calls: Array[ToolCallOutcome] = []
 	## Facts this line told the player for the first time (ids; see QuestService).
 	var revealed_facts: Array[String] = []
-	## Quest changes this turn caused: a player option picked, facts told (e.g.
-	## "the_hidden_courier: rumour -> ask_around"). Tool calls report theirs in
-	## ToolCallOutcome.changes.
+	## Every quest change this turn caused: a player option picked, tool calls' effects
+	## (also in each ToolCallOutcome.changes), facts told (e.g.
+	## "the_hidden_courier: rumour -> ask_around").
 	var quest_changes: Array[String] = []
 	## What the player may say now to move a quest on: the authored options (`when:
 	## {option}`) of the current stages of quests this NPC gives. Show them as buttons;

@@ -3284,9 +3284,9 @@ namespace Npc.V1 {
         = pb::FieldCodec.ForString(58);
     private readonly pbc::RepeatedField<string> questChanges_ = new pbc::RepeatedField<string>();
     /// <summary>
-    /// Quest changes this turn caused: a player option picked, facts told (e.g.
-    /// "the_hidden_courier: rumour -> ask_around"). Tool calls report theirs in
-    /// ToolCallOutcome.changes.
+    /// Every quest change this turn caused: a player option picked, tool calls' effects
+    /// (also in each ToolCallOutcome.changes), facts told (e.g.
+    /// "the_hidden_courier: rumour -> ask_around").
     /// </summary>
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
