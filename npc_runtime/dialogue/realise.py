@@ -82,7 +82,9 @@ def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> Gist:
     """
     if plan.facts and plan.act in (Act.ANSWER, Act.ACT):
         return Gist(" ".join(says(f, npc) for f in plan.facts), "facts")
-    key = plan.kind if plan.act is Act.SMALL_TALK or plan.kind == "meta" else plan.act.value
+    # A question it cannot answer gets its own "can't help" line whatever it reads like:
+    # "I don't know what that is." is for a line that reads as real-world talk above all.
+    key = plan.kind if plan.act is Act.SMALL_TALK else plan.act.value
     own = {"does_not_know": ("fallback_lines", npc.fallback_lines),
            "greeting": ("speech.sample_lines", npc.persona.sample_lines)}.get(key, ("", ()))
     lines = [(own[0], line) for line in own[1]]

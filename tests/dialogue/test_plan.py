@@ -165,3 +165,13 @@ def test_fact_forms_are_the_lores_own_sentences_without_repeats(saltmere: World)
     assert [f.source for f in described] == ["the description of fog eel"]
     assert saltmere.entities["fog_eel"].description in described[0].text
     assert to_player("The player owes the player's fee.") == "You owes your fee."
+
+
+def test_a_request_shaped_like_ai_bait_is_not_read_as_real_world_talk(
+        planner: Planner, saltmere: World) -> None:
+    """"Can you teach me to sail?" is a question Wren cannot answer, not talk of the real
+    world (it read so beside "Can you book me a flight?"); "Are you an AI?" is."""
+    known = view(saltmere, "wren")
+    assert planner.plan(saltmere, known, "Can you teach me to sail?").act is Act.DOES_NOT_KNOW
+    bait = planner.plan(saltmere, known, "Are you an AI?")
+    assert (bait.act, bait.kind) == (Act.SMALL_TALK, "meta")
