@@ -27,41 +27,25 @@ from npc_runtime.dialogue.plan import Act, Plan
 from npc_runtime.lore.model import Character, World
 from npc_runtime.lore.voice import says
 
-# What the note says for each act (an answer's facts follow its colon). Worded as what the
-# NPC says next, never "the player" or "the game": the model repeats such words ("The
-# player asks: ...") and they are off-world. Wording chosen on the persona benchmark's
-# development set: "must include this:" 31/43 facts answered, "tell the player:" 26/43.
-_NOTES = {
-    Act.ANSWER: "What you say next must include this:",
-    Act.DOES_NOT_KNOW: ("Say in a few words, in character, that you cannot help with that; "
-                        "make nothing up."),
-    Act.WILL_NOT_TELL: ("Refuse to talk about that yet, in a few words, in character, and "
-                        "give nothing away."),
-    Act.GREETING: "Greet them back in a few words, in character.",
-    Act.FAREWELL: "Wish them well as they go, in a few words, in character.",
-    Act.SMALL_TALK: "Answer in one or two short sentences, in character.",
-}
-_KIND_NOTES = {  # small talk, by what kind of line it answers
-    "thanks": "Accept their thanks in a few words, in character.",
-    "rude": "Answer that rudeness in a few words, in character, without insults of your own.",
-    "meta": ("Answer in a few words, puzzled, as someone of your world who has never heard "
-             "of such things."),
-}
-# Every note is an order of four words or more: the model sometimes repeats its note, and
-# the scorer spots a repeat by four words in a row (a short statement such as "They are
-# leaving." came back as the NPC's line).
+# The note's two forms. Worded as what the NPC says next, never "the player" or "the
+# game": the model repeats such words ("The player asks: ...") and they are off-world.
+# Wording chosen on the persona benchmark's development set: "must include this:" 31/43
+# facts answered, "tell the player:" 26/43. Every other act has a gist (a fact, a lore
+# line or a stock line), so the order is for a plain remark only. It is four words or
+# more: the model sometimes repeats its note, and the scorer spots a repeat by four words
+# in a row (a short statement such as "They are leaving." came back as the NPC's line).
+MUST_INCLUDE = "What you say next must include this:"
+FREE_ANSWER = "Answer in one or two short sentences, in character."
 
 
 def note(plan: Plan, npc: Character, gist: str = "") -> str:
     """The note after the player's line that tells the model what this reply does: the
-    reply's ``gist`` when it has one (see ``gist``), else what to do."""
+    reply's ``gist`` when it has one (see ``gist``); none after a tool call (the call's
+    result is the last thing the model read); else to answer freely."""
+    del npc  # how the NPC puts things is in the gist
     if gist:
-        return f"{_NOTES[Act.ANSWER]} {gist}"
-    if plan.act is Act.SMALL_TALK and plan.kind in _KIND_NOTES:
-        return _KIND_NOTES[plan.kind]
-    if plan.act is Act.DOES_NOT_KNOW and plan.kind == "meta":
-        return _KIND_NOTES["meta"]
-    return _NOTES.get(plan.act, "")
+        return f"{MUST_INCLUDE} {gist}"
+    return "" if plan.act is Act.ACT else FREE_ANSWER
 
 
 @dataclasses.dataclass(frozen=True)
