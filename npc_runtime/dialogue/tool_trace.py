@@ -49,7 +49,8 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
             why = (f"the player named no {' or '.join(missing)} it takes" if missing
                    else "nothing in the line asks for it")
             out.append(f"{tool.id}: not offered: {why}{by_examples}")
-    called = wanted(world, known, list(history), line, offered, acting=reading.acting)
+    called = wanted(world, known, list(history), line, offered, acting=reading.acting,
+                    leaning=reading.leaning)  # as the engine calls it
     unexampled = [t for t in offered if not world.tools[t].examples and t not in called]
     if called:
         out.append(f"the NPC calls {called[0]}" + (f", then {', '.join(called[1:])}"
