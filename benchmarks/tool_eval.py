@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -35,11 +36,13 @@ from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
 from npc_runtime.errors import NpcRuntimeError
 from npc_runtime.logs import configure_logging
+from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
+from npc_runtime.tools.choice import proposed
 
 ROOT = Path(__file__).resolve().parent.parent  # data files name worlds relative to it
 THREADS = 2
@@ -59,6 +62,8 @@ class Line:
     kind: str
     state: dict[str, Any]
     history: tuple[tuple[str, str], ...]  # (role, text) as a session keeps them
+    last_calls: tuple[tuple[str, dict[str, Any]], ...]  # the NPC's calls since the last line
+    offered: str  # the tool the NPC's last turn proposed, as the data says ("" none)
     tool: str | None  # None: no call expected
     args: dict[str, Any]
 
@@ -87,20 +92,25 @@ def _line(path: Path, i: int, item: Any) -> Line:
     else:
         raise SystemExit(f"{where}: expect is `none` or {{tool: ID, args: {{...}}}}")
     history: list[tuple[str, str]] = []
+    calls: list[tuple[str, dict[str, Any]]] = []
+    offered = ""
     for turn in item.get("history") or []:
         if not isinstance(turn, dict):
             raise SystemExit(f"{where}: history items are mappings (player, npc, called)")
         if turn.get("player"):
             history.append(("user", str(turn["player"])))
+            calls = []
         if isinstance(called := turn.get("called"), dict):  # as the engine keeps a call
             history += [("assistant", f"[{called['tool']}] {json.dumps(called.get('args') or {})}"),
                         ("tool", TOOL_RESULT)]
-        if turn.get("npc"):  # a `proposed` call is only in what the NPC said, for now
+            calls.append((called["tool"], dict(called.get("args") or {})))
+        if turn.get("npc"):
             history.append(("assistant", str(turn["npc"])))
+        offered = str((turn.get("proposed") or {}).get("tool", ""))
     return Line(file=path.name, index=i, world=item["world"], npc=item["npc"],
                 text=item["text"], kind=str(item.get("kind", "")),
-                state=dict(item.get("state") or {}), history=tuple(history), tool=tool,
-                args=args)
+                state=dict(item.get("state") or {}), history=tuple(history),
+                last_calls=tuple(calls), offered=offered, tool=tool, args=args)
 
 
 def _state(state: dict[str, Any]) -> WorldState:
@@ -116,6 +126,13 @@ async def _run_line(engine: DialogueEngine, line: Line, n: int) -> dict[str, Any
     engine.set_quest_state(player, _state(line.state))
     session = engine.open_session(line.npc, player_id=player)
     session.history = list(line.history)
+    # The NPC's offer, as the engine would have kept it at the end of that turn.
+    said = next((text for role, text in reversed(line.history) if role == "assistant"
+                 and not text.startswith("[")), "")
+    known = view(engine.world, line.npc, _state(line.state))
+    session.proposal = proposed(engine.world, known, line.last_calls, said, functools.partial(
+        engine.acts.offers, engine.world)) if line.history else None
+    seen = session.proposal.tool if session.proposal else ""
     calls: list[dict[str, Any]] = []
     text, error = "", ""
     started = time.perf_counter()
@@ -132,7 +149,7 @@ async def _run_line(engine: DialogueEngine, line: Line, n: int) -> dict[str, Any
     finally:
         engine.close_session(session.id)
         engine.store.forget(engine.world.name, player)
-    return {"calls": calls, "reply": text, "error": error,
+    return {"calls": calls, "reply": text, "error": error, "offer_seen": seen,
             "ms": round((time.perf_counter() - started) * 1000)}
 
 
@@ -168,6 +185,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "right_tool": outcomes["right"] + outcomes["right tool"],
         "missed": outcomes["missed"],
         "wrong_tool": outcomes["wrong tool"],
+        "offers_missed": sum(r["offer"] != r["offer_seen"] for r in rows),
     }
 
 
@@ -191,8 +209,13 @@ async def run(lines: list[Line], model: LoadedModel, *, verbose: bool) -> list[d
                        "npc": line.npc, "text": line.text, "kind": line.kind,
                        "expect": ({"tool": line.tool, "args": line.args} if line.tool
                                   else None), **result,
-                       "verdict": verdict(line, result["calls"])}
+                       "verdict": verdict(line, result["calls"]),
+                       "offer": line.offered}
                 rows.append(row)
+                if verbose and line.offered != result["offer_seen"]:
+                    print(f"{'offer':>10}  {line.npc}: after {line.history[-1][1]!r} the "
+                          f"runtime sees {result['offer_seen'] or 'no offer'} (the data: "
+                          f"{line.offered or 'none'})", file=sys.stderr)
                 if verbose and row["verdict"] not in ("quiet", "right"):
                     print(f"{row['verdict']:>10}  {line.npc}: {line.text!r} -> "
                           f"{row['calls']} (expected {row['expect']})", file=sys.stderr)
@@ -227,14 +250,16 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{'':<22}{'lines':>6}{'neg':>6}{'called':>8}{'calls':>7}{'req':>6}{'right':>7}"
-          f"{'tool':>6}{'missed':>8}{'wrong':>7}")
+          f"{'tool':>6}{'missed':>8}{'wrong':>7}{'offers':>8}")
     for name, s in [("all", report["all"]), *report["files"].items(),
                     *report["kinds"].items()]:
         print(f"{name[:22]:<22}{s['lines']:>6}{s['negative_lines']:>6}"
               f"{s['negative_lines_with_a_call']:>8}{s['unasked_calls']:>7}{s['requests']:>6}"
-              f"{s['right']:>7}{s['right_tool']:>6}{s['missed']:>8}{s['wrong_tool']:>7}")
+              f"{s['right']:>7}{s['right_tool']:>6}{s['missed']:>8}{s['wrong_tool']:>7}"
+              f"{s['offers_missed']:>8}")
     print("neg: lines that ask for nothing; called: of those, lines with a call; right: the "
-          "expected tool and arguments; tool: the expected tool")
+          "expected tool and arguments; tool: the expected tool; offers: lines whose pending "
+          "offer (the data's `proposed`) the runtime saw otherwise")
     return 0
 
 

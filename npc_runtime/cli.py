@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -194,14 +195,18 @@ def _cmd_tools_explain(args: argparse.Namespace) -> int:
     from npc_runtime.lore.loader import load_world
     from npc_runtime.model.encoder import load_encoder
     from npc_runtime.tools.acts import SpeechActs
+    from npc_runtime.tools.choice import proposed
 
     settings = _settings(args)
     configure_logging(settings.log_format, "warning")
     world = load_world(settings.world)
     known = view(world, args.npc, _state(world, args))
     history = [("assistant", args.after)] if args.after else []
-    acts = SpeechActs(load_encoder(_encoder_dir(settings)).embed)
-    print("\n".join(trace(world, known, acts, history, args.line)))
+    acts = SpeechActs(load_encoder(_encoder_dir(settings)).embed,
+                      settings.cache_dir / "speech-acts")
+    offered = (proposed(world, known, [], args.after, functools.partial(acts.offers, world))
+               if args.after else None)
+    print("\n".join(trace(world, known, acts, history, args.line, proposal=offered)))
     return 0
 
 

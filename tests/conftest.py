@@ -13,7 +13,7 @@ from npc_runtime.logs import configure_logging
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel, load_model
-from npc_runtime.tools.acts import Embed
+from npc_runtime.tools.acts import Embed, SpeechActs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,6 +106,12 @@ def default_encoder_dir_fixture() -> Path:
 def embed() -> Embed:
     """See ``default_embed``."""
     return default_embed()
+
+
+@pytest.fixture(scope="session")
+def speech_acts(embed: Embed) -> SpeechActs:
+    """The speech-act reader, its weights kept where the server keeps them."""
+    return SpeechActs(embed, Settings.load().cache_dir / "speech-acts")
 
 
 @pytest.fixture(scope="session")

@@ -22,18 +22,7 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.constraints.checker import LineChecker
-from npc_runtime.dialogue.actions import (
-    SAY,
-    Reply,
-    asked_player,
-    decide,
-    evidence,
-    feed,
-    offer,
-    stock_limit,
-    wanted,
-    write_arguments,
-)
+from npc_runtime.dialogue.actions import SAY, Reply, decide, feed, write_arguments
 from npc_runtime.dialogue.admission import TurnGate, turn_room
 from npc_runtime.dialogue.events import (
     CallOutcome,
@@ -70,6 +59,7 @@ from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.acts import Embed, SpeechActs, changes_game
 from npc_runtime.tools.calls import ToolCall, problems
+from npc_runtime.tools.choice import Proposal, evidence, offer, proposed, stock_limit, wanted
 from npc_runtime.tools.intents import learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
 
@@ -98,6 +88,7 @@ class Spoken:
     outcomes: tuple[CallOutcome, ...]
     chosen: tuple[str, ...]  # quest moves the player's option made
     checker: LineChecker
+    known: KnowledgeView  # what the NPC knows and may do this turn
     hold: bool = False
 
 
@@ -111,7 +102,8 @@ class DialogueEngine:
         self.world = world
         self.model = model
         self._planner = Planner(embed)
-        self._acts = SpeechActs(embed)  # what a line does: may it set off a tool?
+        # What a line does (may it set off a tool?), and whether the NPC offered something.
+        self.acts = SpeechActs(embed, settings.cache_dir / "speech-acts")
         self.settings = settings
         self.store = store or StateStore(settings.state_db)
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
@@ -246,12 +238,14 @@ class DialogueEngine:
             self._interrupt(session)
         async with session.turn_lock, self._gate.turn():
             session.interrupted = False
+            # The NPC's offer waits for this line only: taken now, whatever the turn does.
+            proposal, session.proposal = session.proposal, None
             pending: list[Message] = [("user", line)]  # this turn's messages so far
             self._check_tool_choice(session, pending, tool_choice)
             told = self._check_tell(session, tell)
             chosen = self._choose(session, pending)  # a player option moves its quest first
             # Off the event loop and the decode thread: the encoder takes a few ms.
-            plan = await asyncio.to_thread(self._plan, session, line, told)
+            plan = await asyncio.to_thread(self._plan, session, line, told, proposal)
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -261,7 +255,8 @@ class DialogueEngine:
                 phase = self._run_phase(session, pending, params, hold=hold, started=started,
                                         calls_left=MAX_CALLS - len(outcomes),
                                         outcomes=tuple(outcomes), cancelled=cancelled,
-                                        tool_choice=choice, plan=plan, chosen=chosen)
+                                        tool_choice=choice, plan=plan, chosen=chosen,
+                                        proposal=proposal)
                 async for item in self._on_scheduler(phase, cancelled):
                     if isinstance(item, _Called):
                         called = item
@@ -374,15 +369,16 @@ class DialogueEngine:
         self._scheduler.shutdown()
         self.store.close()
 
-    def _plan(self, session: Session, line: str, tell: Sequence[Fact]) -> Plan:
+    def _plan(self, session: Session, line: str, tell: Sequence[Fact],
+              proposal: Proposal | None) -> Plan:
         """What the reply to ``line`` should do (see ``plan.py``)."""
         world = self.world
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
         plan = self._planner.plan(world, point.known, line, tell)
         if point.known.tools:  # may this line set one off?
-            speech = self._acts.read(world, line, tools=point.known.tools,
-                                     answering=asked_player(session.history))
+            speech = self.acts.read(world, line, tools=point.known.tools,
+                                     answering=proposal is not None)
             gate = not speech.acting and any(map(changes_game, point.known.tools))
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
@@ -404,8 +400,8 @@ class DialogueEngine:
     def _run_phase(self, session: Session, pending: list[Message], params: SamplingParams, *,
                    hold: bool, started: float, calls_left: int,
                    outcomes: tuple[CallOutcome, ...], cancelled: threading.Event,
-                   tool_choice: str = "", plan: Plan, chosen: tuple[str, ...] = ()
-                   ) -> TurnSteps:
+                   tool_choice: str = "", plan: Plan, chosen: tuple[str, ...] = (),
+                   proposal: Proposal | None = None) -> TurnSteps:
         """
         One model pass over the conversation: decide, then call a tool or speak.
 
@@ -435,7 +431,7 @@ class DialogueEngine:
         if written and not offered:  # nothing for the model to do: no prefill either
             yield from self._spoken(session, self._writer.as_written(
                 written, checker, pending[0][1], known, session, start=[]), plan, pending,
-                Spoken(started, 0, outcomes, chosen, checker))
+                Spoken(started, 0, outcomes, chosen, checker, known))
             return
         # Our decode batch row: the prompt, the reply, and the action tag and call arguments.
         row = yield Reserve(len(prompt) + params.max_new_tokens + RESERVE_SLACK)
@@ -448,10 +444,9 @@ class DialogueEngine:
                 offered = {tool_choice: offered[tool_choice]}
                 yield from feed(reply, tokenizer.encode(f"[{tool_choice}]"))
                 action = tool_choice
-            elif asked := wanted(world, known, session.history, pending[0][1], offered,
-                                 again=bool(outcomes),
-                                 acting=plan.speech is not None and plan.speech.acting,
-                                 leaning=None if plan.speech is None else plan.speech.leaning):
+            elif plan.speech and (asked := wanted(
+                    world, known, session.history, pending[0][1], offered, reading=plan.speech,
+                    proposal=proposal, again=bool(outcomes))):
                 action = asked[0]  # the writers' examples say what the line asks for
                 yield from feed(reply, tokenizer.encode(f"[{action}]"))
             else:  # tools without examples: the model decides, the player's words bias it
@@ -483,7 +478,8 @@ class DialogueEngine:
             return
         yield from self._release(session, cache, said.ids, prefix_len)
         yield from self._spoken(session, said, plan, pending,
-                                Spoken(started, len(prompt), outcomes, chosen, checker, hold))
+                                Spoken(started, len(prompt), outcomes, chosen, checker, known,
+                                       hold))
 
     def _spoken(self, session: Session, said: Line, plan: Plan, pending: list[Message],
                 turn: Spoken) -> TurnSteps:
@@ -495,6 +491,9 @@ class DialogueEngine:
         revealed, changes, state = self._reveal(session, turn.checker.told(reply_text))
         called = [c for outcome in turn.outcomes for c in outcome.changes]  # its calls' moves
         session.history += [*pending, ("assistant", reply_text)]
+        session.proposal = proposed(self.world, turn.known, [
+            (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text,
+            functools.partial(self.acts.offers, self.world))
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
         if turn.hold or not said.streamed:  # nothing went out yet: the line goes out whole
             yield TokenEvent(reply_text, 0)

@@ -35,20 +35,15 @@ from collections.abc import Callable, Iterable, Sequence
 from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.plan import Plan
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import STOPWORDS
+from npc_runtime.lore.mentions import NUMBER_WORDS, STOPWORDS, numbers
 from npc_runtime.lore.model import Character
 from npc_runtime.lore.voice import names_of
 
 _META = re.compile(r"\b(players?|games?|gamers?|characters?|users?|assistants?|narrator|"
                    r"role-?play|npc)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
-_NUMBER = re.compile(r"\d+|[a-z]+")
 _ASSISTANT = re.compile(r"\b(here|happy|glad|ready|able) to (help|assist)|\bhow (can|may) i "
                         r"(help|assist)|\bassist you\b", re.IGNORECASE)
-_NUMBER_WORDS = {w: i for i, w in enumerate((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty"))}
 _INTRODUCED = re.compile(r"(i'm|i am|name is|name's|call me|called)\s*$", re.IGNORECASE)
 ECHO_WORDS = 4  # words in a row shared with the note that count as repeating it
 SAME_LINE = 0.8  # share of a recent line's words a draft repeats to count as the same line
@@ -140,12 +135,6 @@ def states(text: str, fact: str) -> bool:
     return len(wanted & _stems(text)) >= max(min(2, len(wanted)), math.ceil(len(wanted) / 3))
 
 
-def numbers(text: str) -> list[int]:
-    """Numbers written in digits (also in "12th", "3pm") or as words up to twenty."""
-    return [int(w) if w[0].isdigit() else _NUMBER_WORDS[w]
-            for w in _NUMBER.findall(text.lower()) if w[0].isdigit() or w in _NUMBER_WORDS]
-
-
 def third_person(text: str, npc: Character) -> str:
     """The NPC's own name used as if of someone else ("" when it only introduces itself:
     "I'm Maren", "Maren Ashveil, keeper of the inn.")."""
@@ -162,7 +151,7 @@ def third_person(text: str, npc: Character) -> str:
 
 def _stems(text: str) -> set[str]:
     words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and not w.isdigit()
-             and w not in _NUMBER_WORDS]
+             and w not in NUMBER_WORDS]
     return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
 
 

@@ -12,6 +12,7 @@ from npc_runtime.errors import InvalidInputError, UnknownSessionError
 from npc_runtime.lore.model import WorldState
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import SessionRecord, StateStore
+from npc_runtime.tools.choice import Proposal
 
 
 @dataclasses.dataclass
@@ -24,6 +25,8 @@ class Session:
     player_id: str  # whose quest state this conversation reads and changes
     owner: str = ""  # who may use it (a digest of the token that opened it; "" = anyone)
     history: list[Message] = dataclasses.field(default_factory=list)
+    # A call the NPC offered last turn ("Shall I fit them?"), for the next line only.
+    proposal: Proposal | None = None
     # One turn at a time per session, so history stays in order.
     turn_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock, repr=False)
     # The turn in flight: set when the player spoke again before its reply ended, and
@@ -43,7 +46,8 @@ class Session:
     def record(self) -> SessionRecord:
         """The session as stored."""
         return SessionRecord(self.id, self.npc_id, self.player_id, self.player_name,
-                             tuple(self.history), self.owner)
+                             tuple(self.history), self.owner,
+                             self.proposal.to_json() if self.proposal else "")
 
 
 class SessionRegistry:
@@ -86,7 +90,8 @@ class SessionRegistry:
         if session is None and len(session_id) <= 64 and (
                 record := self._store.session(session_id)) is not None:
             session = Session(record.id, record.npc_id, record.player_name, record.player_id,
-                              record.owner, list(record.history))
+                              record.owner, list(record.history),
+                              Proposal.from_json(record.proposal))
             self._sessions[session.id] = session
         if session is not None and (owner is None or secrets.compare_digest(
                 session.owner.encode(), owner.encode())):

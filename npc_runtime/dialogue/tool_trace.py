@@ -1,7 +1,7 @@
 """
 Why an NPC would or would not call each of its tools for a player's line, in words a
 designer can check (`npc-runtime tools explain`). It runs the same steps as a live turn
-(``actions.offer`` and ``actions.wanted``, the speech-act reading of ``tools/acts.py``)
+(``choice.offer`` and ``choice.wanted``, the speech-act reading of ``tools/acts.py``)
 without the model: where a turn leaves the choice to the model (a tool without examples
 that no other step asks for), it says so.
 """
@@ -10,26 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from npc_runtime.dialogue.actions import asked_player, offer, wanted
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import ACTING_AT, SpeechActs, changes_game
 from npc_runtime.tools.calls import choices
+from npc_runtime.tools.choice import Proposal, offer, wanted
 from npc_runtime.tools.intents import chances, sentences
 
 
 def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequence[Message],
-          line: str) -> list[str]:
-    """The reading of ``line`` after ``history`` and, per tool of the NPC, what became of
-    it; the last line says what the NPC would call."""
-    answering = asked_player(history)
+          line: str, *, proposal: Proposal | None = None) -> list[str]:
+    """The reading of ``line`` after ``history`` (and the NPC's ``proposal`` waiting for an
+    answer) and, per tool of the NPC, what became of it; the last line says what the NPC
+    would call."""
+    answering = proposal is not None
     reading = acts.read(world, line, tools=known.tools, answering=answering)
     top = ", ".join(f"{act} {p:.2f}" for act, p in reading.scores[:3])
     out = [f"the line reads as {reading.act} ({top}); "
            + ("it asks the NPC to act" if reading.acting else "it asks the NPC to do nothing")
            + (f" (acting needs request or yes at >= {ACTING_AT}"
-              + (", or any after the NPC asked something)" if answering else ")"))]
+              + (f", or any while the NPC's offer waits: {proposal.why})" if proposal
+                 else ")"))]
     offered = offer(world, known, [*history, ("user", line)], line, set(),
                     acting=reading.acting)
     odds = chances(world, known.tools, line)
@@ -49,8 +51,8 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
             why = (f"the player named no {' or '.join(missing)} it takes" if missing
                    else "nothing in the line asks for it")
             out.append(f"{tool.id}: not offered: {why}{by_examples}")
-    called = wanted(world, known, list(history), line, offered, acting=reading.acting,
-                    leaning=reading.leaning)  # as the engine calls it
+    called = wanted(world, known, list(history), line, offered, reading=reading,
+                    proposal=proposal)  # as the engine calls it
     unexampled = [t for t in offered if not world.tools[t].examples and t not in called]
     if called:
         out.append(f"the NPC calls {called[0]}" + (f", then {', '.join(called[1:])}"

@@ -56,12 +56,15 @@ def find_mentions(world: World, text: str) -> list[Mention]:
     return found
 
 
-def refers(world: World, candidates: Iterable[str], text: str) -> list[str]:
+def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool = False
+           ) -> list[str]:
     """
     The ``candidates`` (entity ids) that ``text`` refers to, in order: by a full name or
     alias, or by a word of a name that no other candidate's name has ("the wolf one" for
     "Wolf Pack Culling" when nothing else there is a wolf). For a player's words about
-    the things in front of them, never for checking what an NPC may say.
+    the things in front of them, never for checking what an NPC may say. ``counted``:
+    the player asks to be handed one of the candidates, so a count or "a" points too ("a
+    room" to an innkeeper whose one room thing is the room key, "two stews").
     """
     pool = {e for e in candidates if e in world.entities}
     found = {m.start: m.entity_id for m in find_mentions(world, text) if m.entity_id in pool}
@@ -72,7 +75,8 @@ def refers(world: World, candidates: Iterable[str], text: str) -> list[str]:
             owners.setdefault(word, []).append(entity)
     for match in WORD.finditer(text):
         entity = _only(owners.get(stem(match.group(0).lower().removesuffix("'s")), []))
-        if (entity and entity not in named and (_DEFINITE.search(text, 0, match.start())
+        pointer = _COUNTED if counted else _DEFINITE
+        if (entity and entity not in named and (pointer.search(text, 0, match.start())
                                                 or _ONE.match(text, match.end()))):
             found.setdefault(match.start(), entity)
             named.add(entity)
@@ -87,6 +91,9 @@ def _only(entities: list[str]) -> str:
 # with a definite word before it or "one" after it ("a spear" is any spear).
 _DEFINITE = re.compile(r"\b(the|that|this|these|those|your|my)\s+(\w+\s+)?$", re.IGNORECASE)
 _ONE = re.compile(r"\s+one\b", re.IGNORECASE)
+_COUNTED = re.compile(r"\b(the|that|this|these|those|your|my|a|an|another|some|\d+|one|two|"
+                      r"three|four|five|six|seven|eight|nine|ten|both|all)\s+(\w+\s+)?$",
+                      re.IGNORECASE)
 
 
 def alternation(keys: Iterable[str], *, plural: bool = False) -> re.Pattern[str] | None:
@@ -126,3 +133,16 @@ def stem(word: str) -> str:
     if suffix in {"ing", "ed"} and base[-1] == base[-2] and base[-1] not in "lsz":
         return base[:-1]  # "equipping" meets "equip"
     return base
+
+
+NUMBER_WORDS = {w: i for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty"))}
+_NUMBER = re.compile(r"\d+|[a-z]+")
+
+
+def numbers(text: str) -> list[int]:
+    """Numbers written in digits (also in "12th", "3pm") or as words up to twenty."""
+    return [int(w) if w[0].isdigit() else NUMBER_WORDS[w]
+            for w in _NUMBER.findall(text.lower()) if w[0].isdigit() or w in NUMBER_WORDS]

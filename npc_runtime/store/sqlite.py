@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS session (
     player_name TEXT NOT NULL,
     history TEXT NOT NULL,    -- JSON: [[role, text], ...]
     updated REAL NOT NULL,
-    owner TEXT NOT NULL DEFAULT ''  -- a digest of the token that opened it ('' without auth)
+    owner TEXT NOT NULL DEFAULT '',  -- a digest of the token that opened it ('' without auth)
+    proposal TEXT NOT NULL DEFAULT ''  -- JSON: the call the NPC offered last turn ('' none)
 );
 """
 
@@ -75,6 +76,7 @@ class SessionRecord:
     player_name: str
     history: tuple[Message, ...] = ()
     owner: str = ""  # who may use it: a digest of the opening token ("" without auth)
+    proposal: str = ""  # JSON: the call the NPC offered last turn, awaiting an answer
 
 
 _UPSERT_STATE = (
@@ -82,9 +84,9 @@ _UPSERT_STATE = (
     "ON CONFLICT (world, player) DO UPDATE SET state = excluded.state, "
     "updated = excluded.updated")
 _UPSERT_SESSION = (
-    "INSERT INTO session (id, npc, player, player_name, history, updated, owner) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-    "history = excluded.history, updated = excluded.updated")
+    "INSERT INTO session (id, npc, player, player_name, history, updated, owner, proposal) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "history = excluded.history, updated = excluded.updated, proposal = excluded.proposal")
 
 
 class StateStore:
@@ -116,6 +118,9 @@ class StateStore:
                 if "owner" not in columns:  # a file from before sessions had owners
                     self._db.execute(
                         "ALTER TABLE session ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+                if "proposal" not in columns:  # ... or kept the NPC's pending offer
+                    self._db.execute(
+                        "ALTER TABLE session ADD COLUMN proposal TEXT NOT NULL DEFAULT ''")
         except ConfigError:
             self._db.close()
             raise
@@ -192,12 +197,13 @@ class StateStore:
         """
         with self._lock, self._errors():
             row = self._db.execute(
-                "SELECT id, npc, player, player_name, history, owner FROM session WHERE id = ?",
+                "SELECT id, npc, player, player_name, history, owner, proposal FROM session "
+                "WHERE id = ?",
                 (session_id,)).fetchone()
             if row is None:
                 return None
             history = tuple((str(role), str(text)) for role, text in json.loads(row[4]))
-            return SessionRecord(row[0], row[1], row[2], row[3], history, row[5])
+            return SessionRecord(row[0], row[1], row[2], row[3], history, row[5], row[6])
 
     def delete_session(self, session_id: str) -> None:
         """Forget a session (its player's quest state stays)."""
@@ -245,9 +251,10 @@ class _DamagedError(Exception):
     """quick_check found problems (the message lists the first few)."""
 
 
-def _session_row(record: SessionRecord, now: float) -> tuple[str, str, str, str, str, float, str]:
+def _session_row(record: SessionRecord, now: float
+                 ) -> tuple[str, str, str, str, str, float, str, str]:
     return (record.id, record.npc_id, record.player_id, record.player_name,
-            json.dumps([list(m) for m in record.history]), now, record.owner)
+            json.dumps([list(m) for m in record.history]), now, record.owner, record.proposal)
 
 
 def _state_to_json(state: WorldState) -> str:

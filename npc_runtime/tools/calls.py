@@ -74,14 +74,16 @@ def ground(world: World, known: KnowledgeView, tool: Tool, text: str
            ) -> dict[str, tuple[str, ...]]:
     """
     For each lore-valued parameter, the allowed values the player's ``text`` names (by
-    name, alias, id, or a word of the name no other allowed value has), in the order
+    name, alias, id, or a word of the name no other allowed value has: after "the", or
+    also after "a" or a count for a tool that hands the player things), in the order
     they were said.
     """
     grounded = {}
     for param in tool.params:
         allowed = choices(world, known, param)
         if allowed and param.type == "string":
-            grounded[param.name] = tuple(refers(world, allowed, text))
+            grounded[param.name] = tuple(refers(world, allowed, text,
+                                                counted=bool(tool.gives_player)))
     return grounded
 
 

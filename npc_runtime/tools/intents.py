@@ -141,12 +141,6 @@ INTERJECTIONS = frozenset(["hmm", "hm", "um", "uh", "er", "ah", "oh", "well", "u
 _LEAD_IN = INTERJECTIONS | {"and", "so", "but", "then", "ok", "okay", "also", "now", "right"}
 
 
-def affirms(line: str) -> bool:
-    """Whether the line says yes (to a question the NPC just asked)."""
-    words = _words(line)[:4]
-    return bool(words) and (words[0] in YES or " ".join(words[:2]) in YES)
-
-
 def bounds(line: str) -> bool:
     """
     Whether the line sets a bound on an amount ("under 500 gold", "40 or more", "two days
@@ -163,14 +157,6 @@ _BOUND_BEFORE = re.compile(
 _BOUND_AFTER = re.compile(
     r"\b" + _AMOUNT + r"(?:\s+\w+)?\s+or\s+(?:less|more|below|above|under|over|fewer|lower|"
     r"higher|cheaper|so)\b")
-
-YES = frozenset([
-    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "absolutely", "certainly",
-    "definitely", "indeed", "correct", "right", "please", "gladly", "aye", "agreed",
-    "thats right", "of course", "go ahead", "lets", "do it", "sounds good", "i do",
-    "i am", "im sure", "i will", "id love", "i would",
-])
-
 
 @dataclasses.dataclass(frozen=True)
 class _Index:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from npc_runtime.dialogue.plan import Act, Plan
-from npc_runtime.dialogue.score import Verdict, best, faults, numbers, stand_in, states
+from npc_runtime.dialogue.score import Verdict, best, faults, stand_in, states
+from npc_runtime.lore.mentions import numbers
 from npc_runtime.lore.model import World
 
 NOTE = "What you say next must include this: A room costs five copper pieces a night."

@@ -4,16 +4,17 @@ request or a yes (issue 18's misfires: prices, remarks with numbers, hesitations
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import pytest
 
-from npc_runtime.dialogue.actions import offer, wanted
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
-from npc_runtime.lore.model import World
+from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import Embed, SpeechActs, changes_game
+from npc_runtime.tools.acts import Reading, SpeechActs, changes_game
+from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 
@@ -24,8 +25,8 @@ def saltmere() -> World:
 
 
 @pytest.fixture(scope="module")
-def acts(embed: Embed) -> SpeechActs:
-    return SpeechActs(embed)
+def acts(speech_acts: SpeechActs) -> SpeechActs:
+    return speech_acts
 
 
 @pytest.mark.parametrize("line", [
@@ -71,8 +72,10 @@ def test_a_tool_that_changes_the_game_waits_for_a_line_that_acts(saltmere: World
     assert "give_item" not in offer(saltmere, known, talk, line, set(), acting=False)
     offered = offer(saltmere, known, talk, line, set(), acting=True)
     assert "give_item" in offered
-    assert wanted(saltmere, known, [], line, offered, acting=True) == ["give_item"]
-    assert wanted(saltmere, known, [], line, offered, acting=False) == []
+    request = Reading("request", 0.9, acting=True)
+    assert wanted(saltmere, known, [], line, offered, reading=request) == ["give_item"]
+    remark = Reading("remark", 0.9)
+    assert wanted(saltmere, known, [], line, offered, reading=remark) == []
 
 
 def test_a_count_the_player_states_is_the_count_offered(saltmere: World) -> None:
@@ -127,19 +130,63 @@ def test_an_npcs_own_request_examples_are_learnt_as_requests(acts: SpeechActs,
     assert acts.read(saltmere, "Oi, bag me up a portion, mate.", tools=[tool]).act == "request"
 
 
-def test_a_yes_in_words_counts_only_if_its_reading_agrees(acts: SpeechActs) -> None:
+def test_only_a_line_read_as_a_yes_accepts_the_npcs_offer(acts: SpeechActs) -> None:
     """After a sale and "Shall I equip it now?", "I would rather not." (it starts like
-    "I would") and the like no longer equip the weapon; a real yes does."""
+    "I would") and the like do not equip the weapon; a real yes does."""
     forge = load_world(Path(__file__).parent / "forge")
     known = view(forge, "brann")
     history: list[Message] = [("user", "I'll take the Reed Bow."),
                               ("assistant", "Sold! It's yours. Shall I equip it now?")]
 
+    pending = Proposal("equip", {"item": "reed_bow"}, "equip follows buy")
+
     def called(line: str) -> list[str]:
         reading = acts.read(forge, line, tools=known.tools, answering=True)
-        offered = offer(forge, known, [*history, ("user", line)], line, set())
-        return wanted(forge, known, history, line, offered, leaning=reading.leaning)
+        offered = offer(forge, known, [*history, ("user", line)], line, set(),
+                        acting=reading.acting)
+        return wanted(forge, known, history, line, offered, reading=reading, proposal=pending)
 
     for line in ("I would rather not.", "I will think about it.", "I am fine, thanks."):
         assert called(line) == [], line
     assert called("Sure, go ahead.") == ["equip"]
+
+
+def _proposal(acts: SpeechActs, world: World, npc: str, said: str, *,
+              calls: tuple[tuple[str, dict[str, object]], ...] = (),
+              state: WorldState | None = None) -> Proposal | None:
+    known = view(world, npc, state or WorldState())
+    return proposed(world, known, calls, said, functools.partial(acts.offers, world))
+
+
+def test_an_npc_line_that_offers_a_thing_leaves_its_tool_pending(acts: SpeechActs,
+                                                                 saltmere: World) -> None:
+    """The NPC named the thing and offered it: the yes that follows hands it over."""
+    stew = _proposal(acts, saltmere, "maren", "Bowl of eel stew, love? Two coppers.")
+    assert stew is not None
+    assert (stew.tool, dict(stew.args)) == ("give_item", {"item": "eel_stew"})
+    owed = WorldState(stages={"harbour_dues": "owed"})
+    fee = _proposal(acts, saltmere, "oskar", "One silver piece to tie up. Pay now?",
+                    state=owed)
+    assert fee is not None
+    assert fee.tool == "collect_harbour_fee"
+
+
+@pytest.mark.parametrize("said", [
+    "What brings you to Saltmere, stranger?",  # a question that proposes nothing
+    "The stew is two coppers; the eel came in this morning.",  # a price told
+    "My husband sailed with the herring fleet.",
+])
+def test_an_npc_line_that_offers_nothing_leaves_nothing_pending(acts: SpeechActs,
+                                                                saltmere: World,
+                                                                said: str) -> None:
+    assert _proposal(acts, saltmere, "maren", said) is None
+
+
+def test_a_call_that_asks_for_confirmation_leaves_its_tool_pending(acts: SpeechActs) -> None:
+    forge = load_world(Path(__file__).parent / "forge")
+    pending = _proposal(acts, forge, "brann", "The Frost Axe, then?",
+                        calls=(("confirm_buy", {"item": "frost_axe"}),))
+    assert pending == Proposal("buy", {"item": "frost_axe"}, "buy is confirmed by confirm_buy")
+    assert Proposal.from_json(pending.to_json()) == pending
+    assert Proposal.from_json("") is None
+    assert Proposal.from_json("{not json") is None

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import pytest
 
-from npc_runtime.dialogue.actions import offer, previous_calls, wanted
+from npc_runtime.config import Settings
 from npc_runtime.lore.knowledge import KnowledgeView, view
 from npc_runtime.lore.loader import check_world_files, load_world
 from npc_runtime.lore.mentions import refers
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
+from npc_runtime.tools.acts import SpeechActs
+from npc_runtime.tools.choice import CALL_TEXT, Proposal, offer, proposed, wanted
 from npc_runtime.tools.intents import (
-    affirms,
     bounds,
     intents,
     questions,
@@ -21,6 +24,7 @@ from npc_runtime.tools.intents import (
     remarks,
     sentences,
 )
+from tests.conftest import default_embed
 
 FORGE = Path(__file__).parent / "forge"
 
@@ -39,10 +43,30 @@ def _asked(world: World, known: KnowledgeView, line: str) -> list[str]:
     return [i.tool for i in intents(world, known.tools, line)]
 
 
+@functools.cache
+def _acts() -> SpeechActs:
+    return SpeechActs(default_embed(), Settings.load().cache_dir / "speech-acts")
+
+
+def _offered(world: World, known: KnowledgeView, history: list[Message]) -> Proposal | None:
+    """What the NPC's last turn in ``history`` left pending, as the engine keeps it."""
+    turn = history[max((i for i, (role, _) in enumerate(history) if role == "user"),
+                       default=-1) + 1:]
+    calls = [(m.group(1), json.loads(m.group(2) or "{}")) for role, text in turn
+             if role == "assistant" and (m := CALL_TEXT.match(text))]
+    said = next((text for role, text in reversed(turn)
+                 if role == "assistant" and not CALL_TEXT.match(text)), "")
+    return proposed(world, known, calls, said, functools.partial(_acts().offers, world))
+
+
 def _wanted(world: World, known: KnowledgeView, history: list[Message], line: str,
             *, again: bool = False) -> list[str]:
+    """What a turn would call for ``line`` after ``history`` (the NPC's offer kept)."""
+    proposal = _offered(world, known, history)
+    reading = _acts().read(world, line, tools=known.tools, answering=proposal is not None)
     conversation = [*history, ("user", line)]
-    return wanted(world, known, history, line, offer(world, known, conversation, line, set()),
+    offered = offer(world, known, conversation, line, set(), acting=reading.acting)
+    return wanted(world, known, history, line, offered, reading=reading, proposal=proposal,
                   again=again)
 
 
@@ -79,7 +103,8 @@ def test_a_confirmed_tool_is_asked_about_first_and_runs_on_yes(forge: World,
     asked: list[Message] = [*history, ("user", "I'd like to buy the Frost Axe."),
                             ("assistant", '[confirm_buy] {"item": "frost_axe"}'),
                             ("tool", "{}"), ("assistant", "The Frost Axe, then. Sure?")]
-    assert previous_calls(asked) == [("confirm_buy", '{"item": "frost_axe"}')]
+    assert _offered(forge, known, asked) == Proposal(
+        "buy", {"item": "frost_axe"}, "buy is confirmed by confirm_buy")
     assert _wanted(forge, known, asked, "Yes, please.") == ["buy"]
     assert _wanted(forge, known, asked, "No, I changed my mind.") == []
 
@@ -87,8 +112,7 @@ def test_a_confirmed_tool_is_asked_about_first_and_runs_on_yes(forge: World,
 def test_yes_answers_the_npcs_last_question(forge: World, known: KnowledgeView) -> None:
     history: list[Message] = [("user", "I'll take the Reed Bow."),
                               ("assistant", "Sold! It's yours. Shall I equip it now?")]
-    assert affirms("Sure, go ahead.")
-    assert not affirms("No thanks.")
+    assert _offered(forge, known, history) is not None
     assert _wanted(forge, known, history, "Sure, go ahead.") == ["equip"]
     assert _wanted(forge, known, history, "No thanks.") == []
     # The question comes first, even when the yes also sounds like another request.
