@@ -39,8 +39,8 @@ def seed(session: Session, history: Sequence[Exchange]) -> None:
     for turn in history:
         if turn.player:
             messages.append(("user", turn.player))
-        if turn.called is not None:
-            messages += [("assistant", f"[{turn.called.tool}] {json.dumps(dict(turn.called.args))}"),
+        if (call := turn.called) is not None:
+            messages += [("assistant", f"[{call.tool}] {json.dumps(dict(call.args))}"),
                          ("tool", TOOL_RESULT)]
         if turn.npc:
             messages.append(("assistant", turn.npc))

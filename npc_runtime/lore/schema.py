@@ -291,7 +291,8 @@ WORLD_TEST = Obj({
     "expect": Either(Str(choices=("none",)), dataclasses.replace(
         CALL, description="The call a designer expects: the tool and only the arguments "
         "that matter (others may be anything)."),
-        "none (the NPC must call no tool) or the expected call {tool: ID, args: {...}}."),
+        "`none` (no tool may be called) or the call a designer expects: "
+        "{tool: ID, args: {...}}."),
     "note": Str("Why this test matters.", max_len=500),
 }, required=("npc", "line", "expect"),
     description="A conversation test, run by `npc-runtime lore validate`: a player line and "
