@@ -38,28 +38,25 @@ def validate(path: Path, *, fmt: str, tests: bool, settings: Settings) -> int:
     a failing test.
 
     Raises:
-        ModelNotFoundError: The world has tests and the model or encoder is not built.
+        ModelError: The world has tests and the model or encoder is not built or broken.
     """
     world, diagnostics = check_world_files(path)
-    if fmt == "json" and world is None:
-        print(render(diagnostics, fmt))
-        return 1
     if fmt == "text":
         print(render(diagnostics, fmt))
-        if world is None:
-            return 1
-        print(f"valid: {world.name!r}, {len(world.characters)} characters, {len(world.facts)} "
-              f"facts, {len(world.quests)} quests, version {world.version}")
-    assert world is not None
+        if world is not None:
+            print(f"valid: {world.name!r}, {len(world.characters)} characters, "
+                  f"{len(world.facts)} facts, {len(world.quests)} quests, "
+                  f"{len(world.tests)} conversation tests, version {world.version}")
     outcomes: list[Outcome] = []
-    if world.tests and not tests:
-        _say(fmt, f"{len(world.tests)} conversation test(s) skipped (--no-tests)")
-    elif world.tests:
-        outcomes = _run(world, path, fmt, settings)
+    if world is not None and world.tests:
+        if tests:
+            outcomes = _run(world, path, fmt, settings)
+        else:
+            _say(fmt, f"{len(world.tests)} conversation test(s) skipped (--no-tests)")
     if fmt == "json":
         print(json.dumps({**document(diagnostics),
                           "tests": [_as_dict(o) for o in outcomes]}, indent=2))
-    return 0 if all(o.passed for o in outcomes) else 1
+    return 0 if world is not None and all(o.passed for o in outcomes) else 1
 
 
 def _run(world: World, path: Path, fmt: str, settings: Settings) -> list[Outcome]:
@@ -96,15 +93,16 @@ def _engine(world: World, settings: Settings, count: int) -> DialogueEngine:
 
     why = f"the world's {count} conversation test(s) need"
     skip = "or skip the tests with --no-tests"
+    which = "the model" if settings.model_dir else "the default model"
     try:
         model = load_model(settings.model_dir or model_dir_for(
             settings.cache_dir, default_source(), settings.precision),
             device=settings.device, threads=settings.threads)
     except ModelNotFoundError as exc:
-        raise ModelNotFoundError(f"{why} the default model, which is not built ({exc}); "
+        raise ModelNotFoundError(f"{why} {which}, which is not built ({exc}); "
                                  f"build it with `npc-runtime model build`, {skip}") from exc
     except ModelError as exc:
-        raise ModelError(f"{why} the default model: {exc}; {skip}") from exc
+        raise ModelError(f"{why} {which}: {exc}; {skip}") from exc
     try:
         embed = load_encoder(settings.encoder_dir or encoder_dir_for(
             settings.cache_dir, encoder_source())).embed

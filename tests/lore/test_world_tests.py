@@ -130,7 +130,9 @@ def test_validate_without_tests_never_touches_the_model(
     """A world without tests validates even when the model folder does not exist."""
     folder = _world(tmp_path, tests="")
     assert main(["lore", "validate", str(folder), "--model", str(tmp_path / "none")]) == 0
-    assert "conversation test" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 conversation tests" in out
+    assert "running" not in out
 
 
 def test_no_tests_skips_them_and_says_so(tmp_path: Path,
@@ -146,12 +148,15 @@ def test_no_tests_skips_them_and_says_so(tmp_path: Path,
 
 
 def test_tests_without_a_built_model_say_which_command_builds_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """No traceback: one error line naming `npc-runtime model build` and --no-tests."""
     folder = _world(tmp_path)
-    assert main(["lore", "validate", str(folder), "--model", str(tmp_path / "none")]) == 1
+    monkeypatch.setenv("NPC_CACHE_DIR", str(tmp_path / "empty-cache"))  # nothing built
+    assert main(["lore", "validate", str(folder)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: the world's 2 conversation test(s) need the default model")
+    assert err.startswith("error: the world's 2 conversation test(s) need the default "
+                          "model, which is not built")
     assert "build it with `npc-runtime model build`" in err
     assert "--no-tests" in err
     assert "Traceback" not in err
