@@ -82,6 +82,8 @@ def check_tests(data: Mapping[str, Any], sources: SourceMap) -> list[Diagnostic]
 
 
 class _Checks:
+    """The checks of one world's tests, with its NPCs, tools and quests by id."""
+
     def __init__(self, data: Mapping[str, Any], sources: SourceMap) -> None:
         self._sources = sources
         self._npcs = {c["id"]: c for c in data.get("characters", [])}
@@ -94,6 +96,7 @@ class _Checks:
                                            hint))
 
     def test(self, path: Path_, test: dict[str, Any]) -> None:
+        """Check the test at ``path``."""
         npc = self._npcs.get(test["npc"])
         if npc is None:
             return  # an unknown character: already reported
@@ -121,6 +124,8 @@ class _Checks:
 
     def _call(self, path: Path_, npc: dict[str, Any], call: dict[str, Any], *,
               values: bool = False) -> None:
+        """A call in a test: the NPC's own tool, its parameters (and, for the expected
+        call, ``values`` the NPC could give them)."""
         tool = self._tools.get(call["tool"])
         if tool is None:
             return  # an unknown tool: already reported
