@@ -9,9 +9,11 @@ game designer expects: `expect: none` (no call) or `expect: {tool: ID, args: {..
 Each line is said in a fresh session of an in-process engine with the default model
 (the tool choice runs before any token is spoken; the reply is spoken too, briefly), its
 history set as the session's history and its state as the player's quest state; engine
-tool calls are answered `{"ok": true}`. Reported per file and per kind: for lines that
-expect none, the lines with any call and the calls; for requests, the right tool (first
-call), the right tool with the expected arguments, no call, a wrong tool.
+tool calls are answered `{"ok": true}`: played and judged by
+`npc_runtime/dialogue/world_tests.py`, as a world's own tests are. Reported per file and
+per kind: for lines that expect none, the lines with any call and the calls; for
+requests, the right tool (first call), the right tool with the expected arguments, no
+call, a wrong tool.
 
     python benchmarks/tool_eval.py --data benchmarks/data/tools/dev.yaml [-v] [--json]
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import functools
 import json
 import sys
 import time
@@ -33,21 +34,18 @@ import yaml
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
-from npc_runtime.errors import NpcRuntimeError
+from npc_runtime.dialogue.world_tests import play, verdict
 from npc_runtime.logs import configure_logging
-from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
-from npc_runtime.lore.model import World, WorldState
+from npc_runtime.lore.model import Exchange, ToolCall, World, WorldState
+from npc_runtime.lore.world_tests import exchanges, expectation, world_state
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
-from npc_runtime.tools.choice import proposed
 
 ROOT = Path(__file__).resolve().parent.parent  # data files name worlds relative to it
 THREADS = 2
 MAX_NEW_TOKENS = 32  # the reply after the choice: short, it is not what is judged
-TOOL_RESULT = '{"ok": true}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +59,8 @@ class Line:
     text: str
     kind: str
     state: dict[str, Any]
-    history: tuple[tuple[str, str], ...]  # (role, text) as a session keeps them
-    last_calls: tuple[tuple[str, dict[str, Any]], ...]  # the NPC's calls since the last line
-    offered: str  # the tool the NPC's last turn proposed, as the data says ("" none)
-    tool: str | None  # None: no call expected
-    args: dict[str, Any]
+    history: tuple[Exchange, ...]  # the conversation before the line, oldest first
+    expect: ToolCall | None  # None: no call expected
 
 
 def read_lines(path: Path) -> list[Line]:
@@ -84,88 +79,28 @@ def _line(path: Path, i: int, item: Any) -> Line:
     if not isinstance(item, dict) or not all(isinstance(item.get(k), str)
                                              for k in ("world", "npc", "text")):
         raise SystemExit(f"{where}: needs world, npc and text (strings)")
-    expect = item.get("expect", "none")
-    if expect in (None, "none"):
-        tool, args = None, {}
-    elif isinstance(expect, dict) and isinstance(expect.get("tool"), str):
-        tool, args = expect["tool"], dict(expect.get("args") or {})
-    else:
-        raise SystemExit(f"{where}: expect is `none` or {{tool: ID, args: {{...}}}}")
-    history: list[tuple[str, str]] = []
-    calls: list[tuple[str, dict[str, Any]]] = []
-    offered = ""
-    for turn in item.get("history") or []:
-        if not isinstance(turn, dict):
-            raise SystemExit(f"{where}: history items are mappings (player, npc, called)")
-        if turn.get("player"):
-            history.append(("user", str(turn["player"])))
-            calls = []
-        if isinstance(called := turn.get("called"), dict):  # as the engine keeps a call
-            history += [("assistant", f"[{called['tool']}] {json.dumps(called.get('args') or {})}"),
-                        ("tool", TOOL_RESULT)]
-            calls.append((called["tool"], dict(called.get("args") or {})))
-        if turn.get("npc"):
-            history.append(("assistant", str(turn["npc"])))
-        offered = str((turn.get("proposed") or {}).get("tool", ""))
+    try:  # read as world tests read theirs (npc_runtime/lore/world_tests.py)
+        expect, history = expectation(item.get("expect")), exchanges(item.get("history"))
+    except ValueError as exc:
+        raise SystemExit(f"{where}: {exc}") from exc
     return Line(file=path.name, index=i, world=item["world"], npc=item["npc"],
                 text=item["text"], kind=str(item.get("kind", "")),
-                state=dict(item.get("state") or {}), history=tuple(history),
-                last_calls=tuple(calls), offered=offered, tool=tool, args=args)
+                state=dict(item.get("state") or {}), history=history, expect=expect)
 
 
 def _state(state: dict[str, Any]) -> WorldState:
-    """A line's `state` (as the persona set writes it) as the player's quest state."""
-    revealed = state.get("revealed") or state.get("revealed_facts") or ()
-    items = state.get("has") or state.get("player_items") or ()
-    return WorldState(stages=dict(state.get("stages") or {}), revealed=frozenset(revealed),
-                      player_items=frozenset(items))
+    """A line's `state` (as the persona set writes it too) as the player's quest state."""
+    return world_state({"stages": state.get("stages"),
+                        "revealed": state.get("revealed") or state.get("revealed_facts"),
+                        "has": state.get("has") or state.get("player_items")})
 
 
 async def _run_line(engine: DialogueEngine, line: Line, n: int) -> dict[str, Any]:
-    player = f"tools-{n}"
-    engine.set_quest_state(player, _state(line.state))
-    session = engine.open_session(line.npc, player_id=player)
-    session.history = list(line.history)
-    # The NPC's offer, as the engine would have kept it at the end of that turn.
-    said = next((text for role, text in reversed(line.history) if role == "assistant"
-                 and not text.startswith("[")), "")
-    known = view(engine.world, line.npc, _state(line.state))
-    session.proposal = proposed(engine.world, known, line.last_calls, said, functools.partial(
-        engine.acts.offers, engine.world)) if line.history else None
-    seen = session.proposal.tool if session.proposal else ""
-    calls: list[dict[str, Any]] = []
-    text, error = "", ""
-    started = time.perf_counter()
-    try:
-        async for event in engine.say(session.id, line.text, engine.sampling(), hold=True):
-            if isinstance(event, ToolCallEvent):
-                calls.append({"tool": event.tool, "args": dict(event.args)})
-                if event.executes == "engine":
-                    engine.submit_tool_result(session.id, event.call_id, TOOL_RESULT)
-            elif isinstance(event, LineDoneEvent):
-                text = event.text
-    except NpcRuntimeError as exc:
-        error = str(exc)
-    finally:
-        engine.close_session(session.id)
-        engine.store.forget(engine.world.name, player)
-    return {"calls": calls, "reply": text, "error": error, "offer_seen": seen,
-            "ms": round((time.perf_counter() - started) * 1000)}
-
-
-def verdict(line: Line, calls: list[dict[str, Any]]) -> str:
-    """"quiet" (none expected, none made), "unasked" (none expected, some made), "right"
-    (the first call is the tool with the expected arguments), "right tool" (wrong
-    arguments), "wrong tool", "missed" (no call)."""
-    if line.tool is None:
-        return "unasked" if calls else "quiet"
-    if not calls:
-        return "missed"
-    first = calls[0]
-    if first["tool"] != line.tool:
-        return "wrong tool"
-    same = all(str(first["args"].get(k)) == str(v) for k, v in line.args.items())
-    return "right" if same else "right tool"
+    played = await play(engine, line.npc, line.text, state=_state(line.state),
+                        history=line.history, player=f"tools-{n}")
+    return {"calls": [{"tool": c.tool, "args": dict(c.args)} for c in played.calls],
+            "reply": played.reply, "error": played.error, "ms": played.ms,
+            "offer_seen": played.offer}
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -207,15 +142,17 @@ async def run(lines: list[Line], model: LoadedModel, *, verbose: bool) -> list[d
                 result = await _run_line(engine, line, n)
                 row = {"file": line.file, "index": line.index, "world": line.world,
                        "npc": line.npc, "text": line.text, "kind": line.kind,
-                       "expect": ({"tool": line.tool, "args": line.args} if line.tool
-                                  else None), **result,
-                       "verdict": verdict(line, result["calls"]),
-                       "offer": line.offered}
+                       "expect": ({"tool": line.expect.tool, "args": dict(line.expect.args)}
+                                  if line.expect else None), **result,
+                       "verdict": verdict(line.expect, [ToolCall(c["tool"], c["args"])
+                                                        for c in result["calls"]]),
+                       "offer": line.history[-1].proposed.tool
+                       if line.history and line.history[-1].proposed else ""}
                 rows.append(row)
-                if verbose and line.offered != result["offer_seen"]:
-                    print(f"{'offer':>10}  {line.npc}: after {line.history[-1][1]!r} the "
-                          f"runtime sees {result['offer_seen'] or 'no offer'} (the data: "
-                          f"{line.offered or 'none'})", file=sys.stderr)
+                if verbose and row["offer"] != row["offer_seen"]:
+                    print(f"{'offer':>10}  {line.npc}: after {line.history[-1].npc!r} the "
+                          f"engine sees {row['offer_seen'] or 'no offer'} (the data: "
+                          f"{row['offer'] or 'none'})", file=sys.stderr)
                 if verbose and row["verdict"] not in ("quiet", "right"):
                     print(f"{row['verdict']:>10}  {line.npc}: {line.text!r} -> "
                           f"{row['calls']} (expected {row['expect']})", file=sys.stderr)
@@ -259,7 +196,7 @@ def main() -> int:
               f"{s['offers_missed']:>8}")
     print("neg: lines that ask for nothing; called: of those, lines with a call; right: the "
           "expected tool and arguments; tool: the expected tool; offers: lines whose pending "
-          "offer (the data's `proposed`) the runtime saw otherwise")
+          "offer (the data's `proposed`) the engine saw otherwise")
     return 0
 
 

@@ -134,15 +134,11 @@ def _cmd_model_path(args: argparse.Namespace) -> int:
 
 
 def _cmd_lore_validate(args: argparse.Namespace) -> int:
-    from npc_runtime.lore.diagnostics import render
-    from npc_runtime.lore.loader import check_world_files
+    from npc_runtime.cli_validate import validate
 
-    world, diagnostics = check_world_files(args.path)
-    print(render(diagnostics, args.format))
-    if world is not None and args.format == "text":
-        print(f"valid: {world.name!r}, {len(world.characters)} characters, {len(world.facts)} "
-              f"facts, {len(world.quests)} quests, version {world.version}")
-    return 0 if world is not None else 1
+    settings = _settings(args)
+    configure_logging(settings.log_format, "warning")
+    return validate(args.path, fmt=args.format, tests=args.tests, settings=settings)
 
 
 def _cmd_lore_show(args: argparse.Namespace) -> int:
@@ -566,10 +562,17 @@ def _add_lore(sub: Subparsers) -> None:
     lore_sub = lore.add_subparsers(required=True, metavar="ACTION")
     validate = lore_sub.add_parser(
         "validate", help="check a world like a compiler",
-        description="Check a world folder: YAML, schema, ids, references, quest graphs, tools. "
-        "Exit 0 when valid, 1 when not.")
+        description="Check a world folder: YAML, schema, ids, references, quest graphs, tools; "
+        "then play its conversation tests (tests: in the YAML) with the default model. "
+        "Exit 0 when valid and every test passed, 1 when not.")
     validate.add_argument("path", type=Path, help="world folder or YAML file")
     validate.add_argument("--format", choices=["text", "json"], default="text")
+    validate.add_argument("--no-tests", dest="tests", action="store_false",
+                          help="skip the conversation tests (they need the built model)")
+    validate.add_argument("--model", dest="model_dir", type=Path,
+                          help="model folder for the tests (default: the built default model)")
+    validate.add_argument("--encoder", dest="encoder_dir", type=Path,
+                          help="sentence encoder folder for the tests (default: the built one)")
     validate.set_defaults(run=_cmd_lore_validate)
     show = lore_sub.add_parser(
         "show", help="what an NPC knows and may do at a point of the story",

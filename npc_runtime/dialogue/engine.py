@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import structlog
 
@@ -364,6 +364,14 @@ class DialogueEngine:
                             tuple(changes)),
                 new_state if new_state != state else None)
 
+    def offered(self, known: KnowledgeView, calls: Sequence[tuple[str, Mapping[str, object]]],
+                said: str) -> Proposal | None:
+        """What an NPC's turn left waiting for the player's answer: the call its ``calls``
+        (made this turn) ask to confirm or that follows them, or what ``said`` offered
+        (``tools/choice.py`` ``proposed``)."""
+        return proposed(self.world, known, calls, said,
+                        functools.partial(self.acts.offers, self.world))
+
     def shutdown(self) -> None:
         """Finish running turns, stop the generation thread, close the state database."""
         self._scheduler.shutdown()
@@ -491,9 +499,8 @@ class DialogueEngine:
         revealed, changes, state = self._reveal(session, turn.checker.told(reply_text))
         called = [c for outcome in turn.outcomes for c in outcome.changes]  # its calls' moves
         session.history += [*pending, ("assistant", reply_text)]
-        session.proposal = proposed(self.world, turn.known, [
-            (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text,
-            functools.partial(self.acts.offers, self.world))
+        session.proposal = self.offered(turn.known, [
+            (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text)
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
         if turn.hold or not said.streamed:  # nothing went out yet: the line goes out whole
             yield TokenEvent(reply_text, 0)

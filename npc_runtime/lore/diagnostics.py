@@ -60,11 +60,17 @@ def sort(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 def render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
     """Text (one per line, then a summary) or a JSON document."""
+    if fmt == "json":
+        return json.dumps(document(diagnostics), indent=2)
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
-    if fmt == "json":
-        return json.dumps({"valid": errors == 0, "errors": errors, "warnings": warnings,
-                           "diagnostics": [d.to_dict() for d in sort(diagnostics)]}, indent=2)
     lines = [str(d) for d in sort(diagnostics)]
     lines.append(f"{errors} error(s), {warnings} warning(s)")
     return "\n".join(lines)
+
+
+def document(diagnostics: Sequence[Diagnostic]) -> dict[str, object]:
+    """The ``--format json`` document: validity, counts and every diagnostic."""
+    errors = sum(d.severity == "error" for d in diagnostics)
+    return {"valid": errors == 0, "errors": errors, "warnings": len(diagnostics) - errors,
+            "diagnostics": [d.to_dict() for d in sort(diagnostics)]}

@@ -32,7 +32,8 @@ from npc_runtime.lore.model import (
 )
 from npc_runtime.lore.schema import ENTITY_KINDS
 from npc_runtime.lore.validate import check_world, reachable_sets
-from npc_runtime.lore.yaml_source import read_yaml
+from npc_runtime.lore.world_tests import build_tests
+from npc_runtime.lore.yaml_source import SourceMap, read_yaml
 
 MAX_FILES = 500
 
@@ -101,7 +102,8 @@ def check_world_files(path: Path, *, within: Sequence[Path] = (), label: str | N
     if any(d.severity == "error" for d in diagnostics):
         return None, diagnostics
     try:
-        return _build(merged.data, digest.hexdigest()[:16], default_name=base.name), diagnostics
+        return _build(merged.data, merged.sources, digest.hexdigest()[:16],
+                      default_name=base.name), diagnostics
     except (KeyError, TypeError, ValueError, StopIteration) as exc:  # a checker gap: say so
         where = Location(label or str(path), 1, 1)
         return None, [*diagnostics, Diagnostic(where, "error", "internal",
@@ -131,7 +133,8 @@ def _stage_ref(raw: dict[str, str] | None) -> StageRef | None:
     return StageRef(raw["quest"], raw["stage"]) if raw else None
 
 
-def _build(data: dict[str, Any], version: str, default_name: str) -> World:
+def _build(data: dict[str, Any], sources: SourceMap, version: str, default_name: str
+           ) -> World:
     entities: dict[str, Entity] = {}
     for kind in ENTITY_KINDS:
         for e in data.get(kind, []):
@@ -160,7 +163,8 @@ def _build(data: dict[str, Any], version: str, default_name: str) -> World:
     meta = data.get("world", {})
     return World(name=meta.get("name", default_name), setting=meta.get("setting", "").strip(),
                  version=version, characters=characters, entities=entities, facts=facts,
-                 quests=quests, tools=tools, dialogues=dialogues, gazetteer=gazetteer)
+                 quests=quests, tools=tools, dialogues=dialogues, gazetteer=gazetteer,
+                 tests=build_tests(data.get("tests", []), sources))
 
 
 def _character(c: dict[str, Any]) -> Character:

@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Mapping
 
 from npc_runtime.errors import UnknownNpcError
+from npc_runtime.lore.diagnostics import Location
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +198,39 @@ class WorldState:
 
 
 @dataclasses.dataclass(frozen=True)
+class ToolCall:
+    """A tool and its arguments, as a conversation test writes one."""
+
+    tool: str
+    args: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """One earlier exchange of a conversation test: the player's line (absent when the NPC
+    spoke first), the NPC's answer, a call it made and a call it offered but did not make."""
+
+    npc: str
+    player: str = ""
+    called: ToolCall | None = None
+    proposed: ToolCall | None = None  # pending: only in the last exchange
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldTest:
+    """A designer's conversation test: after ``history``, at ``state``, ``line`` said to
+    ``npc`` makes the ``expect``ed call (its arguments a subset), or none when None."""
+
+    where: Location  # the test in its file, for reports
+    npc: str
+    line: str
+    state: WorldState
+    history: tuple[Exchange, ...]
+    expect: ToolCall | None
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class World:
     """A whole compiled world. ``version`` is a hash of the source files' content."""
 
@@ -210,6 +244,7 @@ class World:
     tools: Mapping[str, Tool]
     dialogues: Mapping[str, DialogueSpec]
     gazetteer: Mapping[str, str]  # lower-cased name, alias or id -> entity id
+    tests: tuple[WorldTest, ...] = ()  # run by `lore validate`, never while serving
 
     def character(self, npc_id: str) -> Character:
         """

@@ -83,7 +83,20 @@ class Obj:
     one_of: tuple[str, ...] = ()
 
 
-Spec = Str | Int | Bool | Anything | ListOf | MapOf | Obj
+@dataclasses.dataclass(frozen=True)
+class Either:
+    """
+    Text or a mapping, told apart by the value's type (``expect: none`` or a tool call).
+    A general union would need every branch checked silently and the closest one
+    reported; the only union the format has is this one, so the type decides.
+    """
+
+    text: Str
+    mapping: Obj
+    description: str = ""
+
+
+Spec = Str | Int | Bool | Anything | ListOf | MapOf | Obj | Either
 
 
 def _id(kind: str) -> Str:
@@ -248,6 +261,43 @@ DIALOGUE = Obj({
                    "max_depth": Int(minimum=1, maximum=50)}),
 }, required=("id", "participants"), description="Input to dialogue tree generation.")
 
+CALL = Obj({
+    "tool": Str("The tool's id.", ref=("tools",)),
+    "args": MapOf(Anything(), "Its arguments by parameter name."),
+}, required=("tool",), description="A tool call.")
+
+TEST_EXCHANGE = Obj({
+    "player": Str("What the player said (leave out when the NPC spoke first).", max_len=500),
+    "npc": Str("What the NPC said.", max_len=500),
+    "called": dataclasses.replace(CALL, description="A call the NPC made in that turn; the "
+                                  "game ran it."),
+    "proposed": dataclasses.replace(CALL, description="A call the NPC offered in that turn "
+                                    "and has not made (\"Want the key?\"): the offer waits "
+                                    "for the player's answer. Only in the last exchange."),
+}, required=("npc",), description="One earlier exchange of the conversation.")
+
+WORLD_TEST = Obj({
+    "npc": Str("Who the player talks to.", ref=("characters",)),
+    "line": Str("What the player says.", max_len=500),
+    "state": Obj({
+        "stages": MapOf(Str(max_len=64), "Quest id -> the stage the player is at.",
+                        key_ref=("quests",)),
+        "has": ListOf(Str(ref=("items",)), "Items the player carries."),
+        "revealed": ListOf(Str(ref=("facts",)), "Facts the player has heard."),
+    }, description="The player's quest state before the line (default: nothing started, "
+       "carried or heard)."),
+    "history": ListOf(TEST_EXCHANGE, "The conversation before the line, oldest first.",
+                      max_items=20),
+    "expect": Either(Str(choices=("none",)), dataclasses.replace(
+        CALL, description="The call a designer expects: the tool and only the arguments "
+        "that matter (others may be anything)."),
+        "`none` (no tool may be called) or the call a designer expects: "
+        "{tool: ID, args: {...}}."),
+    "note": Str("Why this test matters.", max_len=500),
+}, required=("npc", "line", "expect"),
+    description="A conversation test, run by `npc-runtime lore validate`: a player line and "
+    "the tool call it must lead to, or none.")
+
 FILE = Obj({
     "world": Obj({"name": Str(max_len=80), "setting": Str(max_len=3000)},
                  required=("name",), description="The world's name and setting."),
@@ -262,6 +312,7 @@ FILE = Obj({
     "quests": ListOf(QUEST),
     "tools": ListOf(TOOL),
     "dialogues": ListOf(DIALOGUE),
+    "tests": ListOf(WORLD_TEST, max_items=2000),
 }, description="One file of an npc-runtime world; a world is a folder of these.")
 
 
@@ -346,6 +397,14 @@ class Checker:
                     self.refs.append(Ref((*path, key), spec.key_ref, key))
                 self.check(spec.value, item, (*path, key))
             return True
+        if isinstance(spec, Either):
+            if isinstance(value, str):
+                return self.check(spec.text, value, path)
+            if isinstance(value, dict):
+                return self.check(spec.mapping, value, path)
+            self.error(path, "type", f"{where} must be text or a mapping, not {_kind(value)}",
+                       spec.description)
+            return False
         return self._check_obj(spec, value, path)
 
     def _check_obj(self, spec: Obj, value: Any, path: Path_) -> bool:
@@ -431,6 +490,8 @@ def _to_json(spec: Spec) -> dict[str, Any]:
         out.update(type="array", items=_to_json(spec.item), maxItems=spec.max_items)
     elif isinstance(spec, MapOf):
         out.update(type="object", additionalProperties=_to_json(spec.value))
+    elif isinstance(spec, Either):
+        out["anyOf"] = [_to_json(spec.text), _to_json(spec.mapping)]
     elif isinstance(spec, Obj):
         out.update(type="object", additionalProperties=False,
                    properties={k: _to_json(v) for k, v in spec.fields.items()})

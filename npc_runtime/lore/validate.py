@@ -11,6 +11,7 @@ from typing import Any
 
 from npc_runtime.lore.diagnostics import Diagnostic, Location
 from npc_runtime.lore.schema import ENTITY_KINDS, FILE, Checker, Ref, suggest
+from npc_runtime.lore.world_tests import check_tests
 from npc_runtime.lore.yaml_source import Path_, SourceMap
 
 ID_KINDS = (*ENTITY_KINDS, "facts", "quests", "tools", "dialogues")
@@ -111,6 +112,7 @@ class _Semantic:
             self._check_tool(i, tool)
         self._check_characters()
         self._check_facts()
+        self.diagnostics += check_tests(self.data, self.sources)
 
     def _check_has_characters(self) -> None:
         # The one place that says a world without an NPC is no world: lore validate,
