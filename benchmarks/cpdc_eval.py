@@ -37,7 +37,6 @@ from typing import Any
 import yaml
 
 from npc_runtime.config import Settings
-from npc_runtime.dialogue.actions import offer, wanted
 from npc_runtime.dialogue.engine import MAX_CALLS, DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
 from npc_runtime.logs import configure_logging
@@ -47,12 +46,19 @@ from npc_runtime.lore.model import World
 from npc_runtime.model.build import build_model, default_source, model_dir_for
 from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
-from npc_runtime.tools.acts import Embed
+from npc_runtime.tools.acts import Embed, SpeechActs
 from npc_runtime.tools.calls import json_schema
+from npc_runtime.tools.choice import offer, proposed, wanted
 
 NPC = "npc"
 THREADS = 2
 
+
+
+@functools.cache
+def _acts() -> SpeechActs:
+    """The speech-act reader, as the engine builds it."""
+    return SpeechActs(_embed(), Settings.load().cache_dir / "speech-acts")
 
 
 @functools.cache
@@ -260,11 +266,15 @@ def choose_tools(conversation: dict[str, Any], world: World, names: dict[str, st
         line = _line(last)
         pending: list[tuple[str, str]] = [("user", line)]
         calls: list[dict[str, Any]] = []
+        said = next((text for role, text in reversed(history) if role == "assistant"), "")
+        proposal = proposed(world, known, [], said, functools.partial(_acts().offers, world))
+        reading = _acts().read(world, line, tools=known.tools, answering=proposal is not None)
         while len(calls) < MAX_CALLS:  # the engine's phases: offer, then what is wanted
             done = {c["name"] for c in calls}
-            offered = offer(world, known, [*history, *pending], line, done)
-            asked = wanted(world, known, history, line, offered, again=bool(calls)
-                           ) if offered else []
+            offered = offer(world, known, [*history, *pending], line, done, reading=reading,
+                            proposal=proposal)
+            asked = wanted(world, known, history, line, offered, reading=reading,
+                           proposal=proposal, again=bool(calls)) if offered else []
             if not asked:
                 break
             calls.append({"name": asked[0], "parameters": {}, "valid": True})

@@ -386,8 +386,9 @@ class DialogueEngine:
         plan = self._planner.plan(world, point.known, line, tell)
         if point.known.tools:  # may this line set one off?
             speech = self.acts.read(world, line, tools=point.known.tools,
-                                     answering=proposal is not None)
-            gate = not speech.acting and any(map(changes_game, point.known.tools))
+                                    answering=proposal is not None)
+            giving = [t for t in point.known.tools if changes_game(t)]
+            gate = bool(giving) and not any(map(speech.acts_for, giving))
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
                 + (": no tool that gives or moves a quest" if gate else "")))
@@ -433,7 +434,7 @@ class DialogueEngine:
         prefix_len = len(shared) if prompt[:len(shared)] == shared else 0
         offered = (offer(world, known, [*session.history, *pending], pending[0][1],
                          {o.tool for o in outcomes}, chosen=bool(tool_choice),
-                         acting=plan.speech is None or plan.speech.acting)
+                         reading=plan.speech, proposal=proposal)
                    if known.tools and calls_left > 0 and tool_choice != "none" else {})
         written = "" if plan.facts else plan_gist  # said as written (see realise.gist)
         if written and not offered:  # nothing for the model to do: no prefill either

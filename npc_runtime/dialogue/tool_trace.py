@@ -33,7 +33,7 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
               + (f", or any while the NPC's offer waits: {proposal.why})" if proposal
                  else ")"))]
     offered = offer(world, known, [*history, ("user", line)], line, set(),
-                    acting=reading.acting)
+                    reading=reading, proposal=proposal)
     odds = chances(world, known.tools, line)
     for tool in known.tools:
         best = max((per.get(tool.id, 0.0) for per in odds), default=0.0)
@@ -42,9 +42,10 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
             named = {p.name: v for p, v in offered[tool.id] if v}
             out.append(f"{tool.id}: on offer" + (f" with {named}" if named else "")
                        + by_examples)
-        elif changes_game(tool) and not reading.acting:
+        elif changes_game(tool) and not reading.acts_for(tool):
+            bar = f" (its acting_at: {tool.acting_at} %)" if tool.acting_at else ""
             out.append(f"{tool.id}: not offered: it gives or moves a quest and the line does "
-                       f"not ask for that{by_examples}")
+                       f"not ask for that{bar}{by_examples}")
         else:
             missing = [p.name for p in tool.params if not p.optional and p.type == "string"
                        and choices(world, known, p)]

@@ -226,5 +226,6 @@ def _tool(t: dict[str, Any]) -> Tool:
         examples=tuple(t.get("examples", ())),
         confirm_with=t.get("confirm_with"),
         on_mention=t.get("on_mention", False),
+        acting_at=t.get("acting_at"),
         follows=t.get("follows"),
     )

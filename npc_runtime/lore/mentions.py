@@ -56,15 +56,16 @@ def find_mentions(world: World, text: str) -> list[Mention]:
     return found
 
 
-def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool = False
-           ) -> list[str]:
+def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool = False,
+           bare: bool = False) -> list[str]:
     """
     The ``candidates`` (entity ids) that ``text`` refers to, in order: by a full name or
     alias, or by a word of a name that no other candidate's name has ("the wolf one" for
     "Wolf Pack Culling" when nothing else there is a wolf). For a player's words about
     the things in front of them, never for checking what an NPC may say. ``counted``:
     the player asks to be handed one of the candidates, so a count or "a" points too ("a
-    room" to an innkeeper whose one room thing is the room key, "two stews").
+    room" to an innkeeper whose one room thing is the room key, "two stews"); ``bare``:
+    any word of a name will do (an NPC offering its own wares: "Room's free tonight.").
     """
     pool = {e for e in candidates if e in world.entities}
     found = {m.start: m.entity_id for m in find_mentions(world, text) if m.entity_id in pool}
@@ -76,7 +77,7 @@ def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool 
     for match in WORD.finditer(text):
         entity = _only(owners.get(stem(match.group(0).lower().removesuffix("'s")), []))
         pointer = _COUNTED if counted else _DEFINITE
-        if (entity and entity not in named and (pointer.search(text, 0, match.start())
+        if (entity and entity not in named and (bare or pointer.search(text, 0, match.start())
                                                 or _ONE.match(text, match.end()))):
             found.setdefault(match.start(), entity)
             named.add(entity)

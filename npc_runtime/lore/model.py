@@ -170,6 +170,7 @@ class Tool:
     examples: tuple[str, ...] = ()  # player lines that ask for it
     confirm_with: str | None = None  # a tool that asks the player first; "yes" runs this
     on_mention: bool = False  # called when the player brings up a thing it takes
+    acting_at: int | None = None  # percent sure a line acts before it may give (None: 50)
     follows: str | None = None  # a tool after which the player's yes calls this one
 
 

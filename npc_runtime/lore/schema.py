@@ -247,6 +247,11 @@ TOOL = Obj({
                        "several things about it in one sentence."),
     "follows": Str("A tool after whose call the NPC offers this one (\"equip it now?\" "
                    "after a sale): the player's yes then runs it.", ref=("tools",)),
+    "acting_at": Int("For a tool that gives or moves a quest: how sure, in percent, the "
+                     "runtime must be that a line asks for something or says yes before "
+                     "calling it (default 50; lower calls it more readily, higher more "
+                     "rarely; `npc-runtime tools explain` shows each line's reading).",
+                     minimum=1, maximum=99),
 }, required=("id", "description", "executes"))
 
 DIALOGUE = Obj({

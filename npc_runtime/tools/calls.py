@@ -70,19 +70,19 @@ def json_schema(world: World, known: KnowledgeView, tool: Tool) -> dict[str, obj
             "required": [p.name for p in tool.params if not p.optional]}
 
 
-def ground(world: World, known: KnowledgeView, tool: Tool, text: str
+def ground(world: World, known: KnowledgeView, tool: Tool, text: str, *, bare: bool = False
            ) -> dict[str, tuple[str, ...]]:
     """
     For each lore-valued parameter, the allowed values the player's ``text`` names (by
     name, alias, id, or a word of the name no other allowed value has: after "the", or
-    also after "a" or a count for a tool that hands the player things), in the order
-    they were said.
+    also after "a" or a count for a tool that hands the player things; anywhere with
+    ``bare``), in the order they were said.
     """
     grounded = {}
     for param in tool.params:
         allowed = choices(world, known, param)
         if allowed and param.type == "string":
-            grounded[param.name] = tuple(refers(world, allowed, text,
+            grounded[param.name] = tuple(refers(world, allowed, text, bare=bare,
                                                 counted=bool(tool.gives_player)))
     return grounded
 

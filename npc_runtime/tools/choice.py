@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import content_words, find_mentions, numbers, stem
+from npc_runtime.lore.mentions import NUMBER_WORDS, content_words, find_mentions, numbers, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import OFFER_AT, Reading, changes_game
@@ -98,8 +98,9 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
     if question and (asked := intents(world, known.tools, question)):
         return Proposal(asked[0].tool, {}, why)
-    named = [(t, {name: values[0] for name, values in ground(world, known, t, said).items()
-                  if values}) for t in acting]
+    named = [(t, {name: values[0] for name, values
+                  in ground(world, known, t, said, bare=True).items() if values})
+             for t in acting]
     if len(found := [(t, args) for t, args in named if args]) == 1:
         return Proposal(found[0][0].id, found[0][1], why)
     bare = [t for t in acting if not any(choices(world, known, p) for p in t.params)]
@@ -107,7 +108,8 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
 
 
 def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], line: str,
-          done: set[str], *, chosen: bool = False, acting: bool = True) -> Offer:
+          done: set[str], *, chosen: bool = False, acting: bool = True,
+          reading: Reading | None = None, proposal: Proposal | None = None) -> Offer:
     """
     The tools worth offering the model now, each with its parameters and the values
     they may take ("talk less, call right": a 135M model, offered a tool, takes it).
@@ -118,8 +120,10 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     player's ``line`` shares a word with its name or description or matches one of its
     examples. Tools already called
     this turn (``done``) are left out. ``chosen``: the game picked the tool; no word needed.
-    ``acting``: the line asks for something or says yes (``tools/acts.py``); if not, a
-    tool that changes the game (gives an item, moves a quest) is not offered.
+    ``acting``: the line asks for something or says yes (``tools/acts.py``; its
+    ``reading``, when given, decides per tool, at the tool's ``acting_at``); if not, a
+    tool that changes the game (gives an item, moves a quest) is not offered; if so, the
+    NPC's ``proposal`` is, whatever the line's words ("Fine, here's your silver.").
     """
     # What the player refers to: their line first, then the recent conversation
     # (the NPC naming an item lets the player say "I'll take it").
@@ -130,7 +134,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     needed = _needs(world, known, line)
     offered: Offer = {}
     for tool in known.tools:
-        if tool.id in done or (changes_game(tool) and not (acting or chosen)):
+        acts = reading.acts_for(tool) if reading else acting
+        if tool.id in done or (changes_game(tool) and not (acts or chosen)):
             continue
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
         grounded = False
@@ -138,8 +143,10 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
         for param in tool.params:
             allowed = choices(world, known, param)
             if not allowed or param.type != "string":
-                if not param.optional:
-                    params.append((param, allowed or _stated(param, line)))
+                things = [v for _, values in params for v in values]
+                stated = () if allowed else _stated(world, param, line, things)
+                if not param.optional or stated:  # "two stews": the count, though optional
+                    params.append((param, allowed or stated))
                 continue
             named = next((g for found in named_in if (g := found.get(param.name))), ())
             if named:
@@ -149,7 +156,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
                 break
         else:
             # After a call, only the player's own words justify another one.
-            if (chosen or (grounded and not done) or tool.id in asked
+            accepted = acts and proposal is not None and proposal.tool == tool.id
+            if (chosen or accepted or (grounded and not done) or tool.id in asked
                     or line_words & _tool_words(tool) or _bounded_find(tool, line)
                     or tool.id in needed):
                 offered[tool.id] = params
@@ -202,7 +210,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if not asked and not again:
         if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
             brought_up = []  # remarked on, is not asked about
-        giving = [t for t in offered if changes_game(world.tools[t])] if reading.acting else []
+        giving = [t for t in offered
+                  if changes_game(world.tools[t]) and reading.acts_for(world.tools[t])]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
             or _needs(world, known, line))
@@ -283,14 +292,43 @@ def stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
     return tighten
 
 
-def _stated(param: ToolParam, line: str) -> tuple[str, ...]:
-    """How many the player asked for, when it is a count and the line states one number
-    ("I'll take two flasks": 2; "here's 4 coppers, two bowls": two numbers, none chosen):
-    the model wrote counts the line did not say (ten flasks for "two flasks")."""
+def _stated(world: World, param: ToolParam, line: str, things: Sequence[str]
+            ) -> tuple[str, ...]:
+    """
+    How many the player asked for, when it is a count: the number just before a word
+    naming one of ``things`` ("two flasks of lamp oil", "both your salves", "here's 4
+    coppers, two bowls of stew": 2; the thing named with no number before it: none
+    stated), else the line's one number ("I'll take two": 2). The model wrote counts the
+    line did not say (ten flasks for "two flasks").
+    """
     if param.name != QUANTITY or param.type != "integer":
         return ()
-    stated = set(numbers(line))
+    names = {stem(form) for thing in things if (entity := world.entities.get(thing))
+             for name in (entity.name, *entity.aliases) for w in content_words(name)
+             for form in (w, w + "s")}  # "salves" for "salve"
+    tokens = _TOKEN.findall(line.lower())
+    before, named = set(), False
+    for at, token in enumerate(tokens):
+        if stem(token) in names:
+            named = True
+            for back in reversed(tokens[max(0, at - COUNT_REACH):at]):
+                if not back[0].isalnum():  # "4 coppers, two bowls": not past the comma
+                    break
+                if (count := _count(back)) is not None:
+                    before.add(count)
+                    break
+    stated = before or (set() if named else set(numbers(line)))
     return (str(stated.pop()),) if len(stated) == 1 else ()
+
+
+COUNT_REACH = 3  # words between a count and the thing's name ("two big bowls of stew")
+_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9']")
+
+
+def _count(word: str) -> int | None:
+    if word.isdigit():
+        return int(word)
+    return 2 if word == "both" else NUMBER_WORDS.get(word)
 
 
 def _tool_words(tool: Tool) -> set[str]:

@@ -79,13 +79,17 @@ def test_a_tool_that_changes_the_game_waits_for_a_line_that_acts(saltmere: World
 
 
 def test_a_count_the_player_states_is_the_count_offered(saltmere: World) -> None:
-    """"Two flasks" offers the count 2 only; two numbers in the line leave it open."""
+    """"Two flasks" offers the count 2 only; of two numbers, the one before the thing's
+    name; a number that is not before it counts nothing."""
     known = view(saltmere, "wren")
     line = "I'll take two flasks of lamp oil."
     offered = offer(saltmere, known, [("user", line)], line, set(), acting=True)
     counts = {p.name: v for p, v in offered["sell_item"]}
     assert counts["count"] == ("2",)
     line = "Here's 9 coppers, three flasks of lamp oil."
+    offered = offer(saltmere, known, [("user", line)], line, set(), acting=True)
+    assert {p.name: v for p, v in offered["sell_item"]}["count"] == ("3",)
+    line = "I walked 2 miles for your lamp oil. Sell me some."
     offered = offer(saltmere, known, [("user", line)], line, set(), acting=True)
     assert {p.name: v for p, v in offered["sell_item"]}["count"] == ()
 
@@ -190,3 +194,17 @@ def test_a_call_that_asks_for_confirmation_leaves_its_tool_pending(acts: SpeechA
     assert Proposal.from_json(pending.to_json()) == pending
     assert Proposal.from_json("") is None
     assert Proposal.from_json("{not json") is None
+
+
+def test_a_tools_own_acting_at_sets_how_sure_the_reading_must_be(saltmere: World) -> None:
+    """A designer lowers the bar for one tool ("Here is my silver.") and raises it for
+    another; a line that is not a request or a yes never acts, whatever the bar."""
+    fee = saltmere.tools["collect_harbour_fee"]
+    assert fee.acting_at == 40  # set in the example world
+    unsure = Reading("request", 0.45, acting=False)
+    assert unsure.acts_for(fee)
+    assert not unsure.acts_for(dataclasses.replace(fee, acting_at=None))
+    assert not Reading("request", 0.6, acting=True).acts_for(
+        dataclasses.replace(fee, acting_at=70))
+    assert not Reading("question", 0.99).acts_for(dataclasses.replace(fee, acting_at=1))
+    assert Reading("yes", 0.2, answering=True).acts_for(fee)  # the NPC's offer waits

@@ -65,7 +65,8 @@ def _wanted(world: World, known: KnowledgeView, history: list[Message], line: st
     proposal = _offered(world, known, history)
     reading = _acts().read(world, line, tools=known.tools, answering=proposal is not None)
     conversation = [*history, ("user", line)]
-    offered = offer(world, known, conversation, line, set(), acting=reading.acting)
+    offered = offer(world, known, conversation, line, set(), acting=reading.acting,
+                    proposal=proposal)
     return wanted(world, known, history, line, offered, reading=reading, proposal=proposal,
                   again=again)
 
