@@ -305,6 +305,8 @@ def _explain(plan: dict[str, Any]) -> None:
     for draft in plan.get("drafts") or []:
         faults = "; ".join(draft["faults"]) or "no fault"
         print(f"  [draft] {draft['text']!r}: {faults}", file=sys.stderr)
+    for step in plan.get("tool_trace") or []:
+        print(f"  [tools] {step}", file=sys.stderr)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:

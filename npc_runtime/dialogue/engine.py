@@ -48,6 +48,7 @@ from npc_runtime.dialogue.score import judge, stand_in
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import Choice, Line, LineWriter
 from npc_runtime.dialogue.story import StoryPoint, StoryPoints
+from npc_runtime.dialogue.tool_trace import trace
 from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Character, Fact, Tool, World, WorldState
@@ -391,7 +392,9 @@ class DialogueEngine:
             gate = bool(giving) and not any(map(speech.acts_for, giving))
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
-                + (": no tool that gives or moves a quest" if gate else "")))
+                + (": no tool that gives or moves a quest" if gate else "")),
+                tool_trace=tuple(trace(world, point.known, self.acts, session.history, line,
+                                       proposal=proposal, reading=speech)))
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)
         return plan

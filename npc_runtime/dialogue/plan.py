@@ -92,6 +92,7 @@ class Plan:
     drafts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # What the line does (tools/acts.py); None: not read (no tool that changes the game).
     speech: Reading | None = None
+    tool_trace: tuple[str, ...] = ()  # why each tool was or was not called (tool_trace.py)
 
 
 def identity_fact(npc: Character, world: World) -> Fact:

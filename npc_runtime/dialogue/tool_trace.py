@@ -13,19 +13,20 @@ from collections.abc import Sequence
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import ACTING_AT, SpeechActs, changes_game
+from npc_runtime.tools.acts import ACTING_AT, Reading, SpeechActs, changes_game
 from npc_runtime.tools.calls import choices
 from npc_runtime.tools.choice import Proposal, offer, wanted
 from npc_runtime.tools.intents import chances, sentences
 
 
 def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequence[Message],
-          line: str, *, proposal: Proposal | None = None) -> list[str]:
+          line: str, *, proposal: Proposal | None = None, reading: Reading | None = None
+          ) -> list[str]:
     """The reading of ``line`` after ``history`` (and the NPC's ``proposal`` waiting for an
     answer) and, per tool of the NPC, what became of it; the last line says what the NPC
-    would call."""
+    would call. ``reading``: the line as already read (else it is read here)."""
     answering = proposal is not None
-    reading = acts.read(world, line, tools=known.tools, answering=answering)
+    reading = reading or acts.read(world, line, tools=known.tools, answering=answering)
     top = ", ".join(f"{act} {p:.2f}" for act, p in reading.scores[:3])
     out = [f"the line reads as {reading.act} ({top}); "
            + ("it asks the NPC to act" if reading.acting else "it asks the NPC to do nothing")

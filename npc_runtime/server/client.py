@@ -40,7 +40,8 @@ class Reply:
     tool_calls: list[dict[str, object]] = dataclasses.field(default_factory=list)
     quest_changes: list[str] = dataclasses.field(default_factory=list)
     options: list[str] = dataclasses.field(default_factory=list)  # what the player may say
-    # The reply's plan: {act, facts, line_kind, why, tool, matches: {fact: score}}.
+    # The reply's plan: {act, facts, line_kind, why, tool, matches: {fact: score}, drafts,
+    # tool_trace}.
     plan: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -185,7 +186,8 @@ def _plan(plan: pb.ReplyPlan) -> dict[str, Any]:
     return {"act": plan.act, "facts": list(plan.facts), "line_kind": plan.line_kind,
             "why": plan.why, "tool": plan.tool,
             "matches": {m.fact: round(m.score, 3) for m in plan.matches},
-            "drafts": [{"text": d.text, "faults": list(d.faults)} for d in plan.drafts]}
+            "drafts": [{"text": d.text, "faults": list(d.faults)} for d in plan.drafts],
+            "tool_trace": list(plan.tool_trace)}
 
 
 def _call(outcome: pb.ToolCallOutcome) -> dict[str, object]:

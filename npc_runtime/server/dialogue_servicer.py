@@ -125,7 +125,8 @@ def _plan_to_proto(plan: Plan | None) -> pb.ReplyPlan | None:
     return pb.ReplyPlan(act=plan.act.value, facts=[f.id for f in plan.facts],
                         line_kind=plan.kind, why=plan.why, tool=plan.tool,
                         matches=[pb.FactMatch(fact=f, score=s) for f, s in plan.matches],
-                        drafts=[pb.Draft(text=t, faults=list(f)) for t, f in plan.drafts])
+                        drafts=[pb.Draft(text=t, faults=list(f)) for t, f in plan.drafts],
+                        tool_trace=list(plan.tool_trace))
 
 
 def _check_to_proto(report: CheckReport) -> pb.CheckReport:

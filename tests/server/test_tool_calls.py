@@ -191,3 +191,21 @@ def test_a_result_that_is_not_json_is_invalid_and_the_call_still_waits(
             server.stub.SubmitToolResult(pb.SubmitToolResultRequest(
                 session_id=session, call_id=event.tool_call.call_id, result_json="{}"))
     assert events[-1].line_done.tool_calls[0].status == pb.TOOL_CALL_STATUS_OK
+
+
+def test_the_reply_plan_says_why_each_tool_was_or_was_not_called(
+        saltmere_server: LiveServer) -> None:
+    """A price asked of the harbour master: read as a question, the fee is not taken,
+    and LineDone's plan says so per tool (as `tools explain` would)."""
+    server = saltmere_server
+    server.quests.SetQuestState(qpb.SetQuestStateRequest(
+        player_id="p-trace", state=qpb.QuestState(stages={"harbour_dues": "owed"})))
+    session = _open(server, "oskar", "p-trace")
+    events = list(server.stub.Say(pb.SayRequest(session_id=session,
+                                                text="How much is the harbour fee?")))
+    done = events[-1].line_done
+    assert not done.tool_calls
+    trace = list(done.plan.tool_trace)
+    assert trace[0].startswith("the line reads as question")
+    assert any(step.startswith("collect_harbour_fee: not offered") for step in trace)
+    assert trace[-1] == "the NPC calls nothing and speaks"

@@ -864,6 +864,11 @@ class ReplyPlan:
 	## The first sentences drafted for the line, in order, with what the scorer found
 	## wrong in each (a faultless one is said at once; else the one with fewest faults).
 	var drafts: Array[Draft] = []
+	## Why each of the NPC's tools was or was not called, a line each, as decided before
+	## the model spoke: the line's reading (act, probability, threshold), each tool's fate
+	## (on offer with which values, or why not), the call (`npc-runtime tools explain`
+	## prints the same). Empty for an NPC without tools.
+	var tool_trace: Array[String] = []
 
 	## The message in protobuf binary form.
 	func encode() -> PackedByteArray:
@@ -882,6 +887,8 @@ class ReplyPlan:
 			w.message(6, item.encode())
 		for item: Draft in drafts:
 			w.message(7, item.encode())
+		for item: String in tool_trace:
+			w.field(8, Wire.Kind.STRING, item)
 		return w.bytes
 
 	## Decodes [param bytes]; null if they are not a valid message.
@@ -909,6 +916,8 @@ class ReplyPlan:
 					matches.append(r.read_message(FactMatch.new()))
 				58:
 					drafts.append(r.read_message(Draft.new()))
+				66:
+					tool_trace.append(r.read(Wire.Kind.STRING))
 				_:
 					r.skip(tag & 7)
 		return not r.failed
@@ -924,6 +933,7 @@ class ReplyPlan:
 		out["tool"] = tool
 		out["matches"] = Wire.to_dicts(matches)
 		out["drafts"] = Wire.to_dicts(drafts)
+		out["tool_trace"] = tool_trace.duplicate()
 		return out
 
 	func _to_string() -> String:

@@ -53,45 +53,45 @@ namespace Npc.V1 {
             "aGVja1JlcG9ydBIrCgp0b29sX2NhbGxzGAUgAygLMhcubnBjLnYxLlRvb2xD",
             "YWxsT3V0Y29tZRIWCg5yZXZlYWxlZF9mYWN0cxgGIAMoCRIVCg1xdWVzdF9j",
             "aGFuZ2VzGAcgAygJEg8KB29wdGlvbnMYCCADKAkSHwoEcGxhbhgJIAEoCzIR",
-            "Lm5wYy52MS5SZXBseVBsYW4imAEKCVJlcGx5UGxhbhILCgNhY3QYASABKAkS",
+            "Lm5wYy52MS5SZXBseVBsYW4irAEKCVJlcGx5UGxhbhILCgNhY3QYASABKAkS",
             "DQoFZmFjdHMYAiADKAkSEQoJbGluZV9raW5kGAMgASgJEgsKA3doeRgEIAEo",
             "CRIMCgR0b29sGAUgASgJEiIKB21hdGNoZXMYBiADKAsyES5ucGMudjEuRmFj",
-            "dE1hdGNoEh0KBmRyYWZ0cxgHIAMoCzINLm5wYy52MS5EcmFmdCIlCgVEcmFm",
-            "dBIMCgR0ZXh0GAEgASgJEg4KBmZhdWx0cxgCIAMoCSIoCglGYWN0TWF0Y2gS",
-            "DAoEZmFjdBgBIAEoCRINCgVzY29yZRgCIAEoAiKWAQoPVG9vbENhbGxPdXRj",
-            "b21lEg8KB2NhbGxfaWQYASABKAkSDAoEdG9vbBgCIAEoCRIWCg5hcmd1bWVu",
-            "dHNfanNvbhgDIAEoCRImCgZzdGF0dXMYBCABKA4yFi5ucGMudjEuVG9vbENh",
-            "bGxTdGF0dXMSEwoLcmVzdWx0X2pzb24YBSABKAkSDwoHY2hhbmdlcxgGIAMo",
-            "CSJrCgtDaGVja1JlcG9ydBIlCgp2aW9sYXRpb25zGAEgAygLMhEubnBjLnYx",
-            "LlZpb2xhdGlvbhIjCgZhY3Rpb24YAiABKA4yEy5ucGMudjEuQ2hlY2tBY3Rp",
-            "b24SEAoIYXR0ZW1wdHMYAyABKA0iNwoJVmlvbGF0aW9uEgwKBGtpbmQYASAB",
-            "KAkSDAoEdGV4dBgCIAEoCRIOCgZkZXRhaWwYAyABKAkiegoHVGltaW5ncxIP",
-            "Cgd0dGZ0X21zGAEgASgBEhAKCHRvdGFsX21zGAIgASgBEhUKDXByb21wdF90",
-            "b2tlbnMYAyABKA0SGAoQZ2VuZXJhdGVkX3Rva2VucxgEIAEoDRIbChNkZWNv",
-            "ZGVfdG9rZW5zX3Blcl9zGAUgASgBIikKE0Nsb3NlU2Vzc2lvblJlcXVlc3QS",
-            "EgoKc2Vzc2lvbl9pZBgBIAEoCSIWChRDbG9zZVNlc3Npb25SZXNwb25zZSpT",
-            "CglSZXBseU1vZGUSGgoWUkVQTFlfTU9ERV9VTlNQRUNJRklFRBAAEhUKEVJF",
-            "UExZX01PREVfU1RSRUFNEAESEwoPUkVQTFlfTU9ERV9IT0xEEAIqYQoMVG9v",
-            "bEV4ZWN1dG9yEh0KGVRPT0xfRVhFQ1VUT1JfVU5TUEVDSUZJRUQQABIYChRU",
-            "T09MX0VYRUNVVE9SX0VOR0lORRABEhgKFFRPT0xfRVhFQ1VUT1JfU0VSVkVS",
-            "EAIqpwEKDlRvb2xDYWxsU3RhdHVzEiAKHFRPT0xfQ0FMTF9TVEFUVVNfVU5T",
-            "UEVDSUZJRUQQABIXChNUT09MX0NBTExfU1RBVFVTX09LEAESGwoXVE9PTF9D",
-            "QUxMX1NUQVRVU19GQUlMRUQQAhIeChpUT09MX0NBTExfU1RBVFVTX1RJTUVE",
-            "X09VVBADEh0KGVRPT0xfQ0FMTF9TVEFUVVNfUkVKRUNURUQQBCqYAQoLQ2hl",
-            "Y2tBY3Rpb24SHAoYQ0hFQ0tfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFwoTQ0hF",
-            "Q0tfQUNUSU9OX1BBU1NFRBABEhwKGENIRUNLX0FDVElPTl9SRUdFTkVSQVRF",
-            "RBACEhkKFUNIRUNLX0FDVElPTl9SRVBBSVJFRBADEhkKFUNIRUNLX0FDVElP",
-            "Tl9GQUxMQkFDSxAEKoEBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VO",
-            "U1BFQ0lGSUVEEAASGwoXU1RPUF9SRUFTT05fRU5EX09GX1RVUk4QARIdChlT",
-            "VE9QX1JFQVNPTl9TVE9QX1NFUVVFTkNFEAISGgoWU1RPUF9SRUFTT05fTUFY",
-            "X1RPS0VOUxADMq0CCg9EaWFsb2d1ZVNlcnZpY2USRgoLT3BlblNlc3Npb24S",
-            "Gi5ucGMudjEuT3BlblNlc3Npb25SZXF1ZXN0GhsubnBjLnYxLk9wZW5TZXNz",
-            "aW9uUmVzcG9uc2USMAoDU2F5EhIubnBjLnYxLlNheVJlcXVlc3QaEy5ucGMu",
-            "djEuU2F5UmVzcG9uc2UwARJJCgxDbG9zZVNlc3Npb24SGy5ucGMudjEuQ2xv",
-            "c2VTZXNzaW9uUmVxdWVzdBocLm5wYy52MS5DbG9zZVNlc3Npb25SZXNwb25z",
-            "ZRJVChBTdWJtaXRUb29sUmVzdWx0Eh8ubnBjLnYxLlN1Ym1pdFRvb2xSZXN1",
-            "bHRSZXF1ZXN0GiAubnBjLnYxLlN1Ym1pdFRvb2xSZXN1bHRSZXNwb25zZWIG",
-            "cHJvdG8z"));
+            "dE1hdGNoEh0KBmRyYWZ0cxgHIAMoCzINLm5wYy52MS5EcmFmdBISCgp0b29s",
+            "X3RyYWNlGAggAygJIiUKBURyYWZ0EgwKBHRleHQYASABKAkSDgoGZmF1bHRz",
+            "GAIgAygJIigKCUZhY3RNYXRjaBIMCgRmYWN0GAEgASgJEg0KBXNjb3JlGAIg",
+            "ASgCIpYBCg9Ub29sQ2FsbE91dGNvbWUSDwoHY2FsbF9pZBgBIAEoCRIMCgR0",
+            "b29sGAIgASgJEhYKDmFyZ3VtZW50c19qc29uGAMgASgJEiYKBnN0YXR1cxgE",
+            "IAEoDjIWLm5wYy52MS5Ub29sQ2FsbFN0YXR1cxITCgtyZXN1bHRfanNvbhgF",
+            "IAEoCRIPCgdjaGFuZ2VzGAYgAygJImsKC0NoZWNrUmVwb3J0EiUKCnZpb2xh",
+            "dGlvbnMYASADKAsyES5ucGMudjEuVmlvbGF0aW9uEiMKBmFjdGlvbhgCIAEo",
+            "DjITLm5wYy52MS5DaGVja0FjdGlvbhIQCghhdHRlbXB0cxgDIAEoDSI3CglW",
+            "aW9sYXRpb24SDAoEa2luZBgBIAEoCRIMCgR0ZXh0GAIgASgJEg4KBmRldGFp",
+            "bBgDIAEoCSJ6CgdUaW1pbmdzEg8KB3R0ZnRfbXMYASABKAESEAoIdG90YWxf",
+            "bXMYAiABKAESFQoNcHJvbXB0X3Rva2VucxgDIAEoDRIYChBnZW5lcmF0ZWRf",
+            "dG9rZW5zGAQgASgNEhsKE2RlY29kZV90b2tlbnNfcGVyX3MYBSABKAEiKQoT",
+            "Q2xvc2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhYKFENs",
+            "b3NlU2Vzc2lvblJlc3BvbnNlKlMKCVJlcGx5TW9kZRIaChZSRVBMWV9NT0RF",
+            "X1VOU1BFQ0lGSUVEEAASFQoRUkVQTFlfTU9ERV9TVFJFQU0QARITCg9SRVBM",
+            "WV9NT0RFX0hPTEQQAiphCgxUb29sRXhlY3V0b3ISHQoZVE9PTF9FWEVDVVRP",
+            "Ul9VTlNQRUNJRklFRBAAEhgKFFRPT0xfRVhFQ1VUT1JfRU5HSU5FEAESGAoU",
+            "VE9PTF9FWEVDVVRPUl9TRVJWRVIQAiqnAQoOVG9vbENhbGxTdGF0dXMSIAoc",
+            "VE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RPT0xfQ0FMTF9T",
+            "VEFUVVNfT0sQARIbChdUT09MX0NBTExfU1RBVFVTX0ZBSUxFRBACEh4KGlRP",
+            "T0xfQ0FMTF9TVEFUVVNfVElNRURfT1VUEAMSHQoZVE9PTF9DQUxMX1NUQVRV",
+            "U19SRUpFQ1RFRBAEKpgBCgtDaGVja0FjdGlvbhIcChhDSEVDS19BQ1RJT05f",
+            "VU5TUEVDSUZJRUQQABIXChNDSEVDS19BQ1RJT05fUEFTU0VEEAESHAoYQ0hF",
+            "Q0tfQUNUSU9OX1JFR0VORVJBVEVEEAISGQoVQ0hFQ0tfQUNUSU9OX1JFUEFJ",
+            "UkVEEAMSGQoVQ0hFQ0tfQUNUSU9OX0ZBTExCQUNLEAQqgQEKClN0b3BSZWFz",
+            "b24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdTVE9QX1JFQVNP",
+            "Tl9FTkRfT0ZfVFVSThABEh0KGVNUT1BfUkVBU09OX1NUT1BfU0VRVUVOQ0UQ",
+            "AhIaChZTVE9QX1JFQVNPTl9NQVhfVE9LRU5TEAMyrQIKD0RpYWxvZ3VlU2Vy",
+            "dmljZRJGCgtPcGVuU2Vzc2lvbhIaLm5wYy52MS5PcGVuU2Vzc2lvblJlcXVl",
+            "c3QaGy5ucGMudjEuT3BlblNlc3Npb25SZXNwb25zZRIwCgNTYXkSEi5ucGMu",
+            "djEuU2F5UmVxdWVzdBoTLm5wYy52MS5TYXlSZXNwb25zZTABEkkKDENsb3Nl",
+            "U2Vzc2lvbhIbLm5wYy52MS5DbG9zZVNlc3Npb25SZXF1ZXN0GhwubnBjLnYx",
+            "LkNsb3NlU2Vzc2lvblJlc3BvbnNlElUKEFN1Ym1pdFRvb2xSZXN1bHQSHy5u",
+            "cGMudjEuU3VibWl0VG9vbFJlc3VsdFJlcXVlc3QaIC5ucGMudjEuU3VibWl0",
+            "VG9vbFJlc3VsdFJlc3BvbnNlYgZwcm90bzM="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(new[] {typeof(global::Npc.V1.ReplyMode), typeof(global::Npc.V1.ToolExecutor), typeof(global::Npc.V1.ToolCallStatus), typeof(global::Npc.V1.CheckAction), typeof(global::Npc.V1.StopReason), }, null, new pbr::GeneratedClrTypeInfo[] {
@@ -106,7 +106,7 @@ namespace Npc.V1 {
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.LineReplaced), global::Npc.V1.LineReplaced.Parser, new[]{ "Text" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.TokenDelta), global::Npc.V1.TokenDelta.Parser, new[]{ "Text", "Index" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.LineDone), global::Npc.V1.LineDone.Parser, new[]{ "Text", "StopReason", "Timings", "Check", "ToolCalls", "RevealedFacts", "QuestChanges", "Options", "Plan" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.ReplyPlan), global::Npc.V1.ReplyPlan.Parser, new[]{ "Act", "Facts", "LineKind", "Why", "Tool", "Matches", "Drafts" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.ReplyPlan), global::Npc.V1.ReplyPlan.Parser, new[]{ "Act", "Facts", "LineKind", "Why", "Tool", "Matches", "Drafts", "ToolTrace" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.Draft), global::Npc.V1.Draft.Parser, new[]{ "Text", "Faults" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.FactMatch), global::Npc.V1.FactMatch.Parser, new[]{ "Fact", "Score" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.ToolCallOutcome), global::Npc.V1.ToolCallOutcome.Parser, new[]{ "CallId", "Tool", "ArgumentsJson", "Status", "ResultJson", "Changes" }, null, null, null, null),
@@ -3682,6 +3682,7 @@ namespace Npc.V1 {
       tool_ = other.tool_;
       matches_ = other.matches_.Clone();
       drafts_ = other.drafts_.Clone();
+      toolTrace_ = other.toolTrace_.Clone();
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -3795,6 +3796,23 @@ namespace Npc.V1 {
       get { return drafts_; }
     }
 
+    /// <summary>Field number for the "tool_trace" field.</summary>
+    public const int ToolTraceFieldNumber = 8;
+    private static readonly pb::FieldCodec<string> _repeated_toolTrace_codec
+        = pb::FieldCodec.ForString(66);
+    private readonly pbc::RepeatedField<string> toolTrace_ = new pbc::RepeatedField<string>();
+    /// <summary>
+    /// Why each of the NPC's tools was or was not called, a line each, as decided before
+    /// the model spoke: the line's reading (act, probability, threshold), each tool's fate
+    /// (on offer with which values, or why not), the call (`npc-runtime tools explain`
+    /// prints the same). Empty for an NPC without tools.
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public pbc::RepeatedField<string> ToolTrace {
+      get { return toolTrace_; }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -3817,6 +3835,7 @@ namespace Npc.V1 {
       if (Tool != other.Tool) return false;
       if(!matches_.Equals(other.matches_)) return false;
       if(!drafts_.Equals(other.drafts_)) return false;
+      if(!toolTrace_.Equals(other.toolTrace_)) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -3831,6 +3850,7 @@ namespace Npc.V1 {
       if (Tool.Length != 0) hash ^= Tool.GetHashCode();
       hash ^= matches_.GetHashCode();
       hash ^= drafts_.GetHashCode();
+      hash ^= toolTrace_.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -3868,6 +3888,7 @@ namespace Npc.V1 {
       }
       matches_.WriteTo(output, _repeated_matches_codec);
       drafts_.WriteTo(output, _repeated_drafts_codec);
+      toolTrace_.WriteTo(output, _repeated_toolTrace_codec);
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -3897,6 +3918,7 @@ namespace Npc.V1 {
       }
       matches_.WriteTo(ref output, _repeated_matches_codec);
       drafts_.WriteTo(ref output, _repeated_drafts_codec);
+      toolTrace_.WriteTo(ref output, _repeated_toolTrace_codec);
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -3922,6 +3944,7 @@ namespace Npc.V1 {
       }
       size += matches_.CalculateSize(_repeated_matches_codec);
       size += drafts_.CalculateSize(_repeated_drafts_codec);
+      size += toolTrace_.CalculateSize(_repeated_toolTrace_codec);
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
       }
@@ -3949,6 +3972,7 @@ namespace Npc.V1 {
       }
       matches_.Add(other.matches_);
       drafts_.Add(other.drafts_);
+      toolTrace_.Add(other.toolTrace_);
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
 
@@ -3992,6 +4016,10 @@ namespace Npc.V1 {
             drafts_.AddEntriesFrom(input, _repeated_drafts_codec);
             break;
           }
+          case 66: {
+            toolTrace_.AddEntriesFrom(input, _repeated_toolTrace_codec);
+            break;
+          }
         }
       }
     #endif
@@ -4033,6 +4061,10 @@ namespace Npc.V1 {
           }
           case 58: {
             drafts_.AddEntriesFrom(ref input, _repeated_drafts_codec);
+            break;
+          }
+          case 66: {
+            toolTrace_.AddEntriesFrom(ref input, _repeated_toolTrace_codec);
             break;
           }
         }

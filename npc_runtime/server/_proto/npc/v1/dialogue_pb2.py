@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15npc/v1/dialogue.proto\x12\x06npc.v1\"L\n\x12OpenSessionRequest\x12\x0e\n\x06npc_id\x18\x01 \x01(\t\x12\x13\n\x0bplayer_name\x18\x02 \x01(\t\x12\x11\n\tplayer_id\x18\x03 \x01(\t\"\\\n\x13OpenSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06npc_id\x18\x02 \x01(\t\x12\x10\n\x08npc_name\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\"\x90\x01\n\nSayRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.npc.v1.GenerationOptions\x12\x1f\n\x04mode\x18\x04 \x01(\x0e\x32\x11.npc.v1.ReplyMode\x12\x13\n\x0btool_choice\x18\x05 \x01(\t\"\xc7\x01\n\x11GenerationOptions\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\r\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x02\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x05 \x01(\x02H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seedB\x15\n\x13_repetition_penalty\"\xb3\x01\n\x0bSayResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x12.npc.v1.TokenDeltaH\x00\x12%\n\tline_done\x18\x02 \x01(\x0b\x32\x10.npc.v1.LineDoneH\x00\x12(\n\x08replaced\x18\x03 \x01(\x0b\x32\x14.npc.v1.LineReplacedH\x00\x12%\n\ttool_call\x18\x04 \x01(\x0b\x32\x10.npc.v1.ToolCallH\x00\x42\x07\n\x05\x65vent\"i\n\x08ToolCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12&\n\x08\x65xecutor\x18\x04 \x01(\x0e\x32\x14.npc.v1.ToolExecutor\"b\n\x17SubmitToolResultRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x1a\n\x18SubmitToolResultResponse\"\x1c\n\x0cLineReplaced\x12\x0c\n\x04text\x18\x01 \x01(\t\")\n\nTokenDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\"\x95\x02\n\x08LineDone\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\'\n\x0bstop_reason\x18\x02 \x01(\x0e\x32\x12.npc.v1.StopReason\x12 \n\x07timings\x18\x03 \x01(\x0b\x32\x0f.npc.v1.Timings\x12\"\n\x05\x63heck\x18\x04 \x01(\x0b\x32\x13.npc.v1.CheckReport\x12+\n\ntool_calls\x18\x05 \x03(\x0b\x32\x17.npc.v1.ToolCallOutcome\x12\x16\n\x0erevealed_facts\x18\x06 \x03(\t\x12\x15\n\rquest_changes\x18\x07 \x03(\t\x12\x0f\n\x07options\x18\x08 \x03(\t\x12\x1f\n\x04plan\x18\t \x01(\x0b\x32\x11.npc.v1.ReplyPlan\"\x98\x01\n\tReplyPlan\x12\x0b\n\x03\x61\x63t\x18\x01 \x01(\t\x12\r\n\x05\x66\x61\x63ts\x18\x02 \x03(\t\x12\x11\n\tline_kind\x18\x03 \x01(\t\x12\x0b\n\x03why\x18\x04 \x01(\t\x12\x0c\n\x04tool\x18\x05 \x01(\t\x12\"\n\x07matches\x18\x06 \x03(\x0b\x32\x11.npc.v1.FactMatch\x12\x1d\n\x06\x64rafts\x18\x07 \x03(\x0b\x32\r.npc.v1.Draft\"%\n\x05\x44raft\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61ults\x18\x02 \x03(\t\"(\n\tFactMatch\x12\x0c\n\x04\x66\x61\x63t\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\"\x96\x01\n\x0fToolCallOutcome\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.npc.v1.ToolCallStatus\x12\x13\n\x0bresult_json\x18\x05 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x06 \x03(\t\"k\n\x0b\x43heckReport\x12%\n\nviolations\x18\x01 \x03(\x0b\x32\x11.npc.v1.Violation\x12#\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x13.npc.v1.CheckAction\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\"7\n\tViolation\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"z\n\x07Timings\x12\x0f\n\x07ttft_ms\x18\x01 \x01(\x01\x12\x10\n\x08total_ms\x18\x02 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x03 \x01(\r\x12\x18\n\x10generated_tokens\x18\x04 \x01(\r\x12\x1b\n\x13\x64\x65\x63ode_tokens_per_s\x18\x05 \x01(\x01\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x16\n\x14\x43loseSessionResponse*S\n\tReplyMode\x12\x1a\n\x16REPLY_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11REPLY_MODE_STREAM\x10\x01\x12\x13\n\x0fREPLY_MODE_HOLD\x10\x02*a\n\x0cToolExecutor\x12\x1d\n\x19TOOL_EXECUTOR_UNSPECIFIED\x10\x00\x12\x18\n\x14TOOL_EXECUTOR_ENGINE\x10\x01\x12\x18\n\x14TOOL_EXECUTOR_SERVER\x10\x02*\xa7\x01\n\x0eToolCallStatus\x12 \n\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TOOL_CALL_STATUS_OK\x10\x01\x12\x1b\n\x17TOOL_CALL_STATUS_FAILED\x10\x02\x12\x1e\n\x1aTOOL_CALL_STATUS_TIMED_OUT\x10\x03\x12\x1d\n\x19TOOL_CALL_STATUS_REJECTED\x10\x04*\x98\x01\n\x0b\x43heckAction\x12\x1c\n\x18\x43HECK_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_ACTION_PASSED\x10\x01\x12\x1c\n\x18\x43HECK_ACTION_REGENERATED\x10\x02\x12\x19\n\x15\x43HECK_ACTION_REPAIRED\x10\x03\x12\x19\n\x15\x43HECK_ACTION_FALLBACK\x10\x04*\x81\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17STOP_REASON_END_OF_TURN\x10\x01\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x02\x12\x1a\n\x16STOP_REASON_MAX_TOKENS\x10\x03\x32\xad\x02\n\x0f\x44ialogueService\x12\x46\n\x0bOpenSession\x12\x1a.npc.v1.OpenSessionRequest\x1a\x1b.npc.v1.OpenSessionResponse\x12\x30\n\x03Say\x12\x12.npc.v1.SayRequest\x1a\x13.npc.v1.SayResponse0\x01\x12I\n\x0c\x43loseSession\x12\x1b.npc.v1.CloseSessionRequest\x1a\x1c.npc.v1.CloseSessionResponse\x12U\n\x10SubmitToolResult\x12\x1f.npc.v1.SubmitToolResultRequest\x1a .npc.v1.SubmitToolResultResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15npc/v1/dialogue.proto\x12\x06npc.v1\"L\n\x12OpenSessionRequest\x12\x0e\n\x06npc_id\x18\x01 \x01(\t\x12\x13\n\x0bplayer_name\x18\x02 \x01(\t\x12\x11\n\tplayer_id\x18\x03 \x01(\t\"\\\n\x13OpenSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06npc_id\x18\x02 \x01(\t\x12\x10\n\x08npc_name\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\"\x90\x01\n\nSayRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.npc.v1.GenerationOptions\x12\x1f\n\x04mode\x18\x04 \x01(\x0e\x32\x11.npc.v1.ReplyMode\x12\x13\n\x0btool_choice\x18\x05 \x01(\t\"\xc7\x01\n\x11GenerationOptions\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\r\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x02\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x05 \x01(\x02H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seedB\x15\n\x13_repetition_penalty\"\xb3\x01\n\x0bSayResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x12.npc.v1.TokenDeltaH\x00\x12%\n\tline_done\x18\x02 \x01(\x0b\x32\x10.npc.v1.LineDoneH\x00\x12(\n\x08replaced\x18\x03 \x01(\x0b\x32\x14.npc.v1.LineReplacedH\x00\x12%\n\ttool_call\x18\x04 \x01(\x0b\x32\x10.npc.v1.ToolCallH\x00\x42\x07\n\x05\x65vent\"i\n\x08ToolCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12&\n\x08\x65xecutor\x18\x04 \x01(\x0e\x32\x14.npc.v1.ToolExecutor\"b\n\x17SubmitToolResultRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\x1a\n\x18SubmitToolResultResponse\"\x1c\n\x0cLineReplaced\x12\x0c\n\x04text\x18\x01 \x01(\t\")\n\nTokenDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\"\x95\x02\n\x08LineDone\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\'\n\x0bstop_reason\x18\x02 \x01(\x0e\x32\x12.npc.v1.StopReason\x12 \n\x07timings\x18\x03 \x01(\x0b\x32\x0f.npc.v1.Timings\x12\"\n\x05\x63heck\x18\x04 \x01(\x0b\x32\x13.npc.v1.CheckReport\x12+\n\ntool_calls\x18\x05 \x03(\x0b\x32\x17.npc.v1.ToolCallOutcome\x12\x16\n\x0erevealed_facts\x18\x06 \x03(\t\x12\x15\n\rquest_changes\x18\x07 \x03(\t\x12\x0f\n\x07options\x18\x08 \x03(\t\x12\x1f\n\x04plan\x18\t \x01(\x0b\x32\x11.npc.v1.ReplyPlan\"\xac\x01\n\tReplyPlan\x12\x0b\n\x03\x61\x63t\x18\x01 \x01(\t\x12\r\n\x05\x66\x61\x63ts\x18\x02 \x03(\t\x12\x11\n\tline_kind\x18\x03 \x01(\t\x12\x0b\n\x03why\x18\x04 \x01(\t\x12\x0c\n\x04tool\x18\x05 \x01(\t\x12\"\n\x07matches\x18\x06 \x03(\x0b\x32\x11.npc.v1.FactMatch\x12\x1d\n\x06\x64rafts\x18\x07 \x03(\x0b\x32\r.npc.v1.Draft\x12\x12\n\ntool_trace\x18\x08 \x03(\t\"%\n\x05\x44raft\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61ults\x18\x02 \x03(\t\"(\n\tFactMatch\x12\x0c\n\x04\x66\x61\x63t\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\"\x96\x01\n\x0fToolCallOutcome\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.npc.v1.ToolCallStatus\x12\x13\n\x0bresult_json\x18\x05 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x06 \x03(\t\"k\n\x0b\x43heckReport\x12%\n\nviolations\x18\x01 \x03(\x0b\x32\x11.npc.v1.Violation\x12#\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x13.npc.v1.CheckAction\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\"7\n\tViolation\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"z\n\x07Timings\x12\x0f\n\x07ttft_ms\x18\x01 \x01(\x01\x12\x10\n\x08total_ms\x18\x02 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x03 \x01(\r\x12\x18\n\x10generated_tokens\x18\x04 \x01(\r\x12\x1b\n\x13\x64\x65\x63ode_tokens_per_s\x18\x05 \x01(\x01\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x16\n\x14\x43loseSessionResponse*S\n\tReplyMode\x12\x1a\n\x16REPLY_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11REPLY_MODE_STREAM\x10\x01\x12\x13\n\x0fREPLY_MODE_HOLD\x10\x02*a\n\x0cToolExecutor\x12\x1d\n\x19TOOL_EXECUTOR_UNSPECIFIED\x10\x00\x12\x18\n\x14TOOL_EXECUTOR_ENGINE\x10\x01\x12\x18\n\x14TOOL_EXECUTOR_SERVER\x10\x02*\xa7\x01\n\x0eToolCallStatus\x12 \n\x1cTOOL_CALL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TOOL_CALL_STATUS_OK\x10\x01\x12\x1b\n\x17TOOL_CALL_STATUS_FAILED\x10\x02\x12\x1e\n\x1aTOOL_CALL_STATUS_TIMED_OUT\x10\x03\x12\x1d\n\x19TOOL_CALL_STATUS_REJECTED\x10\x04*\x98\x01\n\x0b\x43heckAction\x12\x1c\n\x18\x43HECK_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_ACTION_PASSED\x10\x01\x12\x1c\n\x18\x43HECK_ACTION_REGENERATED\x10\x02\x12\x19\n\x15\x43HECK_ACTION_REPAIRED\x10\x03\x12\x19\n\x15\x43HECK_ACTION_FALLBACK\x10\x04*\x81\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17STOP_REASON_END_OF_TURN\x10\x01\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x02\x12\x1a\n\x16STOP_REASON_MAX_TOKENS\x10\x03\x32\xad\x02\n\x0f\x44ialogueService\x12\x46\n\x0bOpenSession\x12\x1a.npc.v1.OpenSessionRequest\x1a\x1b.npc.v1.OpenSessionResponse\x12\x30\n\x03Say\x12\x12.npc.v1.SayRequest\x1a\x13.npc.v1.SayResponse0\x01\x12I\n\x0c\x43loseSession\x12\x1b.npc.v1.CloseSessionRequest\x1a\x1c.npc.v1.CloseSessionResponse\x12U\n\x10SubmitToolResult\x12\x1f.npc.v1.SubmitToolResultRequest\x1a .npc.v1.SubmitToolResultResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'npc.v1.dialogue_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLYMODE']._serialized_start=2070
-  _globals['_REPLYMODE']._serialized_end=2153
-  _globals['_TOOLEXECUTOR']._serialized_start=2155
-  _globals['_TOOLEXECUTOR']._serialized_end=2252
-  _globals['_TOOLCALLSTATUS']._serialized_start=2255
-  _globals['_TOOLCALLSTATUS']._serialized_end=2422
-  _globals['_CHECKACTION']._serialized_start=2425
-  _globals['_CHECKACTION']._serialized_end=2577
-  _globals['_STOPREASON']._serialized_start=2580
-  _globals['_STOPREASON']._serialized_end=2709
+  _globals['_REPLYMODE']._serialized_start=2090
+  _globals['_REPLYMODE']._serialized_end=2173
+  _globals['_TOOLEXECUTOR']._serialized_start=2175
+  _globals['_TOOLEXECUTOR']._serialized_end=2272
+  _globals['_TOOLCALLSTATUS']._serialized_start=2275
+  _globals['_TOOLCALLSTATUS']._serialized_end=2442
+  _globals['_CHECKACTION']._serialized_start=2445
+  _globals['_CHECKACTION']._serialized_end=2597
+  _globals['_STOPREASON']._serialized_start=2600
+  _globals['_STOPREASON']._serialized_end=2729
   _globals['_OPENSESSIONREQUEST']._serialized_start=33
   _globals['_OPENSESSIONREQUEST']._serialized_end=109
   _globals['_OPENSESSIONRESPONSE']._serialized_start=111
@@ -64,23 +64,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LINEDONE']._serialized_start=1045
   _globals['_LINEDONE']._serialized_end=1322
   _globals['_REPLYPLAN']._serialized_start=1325
-  _globals['_REPLYPLAN']._serialized_end=1477
-  _globals['_DRAFT']._serialized_start=1479
-  _globals['_DRAFT']._serialized_end=1516
-  _globals['_FACTMATCH']._serialized_start=1518
-  _globals['_FACTMATCH']._serialized_end=1558
-  _globals['_TOOLCALLOUTCOME']._serialized_start=1561
-  _globals['_TOOLCALLOUTCOME']._serialized_end=1711
-  _globals['_CHECKREPORT']._serialized_start=1713
-  _globals['_CHECKREPORT']._serialized_end=1820
-  _globals['_VIOLATION']._serialized_start=1822
-  _globals['_VIOLATION']._serialized_end=1877
-  _globals['_TIMINGS']._serialized_start=1879
-  _globals['_TIMINGS']._serialized_end=2001
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=2003
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=2044
-  _globals['_CLOSESESSIONRESPONSE']._serialized_start=2046
-  _globals['_CLOSESESSIONRESPONSE']._serialized_end=2068
-  _globals['_DIALOGUESERVICE']._serialized_start=2712
-  _globals['_DIALOGUESERVICE']._serialized_end=3013
+  _globals['_REPLYPLAN']._serialized_end=1497
+  _globals['_DRAFT']._serialized_start=1499
+  _globals['_DRAFT']._serialized_end=1536
+  _globals['_FACTMATCH']._serialized_start=1538
+  _globals['_FACTMATCH']._serialized_end=1578
+  _globals['_TOOLCALLOUTCOME']._serialized_start=1581
+  _globals['_TOOLCALLOUTCOME']._serialized_end=1731
+  _globals['_CHECKREPORT']._serialized_start=1733
+  _globals['_CHECKREPORT']._serialized_end=1840
+  _globals['_VIOLATION']._serialized_start=1842
+  _globals['_VIOLATION']._serialized_end=1897
+  _globals['_TIMINGS']._serialized_start=1899
+  _globals['_TIMINGS']._serialized_end=2021
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=2023
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=2064
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=2066
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=2088
+  _globals['_DIALOGUESERVICE']._serialized_start=2732
+  _globals['_DIALOGUESERVICE']._serialized_end=3033
 # @@protoc_insertion_point(module_scope)

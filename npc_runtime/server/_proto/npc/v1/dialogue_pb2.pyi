@@ -189,7 +189,7 @@ class LineDone(_message.Message):
     def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., check: _Optional[_Union[CheckReport, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallOutcome, _Mapping]]] = ..., revealed_facts: _Optional[_Iterable[str]] = ..., quest_changes: _Optional[_Iterable[str]] = ..., options: _Optional[_Iterable[str]] = ..., plan: _Optional[_Union[ReplyPlan, _Mapping]] = ...) -> None: ...
 
 class ReplyPlan(_message.Message):
-    __slots__ = ("act", "facts", "line_kind", "why", "tool", "matches", "drafts")
+    __slots__ = ("act", "facts", "line_kind", "why", "tool", "matches", "drafts", "tool_trace")
     ACT_FIELD_NUMBER: _ClassVar[int]
     FACTS_FIELD_NUMBER: _ClassVar[int]
     LINE_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +197,7 @@ class ReplyPlan(_message.Message):
     TOOL_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     DRAFTS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_TRACE_FIELD_NUMBER: _ClassVar[int]
     act: str
     facts: _containers.RepeatedScalarFieldContainer[str]
     line_kind: str
@@ -204,7 +205,8 @@ class ReplyPlan(_message.Message):
     tool: str
     matches: _containers.RepeatedCompositeFieldContainer[FactMatch]
     drafts: _containers.RepeatedCompositeFieldContainer[Draft]
-    def __init__(self, act: _Optional[str] = ..., facts: _Optional[_Iterable[str]] = ..., line_kind: _Optional[str] = ..., why: _Optional[str] = ..., tool: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[FactMatch, _Mapping]]] = ..., drafts: _Optional[_Iterable[_Union[Draft, _Mapping]]] = ...) -> None: ...
+    tool_trace: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, act: _Optional[str] = ..., facts: _Optional[_Iterable[str]] = ..., line_kind: _Optional[str] = ..., why: _Optional[str] = ..., tool: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[FactMatch, _Mapping]]] = ..., drafts: _Optional[_Iterable[_Union[Draft, _Mapping]]] = ..., tool_trace: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Draft(_message.Message):
     __slots__ = ("text", "faults")
