@@ -128,13 +128,16 @@ def _next_words(line: list[str], runs: list[list[str]], limit: int, keep: frozen
     of ``runs`` (each a source's words), ``keep`` words aside."""
     banned: set[str] = set()
     for source in runs:
+        # Never as much as half of a short source (a paste, wording.py), at least three
+        # words where it has more: "in the harbour" is no copy.
+        most = min(limit, max(3, (len(source) + 1) // 2 - 1), len(source) - 1)
         # run[j]: how many of the line's last words are the source's words up to j.
         run = [0] * len(source)
         for word in line:
             run = [(run[j - 1] if j else 0) + 1 if word == w else 0
                    for j, w in enumerate(source)]
         banned.update(source[j + 1] for j in range(len(source) - 1)
-                      if run[j] >= limit and source[j + 1] not in keep)
+                      if run[j] >= most and source[j + 1] not in keep)
     return banned
 
 
