@@ -64,6 +64,9 @@ def main() -> None:
     parser.add_argument("--trees", type=Path, default=None,
                         help="write each generated tree here as JSON (outside the repo: "
                              "its lines carry KNUDGE text)")
+    parser.add_argument("--copy-limit", type=int, default=Settings.copy_limit,
+                        help="words in a row an answer may copy from its fact "
+                             "(constraints/copying.py; 0: no ban)")
     args = parser.parse_args()
     configure_logging("console", "warning")
     model_dir = model_dir_for(Settings.load().cache_dir, default_source(), "int4")
@@ -74,7 +77,7 @@ def main() -> None:
         import_knudge(args.quests, Path(tmp), progress=lambda _: None)
         worlds = sorted(p for p in Path(tmp).iterdir() if (p / "world.yaml").is_file())
         for folder in worlds[: args.limit or None]:
-            rows += _quest(folder, model, args.trees)
+            rows += _quest(folder, model, args.trees, args.copy_limit)
     report = _summary(rows)
     if args.json:
         print(json.dumps({"total": report, "trees": rows}, indent=2))
@@ -90,13 +93,15 @@ def main() -> None:
     print(json.dumps(report))
 
 
-def _quest(folder: Path, model: Any, out: Path | None = None) -> list[dict[str, Any]]:
+def _quest(folder: Path, model: Any, out: Path | None = None,
+           copy_limit: int = Settings.copy_limit) -> list[dict[str, Any]]:
     try:
         world = load_world(folder)
     except NpcRuntimeError as exc:
         print(f"{folder.name}: not loaded ({exc})", file=sys.stderr)
         return []
-    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, max_active_turns=1),
+    engine = DialogueEngine(world, model, Settings(max_new_tokens=48, max_active_turns=1,
+                                                      copy_limit=copy_limit),
                             embed=_embed())
     rows = []
     try:

@@ -64,6 +64,9 @@ class Settings:
     # up to this many times, and the best is said. 1: the first draft is said. Only while
     # at most half of max_active_turns are running (under load, lines are drafted once).
     candidates: int = 3
+    # Words in a row a line that tells a fact may copy from it (constraints/copying.py):
+    # the model must put the fact in its own words. 0: no ban.
+    copy_limit: int = 3
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
     # All KV: rows being decoded, then shared prefixes and idle sessions (LRU) in what is left.
@@ -105,6 +108,7 @@ class Settings:
             (self.max_text_chars > 0, "max_text_chars must be positive"),
             (self.max_new_tokens > 0, "max_new_tokens must be positive"),
             (1 <= self.candidates <= 8, "candidates must be from 1 to 8"),
+            (self.copy_limit >= 0, "copy_limit must be >= 0 (0: no ban)"),
             (self.max_sessions > 0, "max_sessions must be positive"),
             (self.watch_interval_s > 0, "watch_interval_s must be positive"),
             (self.kv_cache_mb >= 0, "kv_cache_mb must be >= 0"),

@@ -163,6 +163,12 @@ class LineChecker:
                                    "the character must never say this (never_say)"))
         return tuple(found)
 
+    @property
+    def recognised(self) -> frozenset[str]:
+        """The ids of the facts ``told`` can find in a line (those with two content words
+        or more)."""
+        return frozenset(fact_id for fact_id, _ in self._tellable)
+
     def told(self, line: str) -> list[str]:
         """The ids of the facts this NPC may tell that ``line`` tells (by their words)."""
         said = content_words(line)

@@ -22,6 +22,7 @@ import structlog
 
 from npc_runtime.config import Settings
 from npc_runtime.constraints.checker import LineChecker
+from npc_runtime.constraints.copying import CopyBan
 from npc_runtime.dialogue.actions import SAY, Reply, decide, feed, write_arguments
 from npc_runtime.dialogue.admission import TurnGate, turn_room
 from npc_runtime.dialogue.events import (
@@ -485,7 +486,8 @@ class DialogueEngine:
                     session, known, checker, reply, start=[*prompt, *reply.ids],
                     player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
                     choice=self._choice(session, point, plan, (plan_note, plan_gist),
-                                        pending))))
+                                        pending),
+                    copy_ban=self._copy_ban(plan, plan_gist))))
         if said is None:
             return
         yield from self._release(session, cache, said.ids, prefix_len)
@@ -536,6 +538,13 @@ class DialogueEngine:
                      recent=_recent(session), player_line=pending[0][1],
                      context=f"{point.card} {heard}")
         return Choice(find, self.settings.candidates, functools.partial(stand_in, gist_text))
+
+    def _copy_ban(self, plan: Plan, gist_text: str) -> CopyBan | None:
+        """What the line must put in its own words: the facts it tells, as the NPC says
+        them (its gist) and as written; None when it tells none or the ban is off."""
+        if not plan.facts or not gist_text or not self.settings.copy_limit:
+            return None
+        return CopyBan.of([gist_text, *(f.text for f in plan.facts)], self.settings.copy_limit)
 
     def _drafting(self) -> bool:
         """Whether lines are drafted again when faulty: with candidates, and only while at

@@ -6,7 +6,8 @@ drafts is the better line, by faults a reader can check, each found by a plain r
 
 - ``misses the plan``: a reply that does not state its gist (``realise.gist``: the planned
   fact, all its numbers and some of its words, "two coppers" for "two copper pieces"
-  counts; or the line it was given for a greeting, a refusal, ...);
+  counts, and as many as the checker reveals it by, ``LineChecker.told``; or the line it
+  was given for a greeting, a refusal, ...);
 - ``talks about the game``: "player", "game", "character", "user", "assistant": the words of
   the runtime's own notes, never of a person in a world;
 - ``sounds like an assistant``: "here to help", "how can I assist": a chatbot's register
@@ -73,12 +74,17 @@ def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str, 
     tell has them."""
     told = " ".join(t for f in known.facts for t in (f.text, f.says))
     known_numbers = set(numbers(f"{context} {told}"))
+    # A planned fact counts as said only where the checker finds it too: that is what
+    # the line reveals (the quest moves on, a tree's answer keeps the line).
+    facts = {f.id for f in plan.facts} & checker.recognised if gist else set()
 
     def find(text: str) -> Verdict:
         verdict = faults(text, plan, known.npc, note=note, gist=gist, recent=recent,
                          known_numbers=known_numbers)
+        missed = ("misses the plan",) if (facts - set(checker.told(text))
+                                           and "misses the plan" not in verdict.faults) else ()
         broken = tuple(f"checker: {v.kind}" for v in checker.check(text, player_line))
-        return dataclasses.replace(verdict, faults=verdict.faults + broken)
+        return dataclasses.replace(verdict, faults=missed + verdict.faults + broken)
 
     return find
 

@@ -37,6 +37,7 @@ from npc_runtime.constraints.checker import (
     Violation,
     offending_words,
 )
+from npc_runtime.constraints.copying import CopyBan
 from npc_runtime.dialogue.actions import Reply
 from npc_runtime.dialogue.events import TokenEvent
 from npc_runtime.dialogue.scheduler import Decode, Rewind
@@ -126,13 +127,15 @@ class LineWriter:
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
                      params: SamplingParams, hold: bool, cancelled: threading.Event,
-                     choice: Choice | None = None) -> Generator[object, object, Line | None]:
+                     choice: Choice | None = None, copy_ban: CopyBan | None = None
+                     ) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
         offending words banned, then repair, then an authored fallback line. With a
         ``choice``, a faulty first sentence is drafted again (see the module doc) and a
-        later sentence with a severe fault ends the line before it.
+        later sentence with a severe fault ends the line before it. ``copy_ban``: what
+        the line must put in its own words (``constraints/copying.py``), in every pass.
         """
         found: list[Violation] = []
         banned: list[str] = []
@@ -148,7 +151,9 @@ class LineWriter:
                 self.model.runner, [*start, *released_ids],
                 _pass_params(params, attempt, redraft=bool(drafts.faulty), used=len(released_ids)),
                 self.model.tokenizer.eos_token_ids,
-                logits_processor=self._speech(banned, drafts.forced))
+                logits_processor=self._speech(banned, drafts.forced,
+                                              copy_ban.processor(self.model.tokenizer, released)
+                                              if copy_ban else None))
             choosing = choice is not None and not released and not drafts.forced
             done = yield from self._generate(
                 generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
@@ -203,9 +208,10 @@ class LineWriter:
                     generation.ids, CheckReport(tuple(found), action, attempt),
                     drafts.trace())
 
-    def _speech(self, banned: list[str], forced: Sequence[int] = ()) -> LogitsProcessor:
-        """Masks what a spoken line may not contain: markup, and ``banned`` words; and
-        makes it start with the ``forced`` tokens (a chosen draft)."""
+    def _speech(self, banned: list[str], forced: Sequence[int] = (),
+                copying: LogitsProcessor | None = None) -> LogitsProcessor:
+        """Masks what a spoken line may not contain: markup, ``banned`` words and what
+        ``copying`` bans; and makes it start with the ``forced`` tokens (a chosen draft)."""
         ban = ban_words(self.model.tokenizer, banned) if banned else None
         markup = self._markup
 
@@ -216,6 +222,7 @@ class LineWriter:
                 return only
             logits = logits.copy()
             logits[markup] = -np.inf
+            logits = copying(logits, reply) if copying else logits
             return ban(logits, reply) if ban else logits
 
         return process

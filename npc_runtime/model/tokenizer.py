@@ -30,6 +30,7 @@ class ChatTokenizer:
         self._template = env.from_string(manifest.chat_template)
         self.eos_token_ids = frozenset(manifest.eos_token_ids)
         self._containing: dict[str, list[int]] = {}
+        self._pieces: list[str] = []
 
     @property
     def vocab_size(self) -> int:
@@ -65,6 +66,16 @@ class ChatTokenizer:
                 i for i in range(self.vocab_size)
                 if any(c in decode([i], skip_special_tokens=False) for c in characters)]
         return self._containing[characters]
+
+
+    def pieces(self) -> list[str]:
+        """Each token's own text, by id (special tokens as "": no text; cached): for masks
+        that look at what a token writes."""
+        if not self._pieces:
+            decode = self._tokenizer.decode  # one at a time: see ids_containing
+            self._pieces = [decode([i], skip_special_tokens=True)
+                            for i in range(self.vocab_size)]
+        return self._pieces
 
 
 class StreamDecoder:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.plan import Act, Plan
-from npc_runtime.dialogue.score import Verdict, best, faults, stand_in, states
+from npc_runtime.dialogue.prompt import persona_card
+from npc_runtime.dialogue.score import Verdict, best, faults, judge, stand_in, states
+from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.mentions import numbers
-from npc_runtime.lore.model import World
+from npc_runtime.lore.model import World, WorldState
 
 NOTE = "What you say next must include this: A room costs five copper pieces a night."
 
@@ -70,3 +73,17 @@ def test_when_every_draft_has_faults_the_stand_in_follows_the_rule(world: World)
     assert stand_in("", mild) is None
     assert stand_in("Evening, love.", mild) is None
     assert best(mild) == 1
+
+
+def test_a_fact_the_checker_does_not_find_in_a_draft_misses_the_plan(world: World) -> None:
+    """A draft that keeps a third of the fact's words but not what the checker reveals it
+    by misses the plan: said, it would not count as telling the fact."""
+    known = view(world, "maren", WorldState())
+    checker = LineChecker(world, known, persona_card(world, known))
+    fact = world.facts["room_price"]
+    find = judge(Plan(Act.ANSWER, (fact,)), known, checker, note=NOTE, gist=fact.text,
+                 recent=[], player_line="A bed?", context="")
+    loose = "A room is five coppers a night."
+    assert states(loose, fact.text)  # the scorer's own rule alone would take it
+    assert "misses the plan" in find(loose).faults
+    assert find("A room at the Gull costs five copper a night, love.").faults == ()

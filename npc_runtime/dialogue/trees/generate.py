@@ -45,11 +45,11 @@ QUESTION_BRIEF = (
     "question, at most twelve words, that would make the other character tell this."
 )
 TEMPERATURE = 0.7  # some variety between seeds; each node's sampling is seeded
-# Live turns an answer may take to tell its fact in the NPC's own words. With today's
-# realisation a line that tells a long fact is nearly always a copy of the note (KNUDGE:
-# 0 of 30 samples told a fact unpasted), so more attempts cost time and gain nothing; raise
-# it once realisation stops copying (see benchmarks/knudge_eval.py).
-ATTEMPTS = 1
+# Live turns an answer may take to tell its fact in the NPC's own words. Told the fact, the
+# 135M model copied it in nearly every sample (KNUDGE: 0 of 30 told it unpasted); under
+# the copy ban (constraints/copying.py) every sample is its own words, but one in two or so
+# misses the fact or drifts, so a few tries find a good one (benchmarks/knudge_eval.py).
+ATTEMPTS = 3
 MORE = "Something else."
 GO_ON = "Go on."
 BYE = "Goodbye."
