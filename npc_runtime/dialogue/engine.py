@@ -35,7 +35,7 @@ from npc_runtime.dialogue.events import (
     ToolCallEvent,
 )
 from npc_runtime.dialogue.plan import Act, Plan, Planner
-from npc_runtime.dialogue.prompt import build_messages, fit_prompt
+from npc_runtime.dialogue.prompt import NOTE, build_messages, fit_prompt, spoken
 from npc_runtime.dialogue.realise import gist, note
 from npc_runtime.dialogue.scheduler import (
     DONE,
@@ -92,6 +92,7 @@ class Spoken:
     checker: LineChecker
     known: KnowledgeView  # what the NPC knows and may do this turn
     hold: bool = False
+    note: str = ""  # the plan's note the prompt gave the model ("": none, or no prompt)
 
 
 class DialogueEngine:
@@ -493,7 +494,7 @@ class DialogueEngine:
         yield from self._release(session, cache, said.ids, prefix_len)
         yield from self._spoken(session, said, plan, pending,
                                 Spoken(started, len(prompt), outcomes, chosen, checker, known,
-                                       hold))
+                                       hold, plan_note))
 
     def _spoken(self, session: Session, said: Line, plan: Plan, pending: list[Message],
                 turn: Spoken) -> TurnSteps:
@@ -504,7 +505,10 @@ class DialogueEngine:
         reply_text, first_at, count = said.text.strip(), said.first_at, said.tokens
         revealed, changes, state = self._reveal(session, turn.checker.told(reply_text))
         called = [c for outcome in turn.outcomes for c in outcome.changes]  # its calls' moves
-        session.history += [*pending, ("assistant", reply_text)]
+        # The note stays where the model read it, after the line, so the next turn's
+        # prompt extends this turn's KV (build_messages).
+        noted = [(NOTE, turn.note)] if turn.note else []
+        session.history += [*pending[:1], *noted, *pending[1:], ("assistant", reply_text)]
         session.proposal = self.offered(turn.known, [
             (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text)
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
@@ -533,7 +537,7 @@ class DialogueEngine:
         if not self._drafting():
             return None
         note_text, gist_text = told
-        heard = " ".join(text for _, text in [*session.history, *pending])
+        heard = " ".join(text for _, text in spoken([*session.history, *pending]))
         find = judge(plan, point.known, point.checker, note=note_text, gist=gist_text,
                      recent=_recent(session), player_line=pending[0][1],
                      context=f"{point.card} {heard}")

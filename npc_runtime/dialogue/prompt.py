@@ -25,6 +25,7 @@ ACTIONS = (
     "arguments as JSON, and the game carries it out. Your actions:"
 )
 MAX_SAMPLE_LINES = 3
+NOTE = "note"  # a history message's role: the plan's note the model read before a reply
 CARD_FACT_CHARS = 3000  # facts in the shared card (~750 tokens); the plan tells the rest
 
 
@@ -122,14 +123,22 @@ def build_messages(system: str, player_name: str, conversation: Sequence[Message
     ``note`` goes right after the player's latest line, the last thing the model reads
     before it speaks (a 135M model followed it there in 31 of 43 fact questions, against
     15 right before the line and 24 inside it: DESIGN.md section 4). Everything before
-    the line (and its KV) stays the same turn to turn.
+    the line (and its KV) stays the same turn to turn: earlier turns' notes stay where
+    they were (``NOTE`` messages in the history), so the session's KV, which holds them,
+    is reused up to the latest line instead of prefilled again from the last note on.
     """
     start = head(system, examples, player_name)
-    users = [i for i, (role, _) in enumerate(conversation) if role == "user"]
+    said = [("system", text) if role == NOTE else (role, text) for role, text in conversation]
+    users = [i for i, (role, _) in enumerate(said) if role == "user"]
     if not note or not users:
-        return [*start, *conversation]
+        return [*start, *said]
     after = users[-1] + 1
-    return [*start, *conversation[:after], ("system", note), *conversation[after:]]
+    return [*start, *said[:after], ("system", note), *said[after:]]
+
+
+def spoken(history: Sequence[Message]) -> list[Message]:
+    """The conversation as the player and the NPC had it: no plan notes."""
+    return [m for m in history if m[0] != NOTE]
 
 
 def fit_prompt(tokenizer: ChatTokenizer, history: list[Message],
@@ -153,7 +162,11 @@ def fit_prompt(tokenizer: ChatTokenizer, history: list[Message],
         floor = len(encode([]))  # the card and this turn's messages alone
         target = floor + max(0, budget - floor) // 2
         while len(prompt) > target and history:
-            del history[:2]  # the oldest exchange goes; the shared prefix stays
+            # The oldest exchange goes (the line, its note, calls, the reply); the shared
+            # prefix stays.
+            end = next((i for i, (role, _) in enumerate(history) if i and role == "user"),
+                       len(history))
+            del history[:end]
             prompt = encode(history)
     if len(prompt) > budget:
         raise InvalidInputError(

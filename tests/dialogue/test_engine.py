@@ -7,6 +7,7 @@ import asyncio
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.events import LineDoneEvent
+from npc_runtime.dialogue.prompt import NOTE, build_messages, spoken
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.tools.acts import Embed
@@ -31,7 +32,7 @@ def test_warm_prefix_is_hit_by_a_new_sessions_first_turn(tiny_model: LoadedModel
         _say(engine, session, "Nice weather today.")  # a remark: the model speaks
         assert (engine.kv.stats.prefix_hits, engine.kv.stats.prefix_misses) == (1, 1)
         before = engine.kv.stats.prefilled_tokens
-        done = _say(engine, session, "And a room?")
+        done = _say(engine, session, "And how is the fishing these days?")
         # The second turn prefilled only its own new tokens, not the whole prompt.
         assert engine.kv.stats.prefilled_tokens - before < done.timings.prompt_tokens / 2
         assert engine.kv.stats.session_hits == 1
@@ -113,9 +114,34 @@ def test_a_long_conversation_drops_to_half_its_room_then_grows_again(
     filler = " ".join(f"w{i}" for i in range(20))
     session.history += [("user", f"Tell me {filler}"), ("assistant", f"I say {filler}")] * 12
     done = _say(engine, session.id, "And the bell?")
-    kept = len(session.history)
-    assert 2 < kept < 24  # some exchanges dropped, not all
+    kept = [text for role, text in session.history if role == "user"]
+    assert 1 < len(kept) < 13  # some exchanges dropped, not all
     assert done.timings.prompt_tokens < 0.8 * (2560 - 4 - 64)  # well under the room
     _say(engine, session.id, "And the tide?")
-    assert len(session.history) == kept + 2  # nothing dropped: the prefix stayed
+    # Nothing dropped: the prefix stayed.
+    assert [text for role, text in session.history if role == "user"] == [*kept, "And the tide?"]
     engine.shutdown()
+
+
+def test_the_plans_note_stays_in_the_history_so_the_next_prompt_extends_the_last(
+        tiny_model: LoadedModel, world: World, embed: Embed) -> None:
+    """The note the model read after the player's line is kept there, so the next turn's
+    prompt starts with the whole of this turn's: the session's KV (which holds the note)
+    is reused up to the reply instead of prefilled again from the note on."""
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=4), embed=embed)
+    try:
+        session = engine.open_session("maren", "Ada")
+        _say(engine, session.id, "How much is a room for the night?")  # a fact: a note
+        roles = [role for role, _ in session.history]
+        assert roles == ["user", NOTE, "assistant"]
+        assert "five copper" in session.history[1][1].lower()
+        point = engine._points.get(world, "maren", engine.quest_state(session.player_id))
+        first = build_messages(point.card, "Ada", session.history[:1],
+                               session.history[1][1], point.examples)
+        second = build_messages(point.card, "Ada", [*session.history, ("user", "And food?")],
+                                "a later note", point.examples)
+        assert second[:len(first)] == first
+        assert second[len(first)] == ("assistant", session.history[2][1])
+        assert spoken(session.history) == [session.history[0], session.history[2]]
+    finally:
+        engine.shutdown()

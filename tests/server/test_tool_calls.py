@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from npc_runtime.config import Settings
+from npc_runtime.dialogue.prompt import spoken
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
@@ -66,7 +67,7 @@ def test_an_engine_tool_waits_for_the_game_and_changes_the_quest(
     state = server.quests.GetQuestState(qpb.GetQuestStateRequest(player_id="p-heron")).state
     assert "silver_heron" in state.player_items
     # The call and its result are part of the conversation the NPC continues from.
-    history = server.engine.sessions.get(session).history
+    history = spoken(server.engine.sessions.get(session).history)  # the plan's note aside
     assert [role for role, _ in history] == ["user", "assistant", "tool", "assistant"]
     assert history[2][1] == '{"sold": true}'
 
