@@ -1,21 +1,27 @@
 """
 Persona fidelity: does the NPC answer in character, tell what it knows, and keep its hands
-off tools nobody asked for? Lines from data files, replies judged by rules.
+off tools nobody asked for? Lines and conversations from data files, replies judged by rules.
 
 For each world named in the data, starts a real `npc-runtime serve` (its own state
 database, the real model: the default one unless --model), then says each line in a fresh
 session (player id unique per line; the line's quest `state` set first through
 QuestService), in the default stream mode, as a game would: engine tool calls are answered
-with TOOL_RESULT. It records every token delta with its time, `replaced`, `tool_call`s and
-line_done (text, check report, server timings); TTFT (first token with text) and total
-time are measured here, at the client, lines one at a time. The judge
-(`benchmarks/persona_judge.py`) flags each reply; the report gives per file and per kind
-the lines, clean %, fact answered %, each flag's count, unasked tool calls and TTFT.
+with TOOL_RESULT. A conversation is played the same way in ONE session: its state set once
+before it opens, then its turns one after another (a tool call may move a quest on, as in
+a game; the runtime's repeat checks see the earlier replies). It records every token delta
+with its time, `replaced`, `tool_call`s and line_done (text, check report, server
+timings); TTFT (first token with text) and total time are measured here, at the client,
+lines one at a time. The judge (`benchmarks/persona_judge.py`) flags each reply, a turn
+like a line; the report gives per file and per kind the lines and turns, clean %, fact
+answered %, each flag's count, unasked tool calls and TTFT, and, for conversations, the
+same figures for first turns, later (warm) turns and turns noted "follow-up". -v prints
+each line or turn; a bad turn shows the turn before it.
 
     python benchmarks/persona_eval.py --data benchmarks/data/persona/dev.yaml -v
     python benchmarks/persona_eval.py --data A.yaml --data B.yaml --model DIR --json
 
-A data file (`world` is a world folder, relative to the repository or absolute):
+A data file (`world` is a world folder, relative to the repository or absolute; `lines:`,
+`conversations:` or both):
 
     lines:
       - world: examples/worlds/saltmere
@@ -26,6 +32,14 @@ A data file (`world` is a world folder, relative to the repository or absolute):
         state: {stages: {quest: stage}}   # optional: the player's quest state before it
                                           # (also revealed: [fact], has: [item])
         tool: give_item       # kind request only: the tool it asks for
+    conversations:
+      - world: examples/worlds/saltmere
+        npc: maren
+        state: {stages: {quest: stage}}   # optional: before the first turn only
+        turns:                # a line's fields but world, npc and state
+          - {text: "Evening!", kind: greeting}
+          - {text: "and something hot to eat?", kind: fact, facts: [eel_stew_price],
+             note: "follow-up"}
 """
 
 from __future__ import annotations
@@ -41,16 +55,16 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
 import onnxruntime
-import yaml
 
 if not __package__:  # run as a script: the judge is imported from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.persona_data import Conversation, check_line, read_data, world_folder
 from benchmarks.persona_judge import (
     FACT_WORD_SHARE,
     FLAGS,
@@ -70,7 +84,6 @@ from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
 from npc_runtime.server._proto.npc.v1 import quest_pb2, quest_pb2_grpc
 
 # Knobs.
-ROOT = Path(__file__).resolve().parent.parent  # data files name worlds relative to it
 THREADS = 2  # onnxruntime threads of the server
 DEVICE = "cpu"  # the server's --device (--device here overrides)
 SEED = 0  # sampling seed of every line (the server's default is greedy anyway)
@@ -79,83 +92,57 @@ WARM = True  # serve --warm: NPC prefixes prefilled before the first line, not d
 DEADLINE_S = 120.0  # per line; a line past it is an error
 START_S = 300.0  # how long a server may take to start (the default model may build first)
 TOOL_RESULT = '{"ok": true}'  # what the "game" answers every engine tool call with
-# A line's `state` keys -> QuestState's fields (`revealed` and `has` as `lore show` says them).
-STATE_KEYS = {"stages": "stages", "revealed": "revealed_facts", "revealed_facts": "revealed_facts",
-              "has": "player_items", "player_items": "player_items"}
 
 
-# --- the data ------------------------------------------------------------------------------
-
-def read_lines(path: Path) -> list[Line]:
-    """The lines of a data file, in order; SystemExit naming file and line on bad format."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SystemExit(f"{path}: cannot read: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
-        raise SystemExit(f"{path}: expected a mapping with a `lines:` list")
-    lines = []
-    for i, item in enumerate(data["lines"]):
-        where = f"{path}: lines[{i}]"
-        if not isinstance(item, dict) or not all(
-                isinstance(item.get(k), str) for k in ("world", "npc", "text", "kind")):
-            raise SystemExit(f"{where}: needs world, npc, text and kind (strings)")
-        state = item.get("state") or {}
-        if not isinstance(state, dict) or set(state) - set(STATE_KEYS):
-            raise SystemExit(f"{where}: state takes only {', '.join(STATE_KEYS)}")
-        state = {STATE_KEYS[k]: v for k, v in state.items()}
-        lines.append(Line(world=item["world"], npc=item["npc"], text=item["text"],
-                          kind=item["kind"], facts=tuple(item.get("facts") or ()),
-                          state=state, tool=item.get("tool")))
-    return lines
-
-
-def world_folder(line: Line) -> Path:
-    """The line's world folder (relative names are from the repository root)."""
-    folder = Path(line.world)
-    return folder if folder.is_absolute() else ROOT / folder
-
-
-def check_line(line: Line, lore: Lore, where: str) -> None:
-    """SystemExit if the line names what its world lacks or breaks the format's rules."""
-    problems = []
-    if line.kind not in KINDS:
-        problems.append(f"kind {line.kind!r} is not one of {', '.join(KINDS)}")
-    if line.npc not in lore.selves:
-        problems.append(f"no character {line.npc!r} in {line.world}")
-    if line.kind == "fact" and not line.facts:
-        problems.append("a fact line needs `facts`")
-    problems += [f"no fact {f!r} in {line.world}" for f in line.facts if f not in lore.facts]
-    if line.kind == "request" and line.tool not in lore.tools:
-        problems.append(f"a request line needs `tool`, a tool of {line.world}")
-    if line.kind != "request" and line.tool:
-        problems.append("only request lines name a tool")
-    if problems:
-        raise SystemExit(f"{where}: " + "; ".join(problems))
-
-
-# --- the server ----------------------------------------------------------------------------
-
-# --- one line ------------------------------------------------------------------------------
+# --- one session ---------------------------------------------------------------------------
 
 async def say(channel: grpc.aio.Channel, line: Line, player_id: str) -> Reply:
     """One line in a fresh session, as a game says it; every event recorded."""
+    return (await play(channel, [line], player_id))[0]
+
+
+async def play(channel: grpc.aio.Channel, lines: Sequence[Line], player_id: str
+               ) -> list[Reply]:
+    """
+    ``lines`` one after another in one session of ``lines[0].npc``, as a game says them:
+    the first line's quest state is set before the session opens, then one Say per line.
+    A failed set or open fails every line; a failed turn does not stop the next (the
+    next reply says whether the session survived it).
+    """
     dialogue = pb_grpc.DialogueServiceStub(channel)
-    reply = Reply()
+    replies: list[Reply] = []
     session = ""
     try:
-        if line.state:
-            state = quest_pb2.QuestState(stages=line.state.get("stages") or {},
-                                         revealed_facts=line.state.get("revealed_facts") or [],
-                                         player_items=line.state.get("player_items") or [])
+        if lines[0].state:
+            state = quest_pb2.QuestState(
+                stages=lines[0].state.get("stages") or {},
+                revealed_facts=lines[0].state.get("revealed_facts") or [],
+                player_items=lines[0].state.get("player_items") or [])
             await quest_pb2_grpc.QuestServiceStub(channel).SetQuestState(
                 quest_pb2.SetQuestStateRequest(player_id=player_id, state=state), timeout=10)
         opened = await dialogue.OpenSession(
-            pb.OpenSessionRequest(npc_id=line.npc, player_id=player_id), timeout=10)
+            pb.OpenSessionRequest(npc_id=lines[0].npc, player_id=player_id), timeout=10)
         session = opened.session_id
-        options = pb.GenerationOptions(seed=SEED, max_new_tokens=MAX_NEW_TOKENS)
-        started = time.monotonic()
-        async for event in dialogue.Say(pb.SayRequest(session_id=session, text=line.text,
+        for line in lines:
+            replies.append(await _say_turn(dialogue, session, line.text))
+    except grpc.aio.AioRpcError as exc:
+        error = f"{exc.code().name}: {exc.details()}"
+        replies += [Reply(error=error) for _ in lines[len(replies):]]
+    finally:
+        if session:
+            with contextlib.suppress(grpc.aio.AioRpcError):  # an error may have ended it
+                await dialogue.CloseSession(pb.CloseSessionRequest(session_id=session),
+                                            timeout=10)
+    return replies
+
+
+async def _say_turn(dialogue: pb_grpc.DialogueServiceStub, session: str, text: str) -> Reply:
+    """One Say in an open session; engine tool calls answered with TOOL_RESULT."""
+    reply = Reply()
+    options = pb.GenerationOptions(seed=SEED, max_new_tokens=MAX_NEW_TOKENS)
+    started = time.monotonic()
+    try:
+        async for event in dialogue.Say(pb.SayRequest(session_id=session, text=text,
                                                       options=options), timeout=DEADLINE_S):
             ms = (time.monotonic() - started) * 1000
             kind = event.WhichOneof("event")
@@ -166,25 +153,24 @@ async def say(channel: grpc.aio.Channel, line: Line, player_id: str) -> Reply:
             elif kind == "replaced":
                 reply.replaced = event.replaced.text
             elif kind == "tool_call":
-                call = event.tool_call
-                reply.tool_calls.append({
-                    "tool": call.tool, "args": json.loads(call.arguments_json or "{}"),
-                    "executor": pb.ToolExecutor.Name(call.executor).removeprefix(
-                        "TOOL_EXECUTOR_").lower(), "ms": round(ms, 1), "id": call.call_id})
-                if call.executor == pb.TOOL_EXECUTOR_ENGINE:
-                    await dialogue.SubmitToolResult(pb.SubmitToolResultRequest(
-                        session_id=session, call_id=call.call_id, result_json=TOOL_RESULT),
-                        timeout=10)
+                await _tool_call(dialogue, session, reply, event.tool_call, ms)
             elif kind == "line_done":
                 _line_done(reply, event.line_done, ms)
     except grpc.aio.AioRpcError as exc:
         reply.error = f"{exc.code().name}: {exc.details()}"
-    finally:
-        if session:
-            with contextlib.suppress(grpc.aio.AioRpcError):  # an error may have ended it
-                await dialogue.CloseSession(pb.CloseSessionRequest(session_id=session),
-                                            timeout=10)
     return reply
+
+
+async def _tool_call(dialogue: pb_grpc.DialogueServiceStub, session: str, reply: Reply,
+                     call: pb.ToolCall, ms: float) -> None:
+    """Record a tool call; answer it as the game would when the engine executes it."""
+    reply.tool_calls.append({
+        "tool": call.tool, "args": json.loads(call.arguments_json or "{}"),
+        "executor": pb.ToolExecutor.Name(call.executor).removeprefix(
+            "TOOL_EXECUTOR_").lower(), "ms": round(ms, 1), "id": call.call_id})
+    if call.executor == pb.TOOL_EXECUTOR_ENGINE:
+        await dialogue.SubmitToolResult(pb.SubmitToolResultRequest(
+            session_id=session, call_id=call.call_id, result_json=TOOL_RESULT), timeout=10)
 
 
 def _line_done(reply: Reply, done: pb.LineDone, ms: float) -> None:
@@ -215,16 +201,23 @@ def _line_done(reply: Reply, done: pb.LineDone, ms: float) -> None:
 
 @dataclasses.dataclass
 class Record:
-    """One judged line."""
+    """One judged line, or one judged turn of a conversation."""
 
     file: str
-    index: int  # in its file
+    index: int  # of the line, or of the turn's conversation, in its file
     line: Line
     reply: Reply
     verdict: dict[str, Any]  # persona_judge.judge's answer
+    conversation: str | None = None  # turns: the conversation's id
+    turn: int | None = None  # turns: its index in the conversation (0: the first)
+    note: str = ""  # turns: the turn's note
+    context: tuple[str, str] | None = None  # later turns: the turn before, (player, NPC)
 
     def as_json(self) -> dict[str, Any]:
-        return {"file": self.file, "index": self.index, **dataclasses.asdict(self.line),
+        turn = ({"conversation": self.conversation, "turn": self.turn, "note": self.note,
+                 "context": self.context} if self.conversation is not None else {})
+        return {"file": self.file, "index": self.index, **turn,
+                **dataclasses.asdict(self.line),
                 "reply": self.reply.text, "streamed": self.reply.streamed,
                 "replaced": self.reply.replaced, "tool_calls": self.reply.tool_calls,
                 "check": self.reply.check, "ttft_ms": _rounded(self.reply.ttft_ms),
@@ -233,41 +226,80 @@ class Record:
                 "deltas": self.reply.deltas, "plan": self.reply.plan, **self.verdict}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Session:
+    """What one session says: one line of a file, or every turn of a conversation."""
+
+    file: str
+    index: int  # of the line or the conversation in its file
+    lines: tuple[Line, ...]
+    conversation: Conversation | None = None
+
+
+def _sessions(path: Path, limit: int | None, lores: dict[Path, Lore]) -> list[_Session]:
+    """
+    The lines, then the conversations of ``path`` (the first ``limit`` of each), checked
+    against their worlds; each new world's lore is read into ``lores``.
+    """
+    lines, conversations = read_data(path)
+    todo = [_Session(str(path), i, (line,)) for i, line in enumerate(lines[:limit])]
+    todo += [_Session(str(path), i, tuple(t.line for t in c.turns), c)
+             for i, c in enumerate(conversations[:limit])]
+    for session in todo:
+        folder = world_folder(session.lines[0])
+        if folder not in lores:
+            lores[folder] = read_lore(folder)
+        for j, line in enumerate(session.lines):
+            where = (f"conversations[{session.index}].turns[{j}]" if session.conversation
+                     else f"lines[{session.index}]")
+            check_line(line, lores[folder], f"{path}: {where}")
+    return todo
+
+
+def _judged(session: _Session, replies: list[Reply], lore: Lore) -> list[Record]:
+    """A record per line of ``session``; a conversation's turns know their place in it."""
+    records: list[Record] = []
+    for j, (line, reply) in enumerate(zip(session.lines, replies, strict=True)):
+        record = Record(session.file, session.index, line, reply, judge(line, reply, lore))
+        if session.conversation:
+            before = records[-1] if records else None
+            record.conversation, record.turn = session.conversation.id, j
+            record.note = session.conversation.turns[j].note
+            record.context = (before.line.text, before.reply.error or before.reply.text
+                              ) if before else None
+        records.append(record)
+    return records
+
+
 async def evaluate(files: list[Path], model_dir: Path, *, device: str = DEVICE,
                    limit: int | None = None,
                    on_record: Callable[[Record], None] | None = None) -> list[Record]:
     """
-    Every line of ``files`` (the first ``limit`` of each), one server per world, worlds in
-    order of first appearance; returns the judged lines in file order.
+    Every line and conversation of ``files`` (the first ``limit`` of each), one server per
+    world, worlds in order of first appearance; a line in a session of its own, a
+    conversation's turns in one. Returns the judged lines and turns in file order.
     """
-    todo: list[tuple[str, int, Line]] = []
     lores: dict[Path, Lore] = {}
-    for path in files:
-        for i, line in enumerate(read_lines(path)[:limit]):
-            folder = world_folder(line)
-            if folder not in lores:
-                lores[folder] = read_lore(folder)
-            check_line(line, lores[folder], f"{path}: lines[{i}]")
-            todo.append((str(path), i, line))
-    records: dict[tuple[str, int], Record] = {}
+    todo = [session for path in files for session in _sessions(path, limit, lores)]
+    done: dict[int, list[Record]] = {}
     run = f"{os.getpid()}-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="npc-persona-") as work:
         for folder, lore in lores.items():
-            here = [t for t in todo if world_folder(t[2]) == folder]
+            here = [n for n, s in enumerate(todo) if world_folder(s.lines[0]) == folder]
             server = ServeProcess(folder, ["--model", str(model_dir), "--device", device,
                                            *(["--warm"] if WARM else [])], Path(work), THREADS)
             try:
-                await server.ready(here[0][2].npc, START_S)
+                await server.ready(todo[here[0]].lines[0].npc, START_S)
                 async with grpc.aio.insecure_channel(server.target) as channel:
-                    for file, i, line in here:
-                        reply = await say(channel, line, f"persona-{run}-{len(records)}")
-                        record = Record(file, i, line, reply, judge(line, reply, lore))
-                        records[file, i] = record
-                        if on_record:
-                            on_record(record)
+                    for n in here:
+                        replies = await play(channel, todo[n].lines, f"persona-{run}-{n}")
+                        done[n] = _judged(todo[n], replies, lore)
+                        for record in done[n]:
+                            if on_record:
+                                on_record(record)
             finally:
                 server.stop()
-    return [records[f, i] for f, i, _ in todo]
+    return [record for n in range(len(todo)) for record in done[n]]
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -320,8 +352,29 @@ def report(records: list[Record]) -> dict[str, Any]:
         kinds = [k for k in KINDS if any(r.line.kind == k for r in mine)]
         files[file] = {"all": summarise(mine),
                        "by_kind": {k: summarise([r for r in mine if r.line.kind == k])
-                                   for k in kinds}}
-    return {"files": files, "all": summarise(records)}
+                                   for k in kinds}, **by_position(mine)}
+    return {"files": files, "all": summarise(records), **by_position(records)}
+
+
+#: Groups of conversation turns by place, with their table labels. Later turns are warm
+#: turns (the session's prefix is cached), the time issue 17 asks for; a follow-up leans on
+#: the turn before it ("and something hot to eat?").
+POSITIONS = {"first": "turn 1", "later": "turns 2+", "follow_up": "follow-up"}
+
+
+def by_position(records: list[Record]) -> dict[str, Any]:
+    """
+    ``{"by_position": {group: figures}}`` over the conversation turns in ``records``:
+    first turns, later turns, and turns whose note says "follow-up"; {} when there are
+    none, so a report of lines only keeps its shape.
+    """
+    turns = [r for r in records if r.turn is not None]
+    if not turns:
+        return {}
+    groups = {"first": [r for r in turns if r.turn == 0],
+              "later": [r for r in turns if r.turn],
+              "follow_up": [r for r in turns if "follow-up" in r.note.lower()]}
+    return {"by_position": {name: summarise(group) for name, group in groups.items()}}
 
 
 def _load() -> str:
@@ -335,18 +388,24 @@ _SHORT = {"off_world": "offw", "ai_talk": "ai", "third_person_self": "3rd", "too
 
 
 def print_table(result: dict[str, Any]) -> None:
-    """The report as text: one table per file, a row per kind."""
+    """
+    The report as text: one table per file, a row per kind, then (conversations) a row
+    per place in the conversation.
+    """
+    turns = (f" ({result['turns']} of them turns of {result['conversations']} conversations)"
+             if result.get("turns") else "")
     print(f"# {result['machine']}; load before {result['load_before']}, "
           f"after {result['load_after']}")
-    print(f"# model {result['model']}; {result['lines']} lines in {result['seconds']} s; "
+    print(f"# model {result['model']}; {result['lines']} lines{turns} in {result['seconds']} s; "
           f"judge: fact words >= {FACT_WORD_SHARE:.0%}, <= {MAX_SENTENCES} sentences")
     head = (f"{'kind':<13}{'n':>4}{'clean%':>8}{'fact%':>7}"
             + "".join(f"{s:>6}" for s in _SHORT.values())
             + f"{'calls!':>7}{'ttft50':>8}{'ttft95':>8}{'total50':>8}")
-    for file, figures in [*result["files"].items(), ("all files", result["all"])]:
+    tables = [(file, [*f["by_kind"].items(), ("all", f["all"]), *_position_rows(f)])
+              for file, f in result["files"].items()]
+    tables.append(("all files", [("all", result["all"]), *_position_rows(result)]))
+    for file, rows in tables:
         print(f"\n{file}\n{head}")
-        rows = ([*figures["by_kind"].items(), ("all", figures["all"])]
-                if "by_kind" in figures else [("all", figures)])
         for kind, s in rows:
             print(f"{kind:<13}{s['lines']:>4}{_cell(s['clean_pct']):>8}"
                   f"{_cell(s['fact_answered_pct']):>7}"
@@ -355,6 +414,14 @@ def print_table(result: dict[str, Any]) -> None:
                   f"{_cell(s['ttft_ms_p95']):>8}{_cell(s['total_ms_p50']):>8}")
     print("\ncolumns: " + ", ".join(f"{s} = {f}" for f, s in _SHORT.items())
           + "; calls! = tool calls nobody asked for; times in ms, at the client")
+    if turns:
+        print("rows turn 1, turns 2+ (warm turns), follow-up: conversation turns by place "
+              "(follow-up: the turn's note says so)")
+
+
+def _position_rows(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The conversation rows of a table (none for lines only), labelled as POSITIONS."""
+    return [(POSITIONS[name], s) for name, s in figures.get("by_position", {}).items()]
 
 
 def _cell(value: float | None) -> str:
@@ -362,11 +429,19 @@ def _cell(value: float | None) -> str:
 
 
 def print_record(record: Record) -> None:
-    """One judged line, for -v (to stderr, as it completes)."""
+    """
+    One judged line or turn, for -v (to stderr, as it completes); a bad turn after the
+    first shows the turn before it, since it may be what the reply went wrong on.
+    """
     r, v = record.reply, record.verdict
     on = [f for f, flag in v["flags"].items() if flag and f != "fact_answered"]
-    print(f"[{record.file}#{record.index}] {record.line.kind} {record.line.npc}: "
-          f"{record.line.text}", file=sys.stderr)
+    print(f"[{_where(record)}] {record.line.kind} {record.line.npc}: {record.line.text}"
+          + (f"  ({record.note})" if record.note else ""), file=sys.stderr)
+    if record.turn == 0 and record.line.state:
+        print(f"   state: {dict(record.line.state)}", file=sys.stderr)
+    if record.context and not v["clean"]:
+        print(f"   after: player {record.context[0]!r} / npc {record.context[1]!r}",
+              file=sys.stderr)
     if r.replaced is not None and r.streamed.strip():
         print(f"   streamed: {r.streamed!r}", file=sys.stderr)
     calls = ", ".join(f"{c['tool']}{json.dumps(c['args'])}" for c in r.tool_calls)
@@ -386,6 +461,21 @@ def print_record(record: Record) -> None:
     print(f"   {verdict}" + (f" {detail}" if detail else ""), file=sys.stderr)
 
 
+def _where(record: Record) -> str:
+    """A line as file#index, a turn as file#conversation turn N (1: the first)."""
+    if record.turn is None:
+        return f"{record.file}#{record.index}"
+    return f"{record.file}#{record.conversation} turn {record.turn + 1}"
+
+
+def _turn_counts(records: list[Record]) -> dict[str, int]:
+    """How many of the records are conversation turns, of how many conversations."""
+    turns = [r for r in records if r.conversation is not None]
+    if not turns:
+        return {}  # lines only: the result keeps its shape
+    return {"turns": len(turns), "conversations": len({(r.file, r.index) for r in turns})}
+
+
 def default_model() -> Path:
     """The default model folder, built on first use (as benchmarks/latency.py does)."""
     folder = model_dir_for(Settings.load().cache_dir, default_source(), "int4")
@@ -402,10 +492,11 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="model folder (default: the default model)")
     parser.add_argument("--device", default=DEVICE, choices=["auto", "cpu", "cuda"],
                         help=f"the server's device (default {DEVICE})")
-    parser.add_argument("--limit", type=int, help="only the first N lines of each file")
+    parser.add_argument("--limit", type=int,
+                        help="only the first N lines (and N conversations) of each file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print each line, its reply and its flags")
+                        help="print each line (or turn), its reply and its flags")
     args = parser.parse_args()
     model_dir = args.model or default_model()
     result: dict[str, Any] = {
@@ -418,7 +509,7 @@ def main() -> int:
     records = asyncio.run(evaluate(args.data, model_dir, device=args.device, limit=args.limit,
                                    on_record=print_record if args.verbose else None))
     result.update(seconds=round(time.monotonic() - started, 1), load_after=_load(),
-                  lines=len(records), **report(records))
+                  lines=len(records), **_turn_counts(records), **report(records))
     if args.json:
         print(json.dumps({**result, "records": [r.as_json() for r in records]}))
     else:

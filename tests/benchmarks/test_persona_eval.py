@@ -1,13 +1,19 @@
-"""The persona benchmark: its judge on crafted replies, and its harness against a real server."""
+"""
+The persona benchmark: its judge on crafted replies, its data (lines and conversations),
+its report, and its harness against a real server.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from benchmarks.persona_eval import check_line, evaluate, read_lines, report
+from benchmarks import persona_eval
+from benchmarks.persona_data import check_line, read_data, read_lines
+from benchmarks.persona_eval import Record, evaluate, print_record, report
 from benchmarks.persona_judge import (
     Line,
     Lore,
@@ -25,6 +31,7 @@ from benchmarks.persona_judge import (
 )
 
 DATA = Path(__file__).parent / "data"
+CONVERSATIONS = DATA / "persona_conversations.yaml"
 WORLD = "tests/benchmarks/data/persona_world"
 HEDDA = ("Hedda Thorne", "Hedda", "the miller")
 FLOUR = "A sack of flour costs three silver pennies at the mill."
@@ -241,3 +248,114 @@ def test_the_harness_says_every_line_to_a_real_server(tiny_model_dir: Path) -> N
     figures = report(records)
     assert figures["all"]["lines"] == 3
     assert set(figures["files"][str(path)]["by_kind"]) == {"fact", "request", "greeting"}
+
+
+# --- conversations -------------------------------------------------------------------------
+
+def test_a_conversations_turns_are_lines_of_its_world_and_npc() -> None:
+    """Each turn gets the conversation's world and NPC; only the first gets its state."""
+    lines, conversations = read_data(CONVERSATIONS)
+    assert lines == []
+    assert [c.id for c in conversations] == ["c0", "dues"]  # the index unless `id` names it
+    dues = conversations[1]
+    assert [t.line.npc for t in dues.turns] == ["oskar"] * 3
+    assert [t.line.world for t in dues.turns] == ["examples/worlds/saltmere"] * 3
+    assert [dict(t.line.state) for t in dues.turns] == [
+        {"stages": {"harbour_dues": "owed"}}, {}, {}]
+    assert conversations[0].turns[2].note.startswith("follow-up")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("conversations:\n  - {world: w, npc: n, turns: [{text: Hi, kind: greeting, npc: x}]}",
+     r"conversations\[0\]\.turns\[0\]: world, npc and state belong to the conversation"),
+    ("conversations:\n  - {world: w, npc: n, turns: []}", r"conversations\[0\]: needs a non"),
+    ("conversations:\n  - {npc: n, turns: [{text: Hi, kind: greeting}]}",
+     r"conversations\[0\]: needs world and npc"),
+    ("other: []", "a `lines:` or `conversations:` list")])
+def test_a_malformed_conversation_file_is_refused(tmp_path: Path, text: str,
+                                                  message: str) -> None:
+    """SystemExit naming the conversation or turn at fault."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SystemExit, match=message):
+        read_data(path)
+
+
+def test_a_turn_naming_what_its_world_lacks_is_refused_before_a_server_starts(
+        tmp_path: Path) -> None:
+    """The checks of a line apply to every turn, named by conversation and turn."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(CONVERSATIONS.read_text(encoding="utf-8").replace(
+        "facts: [eel_stew_price]", "facts: [nope]"), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"conversations\[0\]\.turns\[2\]: no fact 'nope'"):
+        asyncio.run(evaluate([path], tmp_path / "no-model"))
+
+
+def _turn(lore: Lore, turn: int, text: str, ttft_ms: float, note: str = "") -> Record:
+    """A judged fact turn about flour with the given reply and TTFT."""
+    line = _line("fact", "How much is flour?", facts=("flour_price",))
+    reply = Reply(text=text, ttft_ms=ttft_ms, total_ms=ttft_ms + 100)
+    return Record("c.yaml", 0, line, reply, judge(line, reply, lore), conversation="c0",
+                  turn=turn, note=note, context=("Hi.", "Morning.") if turn else None)
+
+
+def test_the_report_gives_first_later_and_follow_up_turns(lore: Lore) -> None:
+    """Clean %, fact % and TTFT per place in the conversation; the kind tables as for lines."""
+    answered, unanswered = "Three silver pennies a sack.", "Ask at the mill."
+    records = [_turn(lore, 0, answered, 900.0), _turn(lore, 1, unanswered, 200.0),
+               _turn(lore, 2, answered, 100.0, "Follow-up: and what else")]
+    figures = report(records)
+    places = figures["by_position"]
+    groups = ("first", "later", "follow_up")
+    assert [places[g]["lines"] for g in groups] == [1, 2, 1]
+    assert [places[g]["fact_answered_pct"] for g in groups] == [100.0, 50.0, 100.0]
+    assert [places[g]["ttft_ms_p50"] for g in groups] == [900, 100, 100]
+    assert figures["all"]["lines"] == 3  # the kind tables count every turn
+    assert set(figures["files"]["c.yaml"]) == {"all", "by_kind", "by_position"}
+
+
+def test_a_report_of_lines_keeps_its_shape(lore: Lore) -> None:
+    """No conversation rows where there are no turns."""
+    line = _line("greeting")
+    records = [Record("l.yaml", 0, line, Reply(text="Morning."),
+                      judge(line, Reply(text="Morning."), lore))]
+    figures = report(records)
+    assert set(figures) == {"files", "all"}
+    assert set(figures["files"]["l.yaml"]) == {"all", "by_kind"}
+
+
+def test_a_bad_turn_is_printed_with_the_turn_before(lore: Lore,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """-v shows what the player and the NPC said just before a turn that went wrong."""
+    print_record(_turn(lore, 1, "Ask at the mill.", 200.0))
+    assert "[c.yaml#c0 turn 2] fact hedda" in capsys.readouterr().err
+    print_record(_turn(lore, 1, "Ask at the mill.", 200.0))
+    assert "after: player 'Hi.' / npc 'Morning.'" in capsys.readouterr().err
+    print_record(_turn(lore, 1, "Three silver pennies a sack.", 200.0))
+    assert "after:" not in capsys.readouterr().err  # a clean turn needs no context
+
+
+def test_the_harness_plays_each_conversation_in_one_session(
+        tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two conversations, three turns each: two sessions, six judged turns in order."""
+    sessions: list[tuple[int, str]] = []
+    play = persona_eval.play
+
+    async def counted(channel: object, lines: Sequence[Line], player_id: str) -> list[Reply]:
+        sessions.append((len(lines), player_id))
+        return await play(channel, lines, player_id)
+
+    monkeypatch.setattr(persona_eval, "play", counted)
+    records = asyncio.run(evaluate([CONVERSATIONS], tiny_model_dir))
+    assert [n for n, _ in sessions] == [3, 3]
+    assert sessions[0][1] != sessions[1][1]  # a player of its own each
+    places = [(r.conversation, r.turn) for r in records]
+    assert places == [("c0", 0), ("c0", 1), ("c0", 2), ("dues", 0), ("dues", 1), ("dues", 2)]
+    for record in records:
+        assert record.reply.error is None
+        assert record.reply.ttft_ms is not None
+    assert records[4].context == (records[3].line.text, records[3].reply.text)
+    # The fee is taken in turn 2: the stage set before turn 1 still held in the session.
+    paid = records[4].reply.tool_calls
+    assert [(c["tool"], c["status"]) for c in paid] == [("collect_harbour_fee", "ok")]
+    assert report(records)["by_position"]["later"]["lines"] == 4
