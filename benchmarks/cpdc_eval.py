@@ -48,7 +48,7 @@ from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
 from npc_runtime.tools.acts import Embed, SpeechActs
 from npc_runtime.tools.calls import json_schema
-from npc_runtime.tools.choice import offer, proposed, wanted
+from npc_runtime.tools.choice import last_turn, offer, proposed, wanted
 
 NPC = "npc"
 THREADS = 2
@@ -266,8 +266,8 @@ def choose_tools(conversation: dict[str, Any], world: World, names: dict[str, st
         line = _line(last)
         pending: list[tuple[str, str]] = [("user", line)]
         calls: list[dict[str, Any]] = []
-        said = next((text for role, text in reversed(history) if role == "assistant"), "")
-        proposal = proposed(world, known, [], said, functools.partial(_acts().offers, world))
+        made, said = last_turn(history)
+        proposal = proposed(world, known, made, said, functools.partial(_acts().offers, world))
         reading = _acts().read(world, line, tools=known.tools, answering=proposal is not None)
         while len(calls) < MAX_CALLS:  # the engine's phases: offer, then what is wanted
             done = {c["name"] for c in calls}

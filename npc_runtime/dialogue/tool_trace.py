@@ -31,7 +31,8 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
     out = [f"the line reads as {reading.act} ({top}); "
            + ("it asks the NPC to act" if reading.acting else "it asks the NPC to do nothing")
            + (f" (acting needs request or yes at >= {ACTING_AT}"
-              + (f", or any while the NPC's offer waits: {proposal.why})" if proposal
+              + (f"; or the first clause, the answer to the NPC's offer ({proposal.why}), "
+                 f"read as request or yes: it reads as {reading.answer})" if proposal
                  else ")"))]
     offered = offer(world, known, [*history, ("user", line)], line, set(),
                     reading=reading, proposal=proposal)

@@ -20,6 +20,7 @@ This module is policy: it imports no onnxruntime (the encoder comes in as ``embe
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,20 +46,22 @@ class Reading:
     p: float
     scores: tuple[tuple[str, float], ...] = ()
     acting: bool = False
-    answering: bool = False  # an offer of the NPC's waited for this line
+    # An offer of the NPC's waited for this line: what its first clause does (the answer
+    # comes first: "sure, I'll wear it out" is a yes, "hmm, not yet, could you wrap it?"
+    # is none); "" when no offer waited.
+    answer: str = ""
+
+    @property
+    def accepts(self) -> bool:
+        """The line answers the NPC's offer with a yes or a request."""
+        return self.answer in ACTING
 
     def acts_for(self, tool: Tool) -> bool:
         """Whether the line may set off ``tool``: as ``acting``, at the tool's own
         ``acting_at`` (percent) when its writers set one."""
         if tool.acting_at is None:
             return self.acting
-        return self.act in ACTING and (self.answering or self.p >= tool.acting_at / 100)
-
-    @property
-    def leaning(self) -> bool:
-        """Read as a request or a yes, however surely (a "yes" said in words counts only
-        if its reading agrees)."""
-        return self.act in ACTING
+        return self.accepts or (self.act in ACTING and self.p >= tool.acting_at / 100)
 
 
 def changes_game(tool: Tool) -> bool:
@@ -83,16 +86,24 @@ class SpeechActs:
     def read(self, world: World, line: str, *, tools: Sequence[Tool] = (),
              answering: bool = False) -> Reading:
         """What ``line`` does (its lore names read as "it"), for an NPC with ``tools``.
-        ``answering``: an offer of the NPC's waits for this line: a line read as a request
-        or a yes acts whatever its probability ("Yes please, I'm starving.")."""
-        ranked = self._player.probabilities(
-            masked(world, line), tuple(e for t in tools if changes_game(t) for e in t.examples),
-            "request")
+        ``answering``: an offer of the NPC's waits for this line, so its first clause is
+        read too, as the answer: a yes or a request there accepts the offer."""
+        extra = tuple(e for t in tools if changes_game(t) for e in t.examples)
+        ranked = self._player.probabilities(masked(world, line), extra, "request")
         act, p = ranked[0]
+        answer = (self._player.probabilities(masked(world, _first_clause(line)), extra,
+                                             "request")[0][0] if answering else "")
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
-                       acting=act in ACTING and (p >= ACTING_AT or answering),
-                       answering=answering)
+                       acting=(act in ACTING and p >= ACTING_AT) or answer in ACTING,
+                       answer=answer)
 
     def offers(self, world: World, said: str) -> float:
         """How likely the NPC's line ``said`` offers the player something to accept."""
         return dict(self._npc.probabilities(masked(world, said)))["offer"]
+
+
+def _first_clause(line: str) -> str:
+    return next((c for c in _CLAUSE.split(line) if c.strip()), line)
+
+
+_CLAUSE = re.compile(r"[,;:.!?]\s*|\s+[-\u2013\u2014]\s+")

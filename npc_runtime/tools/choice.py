@@ -78,12 +78,12 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     """
     What the NPC's turn offered, if anything: after it called ``C``, the tool that must be
     confirmed with ``C`` (it called ``C`` to ask); a tool that ``follows`` a call it made,
-    if what it ``said`` asks the player something ("Want them fitted?"). Else, when
-    ``offers`` (the NPC-line reader, ``SpeechActs.offers``) reads ``said`` as an offer: the
-    tool its last question asks for by the tool's examples ("Shall I open the gate?"),
-    else the one tool that changes the game whose item the line names ("Bowl of stew,
-    love? Two coppers."), else the NPC's one such tool that takes no item ("One silver to
-    tie up. Pay now?"). ``calls``: the calls made this turn (id, arguments), in order.
+    if what it ``said`` asks the player something ("Want them fitted?"); the tool its
+    last question asks for by the tool's examples ("Shall I open the gate?"). Else, when
+    ``offers`` (the NPC-line reader, ``SpeechActs.offers``) reads ``said`` as an offer:
+    the one tool that changes the game whose item the line names ("Bowl of stew, love?
+    Two coppers."), else the NPC's one such tool that takes no item ("One silver to tie
+    up. Pay now?"). ``calls``: the calls made this turn (id, arguments), in order.
     """
     question = _last_question(said)
     for called, args in reversed(calls):
@@ -92,12 +92,12 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
                 how = "is confirmed by" if tool.confirm_with == called else "follows"
                 kept = {p.name: args[p.name] for p in tool.params if p.name in args}
                 return Proposal(tool.id, kept, f"{tool.id} {how} {called}")
+    if question and (asked := intents(world, known.tools, question)):
+        return Proposal(asked[0].tool, {}, f"the NPC asked {question!r}")
     acting = [t for t in known.tools if changes_game(t)]
-    if not said or not (acting or question) or (odds := offers(said)) < OFFER_AT:
+    if not said or not acting or (odds := offers(said)) < OFFER_AT:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
-    if question and (asked := intents(world, known.tools, question)):
-        return Proposal(asked[0].tool, {}, why)
     named = [(t, {name: values[0] for name, values
                   in ground(world, known, t, said, bare=True).items() if values})
              for t in acting]
@@ -105,6 +105,21 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
         return Proposal(found[0][0].id, found[0][1], why)
     bare = [t for t in acting if not any(choices(world, known, p) for p in t.params)]
     return Proposal(bare[0].id, {}, why) if not found and len(bare) == 1 else None
+
+
+def last_turn(history: Sequence[Message]) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """
+    The NPC's last turn in a recorded ``history``: the calls it made since the player's
+    last line (id, arguments) and the last thing it said aloud. For replaying recorded
+    conversations (benchmarks, tests); a live session keeps its ``Proposal`` instead.
+    """
+    start = max((i for i, (role, _) in enumerate(history) if role == "user"), default=-1) + 1
+    turn = history[start:]
+    calls = [(m.group(1), json.loads(m.group(2) or "{}")) for role, text in turn
+             if role == "assistant" and (m := CALL_TEXT.match(text))]
+    said = next((text for role, text in reversed(turn)
+                 if role == "assistant" and not CALL_TEXT.match(text)), "")
+    return calls, said
 
 
 def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], line: str,
@@ -170,9 +185,9 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     """
     The offered tools the player's ``line`` asks for by their authored examples, in the
     order to call them (``again``: a call was made this turn already; another needs a
-    closer match). A line read as a yes or a request (``reading``) while the NPC's
-    ``proposal`` waits accepts it, its first sentence being the answer ("Yes please,
-    I'm starving."), unless it is a request whose examples ask for another tool; once
+    closer match). A line whose first clause (``reading.answer``) is a yes or a request
+    while the NPC's ``proposal`` waits accepts it, its first sentence being the answer
+    ("Yes please, I'm starving.", not "Hmm, not yet. Could you wrap it?"); once
     answered, the yes asks nothing more. A
     thing the player asks about for the first time (the NPC listing it does not count),
     with nothing else asked and not merely remarked on, asks for the ``on_mention`` tool
@@ -184,17 +199,15 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     request or a yes) that no example covers asks for the one tool that changes the game
     offered now (its item named by the player or in the offer).
     """
-    accepts = proposal is not None and reading.acting
+    accepts = proposal is not None and reading.accepts
     overview = next((t.id for t in known.tools if t.on_mention), None)
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
               i.sentence)
              for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH)]
     asked = [tool for tool, _ in found]
-    first = [tool for tool, at in found if at == 0]
     if accepts and again:  # the yes was answered by the first call
         asked = [tool for tool, at in found if at > 0]
-    elif proposal and accepts and (reading.act == "yes" or not first
-                                   or proposal.tool in first):
+    elif proposal and accepts:
         asked = [proposal.tool, *(t for t, at in found if at > 0 and t != proposal.tool)]
 
     def call(tool_id: str) -> str:  # a tool to confirm first gives way to its asker

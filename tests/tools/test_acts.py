@@ -94,15 +94,21 @@ def test_a_count_the_player_states_is_the_count_offered(saltmere: World) -> None
     assert {p.name: v for p, v in offered["sell_item"]}["count"] == ()
 
 
-def test_a_yes_to_a_question_acts_even_when_read_less_surely(acts: SpeechActs,
-                                                               saltmere: World) -> None:
-    """After the NPC asked something, a line read as a yes or a request acts at any
-    probability; a no never does."""
-    for line in ("Yes please, go on.", "No, not today."):
-        alone, answering = acts.read(saltmere, line), acts.read(saltmere, line, answering=True)
-        assert answering.acting == (answering.act in {"request", "yes"})
-        assert alone.acting <= answering.acting
-    assert not acts.read(saltmere, "No, not today.", answering=True).acting
+def test_the_answer_to_an_offer_is_read_from_its_first_clause(acts: SpeechActs,
+                                                                saltmere: World) -> None:
+    """While the NPC's offer waits, the line's first clause is its answer: "sure" or
+    "yes" there accepts the offer whatever the rest says; "hmm, not yet" or "no" does not,
+    even when a later clause asks for something."""
+    for line in ("sure, I'll carry it home myself and try it on the way",
+                 "yes, twelve it is", "Yes please, I'm starving."):
+        reading = acts.read(saltmere, line, answering=True)
+        assert reading.accepts, (line, reading)
+        assert reading.acting
+    for line in ("Hmm, not yet, I'd feel daft wearing it. Could you just wrap it?",
+                 "No, not today.", "Not today, thanks."):
+        reading = acts.read(saltmere, line, answering=True)
+        assert not reading.accepts, (line, reading)
+    assert acts.read(saltmere, "yes, twelve it is").answer == ""  # no offer: not read
 
 
 def test_tools_explain_says_why_each_tool_is_called_or_not(
@@ -207,4 +213,4 @@ def test_a_tools_own_acting_at_sets_how_sure_the_reading_must_be(saltmere: World
     assert not Reading("request", 0.6, acting=True).acts_for(
         dataclasses.replace(fee, acting_at=70))
     assert not Reading("question", 0.99).acts_for(dataclasses.replace(fee, acting_at=1))
-    assert Reading("yes", 0.2, answering=True).acts_for(fee)  # the NPC's offer waits
+    assert Reading("remark", 0.4, answer="yes").acts_for(fee)  # "sure, ...": the offer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from npc_runtime.lore.mentions import refers
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import SpeechActs
-from npc_runtime.tools.choice import CALL_TEXT, Proposal, offer, proposed, wanted
+from npc_runtime.tools.choice import Proposal, last_turn, offer, proposed, wanted
 from npc_runtime.tools.intents import (
     bounds,
     intents,
@@ -50,12 +49,7 @@ def _acts() -> SpeechActs:
 
 def _offered(world: World, known: KnowledgeView, history: list[Message]) -> Proposal | None:
     """What the NPC's last turn in ``history`` left pending, as the engine keeps it."""
-    turn = history[max((i for i, (role, _) in enumerate(history) if role == "user"),
-                       default=-1) + 1:]
-    calls = [(m.group(1), json.loads(m.group(2) or "{}")) for role, text in turn
-             if role == "assistant" and (m := CALL_TEXT.match(text))]
-    said = next((text for role, text in reversed(turn)
-                 if role == "assistant" and not CALL_TEXT.match(text)), "")
+    calls, said = last_turn(history)
     return proposed(world, known, calls, said, functools.partial(_acts().offers, world))
 
 
