@@ -56,6 +56,11 @@ class Reading:
     answer: str = ""
 
     @property
+    def asking(self) -> bool:
+        """Read as a request or a yes, however surely."""
+        return self.act in ACTING
+
+    @property
     def accepts(self) -> bool:
         """The line answers the NPC's offer with a yes or a request."""
         return self.answer in ACTING
@@ -65,7 +70,7 @@ class Reading:
         ``acting_at`` (percent) when its writers set one."""
         if tool.acting_at is None:
             return self.acting
-        return self.accepts or (self.act in ACTING and self.p >= tool.acting_at / 100)
+        return self.accepts or (self.asking and self.p >= tool.acting_at / 100)
 
 
 def changes_game(tool: Tool) -> bool:

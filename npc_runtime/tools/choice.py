@@ -136,7 +136,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     examples. Tools already called
     this turn (``done``) are left out. ``chosen``: the game picked the tool; no word needed.
     ``acting``: the line asks for something or says yes (``tools/acts.py``; its
-    ``reading``, when given, decides per tool, at the tool's ``acting_at``); if not, a
+    ``reading``, when given, decides per tool, at the tool's ``acting_at``, or at any
+    probability when the tool's examples match the line); if not, a
     tool that changes the game (gives an item, moves a quest) is not offered; if so, the
     NPC's ``proposal`` is, whatever the line's words ("Fine, here's your silver.").
     """
@@ -149,7 +150,9 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     needed = _needs(world, known, line)
     offered: Offer = {}
     for tool in known.tools:
-        acts = reading.acts_for(tool) if reading else acting
+        # The tool's own examples matching the line make a less sure request enough.
+        acts = (reading.acts_for(tool) or (tool.id in asked and reading.asking)
+                if reading else acting)
         if tool.id in done or (changes_game(tool) and not (acts or chosen)):
             continue
         params: list[tuple[ToolParam, tuple[str, ...]]] = []

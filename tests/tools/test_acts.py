@@ -214,3 +214,18 @@ def test_a_tools_own_acting_at_sets_how_sure_the_reading_must_be(saltmere: World
         dataclasses.replace(fee, acting_at=70))
     assert not Reading("question", 0.99).acts_for(dataclasses.replace(fee, acting_at=1))
     assert Reading("remark", 0.4, answer="yes").acts_for(fee)  # "sure, ...": the offer
+
+
+
+def test_a_tools_own_examples_make_a_less_sure_request_enough(acts: SpeechActs,
+                                                              saltmere: World) -> None:
+    """Read as a request below the bar, a line that matches a game-changing tool's
+    examples still asks for it; one that matches none does not."""
+    wren = view(saltmere, "wren")
+    line = "Here's eight coppers, I'll have one of those salves."
+    reading = Reading("request", 0.45)
+    offered = offer(saltmere, wren, [("user", line)], line, set(), reading=reading)
+    assert "sell_item" in offered
+    line = "The salves look fine, eight coppers is fair."
+    assert "sell_item" not in offer(saltmere, wren, [("user", line)], line, set(),
+                                    reading=Reading("remark", 0.45))
