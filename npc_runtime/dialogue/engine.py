@@ -386,7 +386,8 @@ class DialogueEngine:
         world = self.world
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
-        plan = self._planner.plan(world, point.known, line, tell)
+        previous = next((text for role, text in reversed(session.history) if role == "user"), "")
+        plan = self._planner.plan(world, point.known, line, tell, previous)
         if point.known.tools:  # may this line set one off?
             speech = self.acts.read(world, line, tools=point.known.tools,
                                     answering=proposal is not None)

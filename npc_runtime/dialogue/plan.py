@@ -133,14 +133,19 @@ class Planner:
         self._vectors: dict[str, np.ndarray] = {}
 
     def plan(self, world: World, known: KnowledgeView, line: str,
-             tell: Sequence[Fact] = ()) -> Plan:
+             tell: Sequence[Fact] = (), previous: str = "") -> Plan:
         """The plan for answering ``line`` with what ``known`` allows; ``tell``: the facts
-        the caller wants told (tree generation), which decide the act."""
+        the caller wants told (tree generation), which decide the act; ``previous``: the
+        player's line before this one, for a follow-up ("and something hot to eat?")."""
         if tell:
             return Plan(Act.ANSWER, tuple(tell), why="the caller asked for these facts")
         read = self._read(line)
         kind, kind_score = self._kind(read[0])
         ranked = self._rank(read, known.facts, known.npc, world)
+        asking = kind == "question" or line.rstrip().endswith("?")
+        follow_up = ""
+        if previous and asking and (not ranked or ranked[0][0] < ASKS_ABOUT):
+            ranked, follow_up = self._follow_up(world, known, line, previous, ranked)
         # What it may not tell is matched by its own words only: a thing's description
         # ("the iron tongue of the storm bell") would turn fair questions ("why is the bell
         # silent?") into refusals, which cost more than a near miss.
@@ -149,7 +154,6 @@ class Planner:
         plan = functools.partial(Plan, kind=kind, matches=matches)
         best, best_fact = (ranked[0][0], ranked[0][1]) if ranked else (0.0, None)
         # How much it asks about a fact; a question ("?") must read as small talk by a margin.
-        asking = kind == "question" or line.rstrip().endswith("?")
         topical = max(best, hidden[0][0] if hidden else 0.0) + (QUESTION_MARGIN if asking
                                                                else 0.0)
         if kind == "identity" and kind_score > topical:
@@ -169,7 +173,8 @@ class Planner:
             told = ranked[:1] + [m for m in ranked[1:2]
                                  if m[0] >= best - ALSO_TELL and m[0] >= MAY_ASK_ABOUT]
             return plan(Act.ANSWER, tuple(f for _, f, _ in told),
-                        why="the line asks about " + ", ".join(_matched(*m) for m in told))
+                        why="the line asks about " + ", ".join(_matched(*m) for m in told)
+                        + follow_up)
         closest = (f"closest fact {best_fact.id} at {best:.2f}" if best_fact
                    else "no fact to tell")
         if kind in {"question", "meta", "identity"}:
@@ -177,6 +182,23 @@ class Planner:
                         f"{known.npc.name} knows ({closest})")
         return plan(_BY_KIND.get(kind, Act.SMALL_TALK),
                     why=f"the line reads as {kind} ({closest})")
+
+    def _follow_up(self, world: World, known: KnowledgeView, line: str, previous: str,
+                   ranked: list[tuple[float, Fact, Form]]
+                   ) -> tuple[list[tuple[float, Fact, Form]], str]:
+        """
+        A question that names no fact, read with the player's line before it: "and
+        something hot to eat?" after "What do you charge for a bed?" asks the stew's price.
+        The fact the line before asked about is left out (it was answered then). Kept only
+        when it finds a fact closer than the line alone did.
+        """
+        before = self._rank(self._read(previous), known.facts, known.npc, world)
+        answered = before[0][1].id if before and before[0][0] >= MAY_ASK_ABOUT else ""
+        joint = [m for m in self._rank(self._read(f"{previous} {line}"), known.facts,
+                                       known.npc, world) if m[1].id != answered]
+        if joint and joint[0][0] > (ranked[0][0] if ranked else 0.0):
+            return joint, f" (read with the line before it, {previous!r})"
+        return ranked, ""
 
     def _kind(self, said: np.ndarray) -> tuple[str, float]:
         """The kind of line whose closest examples are closest on average."""
