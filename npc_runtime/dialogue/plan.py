@@ -144,7 +144,7 @@ class Planner:
         ranked = self._rank(read, known.facts, known.npc, world)
         asking = kind == "question" or line.rstrip().endswith("?")
         follow_up = ""
-        if previous and asking and (not ranked or ranked[0][0] < ASKS_ABOUT):
+        if previous and asking and not _answers(ranked, asking):
             ranked, follow_up = self._follow_up(world, known, line, previous, ranked)
         # What it may not tell is matched by its own words only: a thing's description
         # ("the iron tongue of the storm bell") would turn fair questions ("why is the bell
@@ -167,9 +167,7 @@ class Planner:
             return plan(Act.WILL_NOT_TELL, why=(
                 f"the line asks about {_matched(score, fact, form)}, which "
                 f"{known.npc.name} may not tell now"))
-        second = ranked[1][0] if len(ranked) > 1 else 0.0
-        if best >= ASKS_ABOUT or (best >= MAY_ASK_ABOUT and best - second >= STANDS_OUT
-                                  and asking):
+        if _answers(ranked, asking):
             told = ranked[:1] + [m for m in ranked[1:2]
                                  if m[0] >= best - ALSO_TELL and m[0] >= MAY_ASK_ABOUT]
             return plan(Act.ANSWER, tuple(f for _, f, _ in told),
@@ -187,15 +185,18 @@ class Planner:
                    ranked: list[tuple[float, Fact, Form]]
                    ) -> tuple[list[tuple[float, Fact, Form]], str]:
         """
-        A question that names no fact, read with the player's line before it: "and
-        something hot to eat?" after "What do you charge for a bed?" asks the stew's price.
-        The fact the line before asked about is left out (it was answered then). Kept only
-        when it finds a fact closer than the line alone did.
+        A question that names no fact on its own, read with the player's line before it:
+        "since when?" after "Is the tower always this quiet?" asks about the silent bell,
+        "so who stashed it?" after the bell's clapper about who took it. Each fact scores
+        the mean of its closeness to the two lines together and to this line alone (the
+        line before says what is talked about; this one, what about it). Kept only when it
+        finds a fact closer than the line alone did.
         """
-        before = self._rank(self._read(previous), known.facts, known.npc, world)
-        answered = before[0][1].id if before and before[0][0] >= MAY_ASK_ABOUT else ""
-        joint = [m for m in self._rank(self._read(f"{previous} {line}"), known.facts,
-                                       known.npc, world) if m[1].id != answered]
+        alone = {fact.id: score for score, fact, _ in ranked}
+        joint = sorted((((score + alone.get(fact.id, 0.0)) / 2, fact, form)
+                        for score, fact, form in self._rank(self._read(f"{previous} {line}"),
+                                                            known.facts, known.npc, world)),
+                       key=lambda m: -m[0])
         if joint and joint[0][0] > (ranked[0][0] if ranked else 0.0):
             return joint, f" (read with the line before it, {previous!r})"
         return ranked, ""
@@ -240,6 +241,15 @@ class Planner:
             i = int(np.argmax(sims))
             best.append((float(sims[i]), fact, fs[i]))
         return sorted(best, key=lambda m: -m[0])
+
+
+def _answers(ranked: Sequence[tuple[float, Fact, Form]], asking: bool) -> bool:
+    """Whether the best fact is one the line asks about: close enough, or (a question)
+    close and standing out from the next."""
+    best = ranked[0][0] if ranked else 0.0
+    second = ranked[1][0] if len(ranked) > 1 else 0.0
+    return best >= ASKS_ABOUT or (best >= MAY_ASK_ABOUT and best - second >= STANDS_OUT
+                                  and asking)
 
 
 def _matched(score: float, fact: Fact, form: Form) -> str:

@@ -175,3 +175,20 @@ def test_a_request_shaped_like_ai_bait_is_not_read_as_real_world_talk(
     assert planner.plan(saltmere, known, "Can you teach me to sail?").act is Act.DOES_NOT_KNOW
     bait = planner.plan(saltmere, known, "Are you an AI?")
     assert (bait.act, bait.kind) == (Act.SMALL_TALK, "meta")
+
+
+def test_a_follow_up_is_read_with_the_line_before_it(planner: Planner, saltmere: World
+                                                     ) -> None:
+    """"where is he now?" names no fact on its own (Maren does not know); after "Are you
+    married?" it asks about her husband. A remark after a question stays a remark."""
+    known = view(saltmere, "maren")
+    assert planner.plan(saltmere, known, "where is he now?").act is not Act.ANSWER
+    plan = planner.plan(saltmere, known, "where is he now?", previous="Are you married?")
+    assert [f.id for f in plan.facts] == ["tobin_lost"], plan.why
+    assert "read with the line before it" in plan.why
+    plan = planner.plan(saltmere, known, "how long ago?",
+                        previous="Why doesn't the bell ring any more?")
+    assert [f.id for f in plan.facts] == ["silent_bell"], plan.why
+    chat = planner.plan(saltmere, known, "what a shame. anyway, nice weather",
+                        previous="Why doesn't the bell ring any more?")
+    assert chat.act is Act.SMALL_TALK
