@@ -394,7 +394,7 @@ class DialogueEngine:
             giving = [t for t in point.known.tools if changes_game(t)]
             gate = bool(giving) and not any(map(speech.acts_for, giving))
             plan = dataclasses.replace(plan, speech=speech, why=(
-                f"{plan.why}; the line reads as {speech.act} ({speech.p:.2f})"
+                f"{plan.why}; as a speech act, {speech.act} ({speech.p:.2f})"
                 + (": no tool that gives or moves a quest" if gate else "")),
                 tool_trace=tuple(trace(world, point.known, self.acts, session.history, line,
                                        proposal=proposal, reading=speech)))
