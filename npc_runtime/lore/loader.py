@@ -164,7 +164,8 @@ def _build(data: dict[str, Any], sources: SourceMap, version: str, default_name:
     return World(name=meta.get("name", default_name), setting=meta.get("setting", "").strip(),
                  version=version, characters=characters, entities=entities, facts=facts,
                  quests=quests, tools=tools, dialogues=dialogues, gazetteer=gazetteer,
-                 tests=build_tests(data.get("tests", []), sources))
+                 tests=build_tests(data.get("tests", []), sources),
+                 acting_at=meta.get("acting_at"))
 
 
 def _character(c: dict[str, Any]) -> Character:
@@ -183,7 +184,7 @@ def _character(c: dict[str, Any]) -> Character:
         inventory={i["item"]: i.get("count", 1) for i in c.get("inventory", [])},
         knows=_t(c.get("knows")), tools=_t(c.get("tools")),
         fallback_lines=_t(c.get("fallback_lines")), description=c.get("description", ""),
-        never_say=_t(c.get("never_say")),
+        never_say=_t(c.get("never_say")), acting_at=c.get("acting_at"),
     )
 
 

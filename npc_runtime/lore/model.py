@@ -67,6 +67,7 @@ class Character:
     fallback_lines: tuple[str, ...]
     description: str = ""
     never_say: tuple[str, ...] = ()  # hard rules: phrases a line must not contain
+    acting_at: int | None = None  # percent sure a line acts before its tools give (None: world)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,6 +247,7 @@ class World:
     dialogues: Mapping[str, DialogueSpec]
     gazetteer: Mapping[str, str]  # lower-cased name, alias or id -> entity id
     tests: tuple[WorldTest, ...] = ()  # run by `lore validate`, never while serving
+    acting_at: int | None = None  # percent sure a line acts before a tool gives (None: 50)
 
     def character(self, npc_id: str) -> Character:
         """

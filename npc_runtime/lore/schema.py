@@ -165,6 +165,9 @@ CHARACTER = _named(
     never_say=ListOf(Str(max_len=200),
                      "Hard rules: words or phrases this character must never say "
                      "(case-insensitive, whole words); a line containing one is rejected."),
+    acting_at=Int("For this character's tools that give or move a quest: how sure, in "
+                  "percent, a line must read as a request or a yes (default: the world's, "
+                  "else 50; a tool's own `acting_at` wins).", minimum=1, maximum=99),
 )
 
 FACT = Obj({
@@ -304,7 +307,12 @@ WORLD_TEST = Obj({
     "the tool call it must lead to, or none.")
 
 FILE = Obj({
-    "world": Obj({"name": Str(max_len=80), "setting": Str(max_len=3000)},
+    "world": Obj({"name": Str(max_len=80), "setting": Str(max_len=3000),
+                  "acting_at": Int(
+                      "For tools that give or move a quest, in the whole world: how sure, in "
+                      "percent, a line must read as a request or a yes (default 50; a "
+                      "character's or a tool's own `acting_at` wins).",
+                      minimum=1, maximum=99)},
                  required=("name",), description="The world's name and setting."),
     "characters": ListOf(CHARACTER),
     "factions": ListOf(_named("faction")),

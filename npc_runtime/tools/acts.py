@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from npc_runtime.lore.model import Tool, World
+from npc_runtime.lore.model import Character, Tool, World
 from npc_runtime.tools.act_model import ActModel, Embed
 from npc_runtime.tools.intents import INTERJECTIONS, masked
 
@@ -65,12 +65,20 @@ class Reading:
         """The line answers the NPC's offer with a yes or a request."""
         return self.answer in ACTING
 
-    def acts_for(self, tool: Tool) -> bool:
-        """Whether the line may set off ``tool``: as ``acting``, at the tool's own
-        ``acting_at`` (percent) when its writers set one."""
-        if tool.acting_at is None:
+    def acts_for(self, at: int | None) -> bool:
+        """Whether the line may set off a tool whose bar (``acting_at``, percent) is
+        ``at``: as ``acting`` when None (the default bar)."""
+        if at is None:
             return self.acting
-        return self.accepts or (self.asking and self.p >= tool.acting_at / 100)
+        return self.accepts or (self.asking and self.p >= at / 100)
+
+
+def acting_at(world: World, npc: Character, tool: Tool) -> int | None:
+    """How sure (percent) a line must read as a request or a yes before ``tool`` may be
+    called: the tool's own ``acting_at``, else the NPC's, else the world's (None: the
+    default, ``ACTING_AT``)."""
+    return next((at for at in (tool.acting_at, npc.acting_at, world.acting_at)
+                 if at is not None), None)
 
 
 def changes_game(tool: Tool) -> bool:

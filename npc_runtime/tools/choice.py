@@ -24,7 +24,7 @@ from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import NUMBER_WORDS, content_words, find_mentions, numbers, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import OFFER_AT, Reading, changes_game
+from npc_runtime.tools.acts import OFFER_AT, Reading, acting_at, changes_game
 from npc_runtime.tools.calls import QUANTITY, choices, ground
 from npc_runtime.tools.intents import (
     MATCH,
@@ -151,8 +151,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     offered: Offer = {}
     for tool in known.tools:
         # The tool's own examples matching the line make a less sure request enough.
-        acts = (reading.acts_for(tool) or (tool.id in asked and reading.asking)
-                if reading else acting)
+        acts = (reading.acts_for(acting_at(world, known.npc, tool))
+                or (tool.id in asked and reading.asking) if reading else acting)
         if tool.id in done or (changes_game(tool) and not (acts or chosen)):
             continue
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
@@ -227,7 +227,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
         if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
             brought_up = []  # remarked on, is not asked about
         giving = [t for t in offered
-                  if changes_game(world.tools[t]) and reading.acts_for(world.tools[t])]
+                  if changes_game(world.tools[t])
+                  and reading.acts_for(acting_at(world, known.npc, world.tools[t]))]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
             or _needs(world, known, line))

@@ -13,7 +13,7 @@ from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import Reading, SpeechActs, changes_game
+from npc_runtime.tools.acts import Reading, SpeechActs, acting_at, changes_game
 from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
@@ -207,13 +207,20 @@ def test_a_tools_own_acting_at_sets_how_sure_the_reading_must_be(saltmere: World
     another; a line that is not a request or a yes never acts, whatever the bar."""
     fee = saltmere.tools["collect_harbour_fee"]
     assert fee.acting_at == 40  # set in the example world
+    oskar = saltmere.characters["oskar"]
+    assert acting_at(saltmere, oskar, fee) == 40
     unsure = Reading("request", 0.45, acting=False)
-    assert unsure.acts_for(fee)
-    assert not unsure.acts_for(dataclasses.replace(fee, acting_at=None))
-    assert not Reading("request", 0.6, acting=True).acts_for(
-        dataclasses.replace(fee, acting_at=70))
-    assert not Reading("question", 0.99).acts_for(dataclasses.replace(fee, acting_at=1))
-    assert Reading("remark", 0.4, answer="yes").acts_for(fee)  # "sure, ...": the offer
+    assert unsure.acts_for(40)
+    assert not unsure.acts_for(None)  # the default bar
+    assert not Reading("request", 0.6, acting=True).acts_for(70)
+    assert not Reading("question", 0.99).acts_for(1)
+    assert Reading("remark", 0.4, answer="yes").acts_for(40)  # "sure, ...": the offer
+    # The tool's own bar wins, then the NPC's, then the world's.
+    plain = dataclasses.replace(fee, acting_at=None)
+    assert acting_at(saltmere, oskar, plain) is None
+    assert acting_at(dataclasses.replace(saltmere, acting_at=60), oskar, plain) == 60
+    assert acting_at(dataclasses.replace(saltmere, acting_at=60),
+                     dataclasses.replace(oskar, acting_at=45), plain) == 45
 
 
 
