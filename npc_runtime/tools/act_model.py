@@ -3,7 +3,7 @@ A classifier of what a line does, learnt from example lines per act: softmax reg
 over sentence vectors (the encoder comes in as ``embed``; no onnxruntime here).
 
 The built-in examples (``speech_acts.yaml`` for player lines, ``npc_acts.yaml`` for the
-NPC's) are ~850 lines; embedding them and learning takes seconds on a busy 2-core machine,
+NPC's) are ~1700 lines; embedding and learning them took 40 s on a busy 2-core machine,
 so the vectors and the weights are kept on disk under ``cache``, named by a digest of
 everything that shapes them: the examples, the extra lines, the settings below, and what
 the encoder makes of a probe sentence (another encoder: another file). A world's extra

@@ -9,7 +9,7 @@ coppers?" had Maren hand the stew over, "good morning again, harbour master" had
 take his fee (12 of 57 lines that ask for nothing made a call on the tool benchmark's
 development set). Word lists cannot tell "I'll take it" from "I'll think about it"; the
 sentence encoder reads the whole line. A softmax regression over its vectors, learnt at
-start from ``speech_acts.yaml`` (our own generic lines, ~850 since they came from a
+start from ``speech_acts.yaml`` (our own generic lines, ~1400 since they came from a
 writer who never saw a benchmark; every act weighing the same however many lines it has;
 ``act_model.py``), reads the line with the lore's names taken out ("how much is
 the stew?" asks what "how much is it?" asks).
