@@ -58,7 +58,7 @@ THREADS = 2
 @functools.cache
 def _acts() -> SpeechActs:
     """The speech-act reader, as the engine builds it."""
-    return SpeechActs(_embed(), Settings.load().cache_dir / "speech-acts")
+    return SpeechActs(_embed(), Settings.load().cache_dir)
 
 
 @functools.cache
@@ -267,7 +267,7 @@ def choose_tools(conversation: dict[str, Any], world: World, names: dict[str, st
         pending: list[tuple[str, str]] = [("user", line)]
         calls: list[dict[str, Any]] = []
         made, said = last_turn(history)
-        proposal = proposed(world, known, made, said, functools.partial(_acts().offers, world))
+        proposal = proposed(world, known, made, said, _acts())
         reading = _acts().read(world, line, tools=known.tools, answering=proposal is not None)
         while len(calls) < MAX_CALLS:  # the engine's phases: offer, then what is wanted
             done = {c["name"] for c in calls}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import functools
 import json
 import sys
 from pathlib import Path
@@ -198,10 +197,8 @@ def _cmd_tools_explain(args: argparse.Namespace) -> int:
     world = load_world(settings.world)
     known = view(world, args.npc, _state(world, args))
     history = [("assistant", args.after)] if args.after else []
-    acts = SpeechActs(load_encoder(_encoder_dir(settings)).embed,
-                      settings.cache_dir / "speech-acts")
-    offered = (proposed(world, known, [], args.after, functools.partial(acts.offers, world))
-               if args.after else None)
+    acts = SpeechActs(load_encoder(_encoder_dir(settings)).embed, settings.cache_dir)
+    offered = proposed(world, known, [], args.after, acts) if args.after else None
     print("\n".join(trace(world, known, acts, history, args.line, proposal=offered)))
     return 0
 

@@ -111,7 +111,7 @@ def embed() -> Embed:
 @pytest.fixture(scope="session")
 def speech_acts(embed: Embed) -> SpeechActs:
     """The speech-act reader, its weights kept where the server keeps them."""
-    return SpeechActs(embed, Settings.load().cache_dir / "speech-acts")
+    return SpeechActs(embed, Settings.load().cache_dir)
 
 
 @pytest.fixture(scope="session")

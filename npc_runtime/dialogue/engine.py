@@ -106,7 +106,7 @@ class DialogueEngine:
         self.model = model
         self._planner = Planner(embed)
         # What a line does (may it set off a tool?), and whether the NPC offered something.
-        self.acts = SpeechActs(embed, settings.cache_dir / "speech-acts")
+        self.acts = SpeechActs(embed, settings.cache_dir)
         self.settings = settings
         self.store = store or StateStore(settings.state_db)
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
@@ -372,8 +372,7 @@ class DialogueEngine:
         """What an NPC's turn left waiting for the player's answer: the call its ``calls``
         (made this turn) ask to confirm or that follows them, or what ``said`` offered
         (``tools/choice.py`` ``proposed``)."""
-        return proposed(self.world, known, calls, said,
-                        functools.partial(self.acts.offers, self.world))
+        return proposed(self.world, known, calls, said, self.acts)
 
     def shutdown(self) -> None:
         """Finish running turns, stop the generation thread, close the state database."""

@@ -93,10 +93,12 @@ class SpeechActs:
     change the game adding their authored ``examples:`` as requests ("May I have it?"):
     that NPC's players' ways of asking. Reads the NPC's own lines too: whether one offers
     the player something to accept (``npc_acts.yaml``: "Want the key?", "Pay now?").
-    ``cache``: a folder where the learnt weights are kept (``act_model.py``).
+    ``cache_dir``: the runtime's cache folder; the learnt weights are kept in its
+    ``speech-acts/`` (``act_model.py``; None: learnt again each start).
     """
 
-    def __init__(self, embed: Embed, cache: Path | None = None) -> None:
+    def __init__(self, embed: Embed, cache_dir: Path | None = None) -> None:
+        cache = cache_dir / "speech-acts" if cache_dir else None
         self._player = ActModel(embed, "speech_acts.yaml", cache)
         self._npc = ActModel(embed, "npc_acts.yaml", cache)
 

@@ -24,7 +24,7 @@ from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import NUMBER_WORDS, content_words, find_mentions, numbers, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import OFFER_AT, Reading, acting_at, changes_game
+from npc_runtime.tools.acts import OFFER_AT, Reading, SpeechActs, acting_at, changes_game
 from npc_runtime.tools.calls import QUANTITY, choices, ground
 from npc_runtime.tools.intents import (
     MATCH,
@@ -74,13 +74,13 @@ class Proposal:
 
 
 def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapping[str, Any]]],
-             said: str, offers: Callable[[str], float]) -> Proposal | None:
+             said: str, acts: SpeechActs) -> Proposal | None:
     """
     What the NPC's turn offered, if anything: after it called ``C``, the tool that must be
     confirmed with ``C`` (it called ``C`` to ask); a tool that ``follows`` a call it made,
     if what it ``said`` asks the player something ("Want them fitted?"); the tool its
     last question asks for by the tool's examples ("Shall I open the gate?"). Else, when
-    ``offers`` (the NPC-line reader, ``SpeechActs.offers``) reads ``said`` as an offer:
+    ``acts`` (its NPC-line reader, ``SpeechActs.offers``) reads ``said`` as an offer:
     the one tool that changes the game whose item the line names ("Bowl of stew, love?
     Two coppers."), else the NPC's one such tool that takes no item ("One silver to tie
     up. Pay now?"). ``calls``: the calls made this turn (id, arguments), in order.
@@ -95,7 +95,7 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     if question and (asked := intents(world, known.tools, question)):
         return Proposal(asked[0].tool, {}, f"the NPC asked {question!r}")
     acting = [t for t in known.tools if changes_game(t)]
-    if not said or not acting or (odds := offers(said)) < OFFER_AT:
+    if not said or not acting or (odds := acts.offers(world, said)) < OFFER_AT:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
     named = [(t, {name: values[0] for name, values

@@ -4,7 +4,6 @@ request or a yes (issue 18's misfires: prices, remarks with numbers, hesitations
 from __future__ import annotations
 
 import dataclasses
-import functools
 from pathlib import Path
 
 import pytest
@@ -165,7 +164,7 @@ def _proposal(acts: SpeechActs, world: World, npc: str, said: str, *,
               calls: tuple[tuple[str, dict[str, object]], ...] = (),
               state: WorldState | None = None) -> Proposal | None:
     known = view(world, npc, state or WorldState())
-    return proposed(world, known, calls, said, functools.partial(acts.offers, world))
+    return proposed(world, known, calls, said, acts)
 
 
 def test_an_npc_line_that_offers_a_thing_leaves_its_tool_pending(acts: SpeechActs,

@@ -44,13 +44,13 @@ def _asked(world: World, known: KnowledgeView, line: str) -> list[str]:
 
 @functools.cache
 def _acts() -> SpeechActs:
-    return SpeechActs(default_embed(), Settings.load().cache_dir / "speech-acts")
+    return SpeechActs(default_embed(), Settings.load().cache_dir)
 
 
 def _offered(world: World, known: KnowledgeView, history: list[Message]) -> Proposal | None:
     """What the NPC's last turn in ``history`` left pending, as the engine keeps it."""
     calls, said = last_turn(history)
-    return proposed(world, known, calls, said, functools.partial(_acts().offers, world))
+    return proposed(world, known, calls, said, _acts())
 
 
 def _wanted(world: World, known: KnowledgeView, history: list[Message], line: str,
