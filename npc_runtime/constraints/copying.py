@@ -32,6 +32,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
+from npc_runtime.lore.mentions import NUMBER_WORDS
 from npc_runtime.model.generate import LogitsProcessor
 from npc_runtime.model.tokenizer import ChatTokenizer
 
@@ -43,10 +44,7 @@ WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _LETTERS = re.compile(r"[a-z0-9]*(?:'[a-z]+)?")  # what a token adds to the word being written
 _LETTER = re.compile(r"[a-z0-9]")
 _OPENS = re.compile(r"[^a-z0-9]+([a-z0-9]+(?:'[a-z]+)?)")  # a token that starts a new word
-_NUMBER_WORDS = frozenset((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty", "hundred", "thousand"))
+_NUMBER_WORDS = frozenset(NUMBER_WORDS) | {"hundred", "thousand"}
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"(]\s*)$")
 
 

@@ -15,16 +15,15 @@ The generator uses this to choose among attempts; ``benchmarks/knudge_eval.py`` 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from npc_runtime.constraints.copying import words as _words
 from npc_runtime.dialogue.score import third_person
 from npc_runtime.lore.model import Character, Fact
 from npc_runtime.lore.voice import says
 
 PASTE_RUN = 8  # words in a row from a fact that make a line a copy of it
 PASTE_SHARE = 0.5  # or this share of the fact's words in one run (short facts)
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
 def own_words(text: str, facts: Iterable[Fact], npc: Character) -> bool:
@@ -56,5 +55,3 @@ def longest_run(a: list[str], b: list[str]) -> int:
     return best
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
