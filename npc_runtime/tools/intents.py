@@ -184,7 +184,7 @@ class _Index:
     def rank(self, text: str) -> list[tuple[str, float]]:
         """Tools (and small talk) by the probability that ``text`` asks for them."""
         logits: np.ndarray = self.bias.astype(np.float64)
-        for feature, weight in _unit(_weigh(_features(text), self.idf)).items():
+        for feature, weight in _unit(_weigh(word_features(text), self.idf)).items():
             if (row := self.columns.get(feature)) is not None:
                 logits = logits + weight * self.weights[row]
         odds = np.exp(logits - logits.max())
@@ -203,10 +203,10 @@ SMALL_TALK_LINES = tuple(
 
 @functools.lru_cache(maxsize=64)
 def _index(tools: tuple[Tool, ...]) -> _Index:
-    docs = [(t.id, _features(e)) for t in tools for e in t.examples]
+    docs = [(t.id, word_features(e)) for t in tools for e in t.examples]
     if not docs:
         return _Index((), {}, np.zeros((0, 0)), np.zeros(0), {})
-    docs += [(SMALL_TALK, _features(line)) for line in SMALL_TALK_LINES]
+    docs += [(SMALL_TALK, word_features(line)) for line in SMALL_TALK_LINES]
     df = Counter(f for _, feats in docs for f in set(feats))
     # Smoothed IDF over the NPC's own examples: words every tool's examples share weigh ~0.
     idf = {f: math.log((1 + len(docs)) / (1 + n)) for f, n in df.items()}
@@ -290,7 +290,8 @@ _TYPED = {  # contractions typed without the apostrophe
 }
 
 
-def _features(text: str) -> Counter[str]:
+def word_features(text: str) -> Counter[str]:
+    """The line's word stems and stem pairs, contractions spelt out, with counts."""
     stems = [stem(w) for w in _spelt_out(text)]
     return Counter([*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems))])
 

@@ -35,10 +35,10 @@ def test_player_acts_are_read_right_on_lines_written_apart(speech_acts: SpeechAc
             else:
                 acting_others += reading.acting
     total = sum(map(len, lines.values()))
-    assert right / total >= 0.8, (right, total)
-    assert acting_others <= 5, acting_others  # of 141 (4 when written)
-    assert acting_asks / asks >= 0.6, (acting_asks, asks)  # 26 of 41 when written; the
-    # rest are read as requests or yeses less surely, and the NPC asks (no call is made)
+    assert right / total >= 0.85, (right, total)  # 90 % with the words beside the vector
+    assert acting_others <= 5, acting_others  # of 141 (4 when written, 3 with the words)
+    assert acting_asks / asks >= 0.75, (acting_asks, asks)  # 26 of 41 when written, 34
+    # with the words; the rest are read less surely, and the NPC asks (no call is made)
 
 
 def test_npc_offers_are_told_from_other_npc_lines(speech_acts: SpeechActs,
