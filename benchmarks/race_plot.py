@@ -54,8 +54,8 @@ def _panel(points: list[dict[str, Any]], key: str, title: str, x0: int) -> list[
            f'font-weight="bold">{title}</text>',
            f'<rect x="{x0}" y="{TOP}" width="{PANEL_W}" height="{PANEL_H}" fill="none" '
            'stroke="#888"/>']
-    for i in range(5):  # horizontal grid and labels at fifths of the top
-        v = top * i / 4
+    for i in range(6):  # gridlines at fifths of a 1-2-5 top: round values (10, 20, ...)
+        v = top * i / 5
         out.append(f'<line x1="{x0}" x2="{x0 + PANEL_W}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
                    'stroke="#ddd"/>')
         out.append(f'<text x="{x0 - 6}" y="{y(v) + 4:.1f}" text-anchor="end" '
@@ -85,6 +85,11 @@ def sweep_svg(points: list[dict[str, Any]]) -> str:
                     f'fill="{COLOURS[side]}"/>')
         body.append(f'<text x="{lx + 20}" y="{legend_y - 4}" font-size="12">'
                     f'{NAMES[side]}</text>')
+    loaded = sum(1 for p in points if p.get("under_load"))
+    if loaded:  # the picture travels without its page: it says so itself
+        body.append(f'<text x="{WIDTH - 20}" y="{legend_y - 4}" text-anchor="end" '
+                    f'font-size="12" fill="#b2182b">{loaded} of {len(points)} points taken '
+                    'UNDER LOAD</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
             f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n'
             + "\n".join(body) + "\n</svg>\n")

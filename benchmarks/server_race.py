@@ -90,10 +90,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--write", type=Path, metavar="DIR",
                         help="also write server-race-DATE.md/.json (and the sweep's .svg) there")
+    parser.add_argument("--report", type=Path, metavar="JSON",
+                        help="run nothing: print (and --write) the report of an earlier run")
     args = parser.parse_args()
     if args.reps < 1:
         parser.error("--reps must be >= 1")
-    report = run(args)
+    report = json.loads(args.report.read_text()) if args.report else run(args)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
