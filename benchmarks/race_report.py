@@ -85,6 +85,8 @@ def _conditions(report: dict[str, Any]) -> list[str]:
         f"{c['cpu']}, {c['cores']} cores ({', '.join(c['simd'])}), {c['threads']} threads "
         f"each side; onnxruntime {c['onnxruntime']}; {c['llama_server_build']} (llama.cpp "
         f"from the llama-cpp-python sdist; it says: {c['llama_server_version']})",
+        f"npc-runtime: default turn pipeline, tool_choice none, onnxruntime spinning "
+        f"{c.get('ours_spin', 'on')}",
         f"{c['reps']} interleaved repetitions (npc-runtime then llama-server, the idle one "
         f"SIGSTOPped), median (min-max); ratio = median of per-repetition ratios",
         f"llama-server: --parallel {c['slots']}, -c {c['slots'] * c['ctx_per_slot']} "

@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--wait-policy", choices=["auto", "ACTIVE", "PASSIVE", "default"],
                         default="auto", help="llama-server's OMP_WAIT_POLICY (auto: measure "
                         "ACTIVE and PASSIVE, keep the faster; default: leave it unset)")
+    parser.add_argument("--ours-spin", choices=["on", "off"], default="on",
+                        help="npc-runtime's onnxruntime threads spin between steps (on, its "
+                        "default) or sleep (off: NPC_SPIN=0)")
     parser.add_argument("--sweep", action="store_true",
                         help="also run the sweep's session counts on both servers")
     parser.add_argument("--sweep-sizes", type=lambda v: [int(n) for n in v.split(",")],
@@ -125,7 +128,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 wait_policy=policy["chosen"], log=work / "llama-server.log")
     ours_server = ServeProcess(EXAMPLE_WORLD, ["--model", str(model_dir),
                                                "--max-new-tokens", str(sides.DECODE_TOKENS)],
-                               work, threads=THREADS)
+                               work, threads=THREADS,
+                               env={"NPC_SPIN": "1" if args.ours_spin == "on" else "0"})
     # Sampled from here on, with both servers' CPU subtracted: what is left is foreign.
     sampler = LoadSampler([theirs_server.process.pid, ours_server.process.pid])
     try:
@@ -154,6 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "conditions": {
             **machine(), "threads": THREADS, "slots": args.slots,
             "ctx_per_slot": CTX_PER_SLOT, "sessions": args.sessions, "reps": args.reps,
+            "ours_spin": args.ours_spin,
             "started_at": started_at.isoformat(timespec="seconds"),
             "duration_s": round((datetime.datetime.now(datetime.UTC) - started_at)
                                 .total_seconds()),
