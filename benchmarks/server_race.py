@@ -8,7 +8,9 @@ Sides: `npc-runtime serve` (gRPC, the default int4 model, --threads 2) and `llam
 batching, prompt cache; built by scripts/build_llama_server.sh). llama-server's OpenMP wait
 policy is chosen on the spot (ACTIVE vs PASSIVE, the faster decode kept). While one side
 runs, the other is stopped with SIGSTOP, so an idle side's spinning threads cannot steal a
-core. Within a repetition npc-runtime runs each scenario first and llama-server then
+core. Both sides first hold one conversation and one burst of SESSIONS, not counted (each
+llama-server slot has its own prompt cache). Within a repetition npc-runtime runs each
+scenario first and llama-server then
 generates the same number of tokens per request (ignore_eos), so both decode equal work.
 
 Scenarios: a conversation (first turn of a new session, then warm turns: TTFT), batch-1
@@ -126,10 +128,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             slots=args.slots, work=work)
     theirs_server = LlamaServer(binary, source.path, slots=args.slots, threads=THREADS,
                                 wait_policy=policy["chosen"], log=work / "llama-server.log")
-    ours_server = ServeProcess(EXAMPLE_WORLD, ["--model", str(model_dir),
-                                               "--max-new-tokens", str(sides.DECODE_TOKENS)],
-                               work, threads=THREADS,
-                               env={"NPC_SPIN": "1" if args.ours_spin == "on" else "0"})
+    try:
+        ours_server = ServeProcess(EXAMPLE_WORLD, ["--model", str(model_dir),
+                                                   "--max-new-tokens", str(sides.DECODE_TOKENS)],
+                                   work, threads=THREADS,
+                                   env={"NPC_SPIN": "1" if args.ours_spin == "on" else "0"})
+    except BaseException:
+        theirs_server.stop()
+        raise
     # Sampled from here on, with both servers' CPU subtracted: what is left is foreign.
     sampler = LoadSampler([theirs_server.process.pid, ours_server.process.pid])
     try:
@@ -140,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         theirs: sides.Side = sides.Theirs(theirs_server, render)
         pause_ours = _Pausable(ours_server.process.pid)
         race = _Race(ours, theirs, pause_ours, theirs_server, sampler)
-        race.warm_up()
+        race.warm_up(max(args.sessions, args.slots))
         reps = [race.repetition(i, args.sessions) for i in range(args.reps)]
         rss = {"ours": _peak_rss_mb(ours_server.process.pid),
                "theirs": theirs_server.peak_rss_mb()}
@@ -220,9 +226,15 @@ class _Race:
             b = scenario(self.theirs, a)
         return a, b
 
-    def warm_up(self) -> None:
-        """One conversation on each side first: the first session after a start is cold."""
+    def warm_up(self, sessions: int) -> None:
+        """
+        Not counted: one conversation on each side (the first session after a start is
+        cold), then one burst of ``sessions``: llama-server's slots each hold their own
+        prompt cache, and a slot that never saw the NPC's card prefills it whole (in a
+        first measured burst that cost it 30-45 s of TTFT p95 on a loaded machine).
+        """
         self._both(lambda side, _: sides.conversation(side, "warmup"))
+        self._both(functools.partial(_concurrent, n=sessions, tag="warmupc"))
 
     def repetition(self, rep: int, sessions: int) -> dict[str, Any]:
         """Every scenario once on each side; the figures and the load during them."""
