@@ -31,6 +31,7 @@ import datetime
 import functools
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -158,6 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ours_server.process.send_signal(signal.SIGCONT)
         ours_server.stop()
         theirs_server.stop()
+    shutil.rmtree(work)  # the servers' logs: kept only when the run failed, to read
     foreign = [s.foreign_cores for s in samples]
     verdict = load_verdict(load_before[0], foreign)
     return {
