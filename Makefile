@@ -51,7 +51,10 @@ lint: $(STAMP) $(BUF)  ## ruff, mypy, buf lint/breaking, generated stubs up to d
 	git diff --exit-code -- schema || \
 	  (echo "schema/world.schema.json is stale: run npc-runtime lore schema" && exit 1)
 
-bench: $(STAMP)  ## latency table with the llama.cpp baseline from the same run
+bench: $(STAMP)  ## race against llama-server (results in benchmarks/results/), model-only table
+	# llama.cpp's own server from the same sdist's sources, built once (~8 min on 2 cores).
+	PYTHON=$(PY) bash scripts/build_llama_server.sh
+	$(PY) benchmarks/server_race.py --reps 5 --sweep --write benchmarks/results
 	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
 	  CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip wheel --no-deps -w $(WHEELS) llama-cpp-python==0.3.36
 	$(PY) -m pip install -q --no-deps $(WHEELS)/llama_cpp_python-0.3.36-*.whl diskcache

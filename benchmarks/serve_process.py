@@ -24,14 +24,16 @@ from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
 class ServeProcess:
     """``npc-runtime serve --world WORLD ... ARGS``; its log and state database in ``work``."""
 
-    def __init__(self, world: Path, args: list[str], work: Path, threads: int = 2) -> None:
+    def __init__(self, world: Path, args: list[str], work: Path, threads: int = 2,
+                 env: dict[str, str] | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         command = [sys.executable, "-m", "npc_runtime", "serve", "--world", str(world),
                    "--port", str(self.port), "--threads", str(threads), "--no-watch",
                    "--log-level", "warning", *args]
-        env = {**os.environ, "NPC_STATE_DB": str(work / f"state-{self.port}.sqlite3")}
+        env = {**os.environ, **(env or {}),
+               "NPC_STATE_DB": str(work / f"state-{self.port}.sqlite3")}
         # Its log goes to a file: a pipe nobody reads fills up and blocks the server.
         self.log = work / f"serve-{self.port}.log"
         with self.log.open("w") as log:

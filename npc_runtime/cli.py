@@ -87,7 +87,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     return_freed_memory()  # before the model loads: its buffers follow the same rule
     world = load_world(settings.world)
-    model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
+    model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads,
+                       spin=settings.spin)
     encoder = load_encoder(_encoder_dir(settings))  # the reply planner reads lines with it
     asyncio.run(serve(settings, DialogueEngine(world, model, settings, embed=encoder.embed)))
     return 0
@@ -340,7 +341,8 @@ def _cmd_tree_generate(args: argparse.Namespace) -> int:
     from npc_runtime.model.loader import load_model
 
     world = load_world(settings.world)
-    model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads)
+    model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads,
+                       spin=settings.spin)
     # Its own in-memory quest states: generating a tree changes no player's game.
     # One turn at a time here: all of the KV budget is that turn's room (a big card fits).
     encoder = load_encoder(_encoder_dir(settings))

@@ -20,7 +20,8 @@ class LoadedModel:
     runner: OnnxCausalLM
 
 
-def load_model(model_dir: Path, *, device: str = "auto", threads: int = 0) -> LoadedModel:
+def load_model(model_dir: Path, *, device: str = "auto", threads: int = 0,
+               spin: bool = True) -> LoadedModel:
     """
     Open a model folder built by ``npc-runtime model build``.
 
@@ -31,5 +32,6 @@ def load_model(model_dir: Path, *, device: str = "auto", threads: int = 0) -> Lo
     manifest = Manifest.read(model_dir)
     tokenizer = ChatTokenizer(model_dir, manifest)
     runner = OnnxCausalLM(model_dir / "model.onnx", kv_heads=manifest.kv_heads,
-                          head_dim=manifest.head_dim, device=device, threads=threads)
+                          head_dim=manifest.head_dim, device=device, threads=threads,
+                          spin=spin)
     return LoadedModel(model_dir, manifest, tokenizer, runner)

@@ -108,10 +108,12 @@ class OnnxCausalLM:
     # accepts a past buffer larger than the past and writes present into it in place.
 
     def __init__(self, model_path: Path, *, kv_heads: int, head_dim: int,
-                 device: str = "auto", threads: int = 0) -> None:
+                 device: str = "auto", threads: int = 0, spin: bool = True) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        if not spin:  # workers sleep between ops: slower wake-ups, no core burnt waiting
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self._session = ort.InferenceSession(
