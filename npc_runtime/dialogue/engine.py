@@ -176,7 +176,7 @@ class DialogueEngine:
         for npc in speakers:
             point = self._points.get(world, npc, WorldState())
             self.kv.shared_prefix(self.model.runner, point.card_ids)
-            learn(point.known.tools)
+            learn(point.known.tools, self.acts.embed)
             self._planner.plan(world, point.known, "Hello.")
         return len(speakers)
 

@@ -36,7 +36,7 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
                  else ")"))]
     offered = offer(world, known, [*history, ("user", line)], line, set(),
                     reading=reading, proposal=proposal)
-    odds = chances(world, known.tools, line)
+    odds = chances(world, known.tools, line, embed=reading.embed)
     for tool in known.tools:
         best = max((per.get(tool.id, 0.0) for per in odds), default=0.0)
         by_examples = f"; its examples match {best:.2f}" if tool.examples else "; no examples"

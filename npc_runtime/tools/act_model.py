@@ -35,11 +35,9 @@ import numpy as np
 import structlog
 import yaml
 
-from npc_runtime.tools.intents import word_features
+from npc_runtime.tools.intents import Embed, word_features
 
 log = structlog.get_logger(__name__)
-
-Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row each
 
 STEPS = 2000  # full-batch gradient steps from zero (3000 read the check set no better)
 EXTRA_STEPS = 300  # ... from the built-in weights, with a world's extra lines

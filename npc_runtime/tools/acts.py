@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from npc_runtime.lore.model import Character, Tool, World
-from npc_runtime.tools.act_model import ActModel, Embed
-from npc_runtime.tools.intents import INTERJECTIONS, masked
+from npc_runtime.tools.act_model import ActModel
+from npc_runtime.tools.intents import INTERJECTIONS, Embed, masked
 
 __all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", "changes_game"]
 
@@ -54,6 +54,8 @@ class Reading:
     # comes first: "sure, I'll wear it out" is a yes, "hmm, not yet, could you wrap it?"
     # is none); "" when no offer waited.
     answer: str = ""
+    # The sentence encoder that read it: the tools' examples are matched with it too.
+    embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def asking(self) -> bool:
@@ -98,6 +100,7 @@ class SpeechActs:
     """
 
     def __init__(self, embed: Embed, cache_dir: Path | None = None) -> None:
+        self.embed = embed
         cache = cache_dir / "speech-acts" if cache_dir else None
         self._player = ActModel(embed, "speech_acts.yaml", cache)
         self._npc = ActModel(embed, "npc_acts.yaml", cache)
@@ -114,7 +117,7 @@ class SpeechActs:
                                              "request")[0][0] if answering else "")
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
                        acting=(act in ACTING and p >= ACTING_AT) or answer in ACTING,
-                       answer=answer)
+                       answer=answer, embed=self.embed)
 
     def offers(self, world: World, said: str) -> float:
         """How likely the NPC's line ``said`` offers the player something to accept."""

@@ -29,6 +29,7 @@ from npc_runtime.tools.calls import QUANTITY, choices, ground
 from npc_runtime.tools.intents import (
     MATCH,
     MATCH_AGAIN,
+    Embed,
     bounds,
     chances,
     intents,
@@ -92,7 +93,7 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
                 how = "is confirmed by" if tool.confirm_with == called else "follows"
                 kept = {p.name: args[p.name] for p in tool.params if p.name in args}
                 return Proposal(tool.id, kept, f"{tool.id} {how} {called}")
-    if question and (asked := intents(world, known.tools, question)):
+    if question and (asked := intents(world, known.tools, question, embed=acts.embed)):
         return Proposal(asked[0].tool, {}, f"the NPC asked {question!r}")
     acting = [t for t in known.tools if changes_game(t)]
     if not said or not acting or (odds := acts.offers(world, said)) < OFFER_AT:
@@ -146,8 +147,9 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     said = [text for role, text in reversed(conversation)
             if role in {"user", "assistant"}][:GROUNDING_MESSAGES]
     line_words = _stems(content_words(line))
-    asked = {intent.tool for intent in intents(world, known.tools, line)}
-    needed = _needs(world, known, line)
+    embed = reading.embed if reading else None
+    asked = {intent.tool for intent in intents(world, known.tools, line, embed=embed)}
+    needed = _needs(world, known, line, embed)
     offered: Offer = {}
     for tool in known.tools:
         # The tool's own examples matching the line make a less sure request enough.
@@ -206,7 +208,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     overview = next((t.id for t in known.tools if t.on_mention), None)
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
               i.sentence)
-             for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH)]
+             for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH,
+                              embed=reading.embed)]
     asked = [tool for tool, _ in found]
     if accepts and again:  # the yes was answered by the first call
         asked = [tool for tool, at in found if at > 0]
@@ -231,7 +234,7 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
                   and reading.acts_for(acting_at(world, known.npc, world.tools[t]))]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
-            or _needs(world, known, line))
+            or _needs(world, known, line, reading.embed))
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 
@@ -261,7 +264,8 @@ def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
             if role == "assistant" and (m := CALL_TEXT.match(text))]
 
 
-def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:
+def _needs(world: World, known: KnowledgeView, line: str, embed: Embed | None
+           ) -> list[str]:
     """
     Finders a line that names no thing asks for loosely: a question or request with at
     least ``FIND_MATCH`` probability of asking for the finder ("I'm after a bow that's
@@ -270,7 +274,7 @@ def _needs(world: World, known: KnowledgeView, line: str) -> list[str]:
     if find_mentions(world, line):
         return []
     finders = [t.id for t in known.tools if _finds(t)]
-    odds = chances(world, known.tools, line)  # per sentence, as sentences(line) splits
+    odds = chances(world, known.tools, line, embed=embed)  # per sentence, as sentences(line) splits
     return list(dict.fromkeys(
         tool for sentence, chance in zip(sentences(line), odds, strict=False)
         for tool in finders if chance.get(tool, 0.0) >= FIND_MATCH and not remarks(sentence)))

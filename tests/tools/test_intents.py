@@ -17,6 +17,7 @@ from npc_runtime.tools.acts import SpeechActs
 from npc_runtime.tools.choice import Proposal, last_turn, offer, proposed, wanted
 from npc_runtime.tools.intents import (
     bounds,
+    chances,
     intents,
     questions,
     refuses,
@@ -229,3 +230,19 @@ def test_a_thing_first_asked_about_after_the_npc_listed_it_gets_the_overview(
                             ("assistant", '[appraise] {"item": "reed_bow"}'), ("tool", "{}"),
                             ("assistant", "A light bow of river reed.")]
     assert _wanted(forge, known, asked, "The Reed Bow, go on.") == []
+
+
+def test_the_encoder_reads_a_request_that_shares_no_word_with_the_examples() -> None:
+    """With the sentence encoder, the classifier weighs meaning beside the words: "Lemme
+    see the merchandise." shares no content word with open_shop's examples ("Show me your
+    wares."), and is likelier to ask for it than by the words alone; a line that does share
+    them still asks for the tool."""
+    saltmere = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
+    wren = view(saltmere, "wren")
+    embed = default_embed()
+    line = "Lemme see the merchandise."
+    by_words = chances(saltmere, wren.tools, line)[0]["open_shop"]
+    by_meaning = chances(saltmere, wren.tools, line, embed=embed)[0]["open_shop"]
+    assert by_meaning > by_words
+    asked = intents(saltmere, wren.tools, "Any goods for sale?", embed=embed)
+    assert [i.tool for i in asked] == ["open_shop"]
