@@ -81,9 +81,9 @@ def main() -> None:
     parser.add_argument("--wait-policy", choices=["auto", "ACTIVE", "PASSIVE", "default"],
                         default="auto", help="llama-server's OMP_WAIT_POLICY (auto: measure "
                         "ACTIVE and PASSIVE, keep the faster; default: leave it unset)")
-    parser.add_argument("--ours-spin", choices=["on", "off"], default="on",
-                        help="npc-runtime's onnxruntime threads spin between steps (on, its "
-                        "default) or sleep (off: NPC_SPIN=0)")
+    parser.add_argument("--ours-spin", choices=["on", "off"], default="off",
+                        help="npc-runtime's onnxruntime threads spin between steps (on: "
+                        "NPC_SPIN=1) or sleep (off, its default)")
     parser.add_argument("--sweep", action="store_true",
                         help="also run the sweep's session counts on both servers")
     parser.add_argument("--sweep-sizes", type=lambda v: [int(n) for n in v.split(",")],

@@ -45,10 +45,12 @@ class Settings:
     precision: str = "int4"  # of the default model: int4 | int8 | fp32 | fp16 (CUDA)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
-    # Whether those threads spin between steps (onnxruntime's default) instead of sleeping:
-    # spinning saves the wake-up on an idle machine and loses a core's worth on a busy one
-    # (benchmarks/server_race.py measures both; NPC_SPIN=0 turns it off).
-    spin: bool = True
+    # Whether those threads spin between steps (onnxruntime's default) instead of sleeping.
+    # Off: on a quiet 2-core machine both read alike against llama-server (16 sessions 1.34x
+    # spinning, 1.29x not; warm TTFT within the runs' spread), and with one core taken by
+    # other work spinning lost half the throughput (0.82x vs 1.58x): a game server shares
+    # its machine (benchmarks/server_race.py --ours-spin; NPC_SPIN=1 turns it on).
+    spin: bool = False
     host: str = "127.0.0.1"
     port: int = 50051
     # gRPC-Web (HTTP/1.1) for engines and browsers, on its own port; None: off, 0: a free one.

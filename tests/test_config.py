@@ -10,9 +10,10 @@ from npc_runtime.config import Settings
 from npc_runtime.model.loader import load_model
 
 
-def test_threads_spin_unless_npc_spin_turns_it_off() -> None:
-    """onnxruntime's default stays; NPC_SPIN=0 makes its threads sleep between steps."""
-    assert Settings.load(env={}).spin
+def test_threads_sleep_between_steps_unless_npc_spin_turns_spinning_on() -> None:
+    """Threads sleep by default (a shared machine); NPC_SPIN=1 makes them spin."""
+    assert not Settings.load(env={}).spin
+    assert Settings.load(env={"NPC_SPIN": "1"}).spin
     assert not Settings.load(env={"NPC_SPIN": "0"}).spin
 
 
