@@ -62,7 +62,7 @@ from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.acts import Embed, SpeechActs, acting_at, changes_game
 from npc_runtime.tools.calls import ToolCall, problems
 from npc_runtime.tools.choice import Proposal, evidence, offer, proposed, stock_limit, wanted
-from npc_runtime.tools.intents import learn
+from npc_runtime.tools.intents import examples, learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
 
 log = structlog.get_logger(__name__)
@@ -467,7 +467,7 @@ class DialogueEngine:
             else:  # tools without examples: the model decides, the player's words bias it
                 asking = {t.confirm_with for t in known.tools}  # reached by their tool only
                 unexampled = {t: offered[t] for t in offered
-                              if not world.tools[t].examples and t not in asking}
+                              if not examples(world.tools[t]) and t not in asking}
                 action = SAY
                 if unexampled:
                     action = yield from decide(reply, tokenizer, list(unexampled),

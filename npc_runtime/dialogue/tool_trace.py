@@ -16,7 +16,7 @@ from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import ACTING_AT, Reading, SpeechActs, acting_at, changes_game
 from npc_runtime.tools.calls import choices
 from npc_runtime.tools.choice import Proposal, offer, wanted
-from npc_runtime.tools.intents import chances, sentences
+from npc_runtime.tools.intents import chances, examples, sentences
 
 
 def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequence[Message],
@@ -39,7 +39,9 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
     odds = chances(world, known.tools, line, embed=reading.embed)
     for tool in known.tools:
         best = max((per.get(tool.id, 0.0) for per in odds), default=0.0)
-        by_examples = f"; its examples match {best:.2f}" if tool.examples else "; no examples"
+        by_examples = (f"; its examples match {best:.2f}" if tool.examples
+                       else f"; built-in examples of its kind match {best:.2f}"
+                       if examples(tool) else "; no examples")
         if tool.id in offered:
             named = {p.name: v for p, v in offered[tool.id] if v}
             out.append(f"{tool.id}: on offer" + (f" with {named}" if named else "")
@@ -57,7 +59,7 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
             out.append(f"{tool.id}: not offered: {why}{by_examples}")
     called = wanted(world, known, list(history), line, offered, reading=reading,
                     proposal=proposal)  # as the engine calls it
-    unexampled = [t for t in offered if not world.tools[t].examples and t not in called]
+    unexampled = [t for t in offered if not examples(world.tools[t]) and t not in called]
     if called:
         out.append(f"the NPC calls {called[0]}" + (f", then {', '.join(called[1:])}"
                                                    if called[1:] else ""))

@@ -24,7 +24,6 @@ import functools
 import hashlib
 import json
 import math
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ import numpy as np
 import structlog
 import yaml
 
-from npc_runtime.tools.intents import Embed, word_features
+from npc_runtime.tools.intents import Embed, spelt_out, word_features
 
 log = structlog.get_logger(__name__)
 
@@ -64,9 +63,11 @@ class ActModel:
         lines = _examples(examples)
         self.acts = tuple(lines)
         self._labels = np.array([i for i, act in enumerate(self.acts) for _ in lines[act]])
-        self._key = _digest(examples, json.dumps(lines), embed([_PROBE]).round(4).tobytes())
         texts = [line for act in self.acts for line in lines[act]]
         self._words = _Words(texts)
+        # The word columns are in the name: weights learnt over other columns never load.
+        self._key = _digest(examples, json.dumps(lines), embed([_PROBE]).round(4).tobytes(),
+                            "\0".join(self._words.columns))
         vectors, weights = self._stored(
             self._key, lambda: embed(texts),
             lambda vectors: _train(self._words.beside(vectors, texts), self._labels,
@@ -130,6 +131,7 @@ class _Words:
     def __init__(self, examples: Sequence[str]) -> None:
         seen = Counter(f for line in examples for f in set(_word_features(line)))
         kept = sorted(f for f, n in seen.items() if n >= 2)
+        self.columns = tuple(kept)
         self._columns = {f: i for i, f in enumerate(kept)}
         self._idf = np.array([math.log((1 + len(examples)) / (1 + seen[f])) for f in kept],
                              np.float32)
@@ -146,14 +148,13 @@ class _Words:
 
 
 def _word_features(text: str) -> Counter[str]:
-    """Stems, stem pairs, and the first one to three words ("^can i": how a line opens
-    says much of what it does)."""
-    words = _TOKEN.findall(text.lower().replace("\u2019", "'"))
+    """Stems, stem pairs, and the first one to three words, contractions spelt out ("^can
+    i", "^here is": how a line opens says much of what it does)."""
+    words = spelt_out(text)
     return word_features(text) + Counter(f"^{' '.join(words[:n])}" for n in (1, 2, 3)
                                           if len(words) >= n)
 
 
-_TOKEN = re.compile(r"[a-z0-9']+")
 
 
 def _digest(*parts: str | bytes) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from npc_runtime.lore.model import Character, Tool, World
 from npc_runtime.tools.act_model import ActModel
-from npc_runtime.tools.intents import INTERJECTIONS, Embed, masked
+from npc_runtime.tools.intents import INTERJECTIONS, Embed, examples, masked
 
 __all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", "changes_game"]
 
@@ -110,7 +110,7 @@ class SpeechActs:
         """What ``line`` does (its lore names read as "it"), for an NPC with ``tools``.
         ``answering``: an offer of the NPC's waits for this line, so its first clause is
         read too, as the answer: a yes or a request there accepts the offer."""
-        extra = tuple(e for t in tools if changes_game(t) for e in t.examples)
+        extra = tuple(e for t in tools if changes_game(t) for e in examples(t))
         ranked = self._player.probabilities(masked(world, line), extra, "request")
         act, p = ranked[0]
         answer = (self._player.probabilities(masked(world, _first_clause(line)), extra,
@@ -126,9 +126,14 @@ class SpeechActs:
 
 def _first_clause(line: str) -> str:
     """The clause that answers: the first one that is more than a filler ("hmm", "well":
-    read alone, a filler is anything)."""
-    clauses = [c for c in _CLAUSE.split(line) if c.strip()]
-    return next((c for c in clauses if set(c.lower().split()) - INTERJECTIONS), line)
+    read alone, a filler is anything), with the mark that ends it ("a whole silver?" asks,
+    "a whole silver" could be anything)."""
+    clauses = [c.strip() for part in _DASH.split(line) for c in _CLAUSE.findall(part)
+               if c.strip()]
+    return next((c for c in clauses
+                  if set(_CLAUSE_END.sub("", c).lower().split()) - INTERJECTIONS), line)
 
 
-_CLAUSE = re.compile(r"[,;:.!?]\s*|\s+[-\u2013\u2014]\s+")
+_DASH = re.compile(r"\s+[-\u2013\u2014]\s+")
+_CLAUSE = re.compile(r"[^,;:.!?]+(?:[.!?]+|[,;:]|$)")  # with the mark that ends it
+_CLAUSE_END = re.compile(r"[,;:.!?\s]+$")

@@ -152,9 +152,11 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     needed = _needs(world, known, line, embed)
     offered: Offer = {}
     for tool in known.tools:
-        # The tool's own examples matching the line make a less sure request enough.
+        # The tool's own examples matching the line make a less sure request enough (its
+        # writers' examples: the built-in ones of its kind are too few to vouch for it).
         acts = (reading.acts_for(acting_at(world, known.npc, tool))
-                or (tool.id in asked and reading.asking) if reading else acting)
+                or (tool.id in asked and reading.asking and bool(tool.examples))
+                if reading else acting)
         if tool.id in done or (changes_game(tool) and not (acts or chosen)):
             continue
         params: list[tuple[ToolParam, tuple[str, ...]]] = []

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 
 import numpy as np
+import yaml
 
 from npc_runtime.lore.mentions import STOPWORDS, find_mentions, stem
 from npc_runtime.lore.model import Tool, World
@@ -133,7 +134,7 @@ def remarks(sentence: str) -> bool:
     exclamation ("Oh, the bow on the wall!" points at it).
     """
     return (not questions(sentence) and not _ASIDE.sub("", sentence).strip().endswith("!")
-            and not _REQUEST.search(" ".join(_spelt_out(sentence))))
+            and not _REQUEST.search(" ".join(spelt_out(sentence))))
 
 
 _REQUEST = re.compile(
@@ -256,6 +257,24 @@ SMALL_TALK_LINES = tuple(
     .read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
 
 
+def examples(tool: Tool) -> tuple[str, ...]:
+    """
+    The lines players ask for ``tool`` with: its writers' ``examples:``; else, for a tool
+    that moves a quest and hands nothing over, the built-in lines of that kind
+    (``kind_examples.yaml``: "Go ahead, do it."), so it is not left to the model (which,
+    offered the harbour fee, took it for "Good morning"); else none.
+    """
+    if tool.examples or tool.gives_player or not tool.sets_stage:
+        return tool.examples
+    return KIND_EXAMPLES["moves_quest"]
+
+
+KIND_EXAMPLES: dict[str, tuple[str, ...]] = {
+    str(kind): tuple(lines) for kind, lines in yaml.safe_load(
+        resources.files(__package__).joinpath("kind_examples.yaml").read_text(encoding="utf-8")
+    ).items()}
+
+
 @functools.lru_cache(maxsize=4)
 def _vectors(embed: Embed) -> _Vectors:
     """One store of vectors per encoder: every NPC's classifier reads the small talk."""
@@ -264,7 +283,7 @@ def _vectors(embed: Embed) -> _Vectors:
 
 @functools.lru_cache(maxsize=64)
 def _index(tools: tuple[Tool, ...], embed: Embed | None) -> _Index:
-    lines = [(t.id, e) for t in tools for e in t.examples]
+    lines = [(t.id, e) for t in tools for e in examples(t)]
     if not lines:
         return _Index((), {}, np.zeros((0, 0)), np.zeros(0), {})
     lines += [(SMALL_TALK, line) for line in SMALL_TALK_LINES]
@@ -282,7 +301,7 @@ def _index(tools: tuple[Tool, ...], embed: Embed | None) -> _Index:
                            [classes.index(tool) for tool, _ in vectors],
                            len(columns), len(classes))
     by_questions = frozenset(t.id for t in tools
-                             if sum(map(questions, t.examples)) > len(t.examples) / 2)
+                             if sum(map(questions, examples(t))) > len(examples(t)) / 2)
     return dataclasses.replace(reader, classes=classes, columns=columns, weights=weights,
                                bias=bias, asked_by_questions=by_questions)
 
@@ -340,7 +359,7 @@ def _words(text: str) -> list[str]:
     return TOKEN.findall(text.lower().replace("\u2019", "").replace("'", ""))
 
 
-def _spelt_out(text: str) -> list[str]:
+def spelt_out(text: str) -> list[str]:
     """The words with contractions spelt out: "I'll take it" asks what "I will" does."""
     text = _CONTRACTION.sub(lambda m: " " + _CONTRACTIONS[m.group(1)],
                             text.lower().replace("\u2019", "'"))
@@ -353,12 +372,13 @@ _TYPED = {  # contractions typed without the apostrophe
     "im": ("i", "am"), "ive": ("i", "have"), "youre": ("you", "are"),
     "whats": ("what", "is"), "thats": ("that", "is"), "hows": ("how", "is"),
     "wheres": ("where", "is"), "whos": ("who", "is"), "theres": ("there", "is"),
+    "heres": ("here", "is"),
 }
 
 
 def word_features(text: str) -> Counter[str]:
     """The line's word stems and stem pairs, contractions spelt out, with counts."""
-    stems = [stem(w) for w in _spelt_out(text)]
+    stems = [stem(w) for w in spelt_out(text)]
     return Counter([*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems))])
 
 
