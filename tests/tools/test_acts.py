@@ -14,6 +14,7 @@ from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import Reading, SpeechActs, acting_at, changes_game
 from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
+from npc_runtime.tools.intents import KIND_EXAMPLES, examples
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 
@@ -235,3 +236,35 @@ def test_a_tools_own_examples_make_a_less_sure_request_enough(acts: SpeechActs,
     line = "The salves look fine, eight coppers is fair."
     assert "sell_item" not in offer(saltmere, wren, [("user", line)], line, set(),
                                     reading=Reading("remark", 0.45))
+
+
+def test_a_quest_moving_tool_without_examples_is_asked_by_its_kinds_lines(
+        acts: SpeechActs, saltmere: World) -> None:
+    """The harbour fee moves a quest, hands nothing over and has no examples: the built-in
+    lines of its kind ask for it (not the model), and only at the full bar, as a request;
+    a greeting or a question about the fee never does. A tool's own examples stay its
+    own."""
+    fee = saltmere.tools["collect_harbour_fee"]
+    assert examples(fee) == KIND_EXAMPLES["moves_quest"]
+    assert examples(saltmere.tools["open_shop"]) == saltmere.tools["open_shop"].examples
+    oskar = view(saltmere, "oskar", WorldState(stages={"harbour_dues": "owed"}))
+
+    def called(line: str, reading: Reading | None = None) -> list[str]:
+        reading = reading or acts.read(saltmere, line, tools=oskar.tools)
+        offered = offer(saltmere, oskar, [("user", line)], line, set(), reading=reading)
+        return wanted(saltmere, oskar, [], line, offered, reading=reading)
+
+    assert called("Here you are, take it, and settle my papers.") == ["collect_harbour_fee"]
+    for line in ("Good morning, harbour master.", "How much is the fee to tie up here?"):
+        assert called(line) == [], line
+    # Matching the built-in lines does not lower the bar as a writer's examples do.
+    assert called("Here you are, take it.", Reading("request", 0.3)) == []
+
+
+def test_a_question_in_the_first_clause_does_not_accept_an_offer(acts: SpeechActs,
+                                                                 saltmere: World) -> None:
+    """"a whole silver? for that rotten pier?" after "Will you pay now?" haggles: its
+    first clause is read with its question mark, as a question, not as a yes."""
+    reading = acts.read(saltmere, "a whole silver? for that rotten pier?", answering=True)
+    assert not reading.accepts
+    assert acts.read(saltmere, "fine, take it", answering=True).accepts
