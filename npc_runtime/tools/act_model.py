@@ -57,14 +57,16 @@ Weights = tuple[np.ndarray, np.ndarray]
 class ActModel:
     """Probabilities of each act for a line, learnt from the package's ``examples`` file."""
 
-    def __init__(self, embed: Embed, examples: str, cache: Path | None = None) -> None:
+    def __init__(self, embed: Embed, examples: str, cache: Path | None = None, *,
+                 words: bool = True) -> None:
+        """``words``: learn the lines' words beside their vectors (else the vectors alone)."""
         self._embed = embed
         self._cache = cache
         lines = _examples(examples)
         self.acts = tuple(lines)
         self._labels = np.array([i for i, act in enumerate(self.acts) for _ in lines[act]])
         texts = [line for act in self.acts for line in lines[act]]
-        self._words = _Words(texts)
+        self._words = _Words(texts if words else [])
         # The word columns are in the name: weights learnt over other columns never load.
         self._key = _digest(examples, json.dumps(lines), embed([_PROBE]).round(4).tobytes(),
                             "\0".join(self._words.columns))

@@ -103,7 +103,10 @@ class SpeechActs:
         self.embed = embed
         cache = cache_dir / "speech-acts" if cache_dir else None
         self._player = ActModel(embed, "speech_acts.yaml", cache)
-        self._npc = ActModel(embed, "npc_acts.yaml", cache)
+        # The NPC's lines by their vectors alone: with the words, a price told as an answer
+        # ("A room costs five copper coins a night.") read as an offer at >= 0.7, and
+        # "That sounds fine." after it took the room key.
+        self._npc = ActModel(embed, "npc_acts.yaml", cache, words=False)
 
     def read(self, world: World, line: str, *, tools: Sequence[Tool] = (),
              answering: bool = False) -> Reading:

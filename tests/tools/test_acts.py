@@ -268,3 +268,11 @@ def test_a_question_in_the_first_clause_does_not_accept_an_offer(acts: SpeechAct
     reading = acts.read(saltmere, "a whole silver? for that rotten pier?", answering=True)
     assert not reading.accepts
     assert acts.read(saltmere, "fine, take it", answering=True).accepts
+
+
+def test_a_price_told_as_an_answer_is_no_offer(acts: SpeechActs) -> None:
+    """Maren answering what a room costs offers nothing a "That sounds fine." could
+    accept: the key is not handed over (it was, once the NPC reader learnt words)."""
+    harbor = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "harbor")
+    said = "A room at Gull and Lantern for a night costs five copper coins."
+    assert _proposal(acts, harbor, "maren", said) is None
