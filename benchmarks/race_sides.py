@@ -18,19 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from benchmarks.latency import FOLLOW_UPS, NPC, OPENING  # the conversation both hold
 from benchmarks.llama_server import LlamaServer
 from benchmarks.race_stats import percentile
 from npc_runtime.server.client import ClientError, DialogueClient
 
-# The conversation the scenarios hold (the same lines benchmarks/latency.py uses).
-NPC = "maren"
-OPENING = "Evening. I've walked all day; how much for a room, and is there anything hot to eat?"
-FOLLOW_UPS = [  # ~30 tokens each
-    "That sounds fine. Tell me, what happened to the old bell tower up the hill?",
-    "And the noises I heard below the floor last night, what were those about?",
-    "Right. Could you give me a key to the room then, and a bowl of that stew?",
-    "One more thing: is anyone in town looking for help with anything these days?",
-]
 # Lines the model answers (no secret refused as written), for the concurrency scenarios.
 CROWD_LINES = [OPENING, FOLLOW_UPS[0], FOLLOW_UPS[2], FOLLOW_UPS[3]]
 DECODE_TOKENS = 64
