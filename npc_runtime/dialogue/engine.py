@@ -168,6 +168,7 @@ class DialogueEngine:
     def warm(self) -> int:
         """
         Prefill every NPC's opening prefix (no quest started), learn its tools' examples
+        (the intents and the act reader's per-NPC model)
         and let the planner read its facts (their vectors are kept: the first turn then
         embeds only the player's line); returns how many NPCs.
         """
@@ -177,6 +178,9 @@ class DialogueEngine:
             point = self._points.get(world, npc, WorldState())
             self.kv.shared_prefix(self.model.runner, point.card_ids)
             learn(point.known.tools, self.acts.embed)
+            # The act reader learns this NPC's tools' examples (seconds, once, kept on disk)
+            # here rather than in a player's first turn.
+            self.acts.read(world, "Hello.", tools=point.known.tools)
             self._planner.plan(world, point.known, "Hello.")
         return len(speakers)
 
