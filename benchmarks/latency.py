@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
+if not __package__:  # run as a script: its sibling modules import from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.machine_load import peak_rss_mb
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.prompt import build_messages, persona_card
 from npc_runtime.logs import configure_logging
@@ -95,10 +98,7 @@ class Server:
         raise SystemExit("server did not start: " + self.log.read_text()[-2000:])
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return peak_rss_mb(self.process.pid)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

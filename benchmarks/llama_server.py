@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine_load import peak_rss_mb
+
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_llama_server.sh"
 CTX_PER_SLOT = 1024  # tokens; the race's prompts and histories stay under ~800
 
@@ -161,10 +163,7 @@ class LlamaServer:
 
     def peak_rss_mb(self) -> float:
         """VmHWM of the process: its peak resident memory so far."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return peak_rss_mb(self.process.pid)
 
     def pause(self) -> None:
         """SIGSTOP: while the other side runs, not one spinning OpenMP thread competes."""

@@ -45,6 +45,14 @@ def parse_pid_stat(text: str) -> int:
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
 
 
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of ``pid`` from /proc: its peak resident memory so far, in MB (nan if none)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def process_ticks(pid: int) -> int:
     """CPU ticks of ``pid`` (all its threads); 0 once it has exited."""
     try:

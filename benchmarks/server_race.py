@@ -46,7 +46,7 @@ if not __package__:  # run as a script: its sibling modules import from the repo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import race_sides as sides
 from benchmarks.llama_server import CTX_PER_SLOT, LlamaServer, binary_path
-from benchmarks.machine_load import LoadSampler
+from benchmarks.machine_load import LoadSampler, peak_rss_mb
 from benchmarks.race_report import machine, print_table, write_results
 from benchmarks.race_stats import load_verdict, pair_ratios, spread
 from benchmarks.serve_process import ServeProcess
@@ -149,10 +149,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         race = _Race(ours, theirs, pause_ours, theirs_server, sampler)
         race.warm_up(max(args.sessions, args.slots))
         reps = [race.repetition(i, args.sessions) for i in range(args.reps)]
-        rss = {"ours": _peak_rss_mb(ours_server.process.pid),
+        rss = {"ours": peak_rss_mb(ours_server.process.pid),
                "theirs": theirs_server.peak_rss_mb()}
         sweep = race.sweep(args.sweep_sizes, args.sweep_reps) if args.sweep else []
-        rss_sweep = ({"ours": _peak_rss_mb(ours_server.process.pid),
+        rss_sweep = ({"ours": peak_rss_mb(ours_server.process.pid),
                       "theirs": theirs_server.peak_rss_mb()} if sweep else {})
     finally:
         samples = sampler.stop()
@@ -347,13 +347,6 @@ def _load_summary(samples: list[Any]) -> dict[str, float]:
             "foreign_cores_median": statistics.median(s.foreign_cores for s in samples),
             "foreign_cores_max": max(s.foreign_cores for s in samples),
             "load1_max": max(s.load1 for s in samples), "samples": len(samples)}
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _folder_bytes(folder: Path) -> int:

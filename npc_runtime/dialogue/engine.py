@@ -168,9 +168,9 @@ class DialogueEngine:
     def warm(self) -> int:
         """
         Prefill every NPC's opening prefix (no quest started), learn its tools' examples
-        (the intents and the act reader's per-NPC model)
-        and let the planner read its facts (their vectors are kept: the first turn then
-        embeds only the player's line); returns how many NPCs.
+        (the intents and the act reader's per-NPC model) and let the planner read its facts
+        (their vectors are kept: the first turn then embeds only the player's line);
+        returns how many NPCs.
         """
         world = self.world
         speakers = [c.id for c in world.characters.values() if c.knows or c.tools]
