@@ -28,9 +28,11 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
     answering = proposal is not None
     reading = reading or acts.read(world, line, tools=known.tools, answering=answering)
     top = ", ".join(f"{act} {p:.2f}" for act, p in reading.scores[:3])
-    out = [f"the line reads as {reading.act} ({top}); "
+    read = (f"after a yes that answers no offer, {reading.after_yes!r} reads"
+            if reading.after_yes else "the line reads")
+    out = [f"{read} as {reading.act} ({top}); "
            + ("it asks the NPC to act" if reading.acting else "it asks the NPC to do nothing")
-           + (f" (acting needs request or yes at >= {ACTING_AT}"
+           + (f" (acting needs a request at >= {ACTING_AT}, or a yes to an offer"
               + (f"; or the first clause, the answer to the NPC's offer ({proposal.why}), "
                  f"read as request or yes: it reads as {reading.answer})" if proposal
                  else ")"))]

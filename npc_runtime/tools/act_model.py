@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -150,11 +151,17 @@ class _Words:
 
 
 def _word_features(text: str) -> Counter[str]:
-    """Stems, stem pairs, and the first one to three words, contractions spelt out ("^can
-    i", "^here is": how a line opens says much of what it does)."""
+    """Stems, stem pairs, the first one to three words, contractions spelt out ("^can
+    i", "^here is": how a line opens says much of what it does), and the mark it ends with
+    ("$?": "one silver?? for a rowing boat?" read as a request, 0.40, without it)."""
     words = spelt_out(text)
-    return word_features(text) + Counter(f"^{' '.join(words[:n])}" for n in (1, 2, 3)
-                                          if len(words) >= n)
+    end = _END.search(text)
+    return word_features(text) + Counter(
+        [*(f"^{' '.join(words[:n])}" for n in (1, 2, 3) if len(words) >= n),
+         *([f"${end.group(1)}"] if end else [])])
+
+
+_END = re.compile(r"([?!.])[\s\"')\]]*$")
 
 
 def _digest(*parts: str | bytes) -> str:

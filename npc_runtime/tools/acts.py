@@ -31,6 +31,7 @@ from npc_runtime.tools.intents import INTERJECTIONS, Embed, examples, masked
 __all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", "changes_game"]
 
 ACTING = frozenset({"request", "yes"})  # acts that may make an NPC change the game
+_ACTING_ALONE = frozenset({"request"})  # ... when no offer of the NPC's waits
 # ... when read with at least this probability (the act the line most likely does); see
 # act_model.L2 for what it reads at 0.5 (at 0.4: 21 of 24 and 2 of 54 on the benchmark).
 ACTING_AT = 0.5
@@ -54,13 +55,16 @@ class Reading:
     # comes first: "sure, I'll wear it out" is a yes, "hmm, not yet, could you wrap it?"
     # is none); "" when no offer waited.
     answer: str = ""
+    # A line read as a yes with no offer waiting: the words after its first clause, which
+    # were read instead ("" when the whole line was read).
+    after_yes: str = ""
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def asking(self) -> bool:
-        """Read as a request or a yes, however surely."""
-        return self.act in ACTING
+        """Read as a request, or a yes to an offer, however surely."""
+        return self.act in (ACTING if self.answer else _ACTING_ALONE)
 
     @property
     def accepts(self) -> bool:
@@ -114,17 +118,36 @@ class SpeechActs:
         ``answering``: an offer of the NPC's waits for this line, so its first clause is
         read too, as the answer: a yes or a request there accepts the offer."""
         extra = tuple(e for t in tools if changes_game(t) for e in examples(t))
-        ranked = self._player.probabilities(masked(world, line), extra, "request")
+
+        def probabilities(text: str) -> list[tuple[str, float]]:
+            return self._player.probabilities(masked(world, text), extra, "request")
+
+        ranked = probabilities(line)
+        first = _first_clause(line)
+        # The answer is the first clause's act when it reads surely; else the whole line's
+        # ("wait, what's in it?": "wait," read as a yes at 0.20 and bought the salve).
+        opening = probabilities(first)[0] if answering else ("", 0.0)
+        answer = opening[0] if opening[1] >= ACTING_AT or not answering else ranked[0][0]
+        rest = _after(line, first) if ranked[0][0] == "yes" and not answering else ""
+        if rest:
+            # A yes that answers no offer does nothing by itself ("it's done. oskar has
+            # your letter" had Elin hand the letter over); what follows it may ask ("fine.
+            # here's your silver, take it").
+            ranked = probabilities(rest)
         act, p = ranked[0]
-        answer = (self._player.probabilities(masked(world, _first_clause(line)), extra,
-                                             "request")[0][0] if answering else "")
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
-                       acting=(act in ACTING and p >= ACTING_AT) or answer in ACTING,
-                       answer=answer, embed=self.embed)
+                       acting=(act in _ACTING_ALONE and p >= ACTING_AT) or answer in ACTING,
+                       answer=answer, after_yes=rest, embed=self.embed)
 
     def offers(self, world: World, said: str) -> float:
         """How likely the NPC's line ``said`` offers the player something to accept."""
         return dict(self._npc.probabilities(masked(world, said)))["offer"]
+
+
+def _after(line: str, clause: str) -> str:
+    """What ``line`` says after its ``clause`` ("" if nothing)."""
+    at = line.find(clause)
+    return line[at + len(clause):].strip() if at >= 0 and clause != line else ""
 
 
 def _first_clause(line: str) -> str:

@@ -56,6 +56,28 @@ def test_lines_that_ask_for_nothing_are_not_read_as_acting(acts: SpeechActs, sal
     assert not reading.acting, reading
 
 
+@pytest.mark.parametrize("line", ["aye go on then", "it's done. oskar has your letter"])
+def test_a_yes_that_answers_no_offer_does_not_act(acts: SpeechActs, saltmere: World,
+                                                  line: str) -> None:
+    """Yes answers only a pending offer: with none, "it's done" (read as a yes) had Elin
+    hand her letter over to the player who had just delivered it."""
+    assert not acts.read(saltmere, line).acting
+    assert acts.read(saltmere, line, answering=True).acting
+
+
+def test_what_follows_a_yes_that_answers_no_offer_is_read(acts: SpeechActs,
+                                                          saltmere: World) -> None:
+    reading = acts.read(saltmere, "fine. here's your silver, take it")
+    assert reading.acting, reading
+    assert reading.after_yes == "here's your silver, take it"
+
+
+@pytest.mark.parametrize("line", ["I'll have it.", "I'll take it", "yeah go on, I'll have it"])
+def test_short_requests_are_requests(acts: SpeechActs, saltmere: World, line: str) -> None:
+    """They read as a no once ("I'll have it": no 0.59), like "I'll leave it"."""
+    assert acts.read(saltmere, line).act == "request"
+
+
 def test_only_tools_that_give_or_move_a_quest_change_the_game(saltmere: World) -> None:
     tools = saltmere.tools
     assert changes_game(tools["give_item"])
