@@ -59,7 +59,7 @@ from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
-from npc_runtime.tools.acts import Embed, SpeechActs, acting_at, changes_game
+from npc_runtime.tools.acts import Embed, SpeechActs, acting_at
 from npc_runtime.tools.calls import ToolCall, problems
 from npc_runtime.tools.choice import Proposal, evidence, offer, proposed, stock_limit, wanted
 from npc_runtime.tools.intents import examples, learn
@@ -394,12 +394,12 @@ class DialogueEngine:
         if point.known.tools:  # may this line set one off?
             speech = self.acts.read(world, line, tools=point.known.tools,
                                     answering=proposal is not None)
-            giving = [t for t in point.known.tools if changes_game(t)]
+            giving = [t for t in point.known.tools if speech.waits(t)]
             gate = bool(giving) and not any(
                 speech.acts_for(acting_at(world, point.known.npc, t)) for t in giving)
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; as a speech act, {speech.act} ({speech.p:.2f})"
-                + (": no tool that gives or moves a quest" if gate else "")),
+                + (": it asks no tool to act" if gate else "")),
                 tool_trace=tuple(trace(world, point.known, self.acts, session.history, line,
                                        proposal=proposal, reading=speech)))
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,

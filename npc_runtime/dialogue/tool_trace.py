@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import ACTING_AT, Reading, SpeechActs, acting_at, changes_game
+from npc_runtime.tools.acts import (
+    ACTING_AT,
+    Reading,
+    SpeechActs,
+    acting_at,
+    changes_game,
+)
 from npc_runtime.tools.calls import choices
 from npc_runtime.tools.choice import Proposal, offer, wanted
 from npc_runtime.tools.intents import chances, examples, sentences
@@ -48,11 +54,13 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
             named = {p.name: v for p, v in offered[tool.id] if v}
             out.append(f"{tool.id}: on offer" + (f" with {named}" if named else "")
                        + by_examples)
-        elif changes_game(tool) and not reading.acts_for(at := acting_at(world, known.npc,
-                                                                         tool)):
+        elif reading.waits(tool) and not reading.acts_for(at := acting_at(world, known.npc,
+                                                                          tool)):
             bar = f" (acting_at: {at} %)" if at is not None else ""
-            out.append(f"{tool.id}: not offered: it gives or moves a quest and the line does "
-                       f"not ask for that{bar}{by_examples}")
+            kind = ("gives or moves a quest" if changes_game(tool) else "has no examples"
+                    if not examples(tool) else "is asked for with requests")
+            out.append(f"{tool.id}: not offered: it {kind} and the line does not ask for "
+                       f"it{bar}{by_examples}")
         else:
             missing = [p.name for p in tool.params if not p.optional and p.type == "string"
                        and choices(world, known, p)]

@@ -100,6 +100,11 @@ def view(world: World, npc_id: str, state: WorldState | None = None) -> Knowledg
                   *(i for i in known if i in world.entities),
                   *(a for f in facts for a in f.about if a in world.entities)]
     tools = [world.tools[t] for t in npc.tools if available(world, world.tools[t], state)]
+    # A tool that asks first for others (their ``confirm_with``) is callable only while one
+    # of them is: once signed on, "Sign me up!" put the contract in front of the player again.
+    confirmed = {t.confirm_with for t in tools}
+    asking = {t.confirm_with for t in world.tools.values()}
+    tools = [t for t in tools if t.id not in asking or t.id in confirmed]
     return KnowledgeView(
         npc=npc, facts=tuple(facts), withheld=tuple(withheld),
         entities=tuple(world.entities[e] for e in dict.fromkeys(entity_ids)),

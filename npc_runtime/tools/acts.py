@@ -28,7 +28,8 @@ from npc_runtime.lore.model import Character, Tool, World
 from npc_runtime.tools.act_model import ActModel
 from npc_runtime.tools.intents import INTERJECTIONS, Embed, examples, masked
 
-__all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", "changes_game"]
+__all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", "changes_game",
+           "waits_for_asking"]
 
 ACTING = frozenset({"request", "yes"})  # acts that may make an NPC change the game
 _ACTING_ALONE = frozenset({"request"})  # ... when no offer of the NPC's waits
@@ -58,6 +59,8 @@ class Reading:
     # A line read as a yes with no offer waiting: the words after its first clause, which
     # were read instead ("" when the whole line was read).
     after_yes: str = ""
+    # The NPC's tools called only for a line that asks (``SpeechActs.waits``).
+    waiting: frozenset[str] = frozenset()
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
 
@@ -70,6 +73,10 @@ class Reading:
     def accepts(self) -> bool:
         """The line answers the NPC's offer with a yes or a request."""
         return self.answer in ACTING
+
+    def waits(self, tool: Tool) -> bool:
+        """Whether ``tool`` is called only if this line asks for it."""
+        return tool.id in self.waiting or waits_for_asking(tool)
 
     def acts_for(self, at: int | None) -> bool:
         """Whether the line may set off a tool whose bar (``acting_at``, percent) is
@@ -93,6 +100,14 @@ def changes_game(tool: Tool) -> bool:
     return bool(tool.gives_player or tool.sets_stage)
 
 
+def waits_for_asking(tool: Tool) -> bool:
+    """Whether ``tool`` is called only for a line that asks (a request, or a yes to an
+    offer): it changes the game, or it has no examples, so nothing tells a question about
+    its thing from a request for it (the model, offered one, takes it: a fitter with no
+    examples put mittens on a player who asked what they cost)."""
+    return changes_game(tool) or not examples(tool)
+
+
 class SpeechActs:
     """
     Reads the speech act of player lines (``speech_acts.yaml``), with each NPC's tools that
@@ -111,13 +126,14 @@ class SpeechActs:
         # ("A room costs five copper coins a night.") read as an offer at >= 0.7, and
         # "That sounds fine." after it took the room key.
         self._npc = ActModel(embed, "npc_acts.yaml", cache, words=False)
+        self._requests: dict[tuple[str, ...], bool] = {}  # examples -> read as requests
 
     def read(self, world: World, line: str, *, tools: Sequence[Tool] = (),
              answering: bool = False) -> Reading:
         """What ``line`` does (its lore names read as "it"), for an NPC with ``tools``.
         ``answering``: an offer of the NPC's waits for this line, so its first clause is
         read too, as the answer: a yes or a request there accepts the offer."""
-        extra = tuple(e for t in tools if changes_game(t) for e in examples(t))
+        extra = tuple(e for t in tools if waits_for_asking(t) for e in examples(t))
 
         def probabilities(text: str) -> list[tuple[str, float]]:
             return self._player.probabilities(masked(world, text), extra, "request")
@@ -137,7 +153,21 @@ class SpeechActs:
         act, p = ranked[0]
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
                        acting=(act in _ACTING_ALONE and p >= ACTING_AT) or answer in ACTING,
-                       answer=answer, after_yes=rest, embed=self.embed)
+                       answer=answer, after_yes=rest, embed=self.embed,
+                       waiting=frozenset(t.id for t in tools if self.waits(world, t)))
+
+    def waits(self, world: World, tool: Tool) -> bool:
+        """Whether ``tool`` is called only for a line that asks: ``waits_for_asking``, or
+        most of its examples read as requests (a smith's mending, asked with "Mend it,
+        please.", is not set off by "what would you charge to mend a lamp?"; a price
+        lookup, asked with questions, still is by questions)."""
+        if waits_for_asking(tool):
+            return True
+        lines = examples(tool)
+        if lines not in self._requests:
+            acts = [self._player.probabilities(masked(world, e))[0][0] for e in lines]
+            self._requests[lines] = 2 * sum(a in ACTING for a in acts) > len(acts)
+        return self._requests[lines]
 
     def offers(self, world: World, said: str) -> float:
         """How likely the NPC's line ``said`` offers the player something to accept."""

@@ -24,7 +24,7 @@ from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import NUMBER_WORDS, content_words, find_mentions, numbers, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import OFFER_AT, Reading, SpeechActs, acting_at, changes_game
+from npc_runtime.tools.acts import OFFER_AT, Reading, SpeechActs, acting_at, waits_for_asking
 from npc_runtime.tools.calls import QUANTITY, choices, ground
 from npc_runtime.tools.intents import (
     MATCH,
@@ -32,6 +32,7 @@ from npc_runtime.tools.intents import (
     Embed,
     bounds,
     chances,
+    examples,
     intents,
     remarks,
     sentences,
@@ -95,7 +96,7 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
                 return Proposal(tool.id, kept, f"{tool.id} {how} {called}")
     if question and (asked := intents(world, known.tools, question, embed=acts.embed)):
         return Proposal(asked[0].tool, {}, f"the NPC asked {question!r}")
-    acting = [t for t in known.tools if changes_game(t)]
+    acting = [t for t in known.tools if waits_for_asking(t)]
     if not said or not acting or (odds := acts.offers(world, said)) < OFFER_AT:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
@@ -151,14 +152,26 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     asked = {intent.tool for intent in intents(world, known.tools, line, embed=embed)}
     needed = _needs(world, known, line, embed)
     offered: Offer = {}
-    for tool in known.tools:
+
+    def asks_for(tool: Tool) -> bool:
         # The tool's own examples matching the line make a less sure request enough (its
         # writers' examples: the built-in ones of its kind are too few to vouch for it).
-        acts = (reading.acts_for(acting_at(world, known.npc, tool))
+        return (reading.acts_for(acting_at(world, known.npc, tool))
                 or (tool.id in asked and reading.asking and bool(tool.examples))
                 if reading else acting)
-        if tool.id in done or (changes_game(tool) and not (acts or chosen)):
+
+    called = {tool for tool, _ in _all_calls(conversation)}
+    for tool in known.tools:
+        # A tool that asks first for others, without examples of its own, is asked for as
+        # they are ("where do I sign?" asks for the contract that sign_on shows first).
+        confirms = [t for t in known.tools if t.confirm_with == tool.id]
+        acts = (any(map(asks_for, confirms)) if confirms and not examples(tool)
+                else asks_for(tool))
+        waits = reading.waits(tool) if reading else waits_for_asking(tool)
+        if tool.id in done or (waits and not (acts or chosen)):
             continue
+        if tool.follows and tool.follows not in called and not chosen:
+            continue  # fitting gear follows its sale: "I'll take two pairs" fitted mittens
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
         grounded = False
         named_in = [ground(world, known, tool, text) for text in said]  # nearest first
@@ -232,7 +245,7 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
         if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
             brought_up = []  # remarked on, is not asked about
         giving = [t for t in offered
-                  if changes_game(world.tools[t])
+                  if reading.waits(world.tools[t])
                   and reading.acts_for(acting_at(world, known.npc, world.tools[t]))]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
