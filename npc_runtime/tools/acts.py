@@ -26,7 +26,7 @@ from pathlib import Path
 
 from npc_runtime.lore.model import Character, Tool, World
 from npc_runtime.tools.act_model import ActModel
-from npc_runtime.tools.intents import INTERJECTIONS, Embed, examples, masked
+from npc_runtime.tools.intents import INTERJECTIONS, Embed, examples, masked, sentences
 
 __all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", "changes_game",
            "waits_for_asking"]
@@ -144,6 +144,14 @@ class SpeechActs:
         # ("wait, what's in it?": "wait," read as a yes at 0.20 and bought the salve).
         opening = probabilities(first)[0] if answering else ("", 0.0)
         answer = opening[0] if opening[1] >= ACTING_AT or not answering else ranked[0][0]
+        parts = sentences(line)
+        if ranked[0][0] != "request" and len(parts) > 1:
+            # A request closing a line after a remark ("Money is no concern, so the bow
+            # seems a good choice. I would like to buy it.") read as a remark, whole. Only
+            # the last sentence: "ten bits for a pick head... anything cheaper?" asks none.
+            asked = probabilities(parts[-1])
+            if asked[0][0] == "request" and asked[0][1] >= ACTING_AT:
+                ranked = asked
         rest = _after(line, first) if ranked[0][0] == "yes" and not answering else ""
         if rest:
             # A yes that answers no offer does nothing by itself ("it's done. oskar has

@@ -170,7 +170,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
         waits = reading.waits(tool) if reading else waits_for_asking(tool)
         if tool.id in done or (waits and not (acts or chosen)):
             continue
-        if tool.follows and tool.follows not in called and not chosen:
+        offered_now = proposal is not None and proposal.tool == tool.id
+        if tool.follows and tool.follows not in called and not (chosen or offered_now):
             continue  # fitting gear follows its sale: "I'll take two pairs" fitted mittens
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
         grounded = False

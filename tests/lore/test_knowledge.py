@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,21 @@ def test_lore_show_unknown_npc_suggests_the_right_one(
     """A misspelt NPC id is an error with a suggestion, exit 1."""
     assert main(["lore", "show", str(SALTMERE), "--npc", "marn"]) == 1
     assert "did you mean 'maren'?" in capsys.readouterr().err
+
+
+def test_a_tool_that_asks_first_is_callable_only_while_what_it_confirms_is(
+        saltmere: World) -> None:
+    """Once the fee is paid, the notice that asks for it is not put before the player
+    again, though its own ``requires`` stage is still reached."""
+    notice = dataclasses.replace(saltmere.tools["collect_harbour_fee"], id="show_notice",
+                                 sets_stage=(), examples=())
+    fee = dataclasses.replace(saltmere.tools["collect_harbour_fee"], confirm_with="show_notice")
+    oskar = saltmere.characters["oskar"]
+    world = dataclasses.replace(
+        saltmere, tools={**saltmere.tools, "show_notice": notice, fee.id: fee},
+        characters={**saltmere.characters, "oskar": dataclasses.replace(
+            oskar, tools=(*oskar.tools, "show_notice"))})
+    owed = view(world, "oskar", WorldState(stages={"harbour_dues": "owed"}))
+    assert {"collect_harbour_fee", "show_notice"} <= {t.id for t in owed.tools}
+    cleared = view(world, "oskar", WorldState(stages={"harbour_dues": "cleared"}))
+    assert not {"collect_harbour_fee", "show_notice"} & {t.id for t in cleared.tools}

@@ -10,7 +10,7 @@ import pytest
 
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
-from npc_runtime.lore.model import World, WorldState
+from npc_runtime.lore.model import Tool, World, WorldState
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import Reading, SpeechActs, acting_at, changes_game
 from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
@@ -67,7 +67,7 @@ def test_a_yes_that_answers_no_offer_does_not_act(acts: SpeechActs, saltmere: Wo
 
 def test_what_follows_a_yes_that_answers_no_offer_is_read(acts: SpeechActs,
                                                           saltmere: World) -> None:
-    reading = acts.read(saltmere, "fine. here's your silver, take it")
+    reading = acts.read(saltmere, "fine, here's your silver, take it")
     assert reading.acting, reading
     assert reading.after_yes == "here's your silver, take it"
 
@@ -175,7 +175,7 @@ def test_only_a_line_read_as_a_yes_accepts_the_npcs_offer(acts: SpeechActs) -> N
     def called(line: str) -> list[str]:
         reading = acts.read(forge, line, tools=known.tools, answering=True)
         offered = offer(forge, known, [*history, ("user", line)], line, set(),
-                        acting=reading.acting)
+                        reading=reading, proposal=pending)
         return wanted(forge, known, history, line, offered, reading=reading, proposal=pending)
 
     for line in ("I would rather not.", "I will think about it.", "I am fine, thanks."):
@@ -298,3 +298,71 @@ def test_a_price_told_as_an_answer_is_no_offer(acts: SpeechActs) -> None:
     harbor = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "harbor")
     said = "A room at Gull and Lantern for a night costs five copper coins."
     assert _proposal(acts, harbor, "maren", said) is None
+
+
+def _with_tools(world: World, npc: str, *tools: Tool) -> World:
+    """``world`` with ``tools`` added (or replaced) and given to ``npc``."""
+    character = world.characters[npc]
+    ids = tuple(dict.fromkeys([*character.tools, *(t.id for t in tools)]))
+    return dataclasses.replace(
+        world, tools={**world.tools, **{t.id: t for t in tools}},
+        characters={**world.characters, npc: dataclasses.replace(character, tools=ids)})
+
+
+def test_a_tool_without_examples_waits_for_a_line_that_asks(acts: SpeechActs,
+                                                            saltmere: World) -> None:
+    """An action with no examples is not left to the model on any line naming its thing:
+    a fitter of gear fitted mittens for "what do they cost?"."""
+    fit = dataclasses.replace(saltmere.tools["sell_item"], id="fit_gear", examples=(),
+                              gives_player=None, requires_has_item=None, description="Fit gear.")
+    world = _with_tools(saltmere, "wren", fit)
+    wren = view(world, "wren")
+    assert fit in wren.tools
+    for line in ("How much is the lamp oil?", "I'd rather not.", "Is the salve any good?"):
+        reading = acts.read(world, line, tools=wren.tools)
+        assert "fit_gear" not in offer(world, wren, [("user", line)], line, set(),
+                                       reading=reading), line
+
+
+def test_a_tool_asked_for_with_requests_waits_for_one(acts: SpeechActs,
+                                                      saltmere: World) -> None:
+    """A tool whose examples are requests (mending) is not set off by a question that
+    shares its words; a tool asked for with questions still is."""
+    mend = dataclasses.replace(
+        saltmere.tools["sell_item"], id="mend_gear", gives_player=None, requires_has_item=None,
+        examples=("Mend it, please.", "Fix my lamp.", "Repair this for me.",
+                  "Patch it up, would you?", "Sort out this broken strap."))
+    world = _with_tools(saltmere, "wren", mend)
+    wren = view(world, "wren")
+    assert acts.waits(world, mend)
+    assert not acts.waits(world, world.tools["open_shop"])  # "What do you have for sale?"
+    line = "what would you charge to mend the lamp oil flask?"
+    reading = acts.read(world, line, tools=wren.tools)
+    assert "mend_gear" not in offer(world, wren, [("user", line)], line, set(),
+                                    reading=reading)
+
+
+def test_a_tool_that_follows_another_waits_for_its_call(saltmere: World) -> None:
+    """Fitting follows a sale: "I'll take two" before any sale is the sale, not a fitting."""
+    fit = dataclasses.replace(saltmere.tools["sell_item"], id="fit_gear", examples=(),
+                              gives_player=None, requires_has_item=None, follows="sell_item")
+    world = _with_tools(saltmere, "wren", fit)
+    wren = view(world, "wren")
+    line = "I'll take two flasks of lamp oil."
+    request = Reading("request", 0.95, acting=True)
+    offered = offer(world, wren, [("user", line)], line, set(), reading=request)
+    assert "fit_gear" not in offered
+    assert wanted(world, wren, [], line, offered, reading=request) == ["sell_item"]
+    sold = [("user", "Two flasks of oil."), ("assistant", '[sell_item] {"item": "lamp_oil"}'),
+            ("user", line)]
+    assert "fit_gear" in offer(world, wren, sold, line, set(), reading=request)
+
+
+def test_a_request_closing_a_line_after_a_remark_acts(acts: SpeechActs,
+                                                      saltmere: World) -> None:
+    """Read whole, the remark first made the line a remark; a question closing it still
+    asks nothing."""
+    line = "Money is no worry today, so the rope seems a good choice. I would like to buy it."
+    assert acts.read(saltmere, line).acting
+    line = "Eight coppers for a pot of salve... don't you have a smaller one, cheaper?"
+    assert not acts.read(saltmere, line).acting
