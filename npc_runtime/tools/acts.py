@@ -59,7 +59,7 @@ class Reading:
     # A line read as a yes with no offer waiting: the words after its first clause, which
     # were read instead ("" when the whole line was read).
     after_yes: str = ""
-    # The NPC's tools called only for a line that asks (``SpeechActs.waits``).
+    # The NPC's tools asked for with requests (``SpeechActs.waits``).
     waiting: frozenset[str] = frozenset()
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -75,8 +75,16 @@ class Reading:
         return self.answer in ACTING
 
     def waits(self, tool: Tool) -> bool:
-        """Whether ``tool`` is called only if this line asks for it."""
-        return tool.id in self.waiting or waits_for_asking(tool)
+        """Whether ``tool`` is called only if this line asks for it: ``waits_for_asking``,
+        or it is asked for with requests and the line is a question ("what would you
+        charge to mend a lamp?" mends nothing; "I'll go with the Drowned Bell.", read
+        unsurely, is still matched by the tool's examples)."""
+        return waits_for_asking(tool) or (tool.id in self.waiting and self.act == "question")
+
+    def acts_on(self, tool: Tool) -> bool:
+        """Whether ``tool`` does something for the player when called (it waits for asking,
+        or it is asked for with requests) rather than looking something up."""
+        return waits_for_asking(tool) or tool.id in self.waiting
 
     def acts_for(self, at: int | None) -> bool:
         """Whether the line may set off a tool whose bar (``acting_at``, percent) is

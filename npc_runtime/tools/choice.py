@@ -246,7 +246,7 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
         if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
             brought_up = []  # remarked on, is not asked about
         giving = [t for t in offered
-                  if reading.waits(world.tools[t])
+                  if reading.acts_on(world.tools[t])
                   and reading.acts_for(acting_at(world, known.npc, world.tools[t]))]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
