@@ -41,6 +41,8 @@ ACTING_AT = 0.5
 # price told as an answer ("A room costs five coppers.", read 0.69) from becoming an offer
 # that "that sounds fine" would accept.
 OFFER_AT = 0.7
+# A line's last sentence of at least this many words may make it a request.
+LAST_REQUEST_WORDS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,10 +155,12 @@ class SpeechActs:
         opening = probabilities(first)[0] if answering else ("", 0.0)
         answer = opening[0] if opening[1] >= ACTING_AT or not answering else ranked[0][0]
         parts = sentences(line)
-        if ranked[0][0] != "request" and len(parts) > 1:
+        if (ranked[0][0] != "request" and len(parts) > 1
+                and len(parts[-1].split()) >= LAST_REQUEST_WORDS):
             # A request closing a line after a remark ("Money is no concern, so the bow
-            # seems a good choice. I would like to buy it.") read as a remark, whole. Only
-            # the last sentence: "ten bits for a pick head... anything cheaper?" asks none.
+            # seems a good choice. I would like to buy it.") read as a remark, whole.
+            # Only the last sentence ("ten bits for a pick head... anything cheaper?" asks
+            # none), and not an aside ("... Clumsy me." alone reads as an order).
             asked = probabilities(parts[-1])
             if asked[0][0] == "request" and asked[0][1] >= ACTING_AT:
                 ranked = asked

@@ -366,3 +366,11 @@ def test_a_request_closing_a_line_after_a_remark_acts(acts: SpeechActs,
     assert acts.read(saltmere, line).acting
     line = "Eight coppers for a pot of salve... don't you have a smaller one, cheaper?"
     assert not acts.read(saltmere, line).acting
+
+
+def test_an_aside_closing_a_remark_is_no_request(acts: SpeechActs) -> None:
+    """"Clumsy me." alone reads as an order; after a remark it asks for nothing (Maren
+    handed over the room key the player said they had lost once)."""
+    harbor = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "harbor")
+    line = "Ha, I lost my room key the last time I stayed here. Clumsy me."
+    assert not acts.read(harbor, line).acting
