@@ -1,9 +1,9 @@
 """Check the tool-choice benchmark's line files against their worlds.
 
-Reads dev.yaml, heldout.yaml and heldout2.yaml next to this file and checks every line against the YAML of its
-world (read directly, never through npc_runtime/ code): the world folder exists and passes
-`npc-runtime lore validate`; the npc exists and speaks (has a persona); the kind is one of the
-fixed list and agrees with the expectation (none, or a tool); an expected tool exists, belongs to
+Reads dev.yaml, heldout.yaml and heldout2.yaml next to this file and checks every line
+against the YAML of its world (read directly, never through npc_runtime/ code): the world
+folder exists and passes `npc-runtime lore validate`; the npc exists and speaks (has a
+persona); the kind is one of the fixed list and agrees with the expectation (none, or a tool); an expected tool exists, belongs to
 that NPC and is in the NPC's "Tools now" of `npc-runtime lore show` at the line's state; argument
 names exist and their values are ones the world allows (inventory items the NPC holds, enum
 values, integer bounds, ids from the lore); a history is well formed (entries with `npc`, optional
@@ -27,7 +27,8 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 HERE = pathlib.Path(__file__).resolve().parent
 CLI = ROOT / '.venv' / 'bin' / 'npc-runtime'
-HELDOUT_WORLDS = ('benchmarks/data/tools/worlds/hollowpeak', 'benchmarks/data/tools/worlds/ninewell')
+HELDOUT_WORLDS = ('benchmarks/data/tools/worlds/hollowpeak',
+                  'benchmarks/data/tools/worlds/ninewell')
 FILES = ('dev.yaml', 'heldout.yaml', 'heldout2.yaml')
 
 # kind -> what the line expects: 'none' (no tool may be called) or 'tool'.
@@ -292,8 +293,9 @@ def table(files):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description='Check benchmarks/data/tools/{dev,heldout,heldout2}.yaml against their worlds and print '
-                    'counts per split, world, expectation and kind. Exit 1 on any problem.')
+        description='Check benchmarks/data/tools/{dev,heldout,heldout2}.yaml against their '
+                    'worlds and print counts per split, world, expectation and kind. '
+                    'Exit 1 on any problem.')
     ap.add_argument('--no-cli', action='store_true',
                     help='skip `npc-runtime lore validate` / `lore show` (YAML checks only)')
     args = ap.parse_args(argv)
