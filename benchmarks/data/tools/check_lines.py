@@ -1,17 +1,18 @@
 """Check the tool-choice benchmark's line files against their worlds.
 
-Reads dev.yaml, heldout.yaml and heldout2.yaml next to this file and checks every line
-against the YAML of its world (read directly, never through npc_runtime/ code): the world
-folder exists and passes `npc-runtime lore validate`; the npc exists and speaks (has a
-persona); the kind is one of the fixed list and agrees with the expectation (none, or a tool); an expected tool exists, belongs to
-that NPC and is in the NPC's "Tools now" of `npc-runtime lore show` at the line's state; argument
-names exist and their values are ones the world allows (inventory items the NPC holds, enum
-values, integer bounds, ids from the lore); a history is well formed (entries with `npc`, optional
-`player`, `called` and `proposed` tool calls of that NPC; a proposal only in the last entry; a
-`follows` proposal after a call of the tool it follows; a `confirm_with` proposal right after the
-confirming call); a yes to an offer expects the proposed call; a direct request for a tool with
-`confirm_with` expects the confirming tool. Prints counts per split, world, expectation and
-kind. Exits 1, with file#line messages, on any problem.
+Reads dev.yaml, heldout.yaml and heldout2.yaml next to this file and checks every line against
+the YAML of its world (read directly, never through npc_runtime/ code): the world folder exists
+and passes `npc-runtime lore validate`; the npc exists and speaks (has a persona); the kind is
+one of the fixed list and agrees with the expectation (none, or a tool); an expected tool
+exists, belongs to that NPC and is in the NPC's "Tools now" of `npc-runtime lore show` at the
+line's state; argument names exist and their values are ones the world allows (inventory items
+the NPC holds, enum values, integer bounds, ids from the lore); a history is well formed
+(entries with `npc`, optional `player`, `called` and `proposed` tool calls of that NPC; a
+proposal only in the last entry; a `follows` proposal after a call of the tool it follows; a
+`confirm_with` proposal right after the confirming call); a yes to an offer expects the
+proposed call; a direct request for a tool with `confirm_with` expects the confirming tool.
+Prints counts per split, world, expectation and kind. Exits 1, with file#line messages, on any
+problem.
 
 Python 3.11, PyYAML and the standard library only.
 """
