@@ -61,7 +61,7 @@ class Reading:
     # A line read as a yes with no offer waiting: the words after its first clause, which
     # were read instead ("" when the whole line was read).
     after_yes: str = ""
-    # The NPC's tools asked for with requests (``SpeechActs.waits``).
+    # The NPC's tools that act for the player (``SpeechActs.waits``).
     waiting: frozenset[str] = frozenset()
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -81,7 +81,7 @@ class Reading:
         or it is asked for with requests and the line is a question ("what would you
         charge to mend a lamp?" mends nothing; "I'll go with the Drowned Bell.", read
         unsurely, is still matched by the tool's examples)."""
-        return waits_for_asking(tool) or (tool.id in self.waiting and self.act == "question")
+        return waits_for_asking(tool) or (self.acts_on(tool) and self.act == "question")
 
     def acts_on(self, tool: Tool) -> bool:
         """Whether ``tool`` does something for the player when called (it waits for asking,
@@ -177,10 +177,10 @@ class SpeechActs:
                        waiting=frozenset(t.id for t in tools if self.waits(world, t)))
 
     def waits(self, world: World, tool: Tool) -> bool:
-        """Whether ``tool`` is called only for a line that asks: ``waits_for_asking``, or
-        most of its examples read as requests (a smith's mending, asked with "Mend it,
-        please.", is not set off by "what would you charge to mend a lamp?"; a price
-        lookup, asked with questions, still is by questions)."""
+        """Whether ``tool`` acts for the player rather than looks something up:
+        ``waits_for_asking``, or most of its examples read as requests ("Mend it,
+        please."). ``Reading.waits`` keeps such a tool from a question ("what would you
+        charge to mend a lamp?"); a price lookup, asked with questions, is not kept."""
         if waits_for_asking(tool):
             return True
         lines = examples(tool)
