@@ -61,8 +61,8 @@ class Reading:
     # A line read as a yes with no offer waiting: the words after its first clause, which
     # were read instead ("" when the whole line was read).
     after_yes: str = ""
-    # The NPC's tools that act for the player (``SpeechActs.waits``).
-    waiting: frozenset[str] = frozenset()
+    # The NPC's tools that act for the player (``SpeechActs.acts_on``).
+    acting_tools: frozenset[str] = frozenset()
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
 
@@ -86,7 +86,7 @@ class Reading:
     def acts_on(self, tool: Tool) -> bool:
         """Whether ``tool`` does something for the player when called (it waits for asking,
         or it is asked for with requests) rather than looking something up."""
-        return waits_for_asking(tool) or tool.id in self.waiting
+        return waits_for_asking(tool) or tool.id in self.acting_tools
 
     def acts_for(self, at: int | None) -> bool:
         """Whether the line may set off a tool whose bar (``acting_at``, percent) is
@@ -174,9 +174,9 @@ class SpeechActs:
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
                        acting=(act in _ACTING_ALONE and p >= ACTING_AT) or answer in ACTING,
                        answer=answer, after_yes=rest, embed=self.embed,
-                       waiting=frozenset(t.id for t in tools if self.waits(world, t)))
+                       acting_tools=frozenset(t.id for t in tools if self.acts_on(world, t)))
 
-    def waits(self, world: World, tool: Tool) -> bool:
+    def acts_on(self, world: World, tool: Tool) -> bool:
         """Whether ``tool`` acts for the player rather than looks something up:
         ``waits_for_asking``, or most of its examples read as requests ("Mend it,
         please."). ``Reading.waits`` keeps such a tool from a question ("what would you

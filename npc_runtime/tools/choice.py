@@ -83,9 +83,12 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     if what it ``said`` asks the player something ("Want them fitted?"); the tool its
     last question asks for by the tool's examples ("Shall I open the gate?"). Else, when
     ``acts`` (its NPC-line reader, ``SpeechActs.offers``) reads ``said`` as an offer:
-    the one tool that changes the game whose item the line names ("Bowl of stew, love?
-    Two coppers."), else the NPC's one such tool that takes no item ("One silver to tie
-    up. Pay now?"). ``calls``: the calls made this turn (id, arguments), in order.
+    of the tools that act for the player (``SpeechActs.acts_on``), the one whose item the
+    line names ("Bowl of stew, love? Two coppers.", "I can mend the lamp."); else, asked
+    after a call of one, that tool again for the same thing ("Want a third for the way
+    back?"); else the NPC's one such tool that takes no item ("One silver to tie up. Pay
+    now?", "She's ready. Level four?"). ``calls``: the calls made this turn (id,
+    arguments), in order.
     """
     question = _last_question(said)
     for called, args in reversed(calls):
@@ -96,7 +99,7 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
                 return Proposal(tool.id, kept, f"{tool.id} {how} {called}")
     if question and (asked := intents(world, known.tools, question, embed=acts.embed)):
         return Proposal(asked[0].tool, {}, f"the NPC asked {question!r}")
-    acting = [t for t in known.tools if waits_for_asking(t)]
+    acting = [t for t in known.tools if acts.acts_on(world, t)]
     if not said or not acting or (odds := acts.offers(world, said)) < OFFER_AT:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
@@ -105,6 +108,15 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
              for t in acting]
     if len(found := [(t, args) for t, args in named if args]) == 1:
         return Proposal(found[0][0].id, found[0][1], why)
+    again = [(t, called, args) for called, args in reversed(calls) for t in acting
+             if t.id == called]
+    if question and not found and again:
+        tool, called, args = again[0]
+        # The thing again, not the count: "a third" is one more, not another two.
+        kept = {p.name: args[p.name] for p in tool.params
+                if p.name in args and choices(world, known, p)}
+        return Proposal(tool.id, kept, f"the NPC offered more after {called} ({odds:.2f}): "
+                                       f"{said!r}")
     bare = [t for t in acting if not any(choices(world, known, p) for p in t.params)]
     return Proposal(bare[0].id, {}, why) if not found and len(bare) == 1 else None
 

@@ -12,7 +12,13 @@ from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import Tool, World, WorldState
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import Reading, SpeechActs, acting_at, changes_game
+from npc_runtime.tools.acts import (
+    Reading,
+    SpeechActs,
+    acting_at,
+    changes_game,
+    waits_for_asking,
+)
 from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
 from npc_runtime.tools.intents import KIND_EXAMPLES, examples
 
@@ -334,8 +340,8 @@ def test_a_tool_asked_for_with_requests_waits_for_one(acts: SpeechActs,
                   "Patch it up, would you?", "Sort out this broken strap."))
     world = _with_tools(saltmere, "wren", mend)
     wren = view(world, "wren")
-    assert acts.waits(world, mend)
-    assert not acts.waits(world, world.tools["open_shop"])  # "What do you have for sale?"
+    assert acts.acts_on(world, mend)
+    assert not acts.acts_on(world, world.tools["open_shop"])  # "What do you have for sale?"
     line = "what would you charge to mend the lamp oil flask?"
     reading = acts.read(world, line, tools=wren.tools)
     assert "mend_gear" not in offer(world, wren, [("user", line)], line, set(),
@@ -374,3 +380,41 @@ def test_an_aside_closing_a_remark_is_no_request(acts: SpeechActs) -> None:
     harbor = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "harbor")
     line = "Ha, I lost my room key the last time I stayed here. Clumsy me."
     assert not acts.read(harbor, line).acting
+
+
+def test_an_offer_of_a_tool_that_acts_without_changing_the_game_is_pending(
+        acts: SpeechActs, saltmere: World) -> None:
+    """Mending changes nothing in the game's state, but it acts for the player: the
+    NPC offering it leaves the mending pending, as an offer to sell would."""
+    mend = dataclasses.replace(
+        saltmere.tools["sell_item"], id="mend_gear", gives_player=None, requires_has_item=None,
+        params=(), examples=("Mend it, please.", "Fix my lamp.", "Repair this for me.",
+                             "Patch it up, would you?", "Sort out this broken strap."))
+    world = _with_tools(saltmere, "wren", mend)
+    assert not waits_for_asking(mend)
+    pending = _proposal(acts, world, "wren", "I can patch that up for you. Three coppers?")
+    assert pending is not None
+    assert pending.tool == "mend_gear"
+
+
+def test_more_of_what_was_just_sold_is_offered_for_the_same_thing(acts: SpeechActs,
+                                                                   saltmere: World) -> None:
+    """After a sale, "Another for the road?" offers the same thing again, one more: not
+    the count just sold."""
+    pending = _proposal(acts, saltmere, "wren", "There you are. Another for the road?",
+                        calls=(("sell_item", {"item": "lamp_oil", "count": 2}),))
+    assert pending is not None
+    assert (pending.tool, dict(pending.args)) == ("sell_item", {"item": "lamp_oil"})
+    told = _proposal(acts, saltmere, "wren", "There you are. Mind the wick.",
+                     calls=(("sell_item", {"item": "lamp_oil", "count": 2}),))
+    assert told is None or told.tool != "sell_item"
+
+
+@pytest.mark.parametrize("line", ["hold on, let me finish my drink",
+                                  "not yet, let me sort my pack first",
+                                  "after supper, let me eat first"])
+def test_putting_an_offer_off_to_do_something_first_does_not_accept_it(
+        acts: SpeechActs, saltmere: World, line: str) -> None:
+    reading = acts.read(saltmere, line, answering=True)
+    assert not reading.accepts, (line, reading)
+    assert not reading.acting, (line, reading)
