@@ -20,8 +20,9 @@ This module is policy: it imports no onnxruntime (the encoder comes in as ``embe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from npc_runtime.lore.model import Character, Tool, World
@@ -65,6 +66,9 @@ class Reading:
     acting_tools: frozenset[str] = frozenset()
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
+    # The reader of one sentence of the line (its act), for ``remarks``.
+    sentence_act: Callable[[str], str] | None = dataclasses.field(default=None, compare=False,
+                                                                 repr=False)
 
     @property
     def asking(self) -> bool:
@@ -87,6 +91,14 @@ class Reading:
         """Whether ``tool`` does something for the player when called (it waits for asking,
         or it is asked for with requests) rather than looking something up."""
         return waits_for_asking(tool) or tool.id in self.acting_tools
+
+    def remarks(self, sentence: str) -> bool:
+        """Whether a ``sentence`` of the line only remarks ("It looks heavy."): read as
+        neither a question nor a request, and no exclamation ("Oh, the bow on the wall!"
+        points at it). Such a sentence asks for no tool asked for with questions."""
+        if self.sentence_act is None or sentence.rstrip().endswith("!"):
+            return False
+        return self.sentence_act(sentence) not in ("question", "request")
 
     def acts_for(self, at: int | None) -> bool:
         """Whether the line may set off a tool whose bar (``acting_at``, percent) is
@@ -174,6 +186,8 @@ class SpeechActs:
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
                        acting=(act in _ACTING_ALONE and p >= ACTING_AT) or answer in ACTING,
                        answer=answer, after_yes=rest, embed=self.embed,
+                       sentence_act=functools.lru_cache(maxsize=64)(
+                           lambda sentence: probabilities(sentence)[0][0]),
                        acting_tools=frozenset(t.id for t in tools if self.acts_on(world, t)))
 
     def acts_on(self, world: World, tool: Tool) -> bool:

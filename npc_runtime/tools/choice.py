@@ -30,11 +30,11 @@ from npc_runtime.tools.intents import (
     MATCH,
     MATCH_AGAIN,
     Embed,
+    Remarks,
     bounds,
     chances,
     examples,
     intents,
-    remarks,
     sentences,
 )
 
@@ -161,8 +161,10 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             if role in {"user", "assistant"}][:GROUNDING_MESSAGES]
     line_words = _stems(content_words(line))
     embed = reading.embed if reading else None
-    asked = {intent.tool for intent in intents(world, known.tools, line, embed=embed)}
-    needed = _needs(world, known, line, embed)
+    remarks = reading.remarks if reading else None
+    asked = {intent.tool for intent in intents(world, known.tools, line, embed=embed,
+                                               remarks=remarks)}
+    needed = _needs(world, known, line, embed, remarks)
     offered: Offer = {}
 
     def asks_for(tool: Tool) -> bool:
@@ -237,7 +239,7 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     found = [(overview if overview and len(set(i.aspects) - {overview}) > 1 else i.tool,
               i.sentence)
              for i in intents(world, known.tools, line, MATCH_AGAIN if again else MATCH,
-                              embed=reading.embed)]
+                              embed=reading.embed, remarks=reading.remarks)]
     asked = [tool for tool, _ in found]
     if accepts and again:  # the yes was answered by the first call
         asked = [tool for tool, at in found if at > 0]
@@ -255,14 +257,14 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     if brought_up:  # a named thing is not looked for: finders give way
         asked = [t for t in asked if not _finds(world.tools[t])]
     if not asked and not again:
-        if all(map(remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
+        if all(map(reading.remarks, sentences(line))):  # "The bow looks heavy.": a new thing,
             brought_up = []  # remarked on, is not asked about
         giving = [t for t in offered
                   if reading.acts_on(world.tools[t])
                   and reading.acts_for(acting_at(world, known.npc, world.tools[t]))]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
-            or _needs(world, known, line, reading.embed))
+            or _needs(world, known, line, reading.embed, reading.remarks))
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 
@@ -292,8 +294,8 @@ def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
             if role == "assistant" and (m := CALL_TEXT.match(text))]
 
 
-def _needs(world: World, known: KnowledgeView, line: str, embed: Embed | None
-           ) -> list[str]:
+def _needs(world: World, known: KnowledgeView, line: str, embed: Embed | None,
+           remarks: Remarks | None) -> list[str]:
     """
     Finders a line that names no thing asks for loosely: a question or request with at
     least ``FIND_MATCH`` probability of asking for the finder ("I'm after a bow that's
@@ -305,7 +307,8 @@ def _needs(world: World, known: KnowledgeView, line: str, embed: Embed | None
     odds = chances(world, known.tools, line, embed=embed)  # per sentence, as sentences(line) splits
     return list(dict.fromkeys(
         tool for sentence, chance in zip(sentences(line), odds, strict=False)
-        for tool in finders if chance.get(tool, 0.0) >= FIND_MATCH and not remarks(sentence)))
+        for tool in finders
+        if chance.get(tool, 0.0) >= FIND_MATCH and not (remarks and remarks(sentence))))
 
 
 FIND_MATCH = 0.3

@@ -19,8 +19,9 @@ much is it?" asks.
 
 Each sentence of the line is matched on its own, so one line can ask for two things
 ("How long does it take? I'd like to sign up."). A sentence that only remarks ("It
-looks powerful.": no question, no request) asks for none of the tools players ask about
-with questions, however close its words.
+looks powerful.": the speech-act reader, ``acts.Reading.remarks``, reads it as neither a
+question nor a request) asks for none of the tools players ask about with questions,
+however close its words.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ CLAUSE = re.compile(r"[,:;]\s*|\s+[-\u2013\u2014]\s+|\s+and\s+|\s+or\s+")
 
 Vector = dict[str, float]
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row each
+Remarks = Callable[[str], bool]  # whether a sentence only remarks (``acts.Reading.remarks``)
 MEANING = 0.2  # the sentence vector's length beside the unit vector of the words
 
 
@@ -70,11 +72,14 @@ def sentences(text: str) -> list[str]:
 
 
 def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MATCH, *,
-            embed: Embed | None = None) -> list[Intent]:
+            embed: Embed | None = None, remarks: Remarks | None = None) -> list[Intent]:
     """
     The tools ``line`` asks for, best first: per sentence, its best-matching tool if it
     matches at least ``minimum`` and better than small talk (each tool once, at its best
-    sentence). ``embed``: the sentence encoder (None: the words alone).
+    sentence). ``embed``: the sentence encoder (None: the words alone). ``remarks``:
+    whether a sentence only remarks (the speech-act reader's ``Reading.remarks``); such a
+    sentence asks for none of the tools asked for with questions (None: none is taken
+    as a remark).
     """
     index = _index(tuple(tools), embed)
     if not index.classes:
@@ -85,10 +90,10 @@ def intents(world: World, tools: Sequence[Tool], line: str, minimum: float = MAT
     for i, sentence in enumerate(parts):
         if refuses(sentence):
             continue
-        aspects = [a for a in dict.fromkeys(index.best(c, minimum)[0]
+        aspects = [a for a in dict.fromkeys(index.best(c, minimum, remark=False)[0]
                                             for c in CLAUSE.split(sentence) if questions(c))
                    if a] if questions(sentence) else []
-        best, score = index.best(sentence, minimum)
+        best, score = index.best(sentence, minimum, remark=bool(remarks and remarks(sentence)))
         several = tuple(aspects) if len(aspects) > 1 else ()
         intent = (Intent(best, score, i, several) if best
                   else Intent(aspects[0], minimum, i, several) if several else None)
@@ -126,22 +131,6 @@ QUESTION_WORDS = frozenset([
     "what", "whats", "how", "hows", "which", "who", "whos", "where", "wheres", "why", "when",
     "is", "are", "does", "do", "can", "could", "would", "will", "any", "anything",
 ])
-
-
-def remarks(sentence: str) -> bool:
-    """
-    Whether the sentence only remarks ("It looks heavy."): no question, no request, no
-    exclamation ("Oh, the bow on the wall!" points at it).
-    """
-    return (not questions(sentence) and not _ASIDE.sub("", sentence).strip().endswith("!")
-            and not _REQUEST.search(" ".join(spelt_out(sentence))))
-
-
-_REQUEST = re.compile(
-    r"\b(tell|show|give|explain|describe|walk me|let me|i would like|i want|i wonder|"
-    r"i was wondering|please|need|looking|after|recommend|suggest|curious|interested|"
-    r"info|details|more about|i will|i am going to|i shall|can i|could i|may i|prefer|"
-    r"wanna|seeking|searching|grateful|could you|would you|can you|do you have)\b")
 
 
 def refuses(sentence: str) -> bool:
@@ -184,13 +173,13 @@ class _Index:
     asked_by_questions: frozenset[str] = frozenset()  # tools most examples ask as questions
     vectors: _Vectors | None = None  # the sentence encoder's, when there is one
 
-    def best(self, text: str, minimum: float) -> tuple[str, float]:
+    def best(self, text: str, minimum: float, *, remark: bool) -> tuple[str, float]:
         """
         The tool ``text`` asks for and its probability (("", 0) when none reaches
-        ``minimum`` above small talk).
+        ``minimum`` above small talk). ``remark``: ``text`` only remarks.
         """
         ranked = self.rank(text)
-        if remarks(text):  # "It looks powerful." asks for no tool that is asked about
+        if remark:  # "It looks powerful." asks for no tool that is asked about
             ranked = [(t, v) for t, v in ranked if t not in self.asked_by_questions]
         if ranked and ranked[0][1] >= minimum and ranked[0][0] != SMALL_TALK:
             return ranked[0]

@@ -21,7 +21,6 @@ from npc_runtime.tools.intents import (
     intents,
     questions,
     refuses,
-    remarks,
     sentences,
 )
 from tests.conftest import default_embed
@@ -40,7 +39,8 @@ def known(forge: World) -> KnowledgeView:
 
 
 def _asked(world: World, known: KnowledgeView, line: str) -> list[str]:
-    return [i.tool for i in intents(world, known.tools, line)]
+    remarks = _acts().read(world, line).remarks
+    return [i.tool for i in intents(world, known.tools, line, remarks=remarks)]
 
 
 @functools.cache
@@ -196,9 +196,13 @@ def test_questions_are_told_from_statements() -> None:
 
 def test_a_remark_asks_for_nothing_that_is_asked_about(forge: World,
                                                        known: KnowledgeView) -> None:
-    assert remarks("It looks pricey, though.")
-    assert not remarks("Tell me the price.")
-    assert not remarks("I'll take it.")
+    """The speech-act reader tells a remark from a request, whatever its words: "Let's
+    see your stock." asks, though no question or request word is in it."""
+    for sentence in ("It looks pricey, though.", "The blade is well made."):
+        assert _acts().read(forge, sentence).remarks(sentence), sentence
+    for sentence in ("Tell me the price.", "I'll take it.", "Let's see your stock.",
+                     "What's the price?", "Oh, the axe on the wall!"):
+        assert not _acts().read(forge, sentence).remarks(sentence), sentence
     assert _asked(forge, known, "The price is steep, though.") == []
     assert _asked(forge, known, "What's the price?") == ["price_of"]
     assert _asked(forge, known, "I'd like to buy it.") == ["buy"]  # actions are said so
