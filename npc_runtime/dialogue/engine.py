@@ -60,7 +60,7 @@ from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.acts import Embed, SpeechActs, acting_at
-from npc_runtime.tools.calls import ToolCall, problems
+from npc_runtime.tools.calls import ToolCall, problems, with_count
 from npc_runtime.tools.choice import Proposal, evidence, offer, proposed, stock_limit, wanted
 from npc_runtime.tools.intents import examples, learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
@@ -624,7 +624,9 @@ class DialogueEngine:
 
     def _called(self, known: KnowledgeView, tool: Tool, args: dict[str, object], text: str
                 ) -> _Called:
-        """The decoded call, validated again against the lore before anything runs."""
+        """The decoded call (its count said outright), validated again against the lore
+        before anything runs."""
+        args = with_count(tool, args)
         found = problems(self.world, known, ToolCall(tool.id, args))
         if found:
             log.warning("tool_call_rejected", tool=tool.id, problems=found)

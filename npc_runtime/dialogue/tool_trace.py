@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.model import World
+from npc_runtime.lore.model import Tool, World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import (
     ACTING_AT,
@@ -20,7 +20,7 @@ from npc_runtime.tools.acts import (
     acting_at,
     changes_game,
 )
-from npc_runtime.tools.calls import choices
+from npc_runtime.tools.calls import MEANT_AT, MEANT_BY, choices, ground, nearest
 from npc_runtime.tools.choice import Proposal, offer, wanted
 from npc_runtime.tools.intents import chances, examples, sentences
 
@@ -50,10 +50,11 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
         by_examples = (f"; its examples match {best:.2f}" if tool.examples
                        else f"; built-in examples of its kind match {best:.2f}"
                        if examples(tool) else "; no examples")
+        by_meaning = _by_meaning(world, known, tool, line, reading)
         if tool.id in offered:
             named = {p.name: v for p, v in offered[tool.id] if v}
             out.append(f"{tool.id}: on offer" + (f" with {named}" if named else "")
-                       + by_examples)
+                       + by_examples + by_meaning)
         elif reading.waits(tool) and not reading.acts_for(at := acting_at(world, known.npc,
                                                                           tool)):
             bar = f" (acting_at: {at} %)" if at is not None else ""
@@ -66,7 +67,7 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
                        and choices(world, known, p)]
             why = (f"the player named no {' or '.join(missing)} it takes" if missing
                    else "nothing in the line asks for it")
-            out.append(f"{tool.id}: not offered: {why}{by_examples}")
+            out.append(f"{tool.id}: not offered: {why}{by_examples}{by_meaning}")
     called = wanted(world, known, list(history), line, offered, reading=reading,
                     proposal=proposal)  # as the engine calls it
     unexampled = [t for t in offered if not examples(world.tools[t]) and t not in called]
@@ -81,3 +82,21 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
     if len(sentences(line)) > 1:
         out.append(f"(examples are matched per sentence: {len(sentences(line))} sentences)")
     return out
+
+
+def _by_meaning(world: World, known: KnowledgeView, tool: Tool, line: str, reading: Reading
+                ) -> str:
+    """For each lore-valued parameter of ``tool`` the line does not name: the values its
+    meaning lies nearest (``calls.meant``), and the bar a guess must pass."""
+    if reading.embed is None:
+        return ""
+    named = ground(world, known, tool, line)
+    parts = []
+    for param in tool.params:
+        if param.optional or named.get(param.name) or not (
+                ranked := nearest(world, known, param, line, reading.embed)):
+            continue
+        near = ", ".join(f"{value} {score:.2f}" for score, value in ranked[:2])
+        parts.append(f"{param.name} nearest by meaning: {near}")
+    return (f"; {'; '.join(parts)} (a thing meant, not named, needs >= {MEANT_AT} and "
+            f"{MEANT_BY} over the next)") if parts else ""

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import refers
 from npc_runtime.lore.model import Tool, ToolParam, World
+from npc_runtime.tools.intents import Embed
 
 QUANTITY = "count"  # the parameter saying how many of ``requires: has_item`` change hands
 
@@ -85,6 +86,59 @@ def ground(world: World, known: KnowledgeView, tool: Tool, text: str, *, bare: b
             grounded[param.name] = tuple(refers(world, allowed, text, bare=bare,
                                                 counted=bool(tool.gives_player)))
     return grounded
+
+
+def meant(world: World, known: KnowledgeView, param: ToolParam, text: str, embed: Embed
+          ) -> tuple[str, ...]:
+    """
+    The allowed value of a lore-valued ``param`` that the player's ``text`` means without
+    naming it ("I need a bed tonight" means the room key), by the sentence encoder: the
+    value whose name, aliases and facts lie nearest the text, if at least ``MEANT_AT`` near
+    and ``MEANT_BY`` nearer than the next; else none (a guess between close values is
+    worse than asking).
+    """
+    ranked = nearest(world, known, param, text, embed)
+    if not ranked:
+        return ()
+    best, value = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else -1.0
+    return (value,) if best >= MEANT_AT and best - runner_up >= MEANT_BY else ()
+
+
+def nearest(world: World, known: KnowledgeView, param: ToolParam, text: str, embed: Embed
+            ) -> list[tuple[float, str]]:
+    """The allowed values of ``param`` by how near ``text`` their lore lies (cosine), nearest
+    first (empty for a parameter that takes no lore value)."""
+    allowed = choices(world, known, param)
+    if not allowed or param.type != "string":
+        return []
+    vectors = embed([text, *(_described(world, value) for value in allowed)])
+    near = vectors[1:] @ vectors[0]
+    return sorted(zip(near.tolist(), allowed, strict=True), reverse=True)
+
+
+# Cosine similarity of MiniLM sentence vectors. "I need a bed tonight" lies 0.50 from the
+# room key (its fact: "A room ... costs five copper pieces a night") and 0.33 from eel
+# stew; "something for my cold hands" 0.34 from ice cleats and 0.32 from wool mittens.
+MEANT_AT = 0.4
+MEANT_BY = 0.1
+
+
+def _described(world: World, value: str) -> str:
+    """What the lore says of ``value``: its name and aliases, and the facts about it."""
+    entity = world.entities.get(value)
+    if entity is None:
+        return value.replace("_", " ")
+    facts = [f.text for f in world.facts.values() if value in f.about]
+    return "; ".join([entity.name, *entity.aliases]) + "".join(f". {f}" for f in facts)
+
+
+def with_count(tool: Tool, args: Mapping[str, object]) -> dict[str, object]:
+    """``args`` with the count said outright: a tool handing over an item (``requires:
+    has_item``) that takes a ``count`` gets 1 when none was decoded, as ``problems`` and
+    the quest state read it, so the game need not guess what a missing count means."""
+    takes = tool.requires_has_item and any(p.name == QUANTITY for p in tool.params)
+    return {**args, QUANTITY: 1} if takes and QUANTITY not in args else dict(args)
 
 
 def problems(world: World, known: KnowledgeView, call: ToolCall) -> list[str]:

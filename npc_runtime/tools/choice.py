@@ -25,7 +25,7 @@ from npc_runtime.lore.mentions import NUMBER_WORDS, content_words, find_mentions
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import OFFER_AT, Reading, SpeechActs, acting_at, waits_for_asking
-from npc_runtime.tools.calls import QUANTITY, choices, ground
+from npc_runtime.tools.calls import QUANTITY, choices, ground, meant
 from npc_runtime.tools.intents import (
     MATCH,
     MATCH_AGAIN,
@@ -188,17 +188,22 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
         if tool.follows and tool.follows not in called and not (chosen or offered_now):
             continue  # fitting gear follows its sale: "I'll take two pairs" fitted mittens
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
-        grounded = False
+        grounded = guessed = False
         named_in = [ground(world, known, tool, text) for text in said]  # nearest first
         for param in tool.params:
             allowed = choices(world, known, param)
             if not allowed or param.type != "string":
                 things = [v for _, values in params for v in values]
-                stated = () if allowed else _stated(world, param, line, things)
+                # A thing only meant, not named, takes no count from the line: its one
+                # number may be the price ("a bed tonight, here's five coppers").
+                stated = () if allowed or guessed else _stated(world, param, line, things)
                 if not param.optional or stated:  # "two stews": the count, though optional
                     params.append((param, allowed or stated))
                 continue
             named = next((g for found in named_in if (g := found.get(param.name))), ())
+            if not named and acts and not param.optional and embed is not None:
+                named = meant(world, known, param, line, embed)  # "a bed" for the key
+                guessed = bool(named)
             if named:
                 params.append((param, named))
                 grounded = True

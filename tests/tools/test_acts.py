@@ -19,6 +19,7 @@ from npc_runtime.tools.acts import (
     changes_game,
     waits_for_asking,
 )
+from npc_runtime.tools.calls import meant
 from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
 from npc_runtime.tools.intents import KIND_EXAMPLES, examples
 
@@ -418,3 +419,24 @@ def test_putting_an_offer_off_to_do_something_first_does_not_accept_it(
     reading = acts.read(saltmere, line, answering=True)
     assert not reading.accepts, (line, reading)
     assert not reading.acting, (line, reading)
+
+
+def test_a_request_that_means_a_thing_without_naming_it_gets_that_thing(
+        acts: SpeechActs, saltmere: World) -> None:
+    """"A bed" is no word of the room key's name, but the room is what the line means:
+    by the sentence encoder, the key's name and facts lie nearest, and far nearer than
+    the stew's. The line's one number is the price, not a count, when the thing is only
+    meant. A line that means nothing in particular gets no guess."""
+    maren = view(saltmere, "maren")
+    line = "I need a bed tonight, here's five coppers."
+    reading = acts.read(saltmere, line, tools=maren.tools)
+    offered = offer(saltmere, maren, [("user", line)], line, set(), reading=reading)
+    assert {p.name: v for p, v in offered["give_item"]} == {"item": ("room_key",)}
+    assert wanted(saltmere, maren, [], line, offered, reading=reading) == ["give_item"]
+    item = saltmere.tools["give_item"].params[0]
+    assert acts.embed is not None
+    assert meant(saltmere, maren, item, "give me something", acts.embed) == ()
+    line = "Give me something, quick."
+    reading = acts.read(saltmere, line, tools=maren.tools)
+    assert "give_item" not in offer(saltmere, maren, [("user", line)], line, set(),
+                                    reading=reading)

@@ -9,7 +9,14 @@ import pytest
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
-from npc_runtime.tools.calls import ToolCall, choices, ground, json_schema, problems
+from npc_runtime.tools.calls import (
+    ToolCall,
+    choices,
+    ground,
+    json_schema,
+    problems,
+    with_count,
+)
 from npc_runtime.tools.progress import apply, reveal
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
@@ -99,3 +106,12 @@ def test_a_word_of_one_name_refers_to_that_thing_only(saltmere: World) -> None:
     assert ground(saltmere, known, tool, "I'll have the salve, please.") == {
         "item": ("healing_salve",)}
     assert ground(saltmere, known, tool, "How is the weather?") == {"item": ()}
+
+
+def test_a_count_not_decoded_is_sent_as_one(saltmere: World) -> None:
+    """The game reads the count a hand-over takes, never a missing one; a tool that hands
+    nothing over is left as decoded."""
+    sell = saltmere.tools["sell_item"]
+    assert with_count(sell, {"item": "rope"}) == {"item": "rope", "count": 1}
+    assert with_count(sell, {"item": "rope", "count": 3}) == {"item": "rope", "count": 3}
+    assert with_count(saltmere.tools["open_shop"], {}) == {}
