@@ -37,6 +37,7 @@ _ACTING_ALONE = frozenset({"request"})  # ... when no offer of the NPC's waits
 # ... when read with at least this probability (the act the line most likely does); see
 # act_model.L2 for what it reads at 0.5 (at 0.4: 21 of 24 and 2 of 54 on the benchmark).
 ACTING_AT = 0.5
+COURTESY = frozenset({"thanks", "greeting"})  # acts said before an answer, not as one
 # An NPC line read as an offer at least this surely leaves it pending. On npc_acts_check.yaml
 # 0.5 to 0.7 read alike (31 of 32 offers, 2 of 32 other lines); the higher bar keeps a
 # price told as an answer ("A room costs five coppers.", read 0.69) from becoming an offer
@@ -162,10 +163,7 @@ class SpeechActs:
 
         ranked = probabilities(line)
         first = _first_clause(line)
-        # The answer is the first clause's act when it reads surely; else the whole line's
-        # ("wait, what's in it?": "wait," read as a yes at 0.20 and bought the salve).
-        opening = probabilities(first)[0] if answering else ("", 0.0)
-        answer = opening[0] if opening[1] >= ACTING_AT or not answering else ranked[0][0]
+        answer = self._answer(line, probabilities) if answering else ""
         parts = sentences(line)
         if (ranked[0][0] != "request" and len(parts) > 1
                 and len(parts[-1].split()) >= LAST_REQUEST_WORDS):
@@ -189,6 +187,22 @@ class SpeechActs:
                        sentence_act=functools.lru_cache(maxsize=64)(
                            lambda sentence: probabilities(sentence)[0][0]),
                        acting_tools=frozenset(t.id for t in tools if self.acts_on(world, t)))
+
+    @staticmethod
+    def _answer(line: str, probabilities: Callable[[str], list[tuple[str, float]]]) -> str:
+        """The act of ``line`` as the answer to an offer: its first clause's when that reads
+        surely, else the whole line's ("wait, what's in it?": "wait," read as a yes at 0.20
+        and bought the salve). Courtesy first is not the answer: what follows it is ("Thank
+        you, brother, I'll take it gladly." is a yes; "Thank you." alone is thanks)."""
+        text = line
+        while True:
+            clause = _first_clause(text)
+            act, p = probabilities(clause)[0]
+            rest = _after(text, clause)
+            if not (act in COURTESY and p >= ACTING_AT and rest):
+                break
+            text = rest
+        return act if p >= ACTING_AT else probabilities(text)[0][0]
 
     def acts_on(self, world: World, tool: Tool) -> bool:
         """Whether ``tool`` acts for the player rather than looks something up:

@@ -440,3 +440,13 @@ def test_a_request_that_means_a_thing_without_naming_it_gets_that_thing(
     reading = acts.read(saltmere, line, tools=maren.tools)
     assert "give_item" not in offer(saltmere, maren, [("user", line)], line, set(),
                                     reading=reading)
+
+
+def test_courtesy_before_an_answer_is_not_the_answer(acts: SpeechActs,
+                                                     saltmere: World) -> None:
+    """Thanks or a greeting first is said before the answer: what follows answers."""
+    for line in ("Thank you, brother, I'll take it gladly.", "Hello, yes please."):
+        assert acts.read(saltmere, line, answering=True).accepts, line
+    for line in ("Thank you.", "Thanks, but no.", "Thanks, I'll think about it.",
+                 "thanks! how much is it?"):
+        assert not acts.read(saltmere, line, answering=True).accepts, line
