@@ -34,6 +34,7 @@ __all__ = ["ACTING", "ACTING_AT", "OFFER_AT", "Embed", "Reading", "SpeechActs", 
 
 ACTING = frozenset({"request", "yes"})  # acts that may make an NPC change the game
 _ACTING_ALONE = frozenset({"request"})  # ... when no offer of the NPC's waits
+_ASKING = frozenset({"question", "request"})  # acts that ask the NPC for something
 # ... when read with at least this probability (the act the line most likely does); see
 # act_model.L2 for what it reads at 0.5 (at 0.4: 21 of 24 and 2 of 54 on the benchmark).
 ACTING_AT = 0.5
@@ -43,6 +44,9 @@ COURTESY = frozenset({"thanks", "greeting"})  # acts said before an answer, not 
 # price told as an answer ("A room costs five coppers.", read 0.69) from becoming an offer
 # that "that sounds fine" would accept.
 OFFER_AT = 0.7
+# A tool with at least this share of its examples read as questions is a lookup: questions
+# may ask for it, however many of its other examples are requests ("I'm looking for ...").
+LOOKUP_SHARE = 0.25
 # A line's last sentence of at least this many words may make it a request.
 LAST_REQUEST_WORDS = 3
 
@@ -67,9 +71,9 @@ class Reading:
     acting_tools: frozenset[str] = frozenset()
     # The sentence encoder that read it: the tools' examples are matched with it too.
     embed: Embed | None = dataclasses.field(default=None, compare=False, repr=False)
-    # The reader of one sentence of the line (its act), for ``remarks``.
-    sentence_act: Callable[[str], str] | None = dataclasses.field(default=None, compare=False,
-                                                                 repr=False)
+    # The reader of one sentence of the line (each act's probability), for ``remarks``.
+    sentence_acts: Callable[[str], list[tuple[str, float]]] | None = dataclasses.field(
+        default=None, compare=False, repr=False)
 
     @property
     def asking(self) -> bool:
@@ -94,12 +98,16 @@ class Reading:
         return waits_for_asking(tool) or tool.id in self.acting_tools
 
     def remarks(self, sentence: str) -> bool:
-        """Whether a ``sentence`` of the line only remarks ("It looks heavy."): read as
-        neither a question nor a request, and no exclamation ("Oh, the bow on the wall!"
-        points at it). Such a sentence asks for no tool asked for with questions."""
-        if self.sentence_act is None or sentence.rstrip().endswith("!"):
+        """Whether a ``sentence`` of the line only remarks ("It looks heavy."): more likely
+        to ask nothing than to be a question or a request ("... so I'm after work that
+        suits me" read as a remark at 0.42 and a request at 0.42 asks), and not marked as
+        a question or an exclamation ("Then, how should we approach it?" read as a yes;
+        "Oh, the bow on the wall!" points at it). Such a sentence asks for no tool asked
+        for with questions."""
+        if self.sentence_acts is None or sentence.rstrip().endswith(("!", "?")):
             return False
-        return self.sentence_act(sentence) not in ("question", "request")
+        asks = sum(p for act, p in self.sentence_acts(sentence) if act in _ASKING)
+        return asks < ACTING_AT
 
     def acts_for(self, at: int | None) -> bool:
         """Whether the line may set off a tool whose bar (``acting_at``, percent) is
@@ -184,8 +192,7 @@ class SpeechActs:
         return Reading(act, round(p, 3), tuple((a, round(q, 3)) for a, q in ranked),
                        acting=(act in _ACTING_ALONE and p >= ACTING_AT) or answer in ACTING,
                        answer=answer, after_yes=rest, embed=self.embed,
-                       sentence_act=functools.lru_cache(maxsize=64)(
-                           lambda sentence: probabilities(sentence)[0][0]),
+                       sentence_acts=functools.lru_cache(maxsize=64)(probabilities),
                        acting_tools=frozenset(t.id for t in tools if self.acts_on(world, t)))
 
     @staticmethod
@@ -207,14 +214,17 @@ class SpeechActs:
     def acts_on(self, world: World, tool: Tool) -> bool:
         """Whether ``tool`` acts for the player rather than looks something up:
         ``waits_for_asking``, or most of its examples read as requests ("Mend it,
-        please."). ``Reading.waits`` keeps such a tool from a question ("what would you
-        charge to mend a lamp?"); a price lookup, asked with questions, is not kept."""
+        please.") and few as questions. ``Reading.waits`` keeps such a tool from a
+        question ("what would you charge to mend a lamp?"); a lookup its writers ask for
+        with questions too ("Do you have anything for a beginner?" beside "I'm looking for
+        something cheap.") is not kept from them."""
         if waits_for_asking(tool):
             return True
         lines = examples(tool)
         if lines not in self._requests:
             acts = [self._player.probabilities(masked(world, e))[0][0] for e in lines]
-            self._requests[lines] = 2 * sum(a in ACTING for a in acts) > len(acts)
+            self._requests[lines] = (2 * sum(a in ACTING for a in acts) > len(acts)
+                                     and LOOKUP_SHARE * len(acts) > acts.count("question"))
         return self._requests[lines]
 
     def offers(self, world: World, said: str) -> float:
