@@ -474,7 +474,7 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--candidates", type=int, metavar="N",
                        help="drafts of a line's first sentence: one with a fault (misses "
                        "the planned fact, repeats itself, talks of 'the player', ...) is "
-                       "drafted again, up to N times, and the best is said (default 3; "
+                       "drafted again, up to N times, and the best is said (default 2; "
                        "NPC_CANDIDATES; 1: the first draft is said)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
