@@ -41,8 +41,9 @@ def _turn(engine: DialogueEngine, line: str) -> list[ReplyEvent]:
 
 def test_when_every_draft_has_a_mild_fault_the_best_is_said(
         engine: DialogueEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A scorer that finds a mild fault in every draft: three drafts, then the first
-    (the earliest of equals) is decoded again and said; nothing else went out."""
+    """A scorer that finds a mild fault in every draft: every draft is made (two by
+    default), then the first (the earliest of equals) is decoded again and said; nothing
+    else went out."""
     def judge(*_: object, **__: object) -> object:
         return lambda text: Verdict(text, ("repeats itself",))
 
@@ -51,7 +52,7 @@ def test_when_every_draft_has_a_mild_fault_the_best_is_said(
     done = events[-1]
     assert isinstance(done, LineDoneEvent)
     assert done.plan is not None
-    assert len(done.plan.drafts) == 3
+    assert len(done.plan.drafts) == engine.settings.candidates == 2
     first = done.plan.drafts[0][0]
     assert done.text.startswith(first.strip())
     shown = "".join(e.text for e in events if isinstance(e, TokenEvent))
