@@ -11,7 +11,10 @@ on the player's quest state are in ``progress``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
+
+import numpy as np
 
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import refers
@@ -112,9 +115,15 @@ def nearest(world: World, known: KnowledgeView, param: ToolParam, text: str, emb
     allowed = choices(world, known, param)
     if not allowed or param.type != "string":
         return []
-    vectors = embed([text, *(_described(world, value) for value in allowed)])
-    near = vectors[1:] @ vectors[0]
+    lore = _lore_vectors(embed, tuple(_described(world, value) for value in allowed))
+    near = lore @ embed([text])[0]
     return sorted(zip(near.tolist(), allowed, strict=True), reverse=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _lore_vectors(embed: Embed, texts: tuple[str, ...]) -> np.ndarray:
+    """The vectors of the values' lore, kept: a turn asks in every phase, and per tool."""
+    return embed(list(texts))
 
 
 # Cosine similarity of MiniLM sentence vectors. "I need a bed tonight" lies 0.50 from the
