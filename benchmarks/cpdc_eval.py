@@ -48,7 +48,8 @@ from npc_runtime.model.encoder_build import load_default_encoder
 from npc_runtime.model.loader import LoadedModel, load_model
 from npc_runtime.tools.acts import Embed, SpeechActs
 from npc_runtime.tools.calls import json_schema
-from npc_runtime.tools.choice import last_turn, offer, proposed, wanted
+from npc_runtime.tools.choice import offer, wanted
+from npc_runtime.tools.proposal import last_turn, proposed
 
 NPC = "npc"
 THREADS = 2
@@ -267,18 +268,19 @@ def choose_tools(conversation: dict[str, Any], world: World, names: dict[str, st
         pending: list[tuple[str, str]] = [("user", line)]
         calls: list[dict[str, Any]] = []
         made, said = last_turn(history)
-        proposal = proposed(world, known, made, said, _acts())
+        asked = next((text for role, text in reversed(history) if role == "user"), "")
+        proposal = proposed(world, known, made, said, _acts(), asked=asked)
         reading = _acts().read(world, line, tools=known.tools, answering=proposal is not None)
         while len(calls) < MAX_CALLS:  # the engine's phases: offer, then what is wanted
             done = {c["name"] for c in calls}
             offered = offer(world, known, [*history, *pending], line, done, reading=reading,
                             proposal=proposal)
-            asked = wanted(world, known, history, line, offered, reading=reading,
+            wants = wanted(world, known, history, line, offered, reading=reading,
                            proposal=proposal, again=bool(calls)) if offered else []
-            if not asked:
+            if not wants:
                 break
-            calls.append({"name": asked[0], "parameters": {}, "valid": True})
-            pending += [("assistant", f"[{asked[0]}] {{}}"), ("tool", "{}")]
+            calls.append({"name": wants[0], "parameters": {}, "valid": True})
+            pending += [("assistant", f"[{wants[0]}] {{}}"), ("tool", "{}")]
         gold = turn.get("gold_functions", [])
         results.append({"gold": gold, "calls": calls, "reply": ""})
         if verbose:

@@ -191,7 +191,7 @@ def _cmd_tools_explain(args: argparse.Namespace) -> int:
     from npc_runtime.lore.loader import load_world
     from npc_runtime.model.encoder import load_encoder
     from npc_runtime.tools.acts import SpeechActs
-    from npc_runtime.tools.choice import proposed
+    from npc_runtime.tools.proposal import proposed
 
     settings = _settings(args)
     configure_logging(settings.log_format, "warning")

@@ -61,9 +61,10 @@ from npc_runtime.model.tokenizer import Message
 from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.acts import Embed, SpeechActs, acting_at
 from npc_runtime.tools.calls import ToolCall, problems, with_count
-from npc_runtime.tools.choice import Proposal, evidence, offer, proposed, stock_limit, wanted
+from npc_runtime.tools.choice import evidence, offer, stock_limit, wanted
 from npc_runtime.tools.intents import examples, learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
+from npc_runtime.tools.proposal import Proposal, proposed
 
 log = structlog.get_logger(__name__)
 
@@ -372,11 +373,11 @@ class DialogueEngine:
                 new_state if new_state != state else None)
 
     def offered(self, known: KnowledgeView, calls: Sequence[tuple[str, Mapping[str, object]]],
-                said: str) -> Proposal | None:
+                said: str, asked: str = "") -> Proposal | None:
         """What an NPC's turn left waiting for the player's answer: the call its ``calls``
-        (made this turn) ask to confirm or that follows them, or what ``said`` offered
-        (``tools/choice.py`` ``proposed``)."""
-        return proposed(self.world, known, calls, said, self.acts)
+        (made this turn) ask to confirm or that follows them, or what ``said`` offered in
+        answer to the player's line ``asked`` (``tools/proposal.py`` ``proposed``)."""
+        return proposed(self.world, known, calls, said, self.acts, asked=asked)
 
     def shutdown(self) -> None:
         """Finish running turns, stop the generation thread, close the state database."""
@@ -515,7 +516,8 @@ class DialogueEngine:
         noted = [(NOTE, turn.note)] if turn.note else []
         session.history += [*pending[:1], *noted, *pending[1:], ("assistant", reply_text)]
         session.proposal = self.offered(turn.known, [
-            (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text)
+            (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text,
+            pending[0][1])
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
         if turn.hold or not said.streamed:  # nothing went out yet: the line goes out whole
             yield TokenEvent(reply_text, 0)

@@ -21,8 +21,9 @@ from npc_runtime.tools.acts import (
     changes_game,
 )
 from npc_runtime.tools.calls import MEANT_AT, MEANT_BY, choices, ground, nearest
-from npc_runtime.tools.choice import Proposal, offer, wanted
+from npc_runtime.tools.choice import offer, wanted
 from npc_runtime.tools.intents import chances, examples, sentences
+from npc_runtime.tools.proposal import Proposal
 
 
 def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequence[Message],

@@ -51,8 +51,9 @@ def seed(engine: DialogueEngine, session: Session, history: Sequence[Exchange]) 
             messages.append(("assistant", turn.npc))
     session.history = messages
     said = history[-1].npc if history else ""
+    asked = next((turn.player for turn in reversed(history) if turn.player), "")
     known = view(engine.world, session.npc_id, engine.quest_state(session.player_id))
-    session.proposal = engine.offered(known, calls, said) if history else None
+    session.proposal = engine.offered(known, calls, said, asked) if history else None
 
 
 def verdict(expect: ToolCall | None, calls: Sequence[ToolCall]) -> str:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import refers
+from npc_runtime.lore.mentions import NUMBER_WORDS, STOPWORDS, WORD, numbers, refers, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
-from npc_runtime.tools.intents import Embed
+from npc_runtime.tools.intents import Embed, sentences
 
 QUANTITY = "count"  # the parameter saying how many of ``requires: has_item`` change hands
 
@@ -96,16 +97,20 @@ def meant(world: World, known: KnowledgeView, param: ToolParam, text: str, embed
     """
     The allowed value of a lore-valued ``param`` that the player's ``text`` means without
     naming it ("I need a bed tonight" means the room key), by the sentence encoder: the
-    value whose name, aliases and facts lie nearest the text, if at least ``MEANT_AT`` near
-    and ``MEANT_BY`` nearer than the next; else none (a guess between close values is
-    worse than asking).
+    value whose name, aliases and facts lie nearest the text, or one of its sentences
+    ("I'm soaked and dead on my feet. I need a bed for the night.": the whole lies 0.23
+    from the key), if at least ``MEANT_AT`` near and ``MEANT_BY`` nearer than the next;
+    else none (a guess between close values is worse than asking).
     """
-    ranked = nearest(world, known, param, text, embed)
-    if not ranked:
-        return ()
-    best, value = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else -1.0
-    return (value,) if best >= MEANT_AT and best - runner_up >= MEANT_BY else ()
+    for ranked in (nearest(world, known, param, part, embed)
+                   for part in dict.fromkeys([text, *sentences(text)])):
+        if not ranked:
+            return ()
+        best, value = ranked[0]
+        runner_up = ranked[1][0] if len(ranked) > 1 else -1.0
+        if best >= MEANT_AT and best - runner_up >= MEANT_BY:
+            return (value,)
+    return ()
 
 
 def nearest(world: World, known: KnowledgeView, param: ToolParam, text: str, embed: Embed
@@ -140,6 +145,48 @@ def _described(world: World, value: str) -> str:
         return value.replace("_", " ")
     facts = [f.text for f in world.facts.values() if value in f.about]
     return "; ".join([entity.name, *entity.aliases]) + "".join(f". {f}" for f in facts)
+
+
+def stated(world: World, param: ToolParam, line: str, things: Sequence[str], *,
+           counted: Sequence[str] = (), loose: bool = True) -> tuple[str, ...]:
+    """
+    How many the player asked for, when it is a count: the number just before a word
+    naming one of ``things`` or one of the ``counted`` words ("two flasks of lamp oil",
+    "both your salves", "here's 4 coppers, two bowls of stew": 2; the thing named with no
+    number before it: none stated), else, when ``loose``, the line's one number ("I'll
+    take two": 2). The model wrote counts the line did not say (ten flasks for "two
+    flasks"). An NPC's offer is read strictly: its one number is likely a price.
+    """
+    if param.name != QUANTITY or param.type != "integer":
+        return ()
+    words = [*counted, *(name for thing in things if (entity := world.entities.get(thing))
+                         for name in (entity.name, *entity.aliases))]
+    names = {stem(form) for name in words for w in WORD.findall(name.lower())
+             if w not in STOPWORDS for form in (w, w + "s")}  # "salves" for "salve"
+    tokens = _WORD_OR_MARK.findall(line.lower())
+    before, named = set(), False
+    for at, token in enumerate(tokens):
+        if stem(token) in names:
+            named = True
+            for back in reversed(tokens[max(0, at - COUNT_REACH):at]):
+                if not back[0].isalnum() or back in _RATE:  # "4 coppers, two bowls" and
+                    break  # "one chit a skin" count no skins
+                if (count := _count(back)) is not None:
+                    before.add(count)
+                    break
+    stated = before or (set() if named or not loose else set(numbers(line)))
+    return (str(stated.pop()),) if len(stated) == 1 else ()
+
+
+COUNT_REACH = 3  # words between a count and the thing's name ("two big bowls of stew")
+_RATE = frozenset({"a", "an", "per", "each"})
+_WORD_OR_MARK = re.compile(r"[a-z0-9]+|[^\sa-z0-9']")
+
+
+def _count(word: str) -> int | None:
+    if word.isdigit():
+        return int(word)
+    return 2 if word == "both" else NUMBER_WORDS.get(word)
 
 
 def with_count(tool: Tool, args: Mapping[str, object]) -> dict[str, object]:

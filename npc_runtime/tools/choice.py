@@ -15,17 +15,15 @@ Pure policy: no model, no onnxruntime; ``tools explain`` runs it as a turn does.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import NUMBER_WORDS, content_words, find_mentions, numbers, stem
+from npc_runtime.lore.mentions import content_words, find_mentions, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.tools.acts import OFFER_AT, Reading, SpeechActs, acting_at, waits_for_asking
-from npc_runtime.tools.calls import QUANTITY, choices, ground, meant
+from npc_runtime.tools.acts import Reading, acting_at, waits_for_asking
+from npc_runtime.tools.calls import QUANTITY, choices, ground, meant, stated
 from npc_runtime.tools.intents import (
     MATCH,
     MATCH_AGAIN,
@@ -37,103 +35,15 @@ from npc_runtime.tools.intents import (
     intents,
     sentences,
 )
+from npc_runtime.tools.proposal import CALL_TEXT, Proposal
 
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
-CALL_TEXT = re.compile(r"\[(\w+)\]\s*(\{.*\})?\s*$", re.DOTALL)  # a call as kept in history
 
 Offer = dict[str, list[tuple[ToolParam, tuple[str, ...]]]]
 """Tool id -> its parameters, each with the values it may take now."""
 
 Tighten = Callable[[ToolParam, dict[str, object]], ToolParam]
 """Narrows a parameter given the arguments chosen before it (e.g. count <= stock)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Proposal:
-    """
-    A call the NPC offered and has not made: the player's next line may accept it, and
-    then only that line (it expires after the next player turn). Kept per session as
-    data, not read back from the conversation's text.
-    """
-
-    tool: str
-    args: Mapping[str, Any]  # those known when it was offered (the item sold, say)
-    why: str  # for the trace: "fit_gear follows sell_goods"
-
-    def to_json(self) -> str:
-        return json.dumps({"tool": self.tool, "args": dict(self.args), "why": self.why})
-
-    @classmethod
-    def from_json(cls, text: str) -> Proposal | None:
-        """The stored proposal ("" or damaged: none; a lost offer only asks again)."""
-        try:
-            data = json.loads(text) if text else None
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
-            return None
-        return cls(data["tool"], dict(data.get("args") or {}), str(data.get("why", "")))
-
-
-def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapping[str, Any]]],
-             said: str, acts: SpeechActs) -> Proposal | None:
-    """
-    What the NPC's turn offered, if anything: after it called ``C``, the tool that must be
-    confirmed with ``C`` (it called ``C`` to ask); a tool that ``follows`` a call it made,
-    if what it ``said`` asks the player something ("Want them fitted?"); the tool its
-    last question asks for by the tool's examples ("Shall I open the gate?"). Else, when
-    ``acts`` (its NPC-line reader, ``SpeechActs.offers``) reads ``said`` as an offer:
-    of the tools that act for the player (``SpeechActs.acts_on``), the one whose item the
-    line names ("Bowl of stew, love? Two coppers.", "I can mend the lamp."); else, asked
-    after a call of one, that tool again for the same thing ("Want a third for the way
-    back?"); else the NPC's one such tool that takes no item ("One silver to tie up. Pay
-    now?", "She's ready. Level four?"). ``calls``: the calls made this turn (id,
-    arguments), in order.
-    """
-    question = _last_question(said)
-    for called, args in reversed(calls):
-        for tool in known.tools:
-            if tool.confirm_with == called or (tool.follows == called and question):
-                how = "is confirmed by" if tool.confirm_with == called else "follows"
-                kept = {p.name: args[p.name] for p in tool.params if p.name in args}
-                return Proposal(tool.id, kept, f"{tool.id} {how} {called}")
-    if question and (asked := intents(world, known.tools, question, embed=acts.embed)):
-        return Proposal(asked[0].tool, {}, f"the NPC asked {question!r}")
-    acting = [t for t in known.tools if acts.acts_on(world, t)]
-    if not said or not acting or (odds := acts.offers(world, said)) < OFFER_AT:
-        return None
-    why = f"the NPC offered it ({odds:.2f}): {said!r}"
-    named = [(t, {name: values[0] for name, values
-                  in ground(world, known, t, said, bare=True).items() if values})
-             for t in acting]
-    if len(found := [(t, args) for t, args in named if args]) == 1:
-        return Proposal(found[0][0].id, found[0][1], why)
-    again = [(t, called, args) for called, args in reversed(calls) for t in acting
-             if t.id == called]
-    if question and not found and again:
-        tool, called, args = again[0]
-        # The thing again, not the count: "a third" is one more, not another two.
-        kept = {p.name: args[p.name] for p in tool.params
-                if p.name in args and choices(world, known, p)}
-        return Proposal(tool.id, kept, f"the NPC offered more after {called} ({odds:.2f}): "
-                                       f"{said!r}")
-    bare = [t for t in acting if not any(choices(world, known, p) for p in t.params)]
-    return Proposal(bare[0].id, {}, why) if not found and len(bare) == 1 else None
-
-
-def last_turn(history: Sequence[Message]) -> tuple[list[tuple[str, dict[str, Any]]], str]:
-    """
-    The NPC's last turn in a recorded ``history``: the calls it made since the player's
-    last line (id, arguments) and the last thing it said aloud. For replaying recorded
-    conversations (benchmarks, tests); a live session keeps its ``Proposal`` instead.
-    """
-    start = max((i for i, (role, _) in enumerate(history) if role == "user"), default=-1) + 1
-    turn = history[start:]
-    calls = [(m.group(1), json.loads(m.group(2) or "{}")) for role, text in turn
-             if role == "assistant" and (m := CALL_TEXT.match(text))]
-    said = next((text for role, text in reversed(turn)
-                 if role == "assistant" and not CALL_TEXT.match(text)), "")
-    return calls, said
 
 
 def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], line: str,
@@ -153,7 +63,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     ``reading``, when given, decides per tool, at the tool's ``acting_at``, or at any
     probability when the tool's examples match the line); if not, a
     tool that changes the game (gives an item, moves a quest) is not offered; if so, the
-    NPC's ``proposal`` is, whatever the line's words ("Fine, here's your silver.").
+    NPC's ``proposal`` is, whatever the line's words ("Fine, here's your silver."), with
+    the arguments it settled, unless the line answers it no.
     """
     # What the player refers to: their line first, then the recent conversation
     # (the NPC naming an item lets the player say "I'll take it").
@@ -168,6 +79,10 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     offered: Offer = {}
 
     def asks_for(tool: Tool) -> bool:
+        # An offer answered no is not taken by what follows ("hmm. let me think about it,
+        # I might find a bunk on a ship" reads as a request, whole).
+        if reading and reading.answer == "no" and proposal and proposal.tool == tool.id:
+            return False
         # The tool's own examples matching the line make a less sure request enough (its
         # writers' examples: the built-in ones of its kind are too few to vouch for it).
         return (reading.acts_for(acting_at(world, known.npc, tool))
@@ -190,17 +105,24 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
         params: list[tuple[ToolParam, tuple[str, ...]]] = []
         grounded = guessed = False
         named_in = [ground(world, known, tool, text) for text in said]  # nearest first
+        # Accepting the offer takes what it settled ("Two tablets for the road?" - "yes
+        # please": two), unless the line says otherwise ("yes, but three").
+        settled = proposal.args if proposal and offered_now and acts else {}
         for param in tool.params:
             allowed = choices(world, known, param)
             if not allowed or param.type != "string":
                 things = [v for _, values in params for v in values]
                 # A thing only meant, not named, takes no count from the line: its one
                 # number may be the price ("a bed tonight, here's five coppers").
-                stated = () if allowed or guessed else _stated(world, param, line, things)
-                if not param.optional or stated:  # "two stews": the count, though optional
-                    params.append((param, allowed or stated))
+                count = () if allowed or guessed else stated(world, param, line, things)
+                if not count and param.name in settled and not allowed:
+                    count = (str(settled[param.name]),)
+                if not param.optional or count:  # "two stews": the count, though optional
+                    params.append((param, allowed or count))
                 continue
             named = next((g for found in named_in if (g := found.get(param.name))), ())
+            if param.name in settled and not ground(world, known, tool, line).get(param.name):
+                named = (str(settled[param.name]),)
             if not named and acts and not param.optional and embed is not None:
                 named = meant(world, known, param, line, embed)  # "a bed" for the key
                 guessed = bool(named)
@@ -273,11 +195,6 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
 
-def _last_question(said: str) -> str:
-    """The last question in what the NPC said ("" if it asked none)."""
-    return next((s for s in reversed(sentences(said)) if s.endswith("?")), "")
-
-
 def _first_named(world: World, known: KnowledgeView, tool: Tool,
                  history: Sequence[Message], line: str) -> bool:
     """
@@ -347,45 +264,6 @@ def stock_limit(tool: Tool, known: KnowledgeView) -> Tighten:
         return dataclasses.replace(param, maximum=max(top, param.minimum or 0))
 
     return tighten
-
-
-def _stated(world: World, param: ToolParam, line: str, things: Sequence[str]
-            ) -> tuple[str, ...]:
-    """
-    How many the player asked for, when it is a count: the number just before a word
-    naming one of ``things`` ("two flasks of lamp oil", "both your salves", "here's 4
-    coppers, two bowls of stew": 2; the thing named with no number before it: none
-    stated), else the line's one number ("I'll take two": 2). The model wrote counts the
-    line did not say (ten flasks for "two flasks").
-    """
-    if param.name != QUANTITY or param.type != "integer":
-        return ()
-    names = {stem(form) for thing in things if (entity := world.entities.get(thing))
-             for name in (entity.name, *entity.aliases) for w in content_words(name)
-             for form in (w, w + "s")}  # "salves" for "salve"
-    tokens = _TOKEN.findall(line.lower())
-    before, named = set(), False
-    for at, token in enumerate(tokens):
-        if stem(token) in names:
-            named = True
-            for back in reversed(tokens[max(0, at - COUNT_REACH):at]):
-                if not back[0].isalnum():  # "4 coppers, two bowls": not past the comma
-                    break
-                if (count := _count(back)) is not None:
-                    before.add(count)
-                    break
-    stated = before or (set() if named else set(numbers(line)))
-    return (str(stated.pop()),) if len(stated) == 1 else ()
-
-
-COUNT_REACH = 3  # words between a count and the thing's name ("two big bowls of stew")
-_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9']")
-
-
-def _count(word: str) -> int | None:
-    if word.isdigit():
-        return int(word)
-    return 2 if word == "both" else NUMBER_WORDS.get(word)
 
 
 def _tool_words(tool: Tool) -> set[str]:

@@ -20,8 +20,9 @@ from npc_runtime.tools.acts import (
     waits_for_asking,
 )
 from npc_runtime.tools.calls import meant
-from npc_runtime.tools.choice import Proposal, offer, proposed, wanted
+from npc_runtime.tools.choice import offer, wanted
 from npc_runtime.tools.intents import KIND_EXAMPLES, examples
+from npc_runtime.tools.proposal import Proposal, proposed
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 

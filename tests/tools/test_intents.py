@@ -14,7 +14,7 @@ from npc_runtime.lore.mentions import refers
 from npc_runtime.lore.model import World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import SpeechActs
-from npc_runtime.tools.choice import Proposal, last_turn, offer, proposed, wanted
+from npc_runtime.tools.choice import offer, wanted
 from npc_runtime.tools.intents import (
     bounds,
     chances,
@@ -23,6 +23,7 @@ from npc_runtime.tools.intents import (
     refuses,
     sentences,
 )
+from npc_runtime.tools.proposal import Proposal, last_turn, proposed
 from tests.conftest import default_embed
 
 FORGE = Path(__file__).parent / "forge"

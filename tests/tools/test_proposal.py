@@ -1,0 +1,98 @@
+"""What an NPC's turn leaves pending (``tools/proposal.py``): the tool its offer points at,
+the arguments the offer settled, and a yes that takes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from npc_runtime.lore.knowledge import view
+from npc_runtime.lore.loader import load_world
+from npc_runtime.lore.model import World, WorldState
+from npc_runtime.tools.acts import Reading, SpeechActs
+from npc_runtime.tools.calls import stated
+from npc_runtime.tools.choice import offer, wanted
+from npc_runtime.tools.proposal import Proposal, proposed
+
+WAYHOUSE = Path(__file__).parent / "wayhouse"
+
+
+@pytest.fixture(scope="module")
+def inn() -> World:
+    return load_world(WAYHOUSE)
+
+
+def _offered(acts: SpeechActs, world: World, said: str, *, asked: str = "",
+             calls: tuple[tuple[str, dict[str, object]], ...] = ()) -> Proposal | None:
+    return proposed(world, view(world, "hesk", WorldState()), calls, said, acts, asked=asked)
+
+
+@pytest.mark.parametrize(("said", "tool"), [
+    ("Three coppers and the road is yours. Paying now?", "take_toll"),
+    ("Your mare looks done in. A copper a night in the stable, shall I take her?",
+     "stable_horse"),
+])
+def test_an_offer_naming_no_thing_points_at_its_tool_by_the_examples(
+        speech_acts: SpeechActs, inn: World, said: str, tool: str) -> None:
+    """Two tools take no thing: the one the offer means is the one its words point at."""
+    pending = _offered(speech_acts, inn, said)
+    assert pending is not None
+    assert pending.tool == tool, pending
+
+
+def test_the_thing_an_offer_means_was_named_by_the_player(speech_acts: SpeechActs,
+                                                          inn: World) -> None:
+    pending = _offered(speech_acts, inn, "Baked this morning. Two coppers. Want one?",
+                       asked="Is the trail bread fresh?")
+    assert pending is not None
+    assert (pending.tool, pending.args.get("item")) == ("give_item", "trail_bread")
+
+
+def test_an_offer_settles_the_count_it_states_and_a_yes_takes_it(speech_acts: SpeechActs,
+                                                                 inn: World) -> None:
+    pending = _offered(speech_acts, inn, "Cold up there. Two buns for the road?")
+    assert pending is not None
+    assert dict(pending.args) == {"item": "trail_bread", "count": 2}
+    known = view(inn, "hesk", WorldState())
+    history = [("user", "It's a long climb."), ("assistant", "Cold up there. Two loaves "
+                                                              "for the road?")]
+    line = "yes please"
+    reading = speech_acts.read(inn, line, tools=known.tools, answering=True)
+    offered = offer(inn, known, [*history, ("user", line)], line, set(), reading=reading,
+                    proposal=pending)
+    assert wanted(inn, known, history, line, offered, reading=reading,
+                  proposal=pending) == ["give_item"]
+    assert {p.name: values for p, values in offered["give_item"]} == {
+        "item": ("trail_bread",), "count": ("2",)}
+
+
+def test_a_turn_that_acted_and_asks_nothing_offers_nothing(speech_acts: SpeechActs,
+                                                           inn: World) -> None:
+    """"Then take it." after handing the lantern over tells what was done."""
+    assert _offered(speech_acts, inn, "Then take it. Keep the wick short.",
+                    calls=(("give_item", {"item": "lantern"}),)) is None
+
+
+def test_an_offer_answered_no_is_not_taken_by_what_follows(inn: World) -> None:
+    """A line whose answer is no, read whole as a request, does not take the offer."""
+    known = view(inn, "hesk", WorldState())
+    pending = Proposal("give_item", {"item": "trail_bread"}, "the NPC offered it")
+    line = "no, let me see what my purse says first"
+    declined = Reading("request", 0.7, acting=True, answer="no")
+    assert "give_item" not in offer(inn, known, [("user", line)], line, set(),
+                                    reading=declined, proposal=pending)
+    accepted = Reading("request", 0.7, acting=True, answer="yes")
+    assert "give_item" in offer(inn, known, [("user", line)], line, set(),
+                                reading=accepted, proposal=pending)
+
+
+@pytest.mark.parametrize(("said", "count"), [
+    ("Two buns for the road?", ("2",)),
+    ("The bun? Five coppers.", ()),  # a price is no count
+    ("One copper a bun. How many?", ()),  # a rate is no count
+])
+def test_an_offer_states_a_count_only_before_the_thing(inn: World, said: str,
+                                                       count: tuple[str, ...]) -> None:
+    param = next(p for p in inn.tools["give_item"].params if p.name == "count")
+    assert stated(inn, param, said, ["trail_bread"], loose=False) == count
