@@ -21,7 +21,7 @@ from npc_runtime.tools.acts import (
     changes_game,
 )
 from npc_runtime.tools.calls import MEANT_AT, MEANT_BY, choices, ground, nearest
-from npc_runtime.tools.choice import offer, wanted
+from npc_runtime.tools.choice import offer, other_items, wanted
 from npc_runtime.tools.intents import chances, examples, sentences
 from npc_runtime.tools.proposal import Proposal
 
@@ -54,8 +54,11 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
         by_meaning = _by_meaning(world, known, tool, line, reading)
         if tool.id in offered:
             named = {p.name: v for p, v in offered[tool.id] if v}
+            others = sorted(other_items(world, known, tool, line))
             out.append(f"{tool.id}: on offer" + (f" with {named}" if named else "")
-                       + by_examples + by_meaning)
+                       + by_examples + by_meaning
+                       + (f"; the line names {', '.join(others)}, which it does not take"
+                          if others else ""))
         elif reading.waits(tool) and not reading.acts_for(at := acting_at(world, known.npc,
                                                                           tool)):
             bar = f" (acting_at: {at} %)" if at is not None else ""

@@ -152,10 +152,11 @@ def stated(world: World, param: ToolParam, line: str, things: Sequence[str], *,
     """
     How many the player asked for, when it is a count: the number just before a word
     naming one of ``things`` or one of the ``counted`` words ("two flasks of lamp oil",
-    "both your salves", "here's 4 coppers, two bowls of stew": 2; the thing named with no
-    number before it: none stated), else, when ``loose``, the line's one number ("I'll
-    take two": 2). The model wrote counts the line did not say (ten flasks for "two
-    flasks"). An NPC's offer is read strictly: its one number is likely a price.
+    "both your salves", "a couple of spikes", "here's 4 coppers, two bowls of stew": 2);
+    else, when ``loose``, a number standing alone in a line naming the thing ("Candles.
+    Three of them."), or the one number of a line naming none ("I'll take two": 2). The
+    model wrote counts the line did not say (ten flasks for "two flasks"). An NPC's offer
+    is read strictly: its one number is likely a price.
     """
     if param.name != QUANTITY or param.type != "integer":
         return ()
@@ -174,8 +175,22 @@ def stated(world: World, param: ToolParam, line: str, things: Sequence[str], *,
                 if (count := _count(back)) is not None:
                     before.add(count)
                     break
+    if named and loose and not before:
+        # The thing named with no count before it: a number standing alone is its count
+        # ("Candles. Three of them.", "candles for the night shift, say 5"); one before
+        # another word counts something else ("ten bits, right?", "two miles").
+        before = {count for at, token in enumerate(tokens)
+                  if (count := _count(token)) is not None and _alone(tokens, at + 1, names)}
     stated = before or (set() if named or not loose else set(numbers(line)))
     return (str(stated.pop()),) if len(stated) == 1 else ()
+
+
+def _alone(tokens: Sequence[str], after: int, names: set[str]) -> bool:
+    """Whether the token before ``after`` counts nothing else: the line or the clause ends
+    there, or a little word or the thing's own name comes next."""
+    if after >= len(tokens) or not tokens[after][0].isalnum():
+        return True
+    return tokens[after] in STOPWORDS or stem(tokens[after]) in names
 
 
 COUNT_REACH = 3  # words between a count and the thing's name ("two big bowls of stew")
@@ -186,7 +201,7 @@ _WORD_OR_MARK = re.compile(r"[a-z0-9]+|[^\sa-z0-9']")
 def _count(word: str) -> int | None:
     if word.isdigit():
         return int(word)
-    return 2 if word == "both" else NUMBER_WORDS.get(word)
+    return 2 if word in ("both", "couple") else NUMBER_WORDS.get(word)
 
 
 def with_count(tool: Tool, args: Mapping[str, object]) -> dict[str, object]:

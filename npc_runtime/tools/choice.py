@@ -123,8 +123,9 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             named = next((g for found in named_in if (g := found.get(param.name))), ())
             if param.name in settled and not ground(world, known, tool, line).get(param.name):
                 named = (str(settled[param.name]),)
-            if not named and acts and not param.optional and embed is not None:
-                named = meant(world, known, param, line, embed)  # "a bed" for the key
+            if (not named and acts and not param.optional and embed is not None
+                    and not other_items(world, known, tool, line)):  # "a pick head" is
+                named = meant(world, known, param, line, embed)  # no pickaxe; "a bed", a key
                 guessed = bool(named)
             if named:
                 params.append((param, named))
@@ -159,7 +160,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     that finder. A tool that must be confirmed first gives way to its
     ``confirm_with`` tool until the player accepted it. A line that acts (read as a
     request or a yes) that no example covers asks for the one tool that changes the game
-    offered now (its item named by the player or in the offer).
+    offered now (its item named by the player or in the offer), unless it names an item
+    that tool does not take.
     """
     accepts = proposal is not None and reading.accepts
     overview = next((t.id for t in known.tools if t.on_mention), None)
@@ -188,7 +190,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
             brought_up = []  # remarked on, is not asked about
         giving = [t for t in offered
                   if reading.acts_on(world.tools[t])
-                  and reading.acts_for(acting_at(world, known.npc, world.tools[t]))]
+                  and reading.acts_for(acting_at(world, known.npc, world.tools[t]))
+                  and not other_items(world, known, world.tools[t], line)]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
             or _needs(world, known, line, reading.embed, reading.remarks))
@@ -208,6 +211,19 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
               for values in ground(world, known, tool, text).values() for value in values}
     return any(value not in before
                for values in ground(world, known, tool, line).values() for value in values)
+
+
+def other_items(world: World, known: KnowledgeView, tool: Tool, line: str) -> set[str]:
+    """Items ``line`` names that ``tool`` does not take, save the player's own ("fill my
+    skins"): a request for one of them is not for this tool ("sell me a candle for the
+    ride?" asks the cage-man for no ride; "i need a pick head" for no mended pickaxe)."""
+    takes = {value for param in tool.params for value in choices(world, known, param)}
+    return {m.entity_id for m in find_mentions(world, line)
+            if world.entities[m.entity_id].kind == "items"
+            and not _OWN.search(line, 0, m.start)} - takes
+
+
+_OWN = re.compile(r"\bmy\s+(\w+\s+)?$", re.IGNORECASE)  # "my skins", "my old lamp"
 
 
 def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:

@@ -96,3 +96,32 @@ def test_an_offer_states_a_count_only_before_the_thing(inn: World, said: str,
                                                        count: tuple[str, ...]) -> None:
     param = next(p for p in inn.tools["give_item"].params if p.name == "count")
     assert stated(inn, param, said, ["trail_bread"], loose=False) == count
+
+
+def test_a_request_for_an_item_a_tool_does_not_take_is_not_that_tools(speech_acts: SpeechActs,
+                                                                        inn: World) -> None:
+    """"sell me a rope for the stable" shares a word with stabling, but asks for a rope."""
+    known = view(inn, "hesk", WorldState())
+
+    def called(line: str) -> list[str]:
+        reading = speech_acts.read(inn, line, tools=known.tools)
+        offered = offer(inn, known, [("user", line)], line, set(), reading=reading)
+        return wanted(inn, known, [], line, offered, reading=reading)
+
+    assert called("sell me a tow rope for the stable") == []
+    assert called("Stable my horse for the night.") == ["stable_horse"]
+    assert called("Stable my horse and hang my tow rope up.") == ["stable_horse"]  # the
+    # player's own things are not asked for
+
+
+@pytest.mark.parametrize(("line", "count"), [
+    ("Buns. Three of them.", ("3",)),  # a number standing alone counts the thing named
+    ("a bun for the road, say 5", ("5",)),
+    ("Give me a couple of buns.", ("2",)),
+    ("a bun. ten coppers, right?", ()),  # a number before another word counts that
+    ("two buns, here is 4 coppers", ("2",)),
+])
+def test_a_player_states_a_count_before_the_thing_or_alone(inn: World, line: str,
+                                                           count: tuple[str, ...]) -> None:
+    param = next(p for p in inn.tools["give_item"].params if p.name == "count")
+    assert stated(inn, param, line, ["trail_bread"]) == count
