@@ -64,11 +64,13 @@ def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool 
     "Wolf Pack Culling" when nothing else there is a wolf). For a player's words about
     the things in front of them, never for checking what an NPC may say. ``counted``:
     the player asks to be handed one of the candidates, so a count or "a" points too ("a
-    room" to an innkeeper whose one room thing is the room key, "two stews"); ``bare``:
+    room" to an innkeeper whose one room thing is the room key, "two stews"), and "my"
+    points at the player's own, not at one to hand over ("fill my waterskin"); ``bare``:
     any word of a name will do (an NPC offering its own wares: "Room's free tonight.").
     """
     pool = {e for e in candidates if e in world.entities}
-    found = {m.start: m.entity_id for m in find_mentions(world, text) if m.entity_id in pool}
+    found = {m.start: m.entity_id for m in find_mentions(world, text) if m.entity_id in pool
+             and not (counted and _OWN.search(text, 0, m.start))}
     named = set(found.values())
     owners: dict[str, list[str]] = {}  # a word of a name -> the candidates it names
     for entity in pool:
@@ -78,7 +80,8 @@ def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool 
         entity = _only(owners.get(stem(match.group(0).lower().removesuffix("'s")), []))
         pointer = _COUNTED if counted else _DEFINITE
         if (entity and entity not in named and (bare or pointer.search(text, 0, match.start())
-                                                or _ONE.match(text, match.end()))):
+                                                or _ONE.match(text, match.end()))
+                and not (counted and _OWN.search(text, 0, match.start()))):
             found.setdefault(match.start(), entity)
             named.add(entity)
     return list(dict.fromkeys(found[at] for at in sorted(found)))
@@ -92,6 +95,8 @@ def _only(entities: list[str]) -> str:
 # with a definite word before it or "one" after it ("a spear" is any spear).
 _DEFINITE = re.compile(r"\b(the|that|this|these|those|your|my)\s+(\w+\s+)?$", re.IGNORECASE)
 _ONE = re.compile(r"\s+one\b", re.IGNORECASE)
+# The player's own thing ("fill my waterskin", "my old lamp") is not one to be handed over.
+_OWN = re.compile(r"\bmy\s+(\w+\s+)?$", re.IGNORECASE)
 _COUNTED = re.compile(r"\b(the|that|this|these|those|your|my|a|an|another|some|\d+|one|two|"
                       r"three|four|five|six|seven|eight|nine|ten|both|all)\s+(\w+\s+)?$",
                       re.IGNORECASE)

@@ -124,8 +124,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             if param.name in settled and not ground(world, known, tool, line).get(param.name):
                 named = (str(settled[param.name]),)
             if (not named and acts and not param.optional and embed is not None
-                    and not other_items(world, known, tool, line)):  # "a pick head" is
-                named = meant(world, known, param, line, embed)  # no pickaxe; "a bed", a key
+                    and not _items_named(world, line)):  # "a bed": the key; not "a pick
+                named = meant(world, known, param, line, embed)  # head" for a pickaxe
                 guessed = bool(named)
             if named:
                 params.append((param, named))
@@ -143,7 +143,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
 
 
 def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line: str,
-           offered: Mapping[str, object], *, reading: Reading,
+           offered: Offer, *, reading: Reading,
            proposal: Proposal | None = None, again: bool = False) -> list[str]:
     """
     The offered tools the player's ``line`` asks for by their authored examples, in the
@@ -160,8 +160,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     that finder. A tool that must be confirmed first gives way to its
     ``confirm_with`` tool until the player accepted it. A line that acts (read as a
     request or a yes) that no example covers asks for the one tool that changes the game
-    offered now (its item named by the player or in the offer), unless it names an item
-    that tool does not take.
+    offered now, if that tool has no examples or takes a thing the player named, and the
+    line names no item that tool does not take.
     """
     accepts = proposal is not None and reading.accepts
     overview = next((t.id for t in known.tools if t.on_mention), None)
@@ -191,7 +191,8 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
         giving = [t for t in offered
                   if reading.acts_on(world.tools[t])
                   and reading.acts_for(acting_at(world, known.npc, world.tools[t]))
-                  and not other_items(world, known, world.tools[t], line)]
+                  and not other_items(world, known, world.tools[t], line)
+                  and _vouched(world, known, world.tools[t], offered[t], line)]
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
             or _needs(world, known, line, reading.embed, reading.remarks))
@@ -211,6 +212,23 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
               for values in ground(world, known, tool, text).values() for value in values}
     return any(value not in before
                for values in ground(world, known, tool, line).values() for value in values)
+
+
+def _items_named(world: World, line: str) -> bool:
+    """Whether ``line`` names an item (then nothing is guessed by meaning)."""
+    return any(world.entities[m.entity_id].kind == "items" for m in find_mentions(world, line))
+
+
+def _vouched(world: World, known: KnowledgeView, tool: Tool,
+             params: list[tuple[ToolParam, tuple[str, ...]]], line: str) -> bool:
+    """Whether a tool on offer may be called for a request no example covers: it has no
+    examples to say otherwise, it takes a thing the player named, or the line says what
+    its name says ("Fill all six of my skins" for ``fill_skins``). A word shared with its
+    description is not enough ("Take your three chits for the water." shares "chits" with
+    stabling a camel, "two chits a night")."""
+    return (not tool.examples
+            or any(values and choices(world, known, param) for param, values in params)
+            or bool(_stems(content_words(line)) & _stems(content_words(tool.id.replace("_", " ")))))
 
 
 def other_items(world: World, known: KnowledgeView, tool: Tool, line: str) -> set[str]:

@@ -125,3 +125,28 @@ def test_a_player_states_a_count_before_the_thing_or_alone(inn: World, line: str
                                                            count: tuple[str, ...]) -> None:
     param = next(p for p in inn.tools["give_item"].params if p.name == "count")
     assert stated(inn, param, line, ["trail_bread"]) == count
+
+
+def test_the_players_own_thing_is_not_one_to_hand_over(speech_acts: SpeechActs,
+                                                       inn: World) -> None:
+    known = view(inn, "hesk", WorldState())
+
+    def called(line: str) -> list[str]:
+        reading = speech_acts.read(inn, line, tools=known.tools)
+        offered = offer(inn, known, [("user", line)], line, set(), reading=reading)
+        return wanted(inn, known, [], line, offered, reading=reading)
+
+    assert called("Could you trim my tin lantern for me?") == []
+    assert called("Could you hand me the tin lantern?") == ["give_item"]
+
+
+def test_a_word_shared_with_a_description_does_not_vouch_for_a_tool(inn: World) -> None:
+    """A request no example covers calls the one tool on offer only if that tool has no
+    examples or takes a thing the player named: "copper" in "one copper a night" is not
+    asking for the stable."""
+    known = view(inn, "hesk", WorldState())
+    line = "Keep this copper, friend."
+    sure = Reading("request", 0.9, acting=True, acting_tools=frozenset({"stable_horse"}))
+    offered = offer(inn, known, [("user", line)], line, set(), reading=sure)
+    assert "stable_horse" in offered  # on offer by the shared word ...
+    assert wanted(inn, known, [], line, offered, reading=sure) == []  # ... but not called
