@@ -19,9 +19,10 @@ much is it?" asks.
 
 Each sentence of the line is matched on its own, so one line can ask for two things
 ("How long does it take? I'd like to sign up."). A sentence that only remarks ("It
-looks powerful.": the speech-act reader, ``acts.Reading.remarks``, reads it as neither a
-question nor a request) asks for none of the tools players ask about with questions,
-however close its words.
+looks powerful.": the speech-act reader, ``acts.Reading.remarks``, reads it as more
+likely to ask nothing than to ask a question or make a request, and it ends in no "?" or
+"!") asks for none of the tools players ask about with questions, however close its
+words.
 """
 
 from __future__ import annotations
