@@ -31,8 +31,9 @@ CALL_TEXT = re.compile(r"\[(\w+)\]\s*(\{.*\})?\s*$", re.DOTALL)  # a call as kep
 POINTED_AT = 0.1
 # An offer that asks ("Three slabs of biscuit for three bits?", read 0.64) leaves the
 # player something to answer: a lower bar than ``OFFER_AT``, which keeps a price told
-# ("A room costs five coppers.") from being one. On npc_acts_check.yaml 0.5 for questions
-# and 0.7 for all read the same 31 of 32 offers and 2 of 32 other lines.
+# ("A room costs five coppers.") from being one; not after a call, whose line mostly tells
+# what was done ("There, strung tight. Feels right, doesn't it?"). On npc_acts_check.yaml
+# 0.5 for questions and 0.7 for all read the same 31 of 32 offers and 2 of 32 other lines.
 ASKED_AT = 0.5
 POINTED_BY = 3.0
 
@@ -98,7 +99,8 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     acting = [t for t in known.tools if acts.acts_on(world, t)]
     if not said or not acting or (calls and not question):
         return None
-    if (odds := _offer_odds(world, said, question, acts)) < (ASKED_AT if question else OFFER_AT):
+    bar = ASKED_AT if question and not calls else OFFER_AT
+    if (odds := _offer_odds(world, said, question, acts)) < bar:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
     found = _naming(world, known, acting, said, bare=True)

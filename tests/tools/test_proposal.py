@@ -150,3 +150,12 @@ def test_a_word_shared_with_a_description_does_not_vouch_for_a_tool(inn: World) 
     offered = offer(inn, known, [("user", line)], line, set(), reading=sure)
     assert "stable_horse" in offered  # on offer by the shared word ...
     assert wanted(inn, known, [], line, offered, reading=sure) == []  # ... but not called
+
+
+def test_a_tag_question_after_a_call_offers_nothing_more(speech_acts: SpeechActs,
+                                                         inn: World) -> None:
+    """The lower bar of an offer that asks is not for a turn that acted: its question
+    mostly asks how the thing done went."""
+    assert _offered(speech_acts, inn, "There we are, strung tight and slung over your "
+                    "shoulder. Feels right, doesn't it?",
+                    calls=(("give_item", {"item": "lantern"}),)) is None
