@@ -88,8 +88,21 @@ def ground(world: World, known: KnowledgeView, tool: Tool, text: str, *, bare: b
         allowed = choices(world, known, param)
         if allowed and param.type == "string":
             grounded[param.name] = tuple(refers(world, allowed, text, bare=bare,
-                                                counted=bool(tool.gives_player)))
+                                                counted=bool(tool.gives_player))
+                                         or _said([v for v in allowed
+                                                   if v not in world.entities], text))
     return grounded
+
+
+def _said(allowed: Sequence[str], text: str) -> list[str]:
+    """The allowed values that are no lore entity (an ``enum``: "up", "one_way") the text
+    says in words, in the order said ("take us up", "one way"); one value only: a line
+    saying two ("up or down?") settles neither."""
+    found = {match.start(): value for value in allowed
+             for match in re.finditer(rf"\b{re.escape(value.replace('_', ' '))}\b", text,
+                                      re.IGNORECASE)}
+    said = list(dict.fromkeys(found[at] for at in sorted(found)))
+    return said if len(said) == 1 else []
 
 
 def meant(world: World, known: KnowledgeView, param: ToolParam, text: str, embed: Embed

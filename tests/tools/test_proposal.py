@@ -3,15 +3,16 @@ the arguments the offer settled, and a yes that takes them."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
-from npc_runtime.lore.model import World, WorldState
+from npc_runtime.lore.model import ToolParam, World, WorldState
 from npc_runtime.tools.acts import Reading, SpeechActs
-from npc_runtime.tools.calls import stated
+from npc_runtime.tools.calls import ground, stated
 from npc_runtime.tools.choice import offer, wanted
 from npc_runtime.tools.proposal import Proposal, proposed
 
@@ -159,3 +160,15 @@ def test_a_tag_question_after_a_call_offers_nothing_more(speech_acts: SpeechActs
     assert _offered(speech_acts, inn, "There we are, strung tight and slung over your "
                     "shoulder. Feels right, doesn't it?",
                     calls=(("give_item", {"item": "lantern"}),)) is None
+
+
+def test_an_enum_value_is_named_by_its_words(inn: World) -> None:
+    """A value that is no lore entity ("up", "one_way") is grounded by the words that say
+    it; a line saying two of them settles neither."""
+    tool = dataclasses.replace(inn.tools["stable_horse"], params=(ToolParam(
+        "passage", "string", enum=("one_way", "there_and_back")),))
+    known = view(inn, "hesk", WorldState())
+    assert ground(inn, known, tool, "Just the one way, please.") == {"passage": ("one_way",)}
+    assert ground(inn, known, tool, "There and back, we return Friday.") == {
+        "passage": ("there_and_back",)}
+    assert ground(inn, known, tool, "one way or there and back?") == {"passage": ()}
