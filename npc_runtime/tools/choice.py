@@ -37,6 +37,7 @@ from npc_runtime.tools.intents import (
 )
 from npc_runtime.tools.proposal import CALL_TEXT, Proposal
 
+_NOT_TAKEN = frozenset({"no", "question"})  # answers to an offer that do not take it
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
 
 Offer = dict[str, list[tuple[ToolParam, tuple[str, ...]]]]
@@ -64,7 +65,7 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     probability when the tool's examples match the line); if not, a
     tool that changes the game (gives an item, moves a quest) is not offered; if so, the
     NPC's ``proposal`` is, whatever the line's words ("Fine, here's your silver."), with
-    the arguments it settled, unless the line answers it no.
+    the arguments it settled, unless the line answers it no or with a question.
     """
     # What the player refers to: their line first, then the recent conversation
     # (the NPC naming an item lets the player say "I'll take it").
@@ -79,9 +80,11 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
     offered: Offer = {}
 
     def asks_for(tool: Tool) -> bool:
-        # An offer answered no is not taken by what follows ("hmm. let me think about it,
-        # I might find a bunk on a ship" reads as a request, whole).
-        if reading and reading.answer == "no" and proposal and proposal.tool == tool.id:
+        # An offer answered no, or with a question, is not taken by what follows ("hmm.
+        # let me think about it, I might find a bunk on a ship" and "does it burn alright
+        # in the damp though? everything on my boat is wet" read as requests, whole).
+        if (reading and reading.answer in _NOT_TAKEN and proposal
+                and proposal.tool == tool.id):
             return False
         # The tool's own examples matching the line make a less sure request enough (its
         # writers' examples: the built-in ones of its kind are too few to vouch for it).

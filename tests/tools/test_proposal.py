@@ -76,13 +76,17 @@ def test_a_turn_that_acted_and_asks_nothing_offers_nothing(speech_acts: SpeechAc
 
 
 def test_an_offer_answered_no_is_not_taken_by_what_follows(inn: World) -> None:
-    """A line whose answer is no, read whole as a request, does not take the offer."""
+    """A line whose answer is no, or a question, read whole as a request, does not take
+    the offer."""
     known = view(inn, "hesk", WorldState())
     pending = Proposal("give_item", {"item": "trail_bread"}, "the NPC offered it")
     line = "no, let me see what my purse says first"
     declined = Reading("request", 0.7, acting=True, answer="no")
     assert "give_item" not in offer(inn, known, [("user", line)], line, set(),
                                     reading=declined, proposal=pending)
+    asking = Reading("request", 0.7, acting=True, answer="question")  # "is it fresh? ..."
+    assert "give_item" not in offer(inn, known, [("user", line)], line, set(),
+                                    reading=asking, proposal=pending)
     accepted = Reading("request", 0.7, acting=True, answer="yes")
     assert "give_item" in offer(inn, known, [("user", line)], line, set(),
                                 reading=accepted, proposal=pending)
