@@ -70,7 +70,7 @@ def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool 
     """
     pool = {e for e in candidates if e in world.entities}
     found = {m.start: m.entity_id for m in find_mentions(world, text) if m.entity_id in pool
-             and not (counted and _OWN.search(text, 0, m.start))}
+             and not (counted and owned(text, m.start))}
     named = set(found.values())
     owners: dict[str, list[str]] = {}  # a word of a name -> the candidates it names
     for entity in pool:
@@ -81,7 +81,7 @@ def refers(world: World, candidates: Iterable[str], text: str, *, counted: bool 
         pointer = _COUNTED if counted else _DEFINITE
         if (entity and entity not in named and (bare or pointer.search(text, 0, match.start())
                                                 or _ONE.match(text, match.end()))
-                and not (counted and _OWN.search(text, 0, match.start()))):
+                and not (counted and owned(text, match.start()))):
             found.setdefault(match.start(), entity)
             named.add(entity)
     return list(dict.fromkeys(found[at] for at in sorted(found)))
@@ -95,8 +95,13 @@ def _only(entities: list[str]) -> str:
 # with a definite word before it or "one" after it ("a spear" is any spear).
 _DEFINITE = re.compile(r"\b(the|that|this|these|those|your|my)\s+(\w+\s+)?$", re.IGNORECASE)
 _ONE = re.compile(r"\s+one\b", re.IGNORECASE)
-# The player's own thing ("fill my waterskin", "my old lamp") is not one to be handed over.
 _OWN = re.compile(r"\bmy\s+(\w+\s+)?$", re.IGNORECASE)
+
+
+def owned(text: str, at: int) -> bool:
+    """Whether the name at ``at`` in ``text`` is the player's own thing ("fill my
+    waterskin", "my old lamp"): not one to be handed over or asked for."""
+    return bool(_OWN.search(text, 0, at))
 _COUNTED = re.compile(r"\b(the|that|this|these|those|your|my|a|an|another|some|\d+|one|two|"
                       r"three|four|five|six|seven|eight|nine|ten|both|all)\s+(\w+\s+)?$",
                       re.IGNORECASE)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from npc_runtime.lore.knowledge import KnowledgeView
-from npc_runtime.lore.mentions import content_words, find_mentions, stem
+from npc_runtime.lore.mentions import content_words, find_mentions, owned, stem
 from npc_runtime.lore.model import Tool, ToolParam, World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import Reading, acting_at, waits_for_asking
@@ -241,10 +241,8 @@ def other_items(world: World, known: KnowledgeView, tool: Tool, line: str) -> se
     takes = {value for param in tool.params for value in choices(world, known, param)}
     return {m.entity_id for m in find_mentions(world, line)
             if world.entities[m.entity_id].kind == "items"
-            and not _OWN.search(line, 0, m.start)} - takes
+            and not owned(line, m.start)} - takes
 
-
-_OWN = re.compile(r"\bmy\s+(\w+\s+)?$", re.IGNORECASE)  # "my skins", "my old lamp"
 
 
 def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:

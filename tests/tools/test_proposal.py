@@ -24,6 +24,14 @@ def inn() -> World:
     return load_world(WAYHOUSE)
 
 
+def _called(acts: SpeechActs, world: World, line: str) -> list[str]:
+    """What Hesk calls for ``line``, said first in a conversation."""
+    known = view(world, "hesk", WorldState())
+    reading = acts.read(world, line, tools=known.tools)
+    offered = offer(world, known, [("user", line)], line, set(), reading=reading)
+    return wanted(world, known, [], line, offered, reading=reading)
+
+
 def _offered(acts: SpeechActs, world: World, said: str, *, asked: str = "",
              calls: tuple[tuple[str, dict[str, object]], ...] = ()) -> Proposal | None:
     return proposed(world, view(world, "hesk", WorldState()), calls, said, acts, asked=asked)
@@ -106,12 +114,8 @@ def test_an_offer_states_a_count_only_before_the_thing(inn: World, said: str,
 def test_a_request_for_an_item_a_tool_does_not_take_is_not_that_tools(speech_acts: SpeechActs,
                                                                         inn: World) -> None:
     """"sell me a rope for the stable" shares a word with stabling, but asks for a rope."""
-    known = view(inn, "hesk", WorldState())
-
     def called(line: str) -> list[str]:
-        reading = speech_acts.read(inn, line, tools=known.tools)
-        offered = offer(inn, known, [("user", line)], line, set(), reading=reading)
-        return wanted(inn, known, [], line, offered, reading=reading)
+        return _called(speech_acts, inn, line)
 
     assert called("sell me a tow rope for the stable") == []
     assert called("Stable my horse for the night.") == ["stable_horse"]
@@ -134,12 +138,8 @@ def test_a_player_states_a_count_before_the_thing_or_alone(inn: World, line: str
 
 def test_the_players_own_thing_is_not_one_to_hand_over(speech_acts: SpeechActs,
                                                        inn: World) -> None:
-    known = view(inn, "hesk", WorldState())
-
     def called(line: str) -> list[str]:
-        reading = speech_acts.read(inn, line, tools=known.tools)
-        offered = offer(inn, known, [("user", line)], line, set(), reading=reading)
-        return wanted(inn, known, [], line, offered, reading=reading)
+        return _called(speech_acts, inn, line)
 
     assert called("Could you trim my tin lantern for me?") == []
     assert called("Could you hand me the tin lantern?") == ["give_item"]
