@@ -244,7 +244,6 @@ def other_items(world: World, known: KnowledgeView, tool: Tool, line: str) -> se
             and not owned(line, m.start)} - takes
 
 
-
 def _all_calls(history: Sequence[Message]) -> list[tuple[str, str]]:
     """Every tool call (id, arguments JSON) in the history."""
     return [(m.group(1), m.group(2) or "{}") for role, text in history
