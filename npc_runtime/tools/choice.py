@@ -33,9 +33,10 @@ from npc_runtime.tools.intents import (
     chances,
     examples,
     intents,
+    pointed_at,
     sentences,
 )
-from npc_runtime.tools.proposal import CALL_TEXT, Proposal
+from npc_runtime.tools.proposal import CALL_TEXT, POINTED_AT, POINTED_BY, Proposal
 
 _NOT_TAKEN = frozenset({"no", "question"})  # answers to an offer that do not take it
 GROUNDING_MESSAGES = 6  # recent messages searched for an argument the line does not name
@@ -129,6 +130,8 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             if (not named and acts and not param.optional and embed is not None
                     and not _items_named(world, line)):  # "a bed": the key; not "a pick
                 named = meant(world, known, param, line, embed)  # head" for a pickaxe
+                if set(named) & _own_items(world, line):  # "fill my waterskin": not one
+                    named = ()  # to sell, though it lies nearest
                 guessed = bool(named)
             if named:
                 params.append((param, named))
@@ -163,8 +166,9 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     that finder. A tool that must be confirmed first gives way to its
     ``confirm_with`` tool until the player accepted it. A line that acts (read as a
     request or a yes) that no example covers asks for the one tool that changes the game
-    offered now, if that tool has no examples or takes a thing the player named, and the
-    line names no item that tool does not take.
+    offered now (of several, the one the line's words clearly point at), if that tool has
+    no examples or takes a thing the player named, and the line names no item that tool
+    does not take.
     """
     accepts = proposal is not None and reading.accepts
     overview = next((t.id for t in known.tools if t.on_mention), None)
@@ -196,7 +200,12 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
                   and reading.acts_for(acting_at(world, known.npc, world.tools[t]))
                   and not other_items(world, known, world.tools[t], line)
                   and _vouched(world, known, world.tools[t], offered[t], line)]
-        asked = (giving[:1] if len(giving) == 1 else []) or (
+        # Of several, the one the line's words point at, if clearly one ("I'll buy a tow
+        # line off you, mine's rotten through": the seller, not the mender).
+        one = giving[:1] if len(giving) == 1 else [t for t in [pointed_at(
+            world, known.tools, giving, line, embed=reading.embed, at=POINTED_AT,
+            by=POINTED_BY)] if t]
+        asked = one or (
             brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
             or _needs(world, known, line, reading.embed, reading.remarks))
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
@@ -218,8 +227,16 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
 
 
 def _items_named(world: World, line: str) -> bool:
-    """Whether ``line`` names an item (then nothing is guessed by meaning)."""
-    return any(world.entities[m.entity_id].kind == "items" for m in find_mentions(world, line))
+    """Whether ``line`` names an item, save the player's own (then nothing is guessed by
+    meaning; "my sandals split on the dunes, could use a new pair" names none to sell)."""
+    return any(world.entities[m.entity_id].kind == "items" and not owned(line, m.start)
+               for m in find_mentions(world, line))
+
+
+def _own_items(world: World, line: str) -> set[str]:
+    """The items ``line`` names as the player's own ("my sandals")."""
+    return {m.entity_id for m in find_mentions(world, line)
+            if world.entities[m.entity_id].kind == "items" and owned(line, m.start)}
 
 
 def _vouched(world: World, known: KnowledgeView, tool: Tool,

@@ -114,6 +114,20 @@ def chances(world: World, tools: Sequence[Tool], line: str, *, embed: Embed | No
     return [dict(index.rank(s)) for s in parts]
 
 
+def pointed_at(world: World, tools: Sequence[Tool], among: Sequence[str], text: str, *,
+               embed: Embed | None = None, at: float, by: float) -> str | None:
+    """The one of ``among`` (tool ids) that ``text`` points at by the examples of ``tools``
+    (at its likeliest sentence), if clearly one: at least ``at`` likely and ``by`` times
+    likelier than the next; else None. With fewer than two, None: nothing to tell apart."""
+    if len(among) < 2:
+        return None
+    odds = chances(world, tools, text, embed=embed)
+    best = sorted(((max((c.get(t, 0.0) for c in odds), default=0.0), t) for t in among),
+                  reverse=True)
+    (p, first), (q, _) = best[:2]
+    return first if p >= at and p >= by * q else None
+
+
 def learn(tools: Sequence[Tool], embed: Embed | None = None) -> None:
     """Learn these tools' examples now (kept), so no player's line waits for it."""
     _index(tuple(tools), embed)

@@ -20,7 +20,7 @@ from npc_runtime.lore.model import Tool, World
 from npc_runtime.model.tokenizer import Message
 from npc_runtime.tools.acts import OFFER_AT, SpeechActs
 from npc_runtime.tools.calls import choices, ground, stated
-from npc_runtime.tools.intents import chances, intents, sentences
+from npc_runtime.tools.intents import intents, pointed_at, sentences
 
 CALL_TEXT = re.compile(r"\[(\w+)\]\s*(\{.*\})?\s*$", re.DOTALL)  # a call as kept in history
 # A tool the NPC's offer points at by its examples (``intents.chances``), when it names
@@ -80,10 +80,12 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     points at by the tools' examples ("Three chits. Paying now?"), or the NPC's one such
     tool, or its one such tool that takes no thing.
     A turn that made a call and asks nothing offers nothing: it tells what it did ("Two
-    skins, filled to the neck.", "Then take it."). ``calls``: the calls made this turn
-    (id, arguments), in order; ``asked``: the player's line the turn answered, where the
-    thing an offer means without naming it was named ("Does the salve sting?" - "Eight
-    coppers a pot. Want one?"). A proposal keeps the arguments its offer settled.
+    skins, filled to the neck.", "Then take it."); one that asks offers only by its
+    question ("Here's your stew. Hot enough?" offers no second bowl). ``calls``: the calls
+    made this turn (id, arguments), in order; ``asked``: the player's line the turn
+    answered, where the thing an offer means without naming it was named ("Does the salve
+    sting?" - "Eight coppers a pot. Want one?"). A proposal keeps the arguments its offer
+    settled.
     """
     question = _last_question(said)
     for called, args in reversed(calls):
@@ -100,7 +102,9 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     if not said or not acting or (calls and not question):
         return None
     bar = ASKED_AT if question and not calls else OFFER_AT
-    if (odds := _offer_odds(world, said, question, acts)) < bar:
+    # After a call, only its question offers: the rest tells what was handed over ("Here's
+    # your stew. Hot enough?" read 0.90 whole, as "Here, take this." offers).
+    if (odds := _offer_odds(world, "" if calls else said, question, acts)) < bar:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"
     found = _naming(world, known, acting, said, bare=True)
@@ -168,13 +172,9 @@ def _naming(world: World, known: KnowledgeView, tools: Sequence[Tool], text: str
 def _pointed_at(world: World, acting: Sequence[Tool], said: str, acts: SpeechActs
                 ) -> Tool | None:
     """The tool an offer naming no thing points at by the tools' examples, if clearly one."""
-    if len(acting) < 2:
-        return None
-    best = {t.id: max((chance.get(t.id, 0.0)
-                       for chance in chances(world, acting, said, embed=acts.embed)),
-                      default=0.0) for t in acting}
-    (first, p), (_, q) = sorted(best.items(), key=lambda kv: -kv[1])[:2]
-    return world.tools[first] if p >= POINTED_AT and p >= POINTED_BY * q else None
+    tool = pointed_at(world, acting, [t.id for t in acting], said, embed=acts.embed,
+                      at=POINTED_AT, by=POINTED_BY)
+    return world.tools[tool] if tool else None
 
 
 def last_turn(history: Sequence[Message]) -> tuple[list[tuple[str, dict[str, Any]]], str]:

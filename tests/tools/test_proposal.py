@@ -166,6 +166,20 @@ def test_a_tag_question_after_a_call_offers_nothing_more(speech_acts: SpeechActs
                     calls=(("give_item", {"item": "lantern"}),)) is None
 
 
+def test_after_a_hand_over_only_its_question_offers(speech_acts: SpeechActs,
+                                                   inn: World) -> None:
+    """Read whole, "Here's your bread." offers it (as "Here, take this." does); after the
+    call that handed it over, only the question asks, and how it is offers nothing: the
+    player's "yes" would have taken a second one. "Want another?" still offers."""
+    handed = (("give_item", {"item": "trail_bread", "count": 1}),)
+    assert _offered(speech_acts, inn, "Here's your trail bread. Warm enough?",
+                    calls=handed) is None
+    again = _offered(speech_acts, inn, "Here's your trail bread. Want another for the road?",
+                     calls=handed)
+    assert again is not None
+    assert (again.tool, again.args.get("item")) == ("give_item", "trail_bread")
+
+
 def test_an_enum_value_is_named_by_its_words(inn: World) -> None:
     """A value that is no lore entity ("up", "one_way") is grounded by the words that say
     it; a line saying two of them settles neither."""
