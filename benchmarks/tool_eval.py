@@ -100,7 +100,9 @@ async def _run_line(engine: DialogueEngine, line: Line, n: int) -> dict[str, Any
                         history=line.history, player=f"tools-{n}")
     return {"calls": [{"tool": c.tool, "args": dict(c.args)} for c in played.calls],
             "reply": played.reply, "error": played.error, "ms": played.ms,
-            "offer_seen": played.offer}
+            "offer_seen": played.offer,
+            "asked_first": ({"tool": played.asked_first.tool, "args": dict(played.asked_first.args)}
+                            if played.asked_first else None)}
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -121,6 +123,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "missed": outcomes["missed"],
         "wrong_tool": outcomes["wrong tool"],
         "offers_missed": sum(r["offer"] != r["offer_seen"] for r in rows),
+        # Asked first (tools/confirm.py): the NPC offered a call instead of acting; a yes
+        # would take it. Not a call, so neither right nor unasked above.
+        "negative_lines_asked_first": sum(r["asked_first"] is not None for r in negatives),
+        "requests_asked_first_right": sum(
+            r["verdict"] == "missed" and r["asked_first"] is not None
+            and verdict(ToolCall(r["expect"]["tool"], r["expect"]["args"]),
+                        [ToolCall(r["asked_first"]["tool"], r["asked_first"]["args"])])
+            == "right" for r in positives),
     }
 
 
@@ -153,6 +163,9 @@ async def run(lines: list[Line], model: LoadedModel, *, verbose: bool) -> list[d
                     print(f"{'offer':>10}  {line.npc}: after {line.history[-1].npc!r} the "
                           f"engine sees {row['offer_seen'] or 'no offer'} (the data: "
                           f"{row['offer'] or 'none'})", file=sys.stderr)
+                if verbose and row["asked_first"]:
+                    print(f"{'asks':>10}  {line.npc}: {line.text!r} -> offers "
+                          f"{row['asked_first']} (expected {row['expect']})", file=sys.stderr)
                 if verbose and row["verdict"] not in ("quiet", "right"):
                     print(f"{row['verdict']:>10}  {line.npc}: {line.text!r} -> "
                           f"{row['calls']} (expected {row['expect']})", file=sys.stderr)
@@ -187,16 +200,19 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{'':<22}{'lines':>6}{'neg':>6}{'called':>8}{'calls':>7}{'req':>6}{'right':>7}"
-          f"{'tool':>6}{'missed':>8}{'wrong':>7}{'offers':>8}")
+          f"{'tool':>6}{'missed':>8}{'wrong':>7}{'offers':>8}{'ask-':>6}{'ask+':>6}")
     for name, s in [("all", report["all"]), *report["files"].items(),
                     *report["kinds"].items()]:
         print(f"{name[:22]:<22}{s['lines']:>6}{s['negative_lines']:>6}"
               f"{s['negative_lines_with_a_call']:>8}{s['unasked_calls']:>7}{s['requests']:>6}"
               f"{s['right']:>7}{s['right_tool']:>6}{s['missed']:>8}{s['wrong_tool']:>7}"
-              f"{s['offers_missed']:>8}")
+              f"{s['offers_missed']:>8}{s['negative_lines_asked_first']:>6}"
+              f"{s['requests_asked_first_right']:>6}")
     print("neg: lines that ask for nothing; called: of those, lines with a call; right: the "
           "expected tool and arguments; tool: the expected tool; offers: lines whose pending "
-          "offer (the data's `proposed`) the engine saw otherwise")
+          "offer (the data's `proposed`) the engine saw otherwise; ask-: lines that ask for "
+          "nothing the NPC answered by offering a call (tools/confirm.py), ask+: missed "
+          "requests it answered by offering the expected call (a yes would take it)")
     return 0
 
 

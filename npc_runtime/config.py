@@ -73,6 +73,9 @@ class Settings:
     # (clean 92.5 % / 89.9 %, facts 83.7 % / 78.3 %) with a shorter TTFT tail (p95 ~1060
     # against 1120-1370 ms); 1 lost a quarter of the facts (README, persona benchmark).
     candidates: int = 2
+    # Whether a line read as a request, but too unsurely to act on, gets the NPC's offer of
+    # the call it may ask for ("The room key, then?"), which a yes takes (tools/confirm.py).
+    confirm: bool = True
     # Words in a row a line that tells a fact may copy from it (constraints/copying.py):
     # the model must put the fact in its own words. 0: no ban.
     copy_limit: int = 3

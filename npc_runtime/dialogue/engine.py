@@ -62,6 +62,7 @@ from npc_runtime.store.sqlite import StateStore
 from npc_runtime.tools.acts import Embed, SpeechActs, acting_at
 from npc_runtime.tools.calls import ToolCall, problems, with_count
 from npc_runtime.tools.choice import evidence, offer, stock_limit, wanted
+from npc_runtime.tools.confirm import ask_first, thing
 from npc_runtime.tools.intents import examples, learn
 from npc_runtime.tools.progress import apply, choose, options, reveal
 from npc_runtime.tools.proposal import Proposal, proposed
@@ -253,7 +254,8 @@ class DialogueEngine:
             told = self._check_tell(session, tell)
             chosen = self._choose(session, pending)  # a player option moves its quest first
             # Off the event loop and the decode thread: the encoder takes a few ms.
-            plan = await asyncio.to_thread(self._plan, session, line, told, proposal)
+            plan = await asyncio.to_thread(self._plan, session, line, told, proposal,
+                                           not (tool_choice or chosen))
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -385,13 +387,15 @@ class DialogueEngine:
         self.store.close()
 
     def _plan(self, session: Session, line: str, tell: Sequence[Fact],
-              proposal: Proposal | None) -> Plan:
-        """What the reply to ``line`` should do (see ``plan.py``)."""
+              proposal: Proposal | None, may_ask: bool = True) -> Plan:
+        """What the reply to ``line`` should do (see ``plan.py``); ``may_ask``: the NPC
+        may offer a call the line may ask for instead of acting (the game chose none)."""
         world = self.world
         point = self._points.get(world, session.npc_id,
                                  self.store.state(world.name, session.player_id))
         previous = next((text for role, text in reversed(session.history) if role == "user"), "")
         plan = self._planner.plan(world, point.known, line, tell, previous)
+        confirm = self.settings.confirm and may_ask and not tell
         if point.known.tools:  # may this line set one off?
             speech = self.acts.read(world, line, tools=point.known.tools,
                                     answering=proposal is not None)
@@ -402,7 +406,13 @@ class DialogueEngine:
                 f"{plan.why}; as a speech act, {speech.act} ({speech.p:.2f})"
                 + (": it asks no tool to act" if gate else "")),
                 tool_trace=tuple(trace(world, point.known, self.acts, session.history, line,
-                                       proposal=proposal, reading=speech)))
+                                       proposal=proposal, reading=speech, confirm=confirm)))
+            first = (ask_first(world, point.known, session.history, line, speech,
+                               proposal=proposal) if confirm else None)
+            if first is not None:  # the NPC offers the call instead (tools/confirm.py)
+                plan = dataclasses.replace(plan, act=Act.CONFIRM, facts=(), offer=first,
+                                           offer_thing=thing(world, first),
+                                           why=f"{plan.why}; {first.why}")
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)
         return plan
@@ -446,7 +456,8 @@ class DialogueEngine:
         offered = (offer(world, known, [*session.history, *pending], pending[0][1],
                          {o.tool for o in outcomes}, chosen=bool(tool_choice),
                          reading=plan.speech, proposal=proposal)
-                   if known.tools and calls_left > 0 and tool_choice != "none" else {})
+                   if known.tools and calls_left > 0 and tool_choice != "none"
+                   and plan.act is not Act.CONFIRM else {})
         written = "" if plan.facts else plan_gist  # said as written (see realise.gist)
         if written and not offered:  # nothing for the model to do: no prefill either
             yield from self._spoken(session, self._writer.as_written(
@@ -515,7 +526,7 @@ class DialogueEngine:
         # prompt extends this turn's KV (build_messages).
         noted = [(NOTE, turn.note)] if turn.note else []
         session.history += [*pending[:1], *noted, *pending[1:], ("assistant", reply_text)]
-        session.proposal = self.offered(turn.known, [
+        session.proposal = plan.offer or self.offered(turn.known, [
             (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text,
             pending[0][1])
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed

@@ -37,6 +37,7 @@ from npc_runtime.dialogue.fact_forms import Form, fact_forms
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import Character, Fact, World
 from npc_runtime.tools.acts import Embed, Reading
+from npc_runtime.tools.proposal import Proposal
 
 # Cosine between the line and a fact from which the line counts as asking about it. For the
 # encoder's paraphrases of a fact question, right answers scored 0.13-0.63 (DESIGN.md); the
@@ -72,6 +73,7 @@ class Act(enum.StrEnum):
     SMALL_TALK = "small_talk"
     GREETING = "greeting"
     FAREWELL = "farewell"
+    CONFIRM = "confirm"  # offer a call the line may ask for, before acting (tools/confirm.py)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!;:])\s+")  # sentences, and clauses after ";" or ":"
@@ -93,6 +95,9 @@ class Plan:
     # What the line does (tools/acts.py); None: not read (no tool that changes the game).
     speech: Reading | None = None
     tool_trace: tuple[str, ...] = ()  # why each tool was or was not called (tool_trace.py)
+    # When ``act`` is CONFIRM: the call offered, and the name of its thing ("" if none).
+    offer: Proposal | None = None
+    offer_thing: str = ""
 
 
 def identity_fact(npc: Character, world: World) -> Fact:

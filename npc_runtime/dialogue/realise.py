@@ -66,6 +66,10 @@ def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> Gist:
     """
     if plan.facts and plan.act in (Act.ANSWER, Act.ACT):
         return Gist(" ".join(says(f, npc) for f in plan.facts), "facts")
+    if plan.act is Act.CONFIRM:  # the offer the player's yes takes, in so many words
+        key = "confirm_thing" if plan.offer_thing else "confirm"
+        return Gist(_stock_lines()[key][0].format(thing=plan.offer_thing),
+                    f"stock lines ({key})")
     # A question it cannot answer gets its own "can't help" line whatever it reads like:
     # "I don't know what that is." is for a line that reads as real-world talk above all.
     key = plan.kind if plan.act is Act.SMALL_TALK else plan.act.value

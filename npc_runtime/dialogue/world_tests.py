@@ -83,6 +83,7 @@ class Played:
     error: str
     ms: int
     offer: str = ""  # the call the NPC's last turn left pending, as the engine saw it
+    asked_first: ToolCall | None = None  # the call it offered instead of acting (confirm.py)
 
 
 async def play(engine: DialogueEngine, npc: str, line: str, *, state: WorldState,
@@ -94,6 +95,7 @@ async def play(engine: DialogueEngine, npc: str, line: str, *, state: WorldState
     """
     calls: list[ToolCall] = []
     text, error, offer = "", "", ""
+    asked: ToolCall | None = None
     started = time.perf_counter()
     session: Session | None = None
     try:
@@ -108,6 +110,8 @@ async def play(engine: DialogueEngine, npc: str, line: str, *, state: WorldState
                     engine.submit_tool_result(session.id, event.call_id, TOOL_RESULT)
             elif isinstance(event, LineDoneEvent):
                 text = event.text
+                if event.plan is not None and event.plan.offer is not None:
+                    asked = ToolCall(event.plan.offer.tool, dict(event.plan.offer.args))
     except NpcRuntimeError as exc:
         error = str(exc)
     finally:
@@ -115,7 +119,7 @@ async def play(engine: DialogueEngine, npc: str, line: str, *, state: WorldState
             engine.close_session(session.id)
         engine.store.forget(engine.world.name, player)
     return Played(tuple(calls), text, error,
-                  round((time.perf_counter() - started) * 1000), offer)
+                  round((time.perf_counter() - started) * 1000), offer, asked)
 
 
 @dataclasses.dataclass(frozen=True)

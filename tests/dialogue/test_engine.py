@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.dialogue.events import LineDoneEvent
+from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
+from npc_runtime.dialogue.plan import Act
 from npc_runtime.dialogue.prompt import NOTE, build_messages, spoken
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel
@@ -143,5 +145,50 @@ def test_the_plans_note_stays_in_the_history_so_the_next_prompt_extends_the_last
         assert second[:len(first)] == first
         assert second[len(first)] == ("assistant", session.history[2][1])
         assert spoken(session.history) == [session.history[0], session.history[2]]
+    finally:
+        engine.shutdown()
+
+
+def test_an_unsure_request_is_offered_first_and_a_yes_takes_it(tiny_model: LoadedModel,
+                                                              world: World,
+                                                              embed: Embed) -> None:
+    """Maren acts only on lines read as requests at 99 % (her ``acting_at``): a plain ask
+    for the key reads less surely, so she offers it in so many words, calls nothing, and
+    keeps the offer; the player's yes then calls it (tools/confirm.py)."""
+    maren = dataclasses.replace(world.characters["maren"], acting_at=99)
+    strict = dataclasses.replace(world, characters={**world.characters, "maren": maren})
+    engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=4), embed=embed)
+
+    async def turn(session: str, text: str) -> list[object]:
+        return [e async for e in engine.say(session, text, engine.sampling())]
+
+    try:
+        session = engine.open_session("maren", "Ada").id
+        events = asyncio.run(turn(session, "Could I get the room key?"))
+        done = events[-1]
+        assert isinstance(done, LineDoneEvent)
+        assert not any(isinstance(e, ToolCallEvent) for e in events)
+        assert done.plan is not None and done.plan.act is Act.CONFIRM
+        assert done.text == "The room key, then? Say the word."
+        assert engine.sessions.get(session).proposal == done.plan.offer
+        calls = [e for e in asyncio.run(turn(session, "Yes please."))
+                 if isinstance(e, ToolCallEvent)]
+        assert [(c.tool, c.args.get("item")) for c in calls] == [("give_item", "room_key")]
+    finally:
+        engine.shutdown()
+
+
+def test_asking_first_can_be_switched_off(tiny_model: LoadedModel, world: World,
+                                          embed: Embed) -> None:
+    """NPC_CONFIRM=0: the same line gets no offer (the NPC just speaks)."""
+    maren = dataclasses.replace(world.characters["maren"], acting_at=99)
+    strict = dataclasses.replace(world, characters={**world.characters, "maren": maren})
+    engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=4, confirm=False),
+                            embed=embed)
+    try:
+        session = engine.open_session("maren", "Ada").id
+        done = _say(engine, session, "Could I get the room key?")
+        assert done.plan is not None and done.plan.act is not Act.CONFIRM
+        assert engine.sessions.get(session).proposal is None
     finally:
         engine.shutdown()
