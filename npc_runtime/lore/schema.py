@@ -233,7 +233,9 @@ TOOL = Obj({
         "stage": STAGE_REF,
         "has_item": Str("The parameter whose value must be in the NPC's inventory.",
                         max_len=64),
-    }, description="Preconditions."),
+    }, description=("Preconditions. stage: the tool may be called once the player's quest is "
+                    "at that stage or any later one (a tool that sets a stage is also never "
+                    "called once every stage it sets is reached).")),
     "executes": Str("Who runs it.", choices=("engine", "server")),
     "effects": ListOf(Obj({
         "set_stage": STAGE_REF,
