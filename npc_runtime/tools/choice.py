@@ -166,9 +166,9 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
     that finder. A tool that must be confirmed first gives way to its
     ``confirm_with`` tool until the player accepted it. A line that acts (read as a
     request or a yes) that no example covers asks for the one tool that changes the game
-    offered now (of several, the one the line's words clearly point at), if that tool has
-    no examples or takes a thing the player named, and the line names no item that tool
-    does not take.
+    offered now, if that tool has no examples or takes a thing the player named, and the
+    line names no item that tool does not take; of several such, after a thing first
+    asked about, the one the line's words clearly point at.
     """
     accepts = proposal is not None and reading.accepts
     overview = next((t.id for t in known.tools if t.on_mention), None)
@@ -201,12 +201,13 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
                   and not other_items(world, known, world.tools[t], line)
                   and _vouched(world, known, world.tools[t], offered[t], line)]
         # Of several, the one the line's words point at, if clearly one ("I'll buy a tow
-        # line off you, mine's rotten through": the seller, not the mender).
-        one = giving[:1] if len(giving) == 1 else [t for t in [pointed_at(
-            world, known.tools, giving, line, embed=reading.embed, at=POINTED_AT,
-            by=POINTED_BY)] if t]
-        asked = one or (
-            brought_up or [t.id for t in known.tools if _bounded_find(t, line)]
+        # line off you, mine's rotten through": the seller, not the mender), after a thing
+        # asked about for the first time ("Warding the lighthouse? I'm listening.").
+        pointed = pointed_at(world, known.tools, giving, line, embed=reading.embed,
+                             at=POINTED_AT, by=POINTED_BY)
+        asked = (giving[:1] if len(giving) == 1 else []) or (
+            brought_up or ([pointed] if pointed else [])
+            or [t.id for t in known.tools if _bounded_find(t, line)]
             or _needs(world, known, line, reading.embed, reading.remarks))
     return list(dict.fromkeys(call(t) for t in asked if call(t) in offered))
 
@@ -228,7 +229,7 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
 
 def _items_named(world: World, line: str) -> bool:
     """Whether ``line`` names an item, save the player's own (then nothing is guessed by
-    meaning; "my sandals split on the dunes, could use a new pair" names none to sell)."""
+    meaning; "my lamp's dead, I need something to see by" may still mean a candle)."""
     return any(world.entities[m.entity_id].kind == "items" and not owned(line, m.start)
                for m in find_mentions(world, line))
 

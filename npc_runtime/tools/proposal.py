@@ -81,7 +81,7 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     tool, or its one such tool that takes no thing.
     A turn that made a call and asks nothing offers nothing: it tells what it did ("Two
     skins, filled to the neck.", "Then take it."); one that asks offers only by its
-    question ("Here's your stew. Hot enough?" offers no second bowl). ``calls``: the calls
+    question ("There you go. Anything else?" offers no second loaf). ``calls``: the calls
     made this turn (id, arguments), in order; ``asked``: the player's line the turn
     answered, where the thing an offer means without naming it was named ("Does the salve
     sting?" - "Eight coppers a pot. Want one?"). A proposal keeps the arguments its offer
@@ -102,8 +102,8 @@ def proposed(world: World, known: KnowledgeView, calls: Sequence[tuple[str, Mapp
     if not said or not acting or (calls and not question):
         return None
     bar = ASKED_AT if question and not calls else OFFER_AT
-    # After a call, only its question offers: the rest tells what was handed over ("Here's
-    # your stew. Hot enough?" read 0.90 whole, as "Here, take this." offers).
+    # After a call, only its question offers: the rest tells what was handed over ("There
+    # you go. Anything else?" read 0.88 whole, "Anything else?" 0.56).
     if (odds := _offer_odds(world, "" if calls else said, question, acts)) < bar:
         return None
     why = f"the NPC offered it ({odds:.2f}): {said!r}"

@@ -168,12 +168,12 @@ def test_a_tag_question_after_a_call_offers_nothing_more(speech_acts: SpeechActs
 
 def test_after_a_hand_over_only_its_question_offers(speech_acts: SpeechActs,
                                                    inn: World) -> None:
-    """Read whole, "Here's your bread." offers it (as "Here, take this." does); after the
-    call that handed it over, only the question asks, and how it is offers nothing: the
-    player's "yes" would have taken a second one. "Want another?" still offers."""
+    """Read whole, "There you go. Anything else?" offers (as "Here, take this." does);
+    after the call that handed the bread over, only its question asks, and "Anything
+    else?" names nothing to offer again: the player's "yes" would have taken a second
+    loaf. "Want another for the road?" still offers the same thing again."""
     handed = (("give_item", {"item": "trail_bread", "count": 1}),)
-    assert _offered(speech_acts, inn, "Here's your trail bread. Warm enough?",
-                    calls=handed) is None
+    assert _offered(speech_acts, inn, "There you go. Anything else?", calls=handed) is None
     again = _offered(speech_acts, inn, "Here's your trail bread. Want another for the road?",
                      calls=handed)
     assert again is not None
