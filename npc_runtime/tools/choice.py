@@ -203,8 +203,11 @@ def wanted(world: World, known: KnowledgeView, history: Sequence[Message], line:
         # Of several, the one the line's words point at, if clearly one ("I'll buy a tow
         # line off you, mine's rotten through": the seller, not the mender), after a thing
         # asked about for the first time ("Warding the lighthouse? I'm listening.").
-        pointed = pointed_at(world, known.tools, giving, line, embed=reading.embed,
-                             at=POINTED_AT, by=POINTED_BY)
+        # Not after an offer turned down ("Hmm, not yet... Could you just wrap it?").
+        turned_down = proposal is not None and reading.answer in _NOT_TAKEN
+        pointed = None if turned_down else pointed_at(
+            world, known.tools, giving, line, embed=reading.embed, at=POINTED_AT,
+            by=POINTED_BY)
         asked = (giving[:1] if len(giving) == 1 else []) or (
             brought_up or ([pointed] if pointed else [])
             or [t.id for t in known.tools if _bounded_find(t, line)]
