@@ -168,7 +168,8 @@ def test_an_unsure_request_is_offered_first_and_a_yes_takes_it(tiny_model: Loade
         done = events[-1]
         assert isinstance(done, LineDoneEvent)
         assert not any(isinstance(e, ToolCallEvent) for e in events)
-        assert done.plan is not None and done.plan.act is Act.CONFIRM
+        assert done.plan is not None
+        assert done.plan.act is Act.CONFIRM
         assert done.text == "The room key, then? Say the word."
         assert engine.sessions.get(session).proposal == done.plan.offer
         calls = [e for e in asyncio.run(turn(session, "Yes please."))
@@ -188,7 +189,8 @@ def test_asking_first_can_be_switched_off(tiny_model: LoadedModel, world: World,
     try:
         session = engine.open_session("maren", "Ada").id
         done = _say(engine, session, "Could I get the room key?")
-        assert done.plan is not None and done.plan.act is not Act.CONFIRM
+        assert done.plan is not None
+        assert done.plan.act is not Act.CONFIRM
         assert engine.sessions.get(session).proposal is None
     finally:
         engine.shutdown()
