@@ -191,6 +191,7 @@ def _cmd_tools_explain(args: argparse.Namespace) -> int:
     from npc_runtime.lore.loader import load_world
     from npc_runtime.model.encoder import load_encoder
     from npc_runtime.tools.acts import SpeechActs
+    from npc_runtime.tools.confirm import ask_first
     from npc_runtime.tools.proposal import proposed
 
     settings = _settings(args)
@@ -200,7 +201,10 @@ def _cmd_tools_explain(args: argparse.Namespace) -> int:
     history = [("assistant", args.after)] if args.after else []
     acts = SpeechActs(load_encoder(_encoder_dir(settings)).embed, settings.cache_dir)
     offered = proposed(world, known, [], args.after, acts) if args.after else None
-    print("\n".join(trace(world, known, acts, history, args.line, proposal=offered)))
+    reading = acts.read(world, args.line, tools=known.tools, answering=offered is not None)
+    first = ask_first(world, known, history, args.line, reading, proposal=offered)
+    print("\n".join(trace(world, known, acts, history, args.line, proposal=offered,
+                           reading=reading, first=first)))
     return 0
 
 

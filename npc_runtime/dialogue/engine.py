@@ -402,13 +402,13 @@ class DialogueEngine:
             giving = [t for t in point.known.tools if speech.waits(t)]
             gate = bool(giving) and not any(
                 speech.acts_for(acting_at(world, point.known.npc, t)) for t in giving)
+            first = (ask_first(world, point.known, session.history, line, speech,
+                               proposal=proposal) if confirm else None)
             plan = dataclasses.replace(plan, speech=speech, why=(
                 f"{plan.why}; as a speech act, {speech.act} ({speech.p:.2f})"
                 + (": it asks no tool to act" if gate else "")),
                 tool_trace=tuple(trace(world, point.known, self.acts, session.history, line,
-                                       proposal=proposal, reading=speech, confirm=confirm)))
-            first = (ask_first(world, point.known, session.history, line, speech,
-                               proposal=proposal) if confirm else None)
+                                       proposal=proposal, reading=speech, first=first)))
             if first is not None:  # the NPC offers the call instead (tools/confirm.py)
                 plan = dataclasses.replace(plan, act=Act.CONFIRM, facts=(), offer=first,
                                            offer_thing=thing(world, first),

@@ -22,18 +22,17 @@ from npc_runtime.tools.acts import (
 )
 from npc_runtime.tools.calls import MEANT_AT, MEANT_BY, choices, ground, nearest
 from npc_runtime.tools.choice import offer, other_items, wanted
-from npc_runtime.tools.confirm import ask_first
 from npc_runtime.tools.intents import chances, examples, sentences
 from npc_runtime.tools.proposal import Proposal
 
 
 def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequence[Message],
           line: str, *, proposal: Proposal | None = None, reading: Reading | None = None,
-          confirm: bool = True) -> list[str]:
+          first: Proposal | None = None) -> list[str]:
     """The reading of ``line`` after ``history`` (and the NPC's ``proposal`` waiting for an
     answer) and, per tool of the NPC, what became of it; the last line says what the NPC
-    would call, or offer first (``confirm``: it may, ``tools/confirm.py``). ``reading``: the
-    line as already read (else it is read here)."""
+    would call, or the call it offers first (``first``: ``tools/confirm.py``'s
+    ``ask_first``). ``reading``: the line as already read (else it is read here)."""
     answering = proposal is not None
     reading = reading or acts.read(world, line, tools=known.tools, answering=answering)
     top = ", ".join(f"{act} {p:.2f}" for act, p in reading.scores[:3])
@@ -83,8 +82,7 @@ def trace(world: World, known: KnowledgeView, acts: SpeechActs, history: Sequenc
     elif unexampled:
         out.append(f"no step asks for a tool: the model chooses between speaking and "
                    f"{', '.join(unexampled)} (tools without examples)")
-    elif confirm and (first := ask_first(world, known, history, line, reading,
-                                         proposal=proposal)):
+    elif first is not None:
         out.append(f"the NPC calls nothing and offers {first.tool} {dict(first.args)} "
                    f"({first.why}); a yes takes it")
     else:

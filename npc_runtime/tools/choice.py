@@ -127,12 +127,13 @@ def offer(world: World, known: KnowledgeView, conversation: Sequence[Message], l
             named = next((g for found in named_in if (g := found.get(param.name))), ())
             if param.name in settled and not ground(world, known, tool, line).get(param.name):
                 named = (str(settled[param.name]),)
-            if (not named and acts and not param.optional and embed is not None
-                    and not _items_named(world, line)):  # "a bed": the key; not "a pick
-                named = meant(world, known, param, line, embed)  # head" for a pickaxe
-                if set(named) & _own_items(world, line):  # "fill my waterskin": not one
-                    named = ()  # to sell, though it lies nearest
-                guessed = bool(named)
+            if not named and acts and not param.optional and embed is not None:
+                others, own = _items_named(world, line)
+                if not others:  # "a bed": the key; not "a pick head" for a pickaxe
+                    named = meant(world, known, param, line, embed)
+                    if set(named) & own:  # "fill my waterskin": not one to sell, though
+                        named = ()  # it lies nearest
+                    guessed = bool(named)
             if named:
                 params.append((param, named))
                 grounded = True
@@ -230,17 +231,13 @@ def _first_named(world: World, known: KnowledgeView, tool: Tool,
                for values in ground(world, known, tool, line).values() for value in values)
 
 
-def _items_named(world: World, line: str) -> bool:
-    """Whether ``line`` names an item, save the player's own (then nothing is guessed by
-    meaning; "my lamp's dead, I need something to see by" may still mean a candle)."""
-    return any(world.entities[m.entity_id].kind == "items" and not owned(line, m.start)
-               for m in find_mentions(world, line))
-
-
-def _own_items(world: World, line: str) -> set[str]:
-    """The items ``line`` names as the player's own ("my sandals")."""
-    return {m.entity_id for m in find_mentions(world, line)
-            if world.entities[m.entity_id].kind == "items" and owned(line, m.start)}
+def _items_named(world: World, line: str) -> tuple[set[str], set[str]]:
+    """The items ``line`` names: other than the player's own (then nothing is guessed by
+    meaning), and the player's own ("my sandals": "my lamp's dead, I need something to see
+    by" may still mean a candle)."""
+    items = [m for m in find_mentions(world, line) if world.entities[m.entity_id].kind == "items"]
+    return ({m.entity_id for m in items if not owned(line, m.start)},
+            {m.entity_id for m in items if owned(line, m.start)})
 
 
 def _vouched(world: World, known: KnowledgeView, tool: Tool,
