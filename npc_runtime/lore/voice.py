@@ -17,6 +17,15 @@ _PLAYER = (("the player's", "your"), ("The player's", "Your"), ("the player", "y
            ("The player", "You"))
 # Verbs after the NPC's name that change with "I" (the rest just drop a final "s").
 _I_FORMS = {"is": "am", "was": "was", "has": "have", "does": "do", "goes": "go"}
+_APOSTROPHE = "['\u2019]"  # straight or typographic
+# Where a name is the subject of a clause: a sentence or clause starts, or a conjunction.
+_SUBJECT_AT = re.compile(r"(?:^\s*|[.!?;:,]\s+|\b(?:and|but|so|because|while|when|until|after|"
+                         r"before|since|if|though|although|where)\s+)$", re.IGNORECASE)
+# Adverbs between a subject and its verb ("Agnes also threatens"), never verbs themselves.
+_ADVERB = re.compile(r"\w+ly|also|often|never|always|still|once|later|soon|even|only|just"
+                     r"|sometimes|then|now", re.IGNORECASE)
+# Words after a name that make it no subject ("Maren and Tobin": "me and Tobin").
+_NOT_A_VERB = frozenset({"and", "or", "of", "to", "in", "on", "at", "for", "with", "the", "a"})
 
 
 def names_of(npc: Character) -> list[str]:
@@ -31,13 +40,42 @@ def names_of(npc: Character) -> list[str]:
 
 
 def first_person(text: str, npc: Character) -> str:
-    """``text`` as the NPC would say it: its own name as "I", "me" or "my"."""
+    """``text`` as the NPC would say it: its own name as "my" ("Maren's", "Agnes'"), as "I"
+    where it is the subject of a clause or a verb follows ("Agnes will ask you": "I will
+    ask you"), else as "me"."""
     for name in names_of(npc):
         pattern = re.escape(name)
-        text = re.sub(rf"\b{pattern}'s\b", "my", text)
-        text = re.sub(rf"\b{pattern}\s+(\w+)", _subject, text)
-        text = re.sub(rf"\b{pattern}\b", "me", text)
+        text = re.sub(rf"\b{pattern}{_APOSTROPHE}s\b", "my", text)
+        if name.endswith("s"):  # "Agnes' son"
+            text = re.sub(rf"\b{pattern}{_APOSTROPHE}(?!\w)", "my", text)
+        text = re.sub(rf"\b{pattern}\b(?:(\s+)(\w+)(?:(\s+)(\w+))?)?", _as_person, text)
     return _capitalised(text)
+
+
+def _as_person(match: re.Match[str]) -> str:
+    """The NPC's name (with the two words after it) as "I" or "me" (see ``first_person``)."""
+    space, word, space2, word2 = (g or "" for g in match.groups())
+    rest = f"{space}{word}{space2}{word2}"
+    subject = bool(_SUBJECT_AT.search(match.string[:match.start()]))
+    if word and (verb := _agreed(word)):
+        return f"I{space}{verb}{space2}{word2}"
+    if subject and word2 and _ADVERB.fullmatch(word) and (verb := _agreed(word2)):
+        return f"I{space}{word}{space2}{verb}"  # "Agnes also threatens": "I also threaten"
+    if subject and word.islower() and word not in _NOT_A_VERB:
+        return f"I{rest}"
+    return f"me{rest}"
+
+
+def _agreed(word: str) -> str:
+    """``word`` as the verb after "I" ("is": "am", "keeps": "keep"), "" if it is none
+    this can tell."""
+    if word in _I_FORMS:
+        return _I_FORMS[word]
+    if _ADVERB.fullmatch(word) or not word.islower():
+        return ""
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word if word.endswith("ed") else ""
 
 
 def says(fact: Fact, npc: Character) -> str:
@@ -52,19 +90,6 @@ def to_player(text: str) -> str:
     for third, second in _PLAYER:
         text = re.sub(rf"\b{re.escape(third)}\b", second, text)
     return text
-
-
-def _subject(match: re.Match[str]) -> str:
-    """The name as the subject of a verb, "I" with the verb agreeing; other words after the
-    name are left for the "me" rule ("a gift from Maren to ...")."""
-    verb = match.group(1)
-    if verb in _I_FORMS:
-        return f"I {_I_FORMS[verb]}"
-    if verb.islower() and verb.endswith("s") and not verb.endswith("ss"):
-        return f"I {verb[:-1]}"
-    if verb.islower() and verb.endswith("ed"):
-        return f"I {verb}"
-    return match.group(0)
 
 
 def _capitalised(text: str) -> str:

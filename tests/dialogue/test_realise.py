@@ -24,6 +24,20 @@ def test_a_fact_about_the_npc_is_said_in_the_first_person(world: World) -> None:
         "The bell has been silent for a year.")
 
 
+def test_the_npc_as_a_clause_subject_is_i_and_a_possessive_after_s_is_my(world: World
+                                                                           ) -> None:
+    """KNUDGE's facts: "Agnes' style" was "Me' style" and "Agnes will ask you" was "Me will
+    ask you" (a name with no verb form after it became "me" wherever it stood)."""
+    agnes = dataclasses.replace(world.characters["maren"], name="Agnes Needham", aliases=())
+    assert first_person("Agnes' overprotective style drove her son away.", agnes) == (
+        "My overprotective style drove her son away.")
+    assert first_person("Agnes will ask you to go. Later, Agnes also threatens him.", agnes
+                        ) == "I will ask you to go. Later, I also threaten him."
+    assert first_person("When Agnes sings, Tobin listens to Agnes.", agnes) == (
+        "When I sing, Tobin listens to me.")
+    assert first_person("Agnes always has a plan.", agnes) == "I always have a plan."
+
+
 def test_an_authored_says_wins(world: World) -> None:
     maren = world.characters["maren"]
     fact = Fact("f", "Maren's husband Tobin was lost at sea.",
