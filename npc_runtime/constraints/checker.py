@@ -34,6 +34,7 @@ from npc_runtime.lore.mentions import (
     alternation,
     content_words,
     find_mentions,
+    stem,
 )
 from npc_runtime.lore.model import World
 
@@ -109,7 +110,9 @@ class LineChecker:
         # even by one such word (being wrong there costs a regenerated line, not a plot).
         self._allowed_words = allowed_words
         own_name = content_words(" ".join([npc.name, *npc.aliases]))
-        self._tellable = [(f.id, words) for f in known.facts
+        # Told by their stems: a telling in the NPC's own words changes forms ("they live
+        # in the ruins" tells "living in the ruins").
+        self._tellable = [(f.id, {stem(w) for w in words}) for f in known.facts
                           if len(words := content_words(f.text) - own_name) >= 2]
         self._facts = [(fact.id, kind, words) for fact, kind in forbidden
                        if len(words := content_words(fact.text) - allowed_words)
@@ -171,7 +174,7 @@ class LineChecker:
 
     def told(self, line: str) -> list[str]:
         """The ids of the facts this NPC may tell that ``line`` tells (by their words)."""
-        said = content_words(line)
+        said = {stem(w) for w in content_words(line)}
         return [fact_id for fact_id, words in self._tellable
                 if len(words & said) >= min(len(words), max(2, (len(words) + 1) // 2))]
 

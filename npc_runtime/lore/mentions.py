@@ -137,13 +137,14 @@ def content_words(text: str) -> set[str]:
 
 
 def stem(word: str) -> str:
-    """A crude stem, so "shops" meets "shop" and "opening" meets "open"."""
+    """A crude stem, so "shops" meets "shop", "opening" meets "open" and "living" meets
+    "live"."""
     suffix = next((x for x in ("ing", "ed", "es", "s")
                    if word.endswith(x) and len(word) - len(x) >= 3), "")
     base = word.removesuffix(suffix) if suffix else word
     if suffix in {"ing", "ed"} and base[-1] == base[-2] and base[-1] not in "lsz":
         return base[:-1]  # "equipping" meets "equip"
-    return base
+    return base[:-1] if base.endswith("e") and len(base) > 3 else base  # "lived", "live"
 
 
 NUMBER_WORDS = {w: i for i, w in enumerate((

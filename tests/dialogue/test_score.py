@@ -80,10 +80,21 @@ def test_a_fact_the_checker_does_not_find_in_a_draft_misses_the_plan(world: Worl
     by misses the plan: said, it would not count as telling the fact."""
     known = view(world, "maren", WorldState())
     checker = LineChecker(world, known, persona_card(world, known))
-    fact = world.facts["room_price"]
+    fact = world.facts["silent_bell"]
     find = judge(Plan(Act.ANSWER, (fact,)), known, checker, note=NOTE, gist=fact.text,
-                 recent=[], player_line="A bed?", context="")
-    loose = "A room is five coppers a night."
+                 recent=[], player_line="The bell?", context="")
+    loose = "The old bell went quiet a year ago."
     assert states(loose, fact.text)  # the scorer's own rule alone would take it
     assert "misses the plan" in find(loose).faults
-    assert find("A room at the Gull costs five copper a night, love.").faults == ()
+    # Told in other forms of the fact's words ("stops ringing" for "stopped ringing").
+    assert find("That bell stops ringing in the tower the night of the great storm, a "
+                "year ago.").faults == ()
+
+
+def test_a_fact_told_in_other_forms_of_its_words_is_told(world: World) -> None:
+    """The checker finds a fact by its words' stems: the copy ban makes an NPC telling it
+    in its own words change their forms ("five coppers" for "five copper pieces")."""
+    known = view(world, "maren", WorldState())
+    checker = LineChecker(world, known, persona_card(world, known))
+    assert checker.told("A room is five coppers a night.") == ["room_price"]
+    assert checker.told("Rooms are cheap.") == []
