@@ -36,6 +36,7 @@ def test_the_npc_as_a_clause_subject_is_i_and_a_possessive_after_s_is_my(world: 
     assert first_person("When Agnes sings, Tobin listens to Agnes.", agnes) == (
         "When I sing, Tobin listens to me.")
     assert first_person("Agnes always has a plan.", agnes) == "I always have a plan."
+    assert first_person("Agnes, acting for her son, pays.", agnes).startswith("I, acting")
 
 
 def test_an_authored_says_wins(world: World) -> None:
