@@ -211,7 +211,8 @@ class DialogueEngine:
 
     async def say(
         self, session_id: str, text: str, params: SamplingParams, *, hold: bool = False,
-        tool_choice: str = "", tell: Sequence[str] = (), owner: str | None = None,
+        tool_choice: str = "", tell: Sequence[str] = (), opening: str = "",
+        owner: str | None = None,
     ) -> AsyncIterator[ReplyEvent]:
         """
         Stream the NPC's reply to ``text``; closing the iterator stops generation.
@@ -227,8 +228,10 @@ class DialogueEngine:
         makes it call that tool first (the game knows the player clicked "Buy", say),
         with arguments still chosen from the lore and grounded in the player's words.
         ``tell``: fact ids the answer should tell (tree generation); each must be one the
-        NPC may tell now. ``owner``: the caller's identity; a session it did not open reads
-        as unknown (None: in-process callers, no check).
+        NPC may tell now. ``opening``: words the spoken line starts with (tree generation:
+        the first words of the fact keep a small model on it). ``owner``: the caller's
+        identity; a session it did not open reads as unknown (None: in-process callers, no
+        check).
 
         A new line in a session whose reply is still running cuts that reply short (the
         player spoke again): its stream ends with ``InterruptedTurnError``, nothing of it
@@ -256,6 +259,7 @@ class DialogueEngine:
             # Off the event loop and the decode thread: the encoder takes a few ms.
             plan = await asyncio.to_thread(self._plan, session, line, told, proposal,
                                            not (tool_choice or chosen))
+            plan = dataclasses.replace(plan, opening=opening)
             outcomes: list[CallOutcome] = []
             while True:
                 called: _Called | None = None
@@ -505,7 +509,8 @@ class DialogueEngine:
                     player_line=pending[0][1], params=params, hold=hold, cancelled=cancelled,
                     choice=self._choice(session, point, plan, (plan_note, plan_gist),
                                         pending),
-                    copy_ban=self._copy_ban(plan, plan_gist))))
+                    copy_ban=self._copy_ban(plan, plan_gist),
+                    opening=tokenizer.encode(plan.opening) if plan.opening else ())))
         if said is None:
             return
         yield from self._release(session, cache, said.ids, prefix_len)

@@ -98,6 +98,7 @@ class Plan:
     # When ``act`` is CONFIRM: the call offered, and the name of its thing ("" if none).
     offer: Proposal | None = None
     offer_thing: str = ""
+    opening: str = ""  # the words the line starts with (tree generation), "" for none
 
 
 def identity_fact(npc: Character, world: World) -> Fact:

@@ -127,8 +127,8 @@ class LineWriter:
     def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
                      params: SamplingParams, hold: bool, cancelled: threading.Event,
-                     choice: Choice | None = None, copy_ban: CopyBan | None = None
-                     ) -> Generator[object, object, Line | None]:
+                     choice: Choice | None = None, copy_ban: CopyBan | None = None,
+                     opening: Sequence[int] = ()) -> Generator[object, object, Line | None]:
         """
         The spoken line, from ``start`` (prompt and action tag) on, checked; None if the
         turn was cancelled. The policy on a violation: generate again with the
@@ -136,6 +136,7 @@ class LineWriter:
         ``choice``, a faulty first sentence is drafted again (see the module doc) and a
         later sentence with a severe fault ends the line before it. ``copy_ban``: what
         the line must put in its own words (``constraints/copying.py``), in every pass.
+        ``opening``: the tokens every draft of the line starts with.
         """
         found: list[Violation] = []
         banned: list[str] = []
@@ -151,7 +152,8 @@ class LineWriter:
                 self.model.runner, [*start, *released_ids],
                 _pass_params(params, attempt, redraft=bool(drafts.faulty), used=len(released_ids)),
                 self.model.tokenizer.eos_token_ids,
-                logits_processor=self._speech(banned, drafts.forced,
+                logits_processor=self._speech(banned, drafts.forced or (
+                                                  () if released_ids else opening),
                                               copy_ban.processor(self.model.tokenizer, released)
                                               if copy_ban else None))
             choosing = choice is not None and not released and not drafts.forced

@@ -61,7 +61,7 @@ def _as_person(match: re.Match[str]) -> str:
         return f"I{space}{verb}{space2}{word2}"
     if subject and word2 and _ADVERB.fullmatch(word) and (verb := _agreed(word2)):
         return f"I{space}{word}{space2}{verb}"  # "Agnes also threatens": "I also threaten"
-    if subject and (not word or word.islower() and word not in _NOT_A_VERB):
+    if subject and (not word or (word.islower() and word not in _NOT_A_VERB)):
         return f"I{rest}"  # "Sanjar, acting for SubLight, ...": "I, acting ..."
     return f"me{rest}"
 

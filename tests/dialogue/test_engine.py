@@ -194,3 +194,27 @@ def test_asking_first_can_be_switched_off(tiny_model: LoadedModel, world: World,
         assert engine.sessions.get(session).proposal is None
     finally:
         engine.shutdown()
+
+
+def test_every_draft_starts_with_the_opening(tiny_model: LoadedModel, world: World,
+                                             embed: Embed) -> None:
+    """Tree generation hands the first words of the fact as an opening: each draft of the
+    line starts with them (the tiny model's own drafts start anywhere)."""
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12), embed=embed)
+    try:
+        session = engine.open_session("maren", "Ada").id
+
+        async def run(opening: str) -> LineDoneEvent:
+            events = [e async for e in engine.say(
+                session, "What's a room cost?", engine.sampling(seed=3), hold=True,
+                tool_choice="none", tell=["room_price"], opening=opening)]
+            assert isinstance(events[-1], LineDoneEvent)
+            return events[-1]
+
+        done = asyncio.run(run("A room"))
+        assert done.plan is not None
+        assert done.plan.opening == "A room"
+        assert done.plan.drafts
+        assert all(text.startswith("A room") for text, _ in done.plan.drafts)
+    finally:
+        engine.shutdown()
