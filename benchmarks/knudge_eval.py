@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--quests", type=Path, required=True,
                         help="a KNUDGE quest_files folder")
     parser.add_argument("--limit", type=int, default=0, help="only the first N quests")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="start after the first N quests (in name order)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--trees", type=Path, default=None,
                         help="write each generated tree here as JSON (outside the repo: "
@@ -76,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         import_knudge(args.quests, Path(tmp), progress=lambda _: None)
         worlds = sorted(p for p in Path(tmp).iterdir() if (p / "world.yaml").is_file())
-        for folder in worlds[: args.limit or None]:
+        for folder in worlds[args.skip:][: args.limit or None]:
             rows += _quest(folder, model, args.trees, args.copy_limit)
     report = _summary(rows)
     if args.json:

@@ -304,6 +304,30 @@ class _Semantic:
                     self.warn(("characters", i, "tools", t), "empty-inventory",
                               f"{npc['id']!r} may use {tool_id!r}, which draws from the NPC's "
                               "inventory, but has no inventory")
+            self._check_quest_items(i, npc, tools)
+
+    def _check_quest_items(self, i: int, npc: dict[str, Any], tools: dict[str, Any]) -> None:
+        """An item a quest tool hands over only from a stage on, that another tool of the
+        same NPC gives from its inventory at any stage: the quest can be skipped (a
+        cooper's "sell me those wedges" took the bridge gang's wedges before the quest
+        reached them)."""
+        mine = [tools[t] for t in npc.get("tools", []) if t in tools]
+        stocked = {entry.get("item") for entry in npc.get("inventory", [])}
+        guarded = {item: (tool["id"], tool["requires"]["stage"]["stage"]) for tool in mine
+                   if isinstance(tool.get("requires", {}).get("stage"), dict)
+                   for item in _given(tool, "enum") if item in stocked}
+        for tool in mine:
+            if tool.get("requires", {}).get("stage") or not _given(tool, "from"):
+                continue
+            for item in sorted(guarded):
+                quest_tool, stage = guarded[item]
+                t = npc["tools"].index(tool["id"])
+                self.warn(("characters", i, "tools", t), "quest-item-sold",
+                          f"{npc['id']!r} can give {item!r} through {tool['id']!r} at any "
+                          f"stage, though {quest_tool!r} hands it over only from stage "
+                          f"{stage!r} on", f"give {tool['id']!r} a requires stage, or let "
+                          f"{quest_tool!r} alone hand it over: drop its has_item and take "
+                          f"{item!r} out of the inventory")
 
     def _check_facts(self) -> None:
         told: set[str] = set()
@@ -321,6 +345,20 @@ class _Semantic:
             if not fact.get("known_by") and fact["id"] not in told:
                 self.warn(("facts", i, "id"), "unknown-to-all", f"no character ever knows fact "
                           f"{fact['id']!r}", "add known_by, or list it in a character's knows")
+
+
+def _given(tool: dict[str, Any], key: str) -> list[str]:
+    """What ``tool`` hands the player, by how its given parameter is written: "enum" (the
+    items listed) or "from" (["*"] when it draws from the NPC's inventory)."""
+    given = {e.get("give_player") for e in tool.get("effects", []) if isinstance(e, dict)}
+    params = tool.get("params", {})
+    for name in given:
+        param = params.get(name, {})
+        if key == "enum" and isinstance(param.get("enum"), list):
+            return [str(v) for v in param["enum"]]
+        if key == "from" and param.get("from") == "npc.inventory":
+            return ["*"]
+    return []
 
 
 def reachable_sets(edges: dict[str, list[str]]) -> dict[str, frozenset[str]]:

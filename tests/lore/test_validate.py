@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 
 from npc_runtime.cli import main
 from npc_runtime.errors import LoreError
@@ -158,3 +160,33 @@ def test_validate_cli_fails_a_world_without_characters(
     out = capsys.readouterr().out
     assert "error[no-characters]" in out
     assert "add a character under characters:" in out
+
+
+def test_an_item_a_quest_tool_guards_but_another_tool_sells_is_a_warning(tmp_path: Path
+                                                                         ) -> None:
+    """Wren sells from her stock; a quest tool hands the rope over only from a stage on:
+    selling it would skip the quest, so validate says so where her tools are listed, and
+    says nothing once the sale waits for a stage too."""
+    world = tmp_path / "saltmere"
+    shutil.copytree(EXAMPLES / "saltmere", world)
+    tools = yaml.safe_load((world / "tools.yaml").read_text())
+    tools["tools"].append({
+        "id": "hand_rope", "description": "Hand over the rope for the bell tower.",
+        "params": {"item": {"type": "string", "enum": ["rope"]}},
+        "requires": {"stage": {"quest": "the_hidden_courier", "stage": "ask_around"},
+                     "has_item": "item"},
+        "executes": "engine", "effects": [{"give_player": "item"}]})
+    (world / "tools.yaml").write_text(yaml.safe_dump(tools))
+    characters = (world / "characters.yaml").read_text()
+    (world / "characters.yaml").write_text(characters.replace(
+        "tools: [open_shop, sell_item]", "tools: [open_shop, sell_item, hand_rope]"))
+    _, diagnostics = check_world_files(world)
+    found = [d for d in diagnostics if d.code == "quest-item-sold"]
+    assert [(d.severity, d.location.line) for d in found] == [("warning", 72)], found
+    assert "'wren' can give 'rope' through 'sell_item'" in found[0].message
+    assert "ask_around" in found[0].message
+    sale = next(t for t in tools["tools"] if t["id"] == "sell_item")
+    sale["requires"]["stage"] = {"quest": "the_hidden_courier", "stage": "ask_around"}
+    (world / "tools.yaml").write_text(yaml.safe_dump(tools))
+    _, diagnostics = check_world_files(world)
+    assert not [d for d in diagnostics if d.code == "quest-item-sold"]
