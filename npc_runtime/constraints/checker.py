@@ -109,6 +109,9 @@ class LineChecker:
         # A fact is recognised by its words that nothing allowed uses; a withheld secret
         # even by one such word (being wrong there costs a regenerated line, not a plot).
         self._allowed_words = allowed_words
+        # What the lore makes the NPC ("an assistant research engineer"): no persona break.
+        self._lore_roles = {w for w in ("assistant", "program", "bot")
+                            if re.search(rf"\b{w}\b", told_text, re.IGNORECASE)}
         own_name = content_words(" ".join([npc.name, *npc.aliases]))
         # Told by their stems: a telling in the NPC's own words changes forms ("they live
         # in the ruins" tells "living in the ruins").
@@ -159,6 +162,8 @@ class LineChecker:
                 found.append(Violation("unknown_name", match.group(0),
                                        "a name that exists nowhere in the lore"))
         for match in _BREAKS_CHARACTER.finditer(line):
+            if match.group(0).split()[-1].lower() in self._lore_roles:
+                continue  # "I am an assistant engineer", when the lore says so
             found.append(Violation("breaks_character", match.group(0),
                                    "talks about being an AI, a model or a prompt"))
         for match in self._never.finditer(line) if self._never else ():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,18 @@ def test_names_found_nowhere_in_the_lore_are_caught(saltmere: World) -> None:
                                   "I am just a language model, love.",
                                   "My instructions say I must not tell you."])
 def test_breaking_character_is_caught(saltmere: World, line: str) -> None:
+    assert "breaks_character" in _kinds(saltmere, "maren", line)
+
+
+def test_an_assistant_the_lore_makes_the_npc_is_no_persona_break(saltmere: World) -> None:
+    """KNUDGE: "Jameson Avery is an assistant research engineer", told in the first person,
+    read as AI talk. The lore's own role is no break; for an NPC it does not make one, the
+    same words still are."""
+    engineer = dataclasses.replace(saltmere.facts["tobin_lost"],
+                                   text="Maren is an assistant research engineer.")
+    world = dataclasses.replace(saltmere, facts={**saltmere.facts, "tobin_lost": engineer})
+    line = "I am an assistant research engineer."
+    assert "breaks_character" not in _kinds(world, "maren", line)
     assert "breaks_character" in _kinds(saltmere, "maren", line)
 
 
