@@ -10,6 +10,7 @@ stop when the caller goes away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -334,7 +335,10 @@ class DialogueEngine:
         queue: asyncio.Queue[object] = asyncio.Queue()
 
         def emit(item: object) -> None:  # called on the scheduler's thread
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            # The caller's loop may be gone (it raised the turn's error and returned): what
+            # the turn says after that has no one to go to, and must not stop the thread.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
         self._scheduler.submit(steps, emit)
         try:
