@@ -848,7 +848,8 @@ class LineDone:
 class ReplyPlan:
 	extends RefCounted
 
-	## answer | act | does_not_know | will_not_tell | small_talk | greeting | farewell
+	## answer | act | confirm (offers a call a yes takes) | does_not_know | will_not_tell |
+	## small_talk | greeting | farewell
 	var act: String = ""
 	## The facts the reply was told to tell (ids; "@identity": who the NPC is).
 	var facts: Array[String] = []

@@ -3696,7 +3696,8 @@ namespace Npc.V1 {
     public const int ActFieldNumber = 1;
     private string act_ = "";
     /// <summary>
-    /// answer | act | does_not_know | will_not_tell | small_talk | greeting | farewell
+    /// answer | act | confirm (offers a call a yes takes) | does_not_know | will_not_tell |
+    /// small_talk | greeting | farewell
     /// </summary>
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
