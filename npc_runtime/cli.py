@@ -338,7 +338,7 @@ def _cmd_tree_generate(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, "warning")
     from npc_runtime.dialogue.engine import DialogueEngine
     from npc_runtime.dialogue.trees.export import to_ink, to_json, to_yarn
-    from npc_runtime.dialogue.trees.generate import generate_tree
+    from npc_runtime.dialogue.trees.generate import explain, generate_tree
     from npc_runtime.dialogue.trees.verify import verify
     from npc_runtime.lore.loader import load_world
     from npc_runtime.model.encoder import load_encoder
@@ -365,6 +365,8 @@ def _cmd_tree_generate(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     for problem in verify(tree, world):
         _progress(f"warning: {problem}")
+    if args.explain:
+        print("\n".join(explain(tree, world)), file=sys.stderr)
     return 0
 
 
@@ -638,6 +640,9 @@ def _add_tree(sub: Subparsers) -> None:
     generate.add_argument("--out", type=Path, help="file to write (default: stdout)")
     generate.add_argument("--seed", type=int, default=0, help="the same seed, the same tree")
     generate.add_argument("--model", dest="model_dir", type=Path, help="model folder")
+    generate.add_argument("--explain", action="store_true",
+                          help="say, per answer, whether its words are the model's or the "
+                          "lore's (to stderr)")
     generate.set_defaults(run=_cmd_tree_generate)
     check = tree_sub.add_parser(
         "check", help="verify a tree file",

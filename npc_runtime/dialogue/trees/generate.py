@@ -329,8 +329,7 @@ class _Writer:
         params = engine.sampling(temperature=TEMPERATURE, seed=self.seed * 1000 + self.count)
         done = None
         try:
-            opening = " ".join(says(tell, engine.world.character(self.npc)).split()
-                               [:OPENING_WORDS]) if tell else ""
+            opening = opening_of(tell, engine.world.character(self.npc)) if tell else ""
             async for event in engine.say(session.id, line, params, hold=True,
                                           tool_choice="none", opening=opening,
                                           tell=[tell.id] if tell else ()):
@@ -358,6 +357,32 @@ class _Writer:
                 and all(m.entity_id in {e.id for e in known.entities}
                         for m in find_mentions(world, text)))
         return text if fine else _plain_question(world, known, fact)
+
+
+def opening_of(fact: Fact, npc: Character) -> str:
+    """The words every draft of an answer telling ``fact`` starts with."""
+    return " ".join(says(fact, npc).split()[:OPENING_WORDS])
+
+
+def explain(tree: Tree, world: World) -> list[str]:
+    """For each answer of ``tree``, where its words came from: the model (opened with the
+    fact's first words, kept off copying it) or the fact as the lore puts it, when no draft
+    told it in the NPC's own words and passed the checker."""
+    npc = world.character(tree.npc)
+    out = []
+    for node in tree.nodes.values():
+        facts = [world.facts[f] for f in node.reveals if f in world.facts]
+        if not facts:
+            continue
+        told = ", ".join(f.id for f in facts)
+        if node.check == CheckAction.FALLBACK.value:
+            out.append(f"{node.id}: tells {told} as the lore puts it (its says:, else its text "
+                       "in the first person): no draft told it in the NPC's own words and "
+                       "passed the checker")
+        else:
+            out.append(f"{node.id}: tells {told} in the model's words, opened with "
+                       f"{opening_of(facts[0], npc)!r} (checker: {node.check})")
+    return out
 
 
 def _good(done: LineDoneEvent, fact: Fact, npc: Character) -> bool:

@@ -19,11 +19,12 @@ import pytest
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.engine import DialogueEngine
 from npc_runtime.dialogue.trees.export import to_ink, to_json, to_yarn
-from npc_runtime.dialogue.trees.generate import generate_tree
+from npc_runtime.dialogue.trees.generate import explain, generate_tree, opening_of
 from npc_runtime.dialogue.trees.model import Node, Option, Tree
 from npc_runtime.dialogue.trees.verify import verify
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
+from npc_runtime.lore.voice import says
 from npc_runtime.model.loader import LoadedModel
 from tests.conftest import default_embed
 from tests.dialogue.trees.yarn_syntax import parse
@@ -130,10 +131,14 @@ def test_the_cli_generates_then_checks_a_tree(tiny_model_dir: Path, tmp_path: Pa
     cli = [sys.executable, "-m", "npc_runtime", "tree"]
     generated = subprocess.run(
         [*cli, "generate", "--world", str(SALTMERE), "--spec", "bell_and_clapper",
-         "--model", str(tiny_model_dir), "--format", "json", "--out", str(out)],
+         "--model", str(tiny_model_dir), "--format", "json", "--out", str(out), "--explain"],
         capture_output=True, text=True, timeout=300, check=False)
     assert generated.returncode == 0, generated.stderr
     assert "node 1/" in generated.stderr  # progress while it works
+    answers = [n for n in json.loads(out.read_text())["nodes"].values() if n["reveals"]]
+    assert answers
+    for node in answers:  # --explain: where each answer's words came from
+        assert f"{node['id']}: tells " in generated.stderr
     checked = subprocess.run([*cli, "check", str(out), "--world", str(SALTMERE)],
                              capture_output=True, text=True, timeout=120, check=False)
     assert checked.returncode == 0, checked.stdout
@@ -145,6 +150,25 @@ def test_the_cli_generates_then_checks_a_tree(tiny_model_dir: Path, tmp_path: Pa
                             timeout=120, check=False)
     assert failed.returncode == 1
     assert "leads to missing node 'nowhere'" in failed.stdout
+
+
+def test_answers_open_with_their_facts_first_words_and_say_so(trees: dict[str, Tree],
+                                                             saltmere: World) -> None:
+    """A drafted answer starts with the first words of its fact as the NPC says it; one
+    that none of its drafts told is the lore's own line; explain() says which is which."""
+    tree = trees["courier_first_talk"]
+    npc = saltmere.characters[tree.npc]
+    lines = explain(tree, saltmere)
+    answers = [n for n in tree.nodes.values() if n.reveals]
+    assert len(lines) == len(answers)
+    for node, line in zip(answers, lines, strict=True):
+        fact = saltmere.facts[node.reveals[0]]
+        if node.check == "fallback":
+            assert node.text == says(fact, npc)
+            assert "as the lore puts it" in line
+        else:
+            assert node.text.startswith(opening_of(fact, npc)), node.text
+            assert f"opened with {opening_of(fact, npc)!r}" in line
 
 
 def test_a_secret_waits_behind_its_condition(trees: dict[str, Tree]) -> None:
