@@ -315,14 +315,15 @@ class _Semantic:
         stocked = {entry.get("item") for entry in npc.get("inventory", [])}
         guarded = {item: (tool["id"], tool["requires"]["stage"]["stage"]) for tool in mine
                    if isinstance(tool.get("requires", {}).get("stage"), dict)
-                   for item in _given(tool, "enum") if item in stocked}
+                   for item in _gift_param(tool).get("enum", []) if item in stocked}
         for tool in mine:
-            if tool.get("requires", {}).get("stage") or not _given(tool, "from"):
+            if (tool.get("requires", {}).get("stage")
+                    or _gift_param(tool).get("from") != "npc.inventory"):
                 continue
             for item in sorted(guarded):
                 quest_tool, stage = guarded[item]
-                t = npc["tools"].index(tool["id"])
-                self.warn(("characters", i, "tools", t), "quest-item-sold",
+                self.warn(("characters", i, "tools", npc["tools"].index(tool["id"])),
+                          "quest-item-sold",
                           f"{npc['id']!r} can give {item!r} through {tool['id']!r} at any "
                           f"stage, though {quest_tool!r} hands it over only from stage "
                           f"{stage!r} on", f"give {tool['id']!r} a requires stage, or let "
@@ -347,18 +348,12 @@ class _Semantic:
                           f"{fact['id']!r}", "add known_by, or list it in a character's knows")
 
 
-def _given(tool: dict[str, Any], key: str) -> list[str]:
-    """What ``tool`` hands the player, by how its given parameter is written: "enum" (the
-    items listed) or "from" (["*"] when it draws from the NPC's inventory)."""
-    given = {e.get("give_player") for e in tool.get("effects", []) if isinstance(e, dict)}
-    params = tool.get("params", {})
-    for name in given:
-        param = params.get(name, {})
-        if key == "enum" and isinstance(param.get("enum"), list):
-            return [str(v) for v in param["enum"]]
-        if key == "from" and param.get("from") == "npc.inventory":
-            return ["*"]
-    return []
+def _gift_param(tool: dict[str, Any]) -> dict[str, Any]:
+    """The parameter naming what ``tool`` hands the player ({} if it hands nothing)."""
+    given = next((e.get("give_player") for e in tool.get("effects", [])
+                  if isinstance(e, dict) and e.get("give_player")), None)
+    param = tool.get("params", {}).get(given, {})
+    return param if isinstance(param, dict) else {}
 
 
 def reachable_sets(edges: dict[str, list[str]]) -> dict[str, frozenset[str]]:
