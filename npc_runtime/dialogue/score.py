@@ -75,13 +75,18 @@ def judge(plan: Plan, known: KnowledgeView, checker: LineChecker, *, note: str, 
     told = " ".join(t for f in known.facts for t in (f.text, f.says))
     known_numbers = set(numbers(f"{context} {told}"))
     # A planned fact counts as said only where the checker finds it too: that is what
-    # the line reveals (the quest moves on, a tree's answer keeps the line).
-    facts = {f.id for f in plan.facts} & checker.recognised if gist else set()
+    # the line reveals (the quest moves on, a tree's answer keeps the line). And only with
+    # all its numbers: told two prices, the model tends to give one of them to both things
+    # ("eel stew ... five copper pieces" when the stew is two).
+    facts = {f.id: set(numbers(f.text)) for f in plan.facts
+             if f.id in checker.recognised} if gist else {}
 
     def find(text: str) -> Verdict:
         verdict = faults(text, plan, known.npc, note=note, gist=gist, recent=recent,
                          known_numbers=known_numbers)
-        missed = ("misses the plan",) if (facts - set(checker.told(text))
+        told, said_numbers = set(checker.told(text)), set(numbers(text))
+        short = [f for f, wanted in facts.items() if f not in told or wanted - said_numbers]
+        missed = ("misses the plan",) if (short
                                            and "misses the plan" not in verdict.faults) else ()
         broken = tuple(f"checker: {v.kind}" for v in checker.check(text, player_line))
         return dataclasses.replace(verdict, faults=missed + verdict.faults + broken)

@@ -98,3 +98,19 @@ def test_a_fact_told_in_other_forms_of_its_words_is_told(world: World) -> None:
     checker = LineChecker(world, known, persona_card(world, known))
     assert checker.told("A room is five coppers a night.") == ["room_price"]
     assert checker.told("Rooms are cheap.") == []
+
+
+def test_a_draft_telling_two_facts_must_carry_the_numbers_of_each(world: World) -> None:
+    """Told a room's price and the stew's, the model gave the room's number to both; a
+    draft that leaves out one planned fact's number misses the plan."""
+    known = view(world, "maren", WorldState())
+    checker = LineChecker(world, known, persona_card(world, known))
+    room, stew = world.facts["room_price"], world.facts["eel_stew_price"]
+    find = judge(Plan(Act.ANSWER, (room, stew)), known, checker, note=NOTE,
+                 gist=f"{room.text} {stew.text}", recent=[], player_line="Supper and a bed?",
+                 context="")
+    merged = ("A room at the Gull and Lantern is a fine place to dine, with the evening's "
+              "eel stew served for five copper pieces.")
+    assert "misses the plan" in find(merged).faults
+    assert find("A room at the Gull and Lantern costs five copper pieces a night, and the "
+                "inn serves eel stew every evening for two.").faults == ()
