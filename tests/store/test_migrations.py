@@ -15,6 +15,7 @@ import pytest
 from npc_runtime.errors import ConfigError
 from npc_runtime.store import migrations
 from npc_runtime.store.sqlite import SQLiteStore
+from tests.store.conftest import Backend
 from tests.store.samples import STATE, record
 
 # The tables as releases before versioning created them, oldest first: a session had no
@@ -42,6 +43,17 @@ def _version(path: Path) -> int:
     with contextlib.closing(sqlite3.connect(path)) as db:
         version: int = db.execute("PRAGMA user_version").fetchone()[0]
         return version
+
+
+def test_a_new_database_records_every_migration(backend: Backend) -> None:
+    """A fresh store is at the latest version, and opening it again runs nothing."""
+    backend.open().close()
+    backend.open().close()
+    if backend.name == "sqlite":
+        assert backend.sql("PRAGMA user_version") == [(migrations.LATEST,)]
+    else:
+        expected = [(m.version,) for m in migrations.MIGRATIONS]
+        assert expected == backend.sql("SELECT version FROM schema_version ORDER BY 1")
 
 
 @pytest.mark.parametrize("shape", list(_COLUMNS))
@@ -75,3 +87,20 @@ def test_a_sqlite_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"schema version {newer}.*newer release"):
         SQLiteStore(path)
     assert newer == _version(path)
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The migrations and the new version are one transaction: when one fails, none of
+    them is kept, and the database opens once the cause is gone."""
+    broken = migrations.Migration(migrations.LATEST + 1, "a table that already exists",
+                                  ("CREATE TABLE session (id TEXT)",))
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, broken))
+    monkeypatch.setattr(migrations, "LATEST", broken.version)
+    with pytest.raises(ConfigError, match="already exists"):
+        backend.open()
+    tables = ("SELECT name FROM sqlite_master WHERE type = 'table'" if backend.name == "sqlite"
+              else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    assert backend.sql(tables) == []
+    monkeypatch.undo()
+    backend.open().close()

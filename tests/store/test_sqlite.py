@@ -1,4 +1,6 @@
-"""The state store: damage is refused with what to do, and a turn is one transaction."""
+"""The SQLite store: a damaged file is refused with what to do, at open and later.
+
+(What both backends do alike is in test_sql.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.errors import ConfigError
-from npc_runtime.lore.model import WorldState
 from npc_runtime.store.sqlite import SQLiteStore
 from tests.store.samples import STATE, record
 
@@ -81,57 +82,3 @@ def test_damage_found_after_open_raises_instead_of_defaults(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="damaged"):
         store.state("Saltmere", "player-1")
     store.close()
-
-
-def test_a_damaged_state_row_raises(tmp_path: Path) -> None:
-    """A quest state that is not JSON is damage, not an empty state."""
-    path = tmp_path / "state.sqlite3"
-    _filled(path, players=1)
-    with sqlite3.connect(path) as other:
-        other.execute("UPDATE player_state SET state = '{broken'")
-    store = SQLiteStore(path)
-    with pytest.raises(ConfigError, match="damaged"):
-        store.state("Saltmere", "player-0")
-    store.close()
-
-
-def test_commit_turn_writes_the_state_and_the_session(tmp_path: Path) -> None:
-    """Both land, and both survive a reopen."""
-    path = tmp_path / "state.sqlite3"
-    store = SQLiteStore(path)
-    store.commit_turn("Saltmere", "p1", STATE, record("s1"))
-    assert store.state("Saltmere", "p1") == STATE
-    store.close()
-    again = SQLiteStore(path)
-    assert again.state("Saltmere", "p1") == STATE
-    assert again.session("s1") == record("s1")
-    again.close()
-
-
-def test_commit_turn_without_a_state_keeps_the_stored_one(tmp_path: Path) -> None:
-    """None means the turn changed no quest state: only the session is written."""
-    store = SQLiteStore(tmp_path / "state.sqlite3")
-    store.set_state("Saltmere", "p1", STATE)
-    store.commit_turn("Saltmere", "p1", None, record("s1", turns=4))
-    assert store.state("Saltmere", "p1") == STATE
-    assert store.session("s1") == record("s1", turns=4)
-    store.close()
-
-
-def test_commit_turn_is_all_or_nothing(tmp_path: Path) -> None:
-    """When the session write fails, the quest state is not stored either (nor cached)."""
-    path = tmp_path / "state.sqlite3"
-    store = SQLiteStore(path)
-    store.commit_turn("Saltmere", "p1", WorldState(stages={"silent_bell": "start"}),
-                      record("s1"))
-    with sqlite3.connect(path) as other:
-        other.execute("CREATE TRIGGER refuse BEFORE UPDATE ON session "
-                      "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
-    with pytest.raises(ConfigError, match="disk says no"):
-        store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=4))
-    assert store.state("Saltmere", "p1") == WorldState(stages={"silent_bell": "start"})
-    store.close()
-    again = SQLiteStore(path)
-    assert again.state("Saltmere", "p1") == WorldState(stages={"silent_bell": "start"})
-    assert again.session("s1") == record("s1")
-    again.close()
