@@ -102,41 +102,57 @@ def postgres() -> Iterator[PostgresServer]:
             pytest.fail(reason)
         pytest.skip(reason)
     user = _as_user()
-    # Not under pytest's tmp_path: its parents are root's alone, and the server may not be.
-    folder = Path(tempfile.mkdtemp(prefix="npc-pg-"))
-    if user:
-        os.chown(folder, user["user"], user["group"])
+    # In /tmp, not under pytest's tmp_path: that one's parents are root's alone when the
+    # server runs as another user, and a socket's path must stay under 108 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="npc-pg-", dir="/tmp" if Path("/tmp").is_dir()
+                                   else None))
+    try:
+        if user:
+            os.chown(folder, user["user"], user["group"])
+        yield from _serve(binaries, folder, user)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(binaries: Path, folder: Path, user: dict[str, Any]) -> Iterator[PostgresServer]:
+    """initdb, pg_ctl start (on a free port, tried three times), yield, pg_ctl stop."""
     data, log = folder / "data", folder / "server.log"
 
-    def run(*args: str | Path) -> None:
+    def run(*args: str | Path) -> bool:
         done = subprocess.run([str(a) for a in args], capture_output=True, text=True,
                               timeout=120, check=False, cwd=folder,
                               env={**os.environ, "LC_ALL": "C"}, **user)
         if done.returncode != 0:
             server_log = log.read_text() if log.exists() else ""
-            pytest.fail(f"{args[0]} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
-                        f"\n{server_log}")
+            print(f"{args[0]} failed ({done.returncode}):\n{done.stdout}{done.stderr}\n"
+                  f"{server_log}")
+        return done.returncode == 0
 
     superuser = "npc"
-    run(binaries / "initdb", "-D", data, "-U", superuser, "--auth=trust", "--no-sync",
-        "-E", "UTF8", "--locale=C")
+    if not run(binaries / "initdb", "-D", data, "-U", superuser, "--auth=trust",
+               "--no-sync", "-E", "UTF8", "--locale=C"):
+        pytest.fail("initdb failed (its output is above)")
     with (data / "pg_hba.conf").open("w") as hba:  # first match wins
         hba.write(f"host all {GUARDED_ROLE} 127.0.0.1/32 scram-sha-256\n"
                   "host all all 127.0.0.1/32 trust\n"
                   "local all all trust\n")
-    port = _free_port()
-    options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
-               f"-c unix_socket_directories={folder} -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
-    run(binaries / "pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start")
-    server = PostgresServer(port, superuser)
+    for _ in range(3):  # another process may take the free port before the server does
+        port = _free_port()
+        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+                   f"-c unix_socket_directories={folder} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        if run(binaries / "pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60",
+               "start"):
+            break
+    else:
+        pytest.fail("pg_ctl start failed three times (its output is above)")
     try:
+        server = PostgresServer(port, superuser)
         server.sql("postgres", f"CREATE ROLE {GUARDED_ROLE} LOGIN PASSWORD "
                    f"'{GUARDED_PASSWORD}'")
         yield server
     finally:
         run(binaries / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclasses.dataclass
