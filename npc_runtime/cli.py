@@ -351,6 +351,7 @@ def _cmd_tree_generate(args: argparse.Namespace) -> int:
     # One turn at a time here: all of the KV budget is that turn's room (a big card fits).
     encoder = load_encoder(_encoder_dir(settings))
     engine = DialogueEngine(world, model, dataclasses.replace(settings, state_db=None,
+                                                              state_url=None,
                                                               max_active_turns=1),
                             embed=encoder.embed)
     try:

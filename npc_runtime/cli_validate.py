@@ -113,7 +113,8 @@ def _engine(world: World, settings: Settings, count: int) -> DialogueEngine:
     except ModelError as exc:
         raise ModelError(f"{why} the sentence encoder: {exc}; {skip}") from exc
     # Greedy whatever NPC_TEMPERATURE says, so a test passes or fails the same every run.
-    quiet = dataclasses.replace(settings, state_db=None, max_new_tokens=MAX_NEW_TOKENS,
+    quiet = dataclasses.replace(settings, state_db=None, state_url=None,
+                                max_new_tokens=MAX_NEW_TOKENS,
                                 temperature=0.0, top_p=1.0, max_active_turns=1,
                                 candidates=1, tool_timeout_s=5)
     return DialogueEngine(world, model, quiet, embed=embed)

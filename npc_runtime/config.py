@@ -86,9 +86,12 @@ class Settings:
     warm: bool = False  # prefill every NPC's prefix at start
     watch: bool = True  # hot-reload the world folder when its files change
     watch_interval_s: float = 1.0
-    # Quest states and sessions (SQLite). None keeps them in memory only; Settings.load
+    # Quest states and sessions in SQLite. None keeps them in memory only; Settings.load
     # (the CLI) defaults to $XDG_DATA_HOME/npc-runtime/state.sqlite3.
     state_db: Path | None = None
+    # PostgreSQL instead, shared by every server given the same URL:
+    # postgresql://USER:PASSWORD@HOST:PORT/DATABASE. Left out of repr: it may hold a password.
+    state_url: str | None = dataclasses.field(default=None, repr=False)
     tool_timeout_s: float = 10.0  # how long a turn waits for the game to run a tool
     # Admission: turns decoding at once (each holds a decode batch row), turns waiting for
     # one, and how long one may wait before it is refused with RESOURCE_EXHAUSTED.
@@ -130,6 +133,10 @@ class Settings:
             (self.queue_timeout_s > 0, "queue_timeout_s must be positive"),
             ((self.tls_cert is None) == (self.tls_key is None),
              "TLS needs both a certificate and a key (--tls-cert and --tls-key)"),
+            # The message does not echo the value: it may hold a password.
+            (not self.state_url or self.state_url.startswith(("postgresql://", "postgres://")),
+             "NPC_STATE_URL must be a PostgreSQL URL: "
+             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"),
         ]
         for ok, message in checks:
             if not ok:

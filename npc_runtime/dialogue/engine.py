@@ -59,7 +59,8 @@ from npc_runtime.model.kv_pool import KVPool
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.model.runner import KVCache
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.store.sqlite import StateStore
+from npc_runtime.store.base import StateStore
+from npc_runtime.store.factory import open_store
 from npc_runtime.tools.acts import Embed, SpeechActs, acting_at
 from npc_runtime.tools.calls import ToolCall, problems, with_count
 from npc_runtime.tools.choice import evidence, offer, stock_limit, wanted
@@ -111,7 +112,7 @@ class DialogueEngine:
         # What a line does (may it set off a tool?), and whether the NPC offered something.
         self.acts = SpeechActs(embed, settings.cache_dir)
         self.settings = settings
-        self.store = store or StateStore(settings.state_db)
+        self.store = store or open_store(settings)
         self.sessions = SessionRegistry(settings.max_sessions, self.store)
         self.turn_tokens = turn_room(model.manifest.context_length,
                                      model.runner.kv_bytes_per_token, settings.kv_cache_mb,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from npc_runtime.errors import InvalidInputError, UnknownSessionError
 from npc_runtime.lore.model import WorldState
 from npc_runtime.model.tokenizer import Message
-from npc_runtime.store.sqlite import SessionRecord, StateStore
+from npc_runtime.store.base import SessionRecord, StateStore
 from npc_runtime.tools.proposal import Proposal
 
 

@@ -1,1 +1,1 @@
-"""Persistence: quest states and sessions (SQLite)."""
+"""Persistence: quest states and sessions (SQLite, or PostgreSQL shared by replicas)."""

@@ -4,9 +4,9 @@ What must survive a restart, in SQLite: each player's quest state and each open 
 Quest state belongs to a player (every NPC they talk to sees the same stages, revealed
 facts and items), keyed by world name so it survives lore edits that change the world's
 version. Sessions are kept with their history so a client can go on talking after the
-server restarts. Reads are served from memory; every change is written through at once,
-and a turn's quest state and session history go in one transaction (``commit_turn``), so
-a crash never keeps one without the other.
+server restarts. Quest states are served from memory (one server owns the file); every
+change is written through at once, and a turn's quest state and session history go in
+one transaction (``commit_turn``), so a crash never keeps one without the other.
 
 Durability: the journal is WAL with ``synchronous=NORMAL``. A commit appends its pages
 to the ``-wal`` file with ``write()`` and returns without ``fsync``; the WAL is synced
@@ -24,16 +24,17 @@ What storage does corrupt (a bad disk, a copy taken mid-write, a stray editor) i
 at open by ``PRAGMA quick_check`` and refused with what to do, rather than served as
 empty quest state; a read or write that finds damage later raises the same kind of
 error, never a default.
+
+The schema is versioned (``migrations.py``; the version is ``PRAGMA user_version``). A
+file from before versioning (version 0 with tables in it) is adopted at the version its
+columns show, then upgraded like any other.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,63 +42,23 @@ import structlog
 
 from npc_runtime.errors import ConfigError
 from npc_runtime.lore.model import WorldState
-from npc_runtime.model.tokenizer import Message
+from npc_runtime.store import migrations
+from npc_runtime.store.base import SessionRecord
+from npc_runtime.store.sql import SQLStore
 
 log = structlog.get_logger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS player_state (
-    world TEXT NOT NULL,
-    player TEXT NOT NULL,
-    state TEXT NOT NULL,      -- JSON: {"stages": {quest: stage}, "revealed": [...], "items": [...]}
-    updated REAL NOT NULL,
-    PRIMARY KEY (world, player)
-);
-CREATE TABLE IF NOT EXISTS session (
-    id TEXT PRIMARY KEY,
-    npc TEXT NOT NULL,
-    player TEXT NOT NULL,
-    player_name TEXT NOT NULL,
-    history TEXT NOT NULL,    -- JSON: [[role, text], ...]
-    updated REAL NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',  -- a digest of the token that opened it ('' without auth)
-    proposal TEXT NOT NULL DEFAULT ''  -- JSON: the call the NPC offered last turn ('' none)
-);
-"""
 
-
-@dataclasses.dataclass(frozen=True)
-class SessionRecord:
-    """A session as stored: enough to resume the conversation."""
-
-    id: str
-    npc_id: str
-    player_id: str
-    player_name: str
-    history: tuple[Message, ...] = ()
-    owner: str = ""  # who may use it: a digest of the opening token ("" without auth)
-    proposal: str = ""  # JSON: the call the NPC offered last turn, awaiting an answer
-
-
-_UPSERT_STATE = (
-    "INSERT INTO player_state (world, player, state, updated) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (world, player) DO UPDATE SET state = excluded.state, "
-    "updated = excluded.updated")
-_UPSERT_SESSION = (
-    "INSERT INTO session (id, npc, player, player_name, history, updated, owner, proposal) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-    "history = excluded.history, updated = excluded.updated, proposal = excluded.proposal")
-
-
-class StateStore:
+class SQLiteStore(SQLStore):
     """Quest states and sessions in one SQLite file (or in memory when ``path`` is None)."""
 
     def __init__(self, path: Path | None) -> None:
         """
-        Open (or create) the database and check it.
+        Open (or create) the database, check it and bring its schema up to date.
 
         Raises:
-            ConfigError: The file cannot be opened or created, or it is damaged.
+            ConfigError: The file cannot be opened or created, it is damaged, or a newer
+                npc-runtime has upgraded it.
         """
         self.path = path
         try:
@@ -108,28 +69,24 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the state database {path}: {exc}; "
                               "set NPC_STATE_DB to a writable file") from exc
+        # The event loop and the generation thread both write; reentrant because the
+        # cache's methods hold it around the shared ones (see ``state``).
+        self._lock = threading.RLock()
+        self._states: dict[tuple[str, str], WorldState] = {}
         try:
             with self._errors(opening=True):
                 self._check()
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
-                columns = {row[1] for row in self._db.execute("PRAGMA table_info(session)")}
-                if "owner" not in columns:  # a file from before sessions had owners
-                    self._db.execute(
-                        "ALTER TABLE session ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-                if "proposal" not in columns:  # ... or kept the NPC's pending offer
-                    self._db.execute(
-                        "ALTER TABLE session ADD COLUMN proposal TEXT NOT NULL DEFAULT ''")
+                self._migrate()
         except ConfigError:
             self._db.close()
             raise
-        self._lock = threading.Lock()  # the event loop and the generation thread both write
-        self._states: dict[tuple[str, str], WorldState] = {}
 
     def state(self, world: str, player: str) -> WorldState:
         """
-        The player's quest state in ``world`` (nothing started if never saved).
+        The player's quest state in ``world`` (nothing started if never saved), read from
+        the file once and from memory after that.
 
         Raises:
             ConfigError: The database cannot be read (damaged, or the disk failed).
@@ -137,83 +94,58 @@ class StateStore:
         key = (world, player)
         with self._lock:
             if key not in self._states:
-                with self._errors():
-                    row = self._db.execute(
-                        "SELECT state FROM player_state WHERE world = ? AND player = ?",
-                        key).fetchone()
-                    self._states[key] = _state_from_json(row[0]) if row else WorldState()
+                self._states[key] = super().state(world, player)
             return self._states[key]
 
     def set_state(self, world: str, player: str, state: WorldState) -> None:
         """Replace the player's quest state (validate it against the world first)."""
-        with self._lock, self._errors():
-            self._db.execute(_UPSERT_STATE, (world, player, _state_to_json(state), time.time()))
+        with self._lock:
+            super().set_state(world, player, state)
             self._states[(world, player)] = state
 
     def commit_turn(self, world: str, player: str, state: WorldState | None,
                     session: SessionRecord) -> None:
         """
-        Store what a turn changed in one transaction: the player's quest state (unless
-        None: the turn changed none) and the session with its history. Either both are
-        stored or neither is; the cache changes only once the commit has succeeded.
+        Store what a turn changed in one transaction (see ``SQLStore.commit_turn``); the
+        cache changes only once the commit has succeeded.
 
         Raises:
             ConfigError: The write failed (nothing of it is stored).
         """
-        now = time.time()
-        with self._lock, self._errors():
-            self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway
-            try:
-                if state is not None:
-                    self._db.execute(_UPSERT_STATE, (world, player, _state_to_json(state), now))
-                self._db.execute(_UPSERT_SESSION, _session_row(session, now))
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):  # keep the first error
-                        self._db.execute("ROLLBACK")
-                raise
+        with self._lock:
+            super().commit_turn(world, player, state, session)
             if state is not None:
                 self._states[(world, player)] = state
 
     def forget(self, world: str, player: str) -> None:
         """Drop a player's quest state (e.g. the scratch players of tree generation)."""
-        with self._lock, self._errors():
-            self._db.execute("DELETE FROM player_state WHERE world = ? AND player = ?",
-                             (world, player))
+        with self._lock:
+            super().forget(world, player)
             self._states.pop((world, player), None)
-
-    def save_session(self, record: SessionRecord) -> None:
-        """Create or update a session (after it opens and after each turn)."""
-        with self._lock, self._errors():
-            self._db.execute(_UPSERT_SESSION, _session_row(record, time.time()))
-
-    def session(self, session_id: str) -> SessionRecord | None:
-        """
-        A stored session, or None.
-
-        Raises:
-            ConfigError: The database cannot be read, or the row is damaged.
-        """
-        with self._lock, self._errors():
-            row = self._db.execute(
-                "SELECT id, npc, player, player_name, history, owner, proposal FROM session "
-                "WHERE id = ?",
-                (session_id,)).fetchone()
-            if row is None:
-                return None
-            history = tuple((str(role), str(text)) for role, text in json.loads(row[4]))
-            return SessionRecord(row[0], row[1], row[2], row[3], history, row[5], row[6])
-
-    def delete_session(self, session_id: str) -> None:
-        """Forget a session (its player's quest state stays)."""
-        with self._lock, self._errors():
-            self._db.execute("DELETE FROM session WHERE id = ?", (session_id,))
 
     def close(self) -> None:
         """Close the database (every change is already committed)."""
         with self._lock:
             self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock, its failures turned into ConfigError."""
+        with self._lock, self._errors(), _immediate(self._db):
+            yield self._db
+
+    def _migrate(self) -> None:
+        """Run the migrations the file lacks, in one transaction with its new version."""
+        with _immediate(self._db):
+            stored = self._db.execute("PRAGMA user_version").fetchone()[0]
+            version = stored or _unversioned(self._db)
+            ran = migrations.upgrade(self._db, version, str(self.path or ":memory:"))
+            if stored != migrations.LATEST:  # upgraded, or adopted from before versions
+                # No placeholders in a PRAGMA; the version is our own integer.
+                self._db.execute(f"PRAGMA user_version = {migrations.LATEST:d}")
+        if ran and version:  # an existing file upgraded (a new one is not news)
+            log.info("state_db_migrated", path=str(self.path), version=migrations.LATEST,
+                     ran=[m.why for m in ran])
 
     def _check(self) -> None:
         """``PRAGMA quick_check``: every page readable and every b-tree well formed."""
@@ -251,21 +183,32 @@ class _DamagedError(Exception):
     """quick_check found problems (the message lists the first few)."""
 
 
-def _session_row(record: SessionRecord, now: float
-                 ) -> tuple[str, str, str, str, str, float, str, str]:
-    return (record.id, record.npc_id, record.player_id, record.player_name,
-            json.dumps([list(m) for m in record.history]), now, record.owner, record.proposal)
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """
+    A write transaction that takes the file's write lock at once, not halfway through
+    (where it could fail after the first statement): committed at the end of the block,
+    rolled back when it raises.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # keep the first error
+                db.execute("ROLLBACK")
+        raise
 
 
-def _state_to_json(state: WorldState) -> str:
-    return json.dumps({"stages": dict(state.stages), "revealed": sorted(state.revealed),
-                       "items": sorted(state.player_items)})
-
-
-def _state_from_json(text: str) -> WorldState:
-    raw = json.loads(text)  # a JSONDecodeError (a ValueError) is damage: see _errors
-    if not isinstance(raw, dict):
-        raise ValueError(f"a quest state is {type(raw).__name__}, not an object")
-    return WorldState(stages=dict(raw.get("stages", {})),
-                      revealed=frozenset(raw.get("revealed", [])),
-                      player_items=frozenset(raw.get("items", [])))
+def _unversioned(db: sqlite3.Connection) -> int:
+    """
+    The migration a file from before versioning stands at, from the columns it has (those
+    releases created the tables, then added owner, then proposal); 0 for a new file.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(session)")}
+    if "proposal" in columns:
+        return 3
+    if "owner" in columns:
+        return 2
+    return 1 if columns else 0

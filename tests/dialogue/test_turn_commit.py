@@ -16,7 +16,7 @@ from npc_runtime.errors import InvalidInputError
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import WorldState
 from npc_runtime.model.loader import LoadedModel
-from npc_runtime.store.sqlite import StateStore
+from npc_runtime.store.sqlite import SQLiteStore
 from npc_runtime.tools.acts import Embed
 
 SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
@@ -48,7 +48,7 @@ def test_a_tool_effect_is_stored_with_the_call_in_the_history(tiny_model: Loaded
 
     asyncio.run(turn_cut_after_the_call())
     engine.shutdown()
-    store = StateStore(db)  # a restart
+    store = SQLiteStore(db)  # a restart
     assert "silver_heron" in store.state(world.name, "p1").player_items
     stored = store.session(session.id)
     assert stored is not None

@@ -1,4 +1,6 @@
-"""The state store: damage is refused with what to do, and a turn is one transaction."""
+"""The SQLite store: a damaged file is refused with what to do, at open and later.
+
+(What both backends do alike is in test_sql.py.)"""
 
 from __future__ import annotations
 
@@ -8,25 +10,16 @@ from pathlib import Path
 import pytest
 
 from npc_runtime.errors import ConfigError
-from npc_runtime.lore.model import WorldState
-from npc_runtime.store.sqlite import SessionRecord, StateStore
-
-STATE = WorldState(stages={"silent_bell": "asked"}, revealed=frozenset({"noises_below"}),
-                   player_items=frozenset({"cellar_key"}))
-
-
-def _record(session_id: str, turns: int = 2) -> SessionRecord:
-    history = tuple(("user" if i % 2 == 0 else "assistant", f"line {i} of {session_id}")
-                    for i in range(turns))
-    return SessionRecord(session_id, "maren", f"player-{session_id}", "Ash", history)
+from npc_runtime.store.sqlite import SQLiteStore
+from tests.store.samples import STATE, record
 
 
 def _filled(path: Path, players: int = 200) -> None:
     """A database of several pages: states and sessions of many players, then closed."""
-    store = StateStore(path)
+    store = SQLiteStore(path)
     for i in range(players):
         store.set_state("Saltmere", f"player-{i}", STATE)
-        store.save_session(_record(f"s{i}", turns=6))
+        store.save_session(record(f"s{i}", turns=6))
     store.close()
 
 
@@ -46,7 +39,7 @@ def test_damaged_pages_are_refused_at_open(tmp_path: Path) -> None:
     _filled(path)
     _damage_pages(path)
     with pytest.raises(ConfigError) as info:
-        StateStore(path)
+        SQLiteStore(path)
     message = str(info.value)
     assert str(path) in message
     assert "damaged" in message
@@ -59,16 +52,16 @@ def test_a_file_that_is_no_database_is_refused_with_advice(tmp_path: Path) -> No
     path = tmp_path / "state.sqlite3"
     path.write_bytes(b"not sqlite at all " * 500)
     with pytest.raises(ConfigError, match=r"damaged.*backup"):
-        StateStore(path)
+        SQLiteStore(path)
 
 
 def test_a_healthy_database_reopens_with_its_states_and_sessions(tmp_path: Path) -> None:
     """The check at open lets a sound file through, contents intact."""
     path = tmp_path / "state.sqlite3"
     _filled(path, players=3)
-    store = StateStore(path)
+    store = SQLiteStore(path)
     assert store.state("Saltmere", "player-2") == STATE
-    assert store.session("s1") == _record("s1", turns=6)
+    assert store.session("s1") == record("s1", turns=6)
     store.close()
 
 
@@ -76,7 +69,7 @@ def test_damage_found_after_open_raises_instead_of_defaults(tmp_path: Path) -> N
     """A read that hits a damaged page later raises ConfigError; it never answers 'nothing'."""
     path = tmp_path / "state.sqlite3"
     _filled(path, players=3)
-    store = StateStore(path)
+    store = SQLiteStore(path)
     other = sqlite3.connect(path)
     root = other.execute(
         "SELECT rootpage FROM sqlite_master WHERE name = 'player_state'").fetchone()[0]
@@ -89,57 +82,3 @@ def test_damage_found_after_open_raises_instead_of_defaults(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="damaged"):
         store.state("Saltmere", "player-1")
     store.close()
-
-
-def test_a_damaged_state_row_raises(tmp_path: Path) -> None:
-    """A quest state that is not JSON is damage, not an empty state."""
-    path = tmp_path / "state.sqlite3"
-    _filled(path, players=1)
-    with sqlite3.connect(path) as other:
-        other.execute("UPDATE player_state SET state = '{broken'")
-    store = StateStore(path)
-    with pytest.raises(ConfigError, match="damaged"):
-        store.state("Saltmere", "player-0")
-    store.close()
-
-
-def test_commit_turn_writes_the_state_and_the_session(tmp_path: Path) -> None:
-    """Both land, and both survive a reopen."""
-    path = tmp_path / "state.sqlite3"
-    store = StateStore(path)
-    store.commit_turn("Saltmere", "p1", STATE, _record("s1"))
-    assert store.state("Saltmere", "p1") == STATE
-    store.close()
-    again = StateStore(path)
-    assert again.state("Saltmere", "p1") == STATE
-    assert again.session("s1") == _record("s1")
-    again.close()
-
-
-def test_commit_turn_without_a_state_keeps_the_stored_one(tmp_path: Path) -> None:
-    """None means the turn changed no quest state: only the session is written."""
-    store = StateStore(tmp_path / "state.sqlite3")
-    store.set_state("Saltmere", "p1", STATE)
-    store.commit_turn("Saltmere", "p1", None, _record("s1", turns=4))
-    assert store.state("Saltmere", "p1") == STATE
-    assert store.session("s1") == _record("s1", turns=4)
-    store.close()
-
-
-def test_commit_turn_is_all_or_nothing(tmp_path: Path) -> None:
-    """When the session write fails, the quest state is not stored either (nor cached)."""
-    path = tmp_path / "state.sqlite3"
-    store = StateStore(path)
-    store.commit_turn("Saltmere", "p1", WorldState(stages={"silent_bell": "start"}),
-                      _record("s1"))
-    with sqlite3.connect(path) as other:
-        other.execute("CREATE TRIGGER refuse BEFORE UPDATE ON session "
-                      "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
-    with pytest.raises(ConfigError, match="disk says no"):
-        store.commit_turn("Saltmere", "p1", STATE, _record("s1", turns=4))
-    assert store.state("Saltmere", "p1") == WorldState(stages={"silent_bell": "start"})
-    store.close()
-    again = StateStore(path)
-    assert again.state("Saltmere", "p1") == WorldState(stages={"silent_bell": "start"})
-    assert again.session("s1") == _record("s1")
-    again.close()

@@ -1,0 +1,82 @@
+"""
+The schema as numbered migrations, the same SQL for SQLite and PostgreSQL.
+
+A database records the last migration it ran (SQLite: ``PRAGMA user_version``;
+PostgreSQL: the ``schema_version`` table); opening runs the ones after it, all in one
+transaction, so a database is always at one known version. Add a migration at the end,
+never edit one that shipped: databases out there have already run it.
+
+Types are spelt so both engines read them alike: ``DOUBLE PRECISION`` is a float8 in
+PostgreSQL and has REAL affinity in SQLite (``REAL`` would be a float4 in PostgreSQL and
+round the timestamps). JSON is kept as ``TEXT`` in both, so one codec reads both and a
+row that does not parse is found as damage, not refused by the column type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from npc_runtime.errors import ConfigError
+from npc_runtime.store.sql import Executor
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    """One step of the schema: its number, what it is for, and its statements."""
+
+    version: int
+    why: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS = (
+    Migration(1, "quest states and sessions", (
+        """CREATE TABLE player_state (
+            world TEXT NOT NULL,
+            player TEXT NOT NULL,
+            state TEXT NOT NULL,  -- JSON: {"stages": {quest: stage}, "revealed": [], "items": []}
+            updated DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (world, player)
+        )""",
+        """CREATE TABLE session (
+            id TEXT PRIMARY KEY,
+            npc TEXT NOT NULL,
+            player TEXT NOT NULL,
+            player_name TEXT NOT NULL,
+            history TEXT NOT NULL,  -- JSON: [[role, text], ...]
+            updated DOUBLE PRECISION NOT NULL
+        )""",
+    )),
+    Migration(2, "sessions have owners", (
+        # a digest of the token that opened it ('' without auth)
+        "ALTER TABLE session ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    )),
+    Migration(3, "sessions keep the NPC's pending offer", (
+        # JSON: the call the NPC offered last turn ('' none)
+        "ALTER TABLE session ADD COLUMN proposal TEXT NOT NULL DEFAULT ''",
+    )),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def upgrade(db: Executor, version: int, where: str) -> list[Migration]:
+    """
+    Run the migrations after ``version`` in the caller's transaction; the caller records
+    the new version (``LATEST``) in the same transaction.
+
+    Returns:
+        The migrations that ran (none when the database is current).
+
+    Raises:
+        ConfigError: The database is newer than this program: a newer release migrated it.
+    """
+    if version > LATEST:
+        raise ConfigError(
+            f"the state database {where} has schema version {version}, but this npc-runtime "
+            f"knows versions up to {LATEST}: a newer release upgraded it. Run that release "
+            "(every replica on one database needs it), or restore a backup from before")
+    pending = [m for m in MIGRATIONS if m.version > version]
+    for migration in pending:
+        for statement in migration.statements:
+            db.execute(statement)
+    return pending
