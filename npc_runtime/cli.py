@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     names = {"world", "model_dir", "encoder_dir", "cache_dir", "precision", "device", "threads",
              "host", "port", "log_format", "log_level", "max_new_tokens", "watch", "warm",
-             "kv_cache_mb", "web_port", "web_cors_origins", "auth_tokens_file", "tls_cert",
-             "tls_key", "insecure", "world_roots", "max_active_turns", "max_queued_turns",
-             "candidates", "queue_timeout_s"}
+             "kv_cache_mb", "web_port", "metrics_port", "web_cors_origins", "auth_tokens_file",
+             "tls_cert", "tls_key", "insecure", "world_roots", "max_active_turns",
+             "max_queued_turns", "candidates", "queue_timeout_s"}
     flags = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
              if k in names}
     return Settings.load(flags)
@@ -348,6 +348,11 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--web-port", type=int,
                        help="also serve gRPC-Web (HTTP/1.1) on this port, for Unity, Godot and "
                        "browser builds (default off; NPC_WEB_PORT; 0 picks a free one)")
+    serve.add_argument("--metrics-port", type=int,
+                       help="also serve Prometheus metrics (GET /metrics: turn and TTFT "
+                       "histograms, tokens, active and queued turns, refusals, KV bytes, "
+                       "checker actions, tool calls) on this port (default off; "
+                       "NPC_METRICS_PORT; 0 picks a free one)")
     serve.add_argument("--web-cors-origin", dest="web_cors_origins", action="append",
                        metavar="ORIGIN",
                        help="page origin allowed to call gRPC-Web from a browser, e.g. "

@@ -57,6 +57,9 @@ class Settings:
     web_port: int | None = None
     # Page origins a browser build may call gRPC-Web from ("*": any); none: same-origin only.
     web_cors_origins: tuple[str, ...] = ()
+    # Prometheus metrics (GET /metrics, plain HTTP) on their own port, bound to ``host``;
+    # None: off, 0: a free one. They name no player and hold no text.
+    metrics_port: int | None = None
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     max_text_chars: int = 1000  # longest player line accepted
@@ -117,6 +120,8 @@ class Settings:
             (0 <= self.port <= 65535, "port must be between 0 and 65535"),
             (self.web_port is None or 0 <= self.web_port <= 65535,
              "web port must be between 0 and 65535"),
+            (self.metrics_port is None or 0 <= self.metrics_port <= 65535,
+             "metrics port must be between 0 and 65535"),
             (all(o == "*" or "://" in o for o in self.web_cors_origins),
              "CORS origins are like http://localhost:8060 (scheme, host, port) or *"),
             (self.log_format in {"auto", "json", "console"}, "log format: auto, json or console"),

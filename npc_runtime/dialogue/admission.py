@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -32,6 +33,17 @@ log = structlog.get_logger(__name__)
 MIN_TURN_TOKENS = 512  # the least room per turn worth serving with (a card and a line)
 _ROUND = 256  # turn sizes in whole steps, so one budget always gives the same size
 _SMOOTHING = 0.2  # weight of the newest turn in the average turn time (the retry hint)
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    """What a server carries at one moment (for metrics and autoscaling)."""
+
+    active_turns: int  # decoding or waiting on the game's tool result
+    queued_turns: int  # waiting for a place
+    refused_turns: int  # refused with RESOURCE_EXHAUSTED since start
+    kv_bytes: int  # KV held: rows being decoded, shared prefixes, idle sessions
+    sessions: int  # open in this process
 
 
 class TurnGate:

@@ -25,7 +25,7 @@ from npc_runtime.config import Settings
 from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.constraints.copying import CopyBan
 from npc_runtime.dialogue.actions import SAY, Reply, decide, feed, write_arguments
-from npc_runtime.dialogue.admission import TurnGate, turn_room
+from npc_runtime.dialogue.admission import Load, TurnGate, turn_room
 from npc_runtime.dialogue.events import (
     CallOutcome,
     LineDoneEvent,
@@ -168,6 +168,11 @@ class DialogueEngine:
         """Serve ``world`` from the next turn on; open sessions carry on (hot reload)."""
         self.world = world
         self.kv.drop_prefixes()  # their keys can no longer match; free the memory now
+
+    def load(self) -> Load:
+        """What this server carries now: turns running, waiting and refused, KV, sessions."""
+        return Load(self._gate.inside, self._gate.waiting, self._gate.refused,
+                    self.kv.nbytes + self._scheduler.kv_bytes(), len(self.sessions))
 
     def warm(self) -> int:
         """

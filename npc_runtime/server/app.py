@@ -37,7 +37,9 @@ from npc_runtime.server.tls import TlsMaterial, load_tls
 from npc_runtime.server.tree_servicer import TreeServicer
 from npc_runtime.server.world_servicer import WorldServicer
 
-if TYPE_CHECKING:  # imported when a web port is asked for: aiohttp costs ~14 MB resident
+if TYPE_CHECKING:  # imported when a web or metrics port is asked for: aiohttp costs ~14 MB
+    from aiohttp import web
+
     from npc_runtime.server.grpc_web import GrpcWebGateway
 
 log = structlog.get_logger(__name__)
@@ -62,6 +64,8 @@ class RunningServer:
     gateway: GrpcWebGateway | None = None
     web_port: int | None = None
     socket_dir: Path | None = None  # private folder of the gateway's unix socket
+    metrics: web.AppRunner | None = None  # GET /metrics, when asked for
+    metrics_port: int | None = None
 
     async def stop(self, grace_s: float) -> None:
         """Say NOT_SERVING, then let calls in flight finish within ``grace_s``."""
@@ -69,6 +73,8 @@ class RunningServer:
         # Both drain together: gRPC-Web calls in flight are native calls underneath.
         await asyncio.gather(self.server.stop(grace_s),
                              self.gateway.stop() if self.gateway else asyncio.sleep(0))
+        if self.metrics is not None:  # last: a scrape during the drain still answers
+            await self.metrics.cleanup()
         if self.socket_dir is not None:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
 
@@ -114,8 +120,15 @@ async def build_server(settings: Settings, engine: DialogueEngine, worlds: World
     interceptors: list[grpc.aio.ServerInterceptor] = [RequestContextInterceptor()]
     if security.tokens is not None:  # outermost: a refused caller learns nothing else
         interceptors.insert(0, AuthInterceptor(security.tokens))
+    metrics = None
+    if settings.metrics_port is not None:  # around everything: refused callers count too
+        from npc_runtime.server.metrics import Metrics, MetricsInterceptor
+
+        metrics = Metrics(engine.load)
+        interceptors.insert(0, MetricsInterceptor(metrics))
     server = grpc.aio.server(interceptors=interceptors)
-    dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(DialogueServicer(engine), server)
+    dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(
+        DialogueServicer(engine, metrics.line_done if metrics else None), server)
     world_pb2_grpc.add_WorldServiceServicer_to_server(WorldServicer(worlds), server)
     quest_pb2_grpc.add_QuestServiceServicer_to_server(QuestServicer(engine), server)
     tree_pb2_grpc.add_TreeServiceServicer_to_server(TreeServicer(engine), server)
@@ -136,13 +149,18 @@ async def build_server(settings: Settings, engine: DialogueEngine, worlds: World
         socket = f"unix:{running.socket_dir / 'native.sock'}"
         server.add_insecure_port(socket)
     await server.start()
-    if running.socket_dir is not None:
-        try:
+    try:
+        if running.socket_dir is not None:
             running.gateway, running.web_port = await _start_web_gateway(settings, socket,
                                                                          security.tls)
-        except BaseException:
-            await running.stop(0)
-            raise
+        if metrics is not None:
+            from npc_runtime.server.metrics import start_http
+
+            running.metrics, running.metrics_port = await start_http(
+                metrics, settings.host, settings.metrics_port or 0)
+    except BaseException:
+        await running.stop(0)
+        raise
     for name in ("", *SERVICE_NAMES[:2]):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running
@@ -174,6 +192,9 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
     if running.gateway is not None:
         log.info("serving_grpc_web", host=settings.host, port=running.web_port,
                  cors_origins=list(settings.web_cors_origins))
+    if running.metrics is not None:
+        log.info("serving_metrics", host=settings.host, port=running.metrics_port,
+                 path="/metrics")
     if settings.watch:
         worlds.start_watching(settings.watch_interval_s)
     log.info("serving", host=settings.host, port=running.port, world=engine.world.name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
@@ -47,8 +47,10 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
     """Adapts the wire contract to :class:`DialogueEngine`; a session belongs to the
     caller that opened it (:func:`caller`: its token's digest, "" without tokens)."""
 
-    def __init__(self, engine: DialogueEngine) -> None:
+    def __init__(self, engine: DialogueEngine,
+                 on_line_done: Callable[[LineDoneEvent], None] | None = None) -> None:
         self._engine = engine
+        self._on_line_done = on_line_done  # metrics, when the server keeps them
 
     async def OpenSession(  # noqa: N802 (gRPC method names)
         self, request: pb.OpenSessionRequest, context: grpc.aio.ServicerContext
@@ -77,6 +79,8 @@ class DialogueServicer(pb_grpc.DialogueServiceServicer):
             async for event in self._engine.say(request.session_id, request.text, params,
                                                 hold=hold, tool_choice=request.tool_choice,
                                                 owner=caller()):
+                if self._on_line_done is not None and isinstance(event, LineDoneEvent):
+                    self._on_line_done(event)
                 yield _to_proto(event)
 
     async def SubmitToolResult(  # noqa: N802

@@ -39,6 +39,7 @@ class LiveServer:
     quests: quest_pb2_grpc.QuestServiceStub
     web_port: int | None = None  # gRPC-Web, when the settings ask for it
     socket_dir: Path | None = None  # the gateway's private unix socket folder
+    metrics_port: int | None = None  # GET /metrics, when the settings ask for it
 
 
 @contextlib.contextmanager
@@ -62,7 +63,7 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
             host.start_watching(settings.watch_interval_s)
         stop = asyncio.Event()
         box.update(stop=stop, port=running.port, web_port=running.web_port,
-                   socket_dir=running.socket_dir)
+                   socket_dir=running.socket_dir, metrics_port=running.metrics_port)
         started.set()
         await stop.wait()
         await host.stop_watching()
@@ -81,7 +82,8 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
                          dialogue_pb2_grpc.DialogueServiceStub(channel),
                          world_pb2_grpc.WorldServiceStub(channel), world_path,
                          quest_pb2_grpc.QuestServiceStub(channel),
-                         box.get("web_port"), box.get("socket_dir"))  # type: ignore[arg-type]
+                         box.get("web_port"), box.get("socket_dir"),  # type: ignore[arg-type]
+                         box.get("metrics_port"))  # type: ignore[arg-type]
     finally:
         channel.close()
         # run() stops the server and returns, which ends the loop's thread.
