@@ -5,8 +5,9 @@ Usage (from the repository root):  .venv/bin/python benchmarks/data/persona/chec
 Loads dev.yaml, heldout.yaml (spent: development now) and heldout2.yaml, checks every
 field against the world's YAML (npc, fact, item, quest/stage and tool ids), and asks
 `npc-runtime lore show` what each NPC knows, withholds and may call in the line's state:
-a `fact` line's facts must be known, a `spoiler_bait` line's `withheld` facts must not be, a `request` line's tool must be
-callable. It reads only the world files and the CLI's output, never npc_runtime/ code.
+a `fact` line's facts must be known, a `spoiler_bait` line's `withheld` facts must not
+be, a `request` line's tool must be callable. It reads only the world files and the CLI's
+output, never npc_runtime/ code.
 """
 import collections
 import pathlib
