@@ -47,8 +47,10 @@ _NOT_METADATA = frozenset({
     "x-user-agent", "grpc-timeout", "grpc-accept-encoding", "cache-control", "pragma",
 })
 # What a browser may send and read across origins.
+# x-npc-session: the affinity key a load balancer hashes on (README "Deploying"); a browser
+# build behind nginx must be allowed to send it.
 _ALLOW_HEADERS = ("content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id, "
-                  "authorization")
+                  "authorization, x-npc-session")
 # retry-after-ms: a refused call (RESOURCE_EXHAUSTED) says when to retry, browsers included.
 _EXPOSE_HEADERS = "grpc-status, grpc-message, retry-after-ms"
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
