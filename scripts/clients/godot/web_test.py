@@ -55,13 +55,22 @@ ENGINE_ERRORS = re.compile(r"SCRIPT ERROR|Parse Error|Compile Error")
 RESULT = re.compile(r"RESULT (\d+) passed, (\d+) failed")
 MAIN_SCENE = "res://tests/test_runner.tscn"
 CA_IN_PACK = "tests/server_ca.crt"  # the --ca certificate, for the tests' trusted_ca_path
+# What the page loads from the engine folder (setup_toolchain.sh): the loader, the engine,
+# and the audio worklets an export ships beside them (loaded when audio starts, that is in
+# every run without --headless).
+ENGINE_FILES = {
+    "index.js": "application/javascript",
+    "index.wasm": "application/wasm",
+    "index.audio.worklet.js": "application/javascript",
+    "index.audio.position.worklet.js": "application/javascript",
+}
 
-PROJECT = f"""config_version=5
+PROJECT = """config_version=5
 
 [application]
 
 config/name="npc_dialogue tests"
-run/main_scene="{MAIN_SCENE}"
+run/main_scene="{main_scene}"
 config/features=PackedStringArray("4.6")
 """
 
@@ -96,9 +105,11 @@ def spki_sha256(cert: Path) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def build_pack(client: Path, config: dict[str, str], ca: Path | None = None) -> bytes:
-    """The test pack: godot_client's addon, tests and demo, the runner as main scene, the
-    run's settings in ``tests/run_config.json`` and, with ``ca``, the server's certificate.
+def build_pack(client: Path, config: dict[str, str], ca: Path | None = None,
+               main_scene: str = MAIN_SCENE) -> bytes:
+    """The test pack: godot_client's addon, tests and demo, ``main_scene`` (the test runner)
+    as main scene, the run's settings in ``tests/run_config.json`` and, with ``ca``, the
+    server's certificate.
     (Settings go in the pack, not as command-line arguments, which once changed the heap
     layout enough to trigger the engine bug test.html works around.)"""
     files = {
@@ -110,24 +121,28 @@ def build_pack(client: Path, config: dict[str, str], ca: Path | None = None) -> 
         files[CA_IN_PACK] = ca.read_bytes()
     files[".godot/global_script_class_cache.cfg"] = _global_classes(files).encode()
     files["tests/run_config.json"] = json.dumps(config).encode()
-    files["project.godot"] = PROJECT.encode()
+    files["project.godot"] = PROJECT.format(main_scene=main_scene).encode()
     return write_pck(files)
 
 
 @contextmanager
-def serve_page(port: int, engine: Path, pck: bytes) -> Iterator[tuple[int, queue.Queue[str]]]:
-    """The page, engine and pack on 127.0.0.1:port; yields (port, lines posted to /log)."""
+def serve_page(port: int, engine: Path, pck: bytes, page: str = "test.html",
+               missing: list[str] | None = None) -> Iterator[tuple[int, queue.Queue[str]]]:
+    """``web/<page>``, the engine and the pack on 127.0.0.1:port; yields (port, lines posted
+    to /log). Paths asked for and not served (404) are appended to ``missing``."""
     lines: queue.Queue[str] = queue.Queue()
     routes = {
-        "/": ((HERE / "web" / "test.html").read_bytes(), "text/html"),
-        "/index.js": ((engine / "index.js").read_bytes(), "application/javascript"),
-        "/index.wasm": ((engine / "index.wasm").read_bytes(), "application/wasm"),
+        "/": ((HERE / "web" / page).read_bytes(), "text/html"),
         "/index.pck": (pck, "application/octet-stream"),
+        **{f"/{name}": ((engine / name).read_bytes(), kind)
+           for name, kind in ENGINE_FILES.items() if (engine / name).exists()},
     }
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body, kind = routes.get(self.path.split("?")[0], (b"", ""))
+            if not kind and missing is not None:
+                missing.append(self.path)
             self.send_response(200 if kind else 404)
             self.send_header("Content-Type", kind or "text/plain")
             self.send_header("Content-Length", str(len(body)))
