@@ -41,7 +41,20 @@ enum Code {
 	UNAUTHENTICATED,
 }
 
+## [member unreachable] after an UNAVAILABLE call: nothing answers at the address (no
+## server there, or the wrong host or port). In a web export it also covers what a browser
+## reports the same way: a certificate the browser does not trust, an http:// server called
+## from an https:// page.
+const NO_SERVER := &"no_server"
+## [member unreachable], web exports only: something answers HTTP at the address, but the
+## browser withheld its answer from the page because the server does not allow the page's
+## origin (CORS; serve --web-cors-origin).
+const ORIGIN_REFUSED := &"origin_refused"
+## [member unreachable], desktop and mobile: the TLS handshake failed (the server's
+## certificate does not chain to [member trusted_ca] or the system's CAs).
+const TLS_FAILED := &"tls_failed"
 const Frames := preload("grpc_web_frames.gd")
+const PROBE_MS := 3000  # how long the browser probe of an unreachable server may take
 # Only headers gRPC-Web CORS setups allow (plus grpc-timeout, when there is a deadline,
 # and authorization, when there is a token).
 const HEADERS: PackedStringArray = [
@@ -66,6 +79,10 @@ var details := ""
 ## trying again (its retry-after-ms), in milliseconds; -1 when it sent no hint (or, in a
 ## web export, when the browser did not let the page read it).
 var retry_after_ms := -1
+## With [constant Code.UNAVAILABLE]: why the server could not be reached, where the addon
+## can tell ([constant NO_SERVER], [constant ORIGIN_REFUSED], [constant TLS_FAILED]); &""
+## when it cannot, or for any other status.
+var unreachable := &""
 var _http := HTTPClient.new()
 var _cancelled := false
 var _deadline := -1  # Time.get_ticks_msec() after which the call gives up; -1: never
@@ -82,7 +99,7 @@ func run(base_url: String, method: String, request: PackedByteArray, timeout_s :
 		_finish(Code.INVALID_ARGUMENT, "not an http(s) URL: %s" % base_url)
 	elif not is_valid_token(token):
 		_finish(Code.INVALID_ARGUMENT, "the token has characters a header cannot carry")
-	elif await _connect(url) and await _send(url.path + method, request, timeout_s):
+	elif await _connect(url) and await _send(url, url.path + method, request, timeout_s):
 		await _read_response()
 
 
@@ -112,12 +129,14 @@ func _connect(url: Dictionary) -> bool:
 			return false
 	if err != OK or _http.get_status() != HTTPClient.STATUS_CONNECTED:
 		var why := error_string(err) if err != OK else _status_text()
+		var tls_failed := _http.get_status() == HTTPClient.STATUS_TLS_HANDSHAKE_ERROR
+		unreachable = TLS_FAILED if tls_failed else NO_SERVER
 		_finish(Code.UNAVAILABLE, "cannot connect to %s:%d (%s)" % [url.host, url.port, why])
 		return false
 	return true
 
 
-func _send(path: String, request: PackedByteArray, timeout_s: float) -> bool:
+func _send(url: Dictionary, path: String, request: PackedByteArray, timeout_s: float) -> bool:
 	var headers := HEADERS.duplicate()
 	if timeout_s > 0:  # the server gives up too (and stops generating) at the deadline
 		headers.append("Grpc-Timeout: %dm" % int(timeout_s * 1000.0))
@@ -129,9 +148,49 @@ func _send(path: String, request: PackedByteArray, timeout_s: float) -> bool:
 			return false
 	if err != OK or not _http.has_response():
 		var why := error_string(err) if err != OK else _status_text()
+		if err == OK and OS.has_feature("web") and not _cancelled:
+			why = await _why_unreachable_in_browser(url)
 		_finish(Code.UNAVAILABLE, "no response to %s (%s)" % [path, why])
 		return false
 	return true
+
+
+# In a browser, fetch fails the same way ("TypeError: Failed to fetch") for a server that is
+# down and for one that does not allow this page's origin. A no-cors GET tells them apart:
+# it resolves (with an opaque response) whenever anything answers HTTP at the address. It
+# cannot tell a stopped server from an untrusted certificate: both fail the probe too.
+# Sets [member unreachable]; returns what to say.
+func _why_unreachable_in_browser(url: Dictionary) -> String:
+	var window: JavaScriptObject = JavaScriptBridge.get_interface("window")
+	if window == null:  # a web build without the JavaScript bridge
+		return _status_text()
+	var server := "%s://%s:%d%s/" % ["https" if url.tls else "http", url.host, url.port, url.path]
+	var location: JavaScriptObject = window.get("location")
+	var origin := str(location.get("origin"))
+	var outcome: Array[int] = [0]  # 0: waiting, 1: something answered, 2: nothing did
+	var answered := JavaScriptBridge.create_callback(func(_a: Array) -> void: outcome[0] = 1)
+	var failed := JavaScriptBridge.create_callback(func(_a: Array) -> void: outcome[0] = 2)
+	var init: JavaScriptObject = JavaScriptBridge.create_object("Object")
+	init.set("mode", "no-cors")
+	init.set("cache", "no-store")
+	var promise: JavaScriptObject = window.call("fetch", server, init)
+	promise.call("then", answered, failed)
+	var give_up := Time.get_ticks_msec() + PROBE_MS
+	while outcome[0] == 0 and Time.get_ticks_msec() < give_up:
+		await (Engine.get_main_loop() as SceneTree).process_frame
+	if outcome[0] == 1:
+		unreachable = ORIGIN_REFUSED
+		return (
+			"the server answered, but the browser withheld its response: the server does not"
+			+ " allow this page's origin %s (serve --web-cors-origin %s)" % [origin, origin]
+		)
+	if outcome[0] == 0:
+		return _status_text()  # the probe did not finish: say nothing we do not know
+	unreachable = NO_SERVER
+	if not url.tls and origin.begins_with("https:"):
+		return "this https:// page may not call an http:// server: serve it with TLS"
+	var trust := " and that this browser trusts its certificate" if url.tls else ""
+	return "nothing answers at %s: check that the server is running there%s" % [server, trust]
 
 
 func _read_response() -> void:

@@ -88,6 +88,12 @@ var auth_token := ""
 var trusted_ca: X509Certificate = null
 ## After [signal busy]: the server's retry hint in ms (-1: none); reset by every call.
 var retry_after_ms := -1
+## After an [signal error] with [constant Code.UNAVAILABLE]: why the server could not be
+## reached, where the addon can tell: [code]&"no_server"[/code] (nothing answers there),
+## [code]&"origin_refused"[/code] (web exports: the server does not allow the page's
+## origin), [code]&"tls_failed"[/code] (desktop, mobile: the certificate is not trusted);
+## &"" when it cannot tell. Reset by every call. See README.md, "Errors".
+var unreachable := &""
 
 ## The open session's id; "" until [method open_session] (or the first [method say]).
 var session_id := ""
@@ -275,6 +281,7 @@ func _unary(method: String, request: RefCounted, response_type: GDScript) -> Ref
 # cannot be loaded.
 func _new_call() -> GrpcWebCall:
 	retry_after_ms = -1
+	unreachable = &""
 	if trusted_ca == null and trusted_ca_path != "":
 		var ca := X509Certificate.new()
 		var err := (
@@ -298,6 +305,7 @@ func _new_call() -> GrpcWebCall:
 # message is the server's: it names the call and the role it needs.)
 func _fail(call: GrpcWebCall) -> void:
 	var message := call.details
+	unreachable = call.unreachable
 	match call.code:
 		Code.UNAUTHENTICATED:
 			var why := (
