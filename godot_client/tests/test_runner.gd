@@ -11,6 +11,7 @@ const CODEC_TESTS: Array[GDScript] = [
 	preload("test_codec.gd"),
 	preload("test_grpc_web_frames.gd"),
 	preload("test_grpc_web_call.gd"),
+	preload("test_demo_rules.gd"),
 ]
 const LIVE_TESTS: Array[GDScript] = [preload("test_npc_dialogue.gd"), preload("test_demo.gd")]
 
