@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,21 +63,45 @@ def secured(folder: Path) -> Secured:
     return Secured(cert, key, tokens, client, admin)
 
 
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A running `npc-runtime serve`: its ports and what it has logged so far."""
+
+    port: int  # native gRPC
+    web_port: int  # gRPC-Web
+    log: list[str]  # its output lines (JSON logs), read as they come
+
+
 @contextlib.contextmanager
-def web_server(model_dir: Path, state_dir: Path, *extra: str,
-               security: Secured | None = None) -> Iterator[int]:
-    """`npc-runtime serve --web-port` (warm) until the block ends; yields the web port.
-    With ``security``: tokens and TLS on both ports (https on the web port)."""
+def serving(model_dir: Path, state_dir: Path, *extra: str,
+            security: Secured | None = None) -> Iterator[Served]:
+    """`npc-runtime serve --web-port` (warm) until the block ends. With ``security``:
+    tokens and TLS on both ports (https on the web port). Its output is read all along (a
+    full pipe would stall the server) into ``Served.log``."""
     port, web_port = _free_port(), _free_port()
     if security is not None:
         extra = (*extra, "--auth-tokens", str(security.tokens), "--tls-cert",
                  str(security.cert), "--tls-key", str(security.key))
     process = _start(model_dir, port, "--web-port", str(web_port), "--warm", *extra,
                      state_db=state_dir / "state.sqlite3")
+    log: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: log.extend(process.stdout or ()), daemon=True)
+    reader.start()
     # SERVING: the gRPC-Web port listens too
     _wait_serving(port, process, cert=security.cert if security is not None else None)
     try:
-        yield web_port
+        yield Served(port, web_port, log)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
+        reader.join(5)
+
+
+@contextlib.contextmanager
+def web_server(model_dir: Path, state_dir: Path, *extra: str,
+               security: Secured | None = None) -> Iterator[int]:
+    """`npc-runtime serve --web-port` (warm) until the block ends; yields the web port.
+    With ``security``: tokens and TLS on both ports (https on the web port)."""
+    with serving(model_dir, state_dir, *extra, security=security) as served:
+        yield served.web_port
