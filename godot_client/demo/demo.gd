@@ -49,6 +49,7 @@ var stages: Dictionary[String, String] = {}
 var _history := ""  # the conversation so far, finished lines only
 var _current := ""  # the NPC line being streamed (no speaker until it has text)
 var _calls: Dictionary[String, Array] = {}  # this turn's calls: id -> [call, decision, status]
+var _ran: Dictionary[String, Dictionary] = {}  # this turn's calls the game ran: id -> arguments
 var _quest_started := false
 var _last_line: Array = []  # [text, tool_choice, item] of the last say, for Retry
 var _retry := Callable()  # what the Retry button does
@@ -164,6 +165,7 @@ func say(text: String, tool_choice := "", item := "") -> void:
 	for button in _options.get_children():
 		button.queue_free()
 	_calls.clear()
+	_ran.clear()
 	_tool.text = "Tool call: none this turn"
 	_history += "You: %s\n" % text
 	_current = ""
@@ -220,6 +222,14 @@ func _on_line(done: DialoguePb.LineDone) -> void:
 		var status: String = Text.TOOL_STATUS.get(outcome.status, "status %d" % outcome.status)
 		var what := "%s(%s)" % [outcome.tool, outcome.arguments_json]
 		_show_call(outcome.call_id, what, "", status)
+		var ok := outcome.status == DialoguePb.ToolCallStatus.TOOL_CALL_STATUS_OK
+		if not ok and _ran.has(outcome.call_id):  # the server went on without our answer
+			rules.undo(_ran[outcome.call_id])
+			_history += (
+				"  (the game takes back the %s: %s)\n"
+				% [rules.name_of(str(_ran[outcome.call_id].get("item", ""))), status]
+			)
+			_show_inventory()
 	_debug.text = Text.plan_text(done)
 	_render()
 
@@ -237,6 +247,7 @@ func _on_tool_call(call: DialoguePb.ToolCall, arguments: Dictionary) -> void:
 	if why == "":
 		var cost := rules.price(str(arguments.get("item", "")), arguments)
 		result = rules.run(arguments)
+		_ran[call.call_id] = arguments
 		_history += "  (%s hands you: %s; you pay %d copper)\n" % [_speaker(), item, cost]
 		_show_call(call.call_id, what, "accepted by the game", "result sent")
 	else:

@@ -68,6 +68,17 @@ func run(arguments: Dictionary) -> Dictionary:
 	return {"given": true, "item": item, "count": count_of(arguments), "paid": cost}
 
 
+## Takes back a call [method run] ran, when the server did not count it (its status in
+## LineDone.tool_calls is not OK, e.g. TIMED_OUT: the game answered too late and the NPC
+## went on without the item): the player gets the price back and loses the item.
+func undo(arguments: Dictionary) -> void:
+	var item := str(arguments.get("item", ""))
+	purse += price(item, arguments)
+	for i in count_of(arguments):
+		if item in inventory:
+			inventory.remove_at(inventory.rfind(item))
+
+
 ## What [param arguments] cost: the item's price times the count.
 func price(item: String, arguments: Dictionary) -> int:
 	return int(CATALOGUE.get(item, {}).get("price", 0)) * count_of(arguments)

@@ -34,6 +34,9 @@ func test_the_game_refuses_what_the_player_cannot_pay_for() -> void:
 	check_eq(too_dear, "the player cannot afford the eel stew (2 copper; they have 1)", "dear")
 	var again := rules.refusal("give_item", {"item": "room_key"})
 	check_eq(again, "the player did not ask for the room key", "asked once, handed once")
+	rules.undo({"item": "room_key"})  # the server did not count the call (TIMED_OUT)
+	check_eq(rules.purse, 6, "the price back")
+	check_eq(rules.inventory, PackedStringArray(), "the key taken back")
 	rules.begin_turn("Three bowls of stew!")
 	check_eq(rules.price("eel_stew", {"item": "eel_stew", "count": 3}), 6, "price x count")
 
