@@ -88,8 +88,8 @@ class TurnGate:
             self._inside += 1
             return
         if len(self._waiting) >= self.queued:
-            self._refuse("the server is at capacity: {active} turns running and {queued} "
-                         "waiting")
+            self._refuse("the server is at capacity: turns running {active}, waiting "
+                         "{queued}")
         place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(place)
         try:
