@@ -14,6 +14,7 @@ Every error npc-runtime raises on purpose.
     │   ├── UnknownNpcError
     │   └── UnknownSessionError
     ├── InvalidInputError      a request's content is unacceptable
+    ├── StaleSessionError      another server moved the session on; send the turn again
     ├── PermissionDeniedError  a request reaches for something it may not
     └── OverloadedError        the server is at capacity now; retry later
         └── BatchFullError         no decode batch row is free (admission should prevent it)
@@ -66,6 +67,16 @@ class UnknownSessionError(NotFoundError):
 
 class InterruptedTurnError(NpcRuntimeError):
     """Raised in a reply whose player spoke again in the same session before it ended."""
+
+
+class StaleSessionError(NpcRuntimeError):
+    """
+    Raised when a session's write is refused because the stored session has moved on:
+    another server committed a turn of it after this copy was read (each write names the
+    version it read; see ``store/sql.py``). Nothing of the refused write is stored, and
+    the registry reloads its copy, so the same turn sent again goes on from the stored
+    conversation.
+    """
 
 
 class InvalidInputError(NpcRuntimeError):

@@ -26,6 +26,9 @@ class SessionRecord:
     history: tuple[Message, ...] = ()
     owner: str = ""  # who may use it: a digest of the opening token ("" without auth)
     proposal: str = ""  # JSON: the call the NPC offered last turn, awaiting an answer
+    # How many writes of the stored row this copy has seen: each write counts one, and a
+    # write is refused unless the stored row is still at this version (0: not stored yet).
+    version: int = 0
 
 
 class StateStore(Protocol):
@@ -35,7 +38,21 @@ class StateStore(Protocol):
     Every method may raise ``ConfigError`` when the database fails (unreachable, damaged,
     out of disk); its message says what to do, and never holds a password. Nothing is
     ever answered with a default in place of a value that could not be read.
+
+    A session is written with optimistic concurrency: a write names the version of the
+    row it was based on (``SessionRecord.version``) and is refused, with nothing of it
+    stored, when another server has written the row since. Servers take turns on one
+    session without a lock held between turns, and none overwrites another's history.
     """
+
+    @property
+    def shared(self) -> bool:
+        """
+        Whether other servers may write this database (PostgreSQL). When not (a SQLite
+        file has one server), a session's copy in the server's memory is never behind
+        the store, and a turn need not read its version first.
+        """
+        ...
 
     def state(self, world: str, player: str) -> WorldState:
         """The player's quest state in ``world`` (nothing started if never saved)."""
@@ -46,10 +63,17 @@ class StateStore(Protocol):
         ...
 
     def commit_turn(self, world: str, player: str, state: WorldState | None,
-                    session: SessionRecord) -> None:
+                    session: SessionRecord) -> int:
         """
         Store what a turn changed in one transaction: the quest state (unless None: the
         turn changed none) and the session with its history; both are stored or neither.
+
+        Returns:
+            The session's new version.
+
+        Raises:
+            StaleSessionError: The stored session is not at ``session.version`` any more.
+            UnknownSessionError: The session was closed (on another server).
         """
         ...
 
@@ -57,12 +81,26 @@ class StateStore(Protocol):
         """Drop a player's quest state (e.g. the scratch players of tree generation)."""
         ...
 
-    def save_session(self, record: SessionRecord) -> None:
-        """Create or update a session (after it opens and after each turn)."""
+    def save_session(self, record: SessionRecord) -> int:
+        """
+        Create a session (``record.version`` 0) or update it (the version it was read at).
+
+        Returns:
+            The session's new version.
+
+        Raises:
+            StaleSessionError: The stored session is not at ``record.version`` (for a new
+                one: its id is taken).
+            UnknownSessionError: An update of a session that was closed.
+        """
         ...
 
     def session(self, session_id: str) -> SessionRecord | None:
         """A stored session, or None."""
+        ...
+
+    def session_version(self, session_id: str) -> int | None:
+        """A stored session's version (one primary-key read), or None if there is none."""
         ...
 
     def delete_session(self, session_id: str) -> None:

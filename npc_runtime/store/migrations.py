@@ -55,6 +55,11 @@ MIGRATIONS = (
         # JSON: the call the NPC offered last turn ('' none)
         "ALTER TABLE session ADD COLUMN proposal TEXT NOT NULL DEFAULT ''",
     )),
+    Migration(4, "sessions count their writes, so servers can take turns on one", (
+        # Each write adds one, and names the version it read (store/sql.py). Rows from
+        # before are at 1: they exist, and 0 means "not stored yet".
+        "ALTER TABLE session ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -48,6 +48,8 @@ MIGRATION_LOCK = 0x6E70_635F_7374
 class PostgresStore(SQLStore):
     """Quest states and sessions in a PostgreSQL database that several servers may share."""
 
+    shared = True  # so a turn first checks that its session's copy is not behind
+
     def __init__(self, url: str) -> None:
         """
         Connect, bring the schema up to date and open the connection pool.

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from npc_runtime.errors import StaleSessionError, UnknownSessionError
 from npc_runtime.lore.model import WorldState
 from npc_runtime.store.base import SessionRecord
 
@@ -26,18 +27,28 @@ UPSERT_STATE = (
     "ON CONFLICT (world, player) DO UPDATE SET state = excluded.state, "
     "updated = excluded.updated")
 DELETE_STATE = "DELETE FROM player_state WHERE world = ? AND player = ?"
-SELECT_SESSION = ("SELECT id, npc, player, player_name, history, owner, proposal FROM session "
-                  "WHERE id = ?")
-# A session's owner is set when it opens and never changes.
-UPSERT_SESSION = (
-    "INSERT INTO session (id, npc, player, player_name, history, updated, owner, proposal) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-    "history = excluded.history, updated = excluded.updated, proposal = excluded.proposal")
+SELECT_SESSION = ("SELECT id, npc, player, player_name, history, owner, proposal, version "
+                  "FROM session WHERE id = ?")
+SELECT_VERSION = "SELECT version FROM session WHERE id = ?"
+# Sessions are written with optimistic concurrency (see ``StateStore``): a new one only
+# where its id is free, a later write only over the version it read. ``rowcount`` says
+# whether it landed. The owner is set when a session opens and never changes.
+INSERT_SESSION = (
+    "INSERT INTO session (id, npc, player, player_name, history, updated, owner, proposal, "
+    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING")
+UPDATE_SESSION = (
+    "UPDATE session SET history = ?, updated = ?, proposal = ?, version = version + 1 "
+    "WHERE id = ? AND version = ?")
 DELETE_SESSION = "DELETE FROM session WHERE id = ?"
 
 
 class Rows(Protocol):
-    """What a statement returns: its rows, one at a time."""
+    """What a statement returns: its rows, one at a time, or how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows an INSERT, UPDATE or DELETE changed."""
+        ...
 
     def fetchone(self) -> Any:
         """The next row as a tuple, or None."""
@@ -55,8 +66,11 @@ class Executor(Protocol):
 class SQLStore(abc.ABC):
     """
     The ``StateStore`` operations over any SQL backend; a subclass says how a
-    transaction runs (``_transaction``) and closes the database.
+    transaction runs (``_transaction``), closes the database, and whether other servers
+    may share it (``shared``).
     """
+
+    shared: bool  # whether other servers may write the database (``StateStore.shared``)
 
     @abc.abstractmethod
     def _transaction(self) -> AbstractContextManager[Executor]:
@@ -89,30 +103,47 @@ class SQLStore(abc.ABC):
             db.execute(UPSERT_STATE, (world, player, state_to_json(state), time.time()))
 
     def commit_turn(self, world: str, player: str, state: WorldState | None,
-                    session: SessionRecord) -> None:
+                    session: SessionRecord) -> int:
         """
         Store what a turn changed in one transaction: the player's quest state (unless
         None: the turn changed none) and the session with its history. Either both are
         stored or neither is.
 
+        Returns:
+            The session's new version.
+
         Raises:
+            StaleSessionError: Another server wrote the session since ``session.version``
+                (nothing of the turn is stored).
+            UnknownSessionError: The session was closed meanwhile (nothing is stored).
             ConfigError: The write failed (nothing of it is stored).
         """
         now = time.time()
         with self._transaction() as db:
+            version = write_session(db, session, now)  # first: a refusal writes nothing
             if state is not None:
                 db.execute(UPSERT_STATE, (world, player, state_to_json(state), now))
-            db.execute(UPSERT_SESSION, session_row(session, now))
+            return version
 
     def forget(self, world: str, player: str) -> None:
         """Drop a player's quest state (e.g. the scratch players of tree generation)."""
         with self._transaction() as db:
             db.execute(DELETE_STATE, (world, player))
 
-    def save_session(self, record: SessionRecord) -> None:
-        """Create or update a session (after it opens and after each turn)."""
+    def save_session(self, record: SessionRecord) -> int:
+        """
+        Create a session (``record.version`` 0) or update it (the version it was read at).
+
+        Returns:
+            The session's new version.
+
+        Raises:
+            StaleSessionError: The stored session is not at ``record.version``.
+            UnknownSessionError: An update of a session that was closed.
+            ConfigError: The write failed.
+        """
         with self._transaction() as db:
-            db.execute(UPSERT_SESSION, session_row(record, time.time()))
+            return write_session(db, record, time.time())
 
     def session(self, session_id: str) -> SessionRecord | None:
         """
@@ -125,10 +156,49 @@ class SQLStore(abc.ABC):
             row = db.execute(SELECT_SESSION, (session_id,)).fetchone()
             return None if row is None else session_from_row(row)
 
+    def session_version(self, session_id: str) -> int | None:
+        """
+        A stored session's version (one primary-key read), or None if there is none.
+
+        Raises:
+            ConfigError: The database cannot be read.
+        """
+        with self._transaction() as db:
+            row = db.execute(SELECT_VERSION, (session_id,)).fetchone()
+            return None if row is None else int(row[0])
+
     def delete_session(self, session_id: str) -> None:
         """Forget a session (its player's quest state stays)."""
         with self._transaction() as db:
             db.execute(DELETE_SESSION, (session_id,))
+
+
+def write_session(db: Executor, record: SessionRecord, now: float) -> int:
+    """
+    Write a session in the caller's transaction, only over the version it was read at;
+    returns its new version.
+
+    Raises:
+        StaleSessionError: The stored row is at another version (for a new session: the
+            id is taken); the caller's transaction is then rolled back.
+        UnknownSessionError: There is no row to update: the session was closed.
+    """
+    history = json.dumps([list(m) for m in record.history])
+    if record.version == 0:
+        written = db.execute(INSERT_SESSION, (
+            record.id, record.npc_id, record.player_id, record.player_name, history, now,
+            record.owner, record.proposal)).rowcount
+    else:
+        written = db.execute(UPDATE_SESSION, (history, now, record.proposal, record.id,
+                                              record.version)).rowcount
+    if written == 1:
+        return record.version + 1
+    if record.version and db.execute(SELECT_VERSION, (record.id,)).fetchone() is None:
+        raise UnknownSessionError(f"session {record.id!r} was closed (on another server); "
+                                  "open a new one with OpenSession")
+    raise StaleSessionError(
+        f"session {record.id!r} moved on on another server (it served a turn of it "
+        "meanwhile); this turn was not kept: send it again")
 
 
 # ---- The JSON in the rows: one encoding for every backend. A value that does not decode
@@ -150,14 +220,7 @@ def state_from_json(text: str) -> WorldState:
                       player_items=frozenset(raw.get("items", [])))
 
 
-def session_row(record: SessionRecord, now: float
-                ) -> tuple[str, str, str, str, str, float, str, str]:
-    """A session as the values of ``UPSERT_SESSION``."""
-    return (record.id, record.npc_id, record.player_id, record.player_name,
-            json.dumps([list(m) for m in record.history]), now, record.owner, record.proposal)
-
-
 def session_from_row(row: Sequence[Any]) -> SessionRecord:
     """A session from the columns of ``SELECT_SESSION``; ValueError or TypeError if damaged."""
     history = tuple((str(role), str(text)) for role, text in json.loads(row[4]))
-    return SessionRecord(row[0], row[1], row[2], row[3], history, row[5], row[6])
+    return SessionRecord(row[0], row[1], row[2], row[3], history, row[5], row[6], int(row[7]))

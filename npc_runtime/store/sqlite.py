@@ -52,6 +52,11 @@ log = structlog.get_logger(__name__)
 class SQLiteStore(SQLStore):
     """Quest states and sessions in one SQLite file (or in memory when ``path`` is None)."""
 
+    # One server owns the file (its quest states are cached here on that ground), so its
+    # sessions' copies in memory are never behind the file: a turn reads no version first.
+    # The writes still name theirs, so a second server on one file is refused, not obeyed.
+    shared = False
+
     def __init__(self, path: Path | None) -> None:
         """
         Open (or create) the database, check it and bring its schema up to date.
@@ -104,7 +109,7 @@ class SQLiteStore(SQLStore):
             self._states[(world, player)] = state
 
     def commit_turn(self, world: str, player: str, state: WorldState | None,
-                    session: SessionRecord) -> None:
+                    session: SessionRecord) -> int:
         """
         Store what a turn changed in one transaction (see ``SQLStore.commit_turn``); the
         cache changes only once the commit has succeeded.
@@ -113,9 +118,10 @@ class SQLiteStore(SQLStore):
             ConfigError: The write failed (nothing of it is stored).
         """
         with self._lock:
-            super().commit_turn(world, player, state, session)
+            version = super().commit_turn(world, player, state, session)
             if state is not None:
                 self._states[(world, player)] = state
+            return version
 
     def forget(self, world: str, player: str) -> None:
         """Drop a player's quest state (e.g. the scratch players of tree generation)."""

@@ -59,20 +59,21 @@ def test_a_new_database_records_every_migration(backend: Backend) -> None:
 @pytest.mark.parametrize("shape", list(_COLUMNS))
 def test_a_sqlite_file_from_before_versioning_opens_and_is_upgraded(
         tmp_path: Path, shape: str) -> None:
-    """Its rows read as before, its sessions take owners and proposals, and it is
-    recorded at the latest version."""
+    """Its rows read as before (its sessions at version 1: stored once), its sessions
+    take owners and proposals, and it is recorded at the latest version."""
     path = tmp_path / "state.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.executescript(_BEFORE_VERSIONING.format(columns=_COLUMNS[shape]))
     assert _version(path) == 0
     store = SQLiteStore(path)
     assert store.state("Saltmere", "p1") == STATE
-    assert store.session("s1") == record("s1")
+    assert store.session("s1") == record("s1", version=1)
     store.save_session(record("s2", owner="digest", proposal='{"tool": "x"}'))
     store.close()
     assert _version(path) == migrations.LATEST
     again = SQLiteStore(path)
-    assert again.session("s2") == record("s2", owner="digest", proposal='{"tool": "x"}')
+    assert again.session("s2") == record("s2", version=1, owner="digest",
+                                         proposal='{"tool": "x"}')
     again.close()
 
 

@@ -12,7 +12,7 @@ import threading
 import pytest
 import structlog
 
-from npc_runtime.errors import ConfigError
+from npc_runtime.errors import ConfigError, StaleSessionError
 from npc_runtime.lore.model import WorldState
 from npc_runtime.store import migrations
 from npc_runtime.store import postgres as postgres_store
@@ -34,14 +34,48 @@ def test_two_stores_on_one_database_see_each_others_writes(postgres: PostgresSer
     one, other = PostgresStore(url), PostgresStore(url)
     one.commit_turn("Saltmere", "p1", STATE, record("s1"))
     assert other.state("Saltmere", "p1") == STATE
-    assert other.session("s1") == record("s1")
-    other.commit_turn("Saltmere", "p1", WorldState(), record("s1", turns=4))
+    assert other.session("s1") == record("s1", version=1)
+    other.commit_turn("Saltmere", "p1", WorldState(), record("s1", turns=4, version=1))
     assert one.state("Saltmere", "p1") == WorldState()
-    assert one.session("s1") == record("s1", turns=4)
+    assert one.session("s1") == record("s1", turns=4, version=2)
     other.delete_session("s1")
     assert one.session("s1") is None
     one.close()
     other.close()
+
+
+def test_replicas_writing_one_session_at_once_land_exactly_one_write(
+        postgres: PostgresServer) -> None:
+    """Four replicas read a session at version 1 and commit a turn of it at the same
+    moment: one write lands, the three others are refused, and the stored session is
+    the winner's whole."""
+    url = postgres.new_database()
+    stores = [PostgresStore(url) for _ in range(4)]
+    stores[0].save_session(record("s1"))
+    start = threading.Barrier(4)
+    landed: list[int] = []
+    refused: list[int] = []
+
+    def replica(i: int) -> None:
+        start.wait()
+        try:
+            stores[i].commit_turn("Saltmere", f"p{i}", STATE,
+                                  record("s1", turns=4 + 2 * i, version=1))
+            landed.append(i)
+        except StaleSessionError:
+            refused.append(i)
+
+    threads = [threading.Thread(target=replica, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert (len(landed), len(refused)) == (1, 3)
+    assert stores[1].session("s1") == record("s1", turns=4 + 2 * landed[0], version=2)
+    assert [stores[1].state("Saltmere", f"p{i}") == STATE for i in range(4)] == [
+        i in landed for i in range(4)]
+    for store in stores:
+        store.close()
 
 
 def test_quest_state_is_read_anew_each_time(postgres: PostgresServer) -> None:

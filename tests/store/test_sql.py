@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from npc_runtime.errors import ConfigError
+from npc_runtime.errors import ConfigError, StaleSessionError, UnknownSessionError
 from npc_runtime.lore.model import WorldState
 from tests.store.conftest import Backend
 from tests.store.samples import STATE, record
@@ -28,11 +28,12 @@ def test_states_and_sessions_round_trip_and_survive_a_reopen(backend: Backend) -
     store.set_state("Saltmere", "p1", STATE)
     store.save_session(record("s1", turns=6, owner="digest", proposal='{"tool": "x"}'))
     assert store.state("Saltmere", "p1") == STATE
-    assert store.session("s1") == record("s1", turns=6, owner="digest", proposal='{"tool": "x"}')
+    stored = record("s1", turns=6, version=1, owner="digest", proposal='{"tool": "x"}')
+    assert store.session("s1") == stored
     store.close()
     again = backend.open()
     assert again.state("Saltmere", "p1") == STATE
-    assert again.session("s1") == record("s1", turns=6, owner="digest", proposal='{"tool": "x"}')
+    assert again.session("s1") == stored
     again.close()
 
 
@@ -57,8 +58,9 @@ def test_a_session_keeps_its_owner_when_it_is_saved_again(backend: Backend) -> N
     """The owner is set when the session opens; later saves change history and proposal."""
     store = backend.open()
     store.save_session(record("s1", owner="opener"))
-    store.save_session(record("s1", turns=4, owner="someone else", proposal="{}"))
-    assert store.session("s1") == record("s1", turns=4, owner="opener", proposal="{}")
+    store.save_session(record("s1", turns=4, version=1, owner="someone else", proposal="{}"))
+    assert store.session("s1") == record("s1", turns=4, version=2, owner="opener",
+                                         proposal="{}")
     store.close()
 
 
@@ -71,7 +73,7 @@ def test_forget_drops_only_that_players_state(backend: Backend) -> None:
     store.forget("Saltmere", "p1")
     assert store.state("Saltmere", "p1") == WorldState()
     assert store.state("Saltmere", "p2") == STATE
-    assert store.session("s1") == record("s1")
+    assert store.session("s1") == record("s1", version=1)
     store.close()
 
 
@@ -93,7 +95,7 @@ def test_commit_turn_writes_the_state_and_the_session(backend: Backend) -> None:
     store.close()
     again = backend.open()
     assert again.state("Saltmere", "p1") == STATE
-    assert again.session("s1") == record("s1")
+    assert again.session("s1") == record("s1", version=1)
     again.close()
 
 
@@ -103,7 +105,7 @@ def test_commit_turn_without_a_state_keeps_the_stored_one(backend: Backend) -> N
     store.set_state("Saltmere", "p1", STATE)
     store.commit_turn("Saltmere", "p1", None, record("s1", turns=4))
     assert store.state("Saltmere", "p1") == STATE
-    assert store.session("s1") == record("s1", turns=4)
+    assert store.session("s1") == record("s1", turns=4, version=1)
     store.close()
 
 
@@ -114,13 +116,74 @@ def test_commit_turn_is_all_or_nothing(backend: Backend) -> None:
     for statement in _REFUSE_SESSION_UPDATES[backend.name]:
         backend.sql(statement)
     with pytest.raises(ConfigError, match="disk says no"):
-        store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=4))
+        store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=4, version=1))
     assert store.state("Saltmere", "p1") == STARTED
     store.close()
     again = backend.open()
     assert again.state("Saltmere", "p1") == STARTED
-    assert again.session("s1") == record("s1")
+    assert again.session("s1") == record("s1", version=1)
     again.close()
+
+
+def test_each_write_of_a_session_counts_one_version(backend: Backend) -> None:
+    """Opening stores version 1; each later write, by either method, adds one."""
+    store = backend.open()
+    assert store.save_session(record("s1")) == 1
+    assert store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=4, version=1)) == 2
+    assert store.save_session(record("s1", turns=6, version=2)) == 3
+    assert store.session_version("s1") == 3
+    assert store.session("s1") == record("s1", turns=6, version=3)
+    assert store.session_version("nope") is None
+    store.close()
+
+
+def test_a_write_based_on_an_old_version_is_refused_and_keeps_nothing(
+        backend: Backend) -> None:
+    """Two copies read at version 1; the first to write wins. The other's turn (history
+    and quest state) is refused whole, with a message that says to send it again."""
+    store = backend.open()
+    store.commit_turn("Saltmere", "p1", STARTED, record("s1"))
+    store.commit_turn("Saltmere", "p1", None, record("s1", turns=4, version=1))
+    with pytest.raises(StaleSessionError, match=r"moved on on another server.*send it again"):
+        store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=6, version=1))
+    with pytest.raises(StaleSessionError):
+        store.save_session(record("s1", turns=6, version=1))
+    assert store.state("Saltmere", "p1") == STARTED
+    store.close()
+    again = backend.open()
+    assert again.session("s1") == record("s1", turns=4, version=2)
+    assert again.state("Saltmere", "p1") == STARTED
+    again.close()
+
+
+def test_a_new_session_never_replaces_a_stored_one(backend: Backend) -> None:
+    """Creating (version 0) where the id is taken is refused, not an overwrite."""
+    store = backend.open()
+    store.save_session(record("s1", turns=4))
+    with pytest.raises(StaleSessionError):
+        store.save_session(record("s1"))
+    assert store.session("s1") == record("s1", turns=4, version=1)
+    store.close()
+
+
+def test_a_write_to_a_closed_session_is_refused_and_stores_nothing(backend: Backend) -> None:
+    """Closed (on another server) while a turn ran: the turn's write does not bring the
+    session back, nor store its quest state."""
+    store = backend.open()
+    store.save_session(record("s1"))
+    store.delete_session("s1")
+    with pytest.raises(UnknownSessionError, match="closed"):
+        store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=4, version=1))
+    assert store.session("s1") is None
+    assert store.state("Saltmere", "p1") == WorldState()
+    store.close()
+
+
+def test_only_postgres_is_shared(backend: Backend) -> None:
+    """A SQLite file has one server; a PostgreSQL database may have several."""
+    store = backend.open()
+    assert store.shared == (backend.name == "postgres")
+    store.close()
 
 
 def test_a_damaged_state_row_raises(backend: Backend) -> None:

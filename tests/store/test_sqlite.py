@@ -61,7 +61,7 @@ def test_a_healthy_database_reopens_with_its_states_and_sessions(tmp_path: Path)
     _filled(path, players=3)
     store = SQLiteStore(path)
     assert store.state("Saltmere", "player-2") == STATE
-    assert store.session("s1") == record("s1", turns=6)
+    assert store.session("s1") == record("s1", turns=6, version=1)
     store.close()
 
 
