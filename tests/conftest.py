@@ -1,4 +1,5 @@
-"""Shared fixtures: the tiny real model (seconds to build) and the real default model."""
+"""Shared fixtures: the tiny real model (seconds to build), the real default model, and a
+throwaway PostgreSQL server (`tests/postgres.py`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World
 from npc_runtime.model.loader import LoadedModel, load_model
 from npc_runtime.tools.acts import Embed, SpeechActs
+
+# A throwaway PostgreSQL server for the session; pytest finds fixtures imported here.
+from tests.postgres import postgres  # noqa: F401
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,7 +10,7 @@ from npc_runtime.config import Settings
 from npc_runtime.store.factory import open_store
 from npc_runtime.store.postgres import PostgresStore
 from npc_runtime.store.sqlite import SQLiteStore
-from tests.store.conftest import PostgresServer
+from tests.postgres import PostgresServer
 from tests.store.samples import STATE
 
 

@@ -17,7 +17,7 @@ from npc_runtime.lore.model import WorldState
 from npc_runtime.store import migrations
 from npc_runtime.store import postgres as postgres_store
 from npc_runtime.store.postgres import PostgresStore
-from tests.store.conftest import GUARDED_PASSWORD, GUARDED_ROLE, PostgresServer
+from tests.postgres import GUARDED_PASSWORD, GUARDED_ROLE, PostgresServer
 from tests.store.samples import STATE, record
 
 
