@@ -22,6 +22,7 @@ _CODES: list[tuple[type[errors.NpcRuntimeError], grpc.StatusCode]] = [
     (errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
     (errors.InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.InterruptedTurnError, grpc.StatusCode.ABORTED),
+    (errors.StaleSessionError, grpc.StatusCode.ABORTED),
     (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (errors.OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.ModelError, grpc.StatusCode.FAILED_PRECONDITION),
