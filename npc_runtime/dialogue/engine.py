@@ -257,6 +257,7 @@ class DialogueEngine:
             self._interrupt(session)
         async with session.turn_lock, self._gate.turn():
             session.interrupted = False
+            self._catch_up(session)  # first: another server may have moved it on
             # The NPC's offer waits for this line only: taken now, whatever the turn does.
             proposal, session.proposal = session.proposal, None
             pending: list[Message] = [("user", line)]  # this turn's messages so far
@@ -545,6 +546,7 @@ class DialogueEngine:
             (o.tool, o.args) for o in turn.outcomes if o.status == "ok"], reply_text,
             pending[0][1])
         self.sessions.commit(session, self.world.name, state)  # the line, what it revealed
+        rebuilt, session.from_store = session.from_store, False  # said here, kept here
         if turn.hold or not said.streamed:  # nothing went out yet: the line goes out whole
             yield TokenEvent(reply_text, 0)
         elif reply_text != said.streamed.strip():  # only when it passed but was trimmed
@@ -555,6 +557,7 @@ class DialogueEngine:
             prompt_tokens=turn.prompt_tokens,
             generated_tokens=count,
             decode_tokens_per_s=(count - 1) / (done - first_at) if count > 1 else 0.0,
+            rebuilt_from_store=rebuilt,
         )
         log.info("turn_done", session=session.id, npc=session.npc_id, stop=said.reason.value,
                  check=said.check.action.value, calls=len(turn.outcomes),
@@ -598,6 +601,21 @@ class DialogueEngine:
         for owner, answer in self._waiting.values():
             if owner == session.id and not answer.done():
                 answer.set_result(("", "the player spoke again before the game answered"))
+
+    def _catch_up(self, session: Session) -> None:
+        """
+        Bring the session's copy up to the store's before a turn (``SessionRegistry.
+        catch_up``). A copy read from the store drops the KV this server kept for the
+        session, so the turn prefills the stored conversation after the NPC's shared
+        prefix: slower, and plainly the conversation as stored. (Reuse goes by common
+        token prefix, so old KV could only be reused where the tokens agree; dropping it
+        keeps that argument out of the way and frees its memory now.) The turn's timings
+        say so (``rebuilt_from_store``).
+        """
+        if self.sessions.catch_up(session):
+            self.kv.drop(("session", session.id))
+            log.info("session_from_store", session=session.id, version=session.version,
+                     messages=len(session.history))
 
     def _choose(self, session: Session, pending: list[Message]) -> tuple[str, ...]:
         """Fire the quest transition the player's line (``pending[0]``) picks, if it is one

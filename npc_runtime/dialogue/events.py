@@ -26,6 +26,9 @@ class Timings:
     prompt_tokens: int
     generated_tokens: int
     decode_tokens_per_s: float
+    # The conversation came from the state store, not this server's memory (another
+    # server served the session last, or this one restarted): its KV was built anew.
+    rebuilt_from_store: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The turn pipeline's use of the KV pool: warm prefixes, session reuse, reload."""
+"""The turn pipeline's use of the KV pool: warm prefixes, session reuse, reload, and
+sessions that another server (on one PostgreSQL database) served meanwhile."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import dataclasses
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
-from npc_runtime.dialogue.events import LineDoneEvent, ToolCallEvent
+from npc_runtime.dialogue.events import LineDoneEvent, ReplyEvent, ToolCallEvent
 from npc_runtime.dialogue.plan import Act
 from npc_runtime.dialogue.prompt import NOTE, build_messages, spoken
-from npc_runtime.lore.model import World
+from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.tools.acts import Embed
+from tests.postgres import PostgresServer
 
 
 def _say(engine: DialogueEngine, session: str, text: str) -> LineDoneEvent:
@@ -218,3 +220,93 @@ def test_every_draft_starts_with_the_opening(tiny_model: LoadedModel, world: Wor
         assert all(text.startswith("A room") for text, _ in done.plan.drafts)
     finally:
         engine.shutdown()
+
+
+# ---- Two servers on one PostgreSQL database: any of them serves a session's next turn.
+
+def _replicas(world: World, model: LoadedModel, embed: Embed, url: str
+              ) -> tuple[DialogueEngine, DialogueEngine]:
+    """Two engines, as two servers would run them, sharing the database at ``url``."""
+    settings = Settings(max_new_tokens=4, state_url=url)
+    return (DialogueEngine(world, model, settings, embed=embed),
+            DialogueEngine(world, model, settings, embed=embed))
+
+
+def _turn(engine: DialogueEngine, session: str, text: str) -> list[ReplyEvent]:
+    """One turn, the game answering each engine tool call with ``{"ok": true}``."""
+    async def run() -> list[ReplyEvent]:
+        events = []
+        async for event in engine.say(session, text, engine.sampling()):
+            events.append(event)
+            if isinstance(event, ToolCallEvent) and event.executes == "engine":
+                engine.submit_tool_result(session, event.call_id, '{"ok": true}')
+        assert isinstance(events[-1], LineDoneEvent)
+        return events
+
+    return asyncio.run(run())
+
+
+def test_a_conversation_alternating_between_servers_keeps_history_offer_and_quests(
+        tiny_model: LoadedModel, world: World, embed: Embed, postgres: PostgresServer) -> None:
+    """Turns go one, two, one, one: each server goes on from the stored conversation
+    (the other's lines in order, the offer the other's NPC made, the quest stages its
+    call and option moved), and says when it read the session from the store."""
+    maren = dataclasses.replace(world.characters["maren"], acting_at=99)  # she offers first
+    strict = dataclasses.replace(world, characters={**world.characters, "maren": maren})
+    one, two = _replicas(strict, tiny_model, embed, postgres.new_database())
+    try:
+        one.set_quest_state("p1", WorldState(stages={"noises_below": "asked"}))
+        session = one.open_session("maren", "Ada", player_id="p1").id
+        lines = ["Could I get the room key?", "Yes please.", "I'll bring the boy some stew.",
+                 "Nice weather today."]
+        offered = _turn(one, session, lines[0])[-1]
+        taken = _turn(two, session, lines[1])  # the offer was made on the other server
+        chosen = _turn(one, session, lines[2])[-1]
+        again = _turn(one, session, lines[3])[-1]
+        assert isinstance(offered, LineDoneEvent)
+        assert offered.plan is not None
+        assert offered.plan.act is Act.CONFIRM
+        calls = [(e.tool, e.args.get("item")) for e in taken if isinstance(e, ToolCallEvent)]
+        assert calls == [("give_item", "room_key")]
+        assert isinstance(taken[-1], LineDoneEvent)
+        assert "noises_below: asked -> trusted" in taken[-1].quest_changes
+        assert isinstance(chosen, LineDoneEvent)
+        assert "noises_below: trusted -> done" in chosen.quest_changes
+        assert isinstance(again, LineDoneEvent)
+        rebuilt = [e.timings.rebuilt_from_store for e in (offered, taken[-1], chosen, again)]
+        assert rebuilt == [False, True, True, False]
+        stored = one.store.session(session)
+        assert stored is not None
+        assert [text for role, text in stored.history if role == "user"] == lines
+        assert list(stored.history) == one.sessions.get(session).history
+        expected = WorldState(stages={"noises_below": "done"}, revealed=frozenset(),
+                              player_items=frozenset({"room_key"}))
+        assert two.quest_state("p1").stages == expected.stages
+        assert "room_key" in two.quest_state("p1").player_items
+    finally:
+        one.shutdown()
+        two.shutdown()
+
+
+def test_a_session_back_from_another_server_rebuilds_its_kv(
+        tiny_model: LoadedModel, world: World, embed: Embed, postgres: PostgresServer) -> None:
+    """The KV a server kept for a session is dropped once another server has served it: the
+    turn prefills the stored conversation (no session hit) and says so; the turn after,
+    on the same server, extends its own KV again."""
+    one, two = _replicas(world, tiny_model, embed, postgres.new_database())
+    try:
+        session = one.open_session("maren", "Ada").id
+        _say(one, session, "Nice weather today.")
+        _say(one, session, "And how is the fishing these days?")
+        assert one.kv.stats.session_hits == 1
+        elsewhere = _say(two, session, "The sea is calm tonight.")
+        back = _say(one, session, "Any news from the harbour?")
+        assert one.kv.stats.session_hits == 1  # the old conversation's KV was not reused
+        assert back.timings.prompt_tokens > elsewhere.timings.prompt_tokens
+        following = _say(one, session, "Nice weather today.")
+        assert one.kv.stats.session_hits == 2
+        assert (elsewhere.timings.rebuilt_from_store, back.timings.rebuilt_from_store,
+                following.timings.rebuilt_from_store) == (True, True, False)
+    finally:
+        one.shutdown()
+        two.shutdown()

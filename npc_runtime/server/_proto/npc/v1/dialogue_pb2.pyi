@@ -261,18 +261,20 @@ class Violation(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., text: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Timings(_message.Message):
-    __slots__ = ("ttft_ms", "total_ms", "prompt_tokens", "generated_tokens", "decode_tokens_per_s")
+    __slots__ = ("ttft_ms", "total_ms", "prompt_tokens", "generated_tokens", "decode_tokens_per_s", "rebuilt_from_store")
     TTFT_MS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     GENERATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     DECODE_TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    REBUILT_FROM_STORE_FIELD_NUMBER: _ClassVar[int]
     ttft_ms: float
     total_ms: float
     prompt_tokens: int
     generated_tokens: int
     decode_tokens_per_s: float
-    def __init__(self, ttft_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., prompt_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., decode_tokens_per_s: _Optional[float] = ...) -> None: ...
+    rebuilt_from_store: bool
+    def __init__(self, ttft_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., prompt_tokens: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., decode_tokens_per_s: _Optional[float] = ..., rebuilt_from_store: _Optional[bool] = ...) -> None: ...
 
 class CloseSessionRequest(_message.Message):
     __slots__ = ("session_id",)
