@@ -1,0 +1,139 @@
+"""
+Two `npc-runtime serve` processes on loopback, one PostgreSQL database (``NPC_STATE_URL``),
+the tiny model: one conversation alternates between them turn by turn, then the server
+that served the last turn is killed (-9) and the next turn goes on on the other.
+
+What the servers share is checked where it lives: the session's row in the database (its
+history, in order, ends with the line each turn streamed) and the player's quest state,
+read over gRPC from either server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
+from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+from npc_runtime.server._proto.npc.v1 import quest_pb2, quest_pb2_grpc
+from tests.e2e.test_serve import CLI, _free_port, _wait_serving
+from tests.postgres import PostgresServer
+
+pytestmark = pytest.mark.e2e
+
+PLAYER = "save-7"
+TRUSTED = quest_pb2.QuestState(stages={"noises_below": "trusted"})
+
+
+class Replica:
+    """One server process and its stubs; its log goes to a file (shown when a test fails)."""
+
+    def __init__(self, name: str, model: Path, encoder: Path, url: str, logs: Path) -> None:
+        self.name, self.port, self.log = name, _free_port(), logs / f"{name}.log"
+        env = {**os.environ, "NPC_STATE_URL": url, "NPC_SHUTDOWN_GRACE_S": "5"}
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                [*CLI, "serve", "--model", str(model), "--encoder", str(encoder),
+                 "--port", str(self.port), "--threads", "1", "--max-new-tokens", "8",
+                 "--no-watch", "--log-format", "json"],
+                stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.dialogue = pb_grpc.DialogueServiceStub(self.channel)
+        self.quests = quest_pb2_grpc.QuestServiceStub(self.channel)
+
+    def say(self, session: str, text: str) -> pb.LineDone:
+        """One turn in which the NPC only speaks (a tool call would wait for a game that is
+        not there; tool results across servers are later work); its LineDone."""
+        events = list(self.dialogue.Say(pb.SayRequest(session_id=session, text=text,
+                                                      tool_choice="none"), timeout=120))
+        assert events[-1].HasField("line_done"), f"{self.name}: no line_done"
+        return events[-1].line_done
+
+    def stages(self) -> dict[str, str]:
+        """The player's quest stages, as this server reads them."""
+        got = self.quests.GetQuestState(quest_pb2.GetQuestStateRequest(player_id=PLAYER))
+        return dict(got.state.stages)
+
+    def stop(self) -> None:
+        """SIGTERM (SIGKILL if it lingers); the channel closes."""
+        self.channel.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@pytest.fixture
+def replicas(postgres: PostgresServer, tiny_model_dir: Path, default_encoder_dir: Path,
+             tmp_path: Path) -> Iterator[tuple[Replica, Replica, str]]:
+    """Two servers on one fresh database, both serving; yields them and the database."""
+    url = postgres.new_database()
+    pair = (Replica("a", tiny_model_dir, default_encoder_dir, url, tmp_path),
+            Replica("b", tiny_model_dir, default_encoder_dir, url, tmp_path))
+    try:
+        for replica in pair:
+            _wait_serving(replica.port, replica.process, timeout=120)
+        yield pair[0], pair[1], url.rsplit("/", 1)[1]
+    finally:
+        for replica in pair:
+            replica.stop()
+        for replica in pair:
+            with contextlib.suppress(OSError):
+                print(f"---- {replica.name}'s log\n{replica.log.read_text()[-4000:]}")
+
+
+def _stored(postgres: PostgresServer, database: str, session: str) -> list[tuple[str, str]]:
+    """The session's history as the database holds it."""
+    rows = postgres.sql(database, "SELECT history FROM session WHERE id = %s", (session,))
+    assert rows, "the session is not stored"
+    return [(role, text) for role, text in json.loads(rows[0][0])]
+
+
+def test_a_conversation_alternates_servers_and_outlives_a_kill_9(
+        replicas: tuple[Replica, Replica, str], postgres: PostgresServer) -> None:
+    """a, b, a, b: each turn goes on from the last (history in order, quest state moved
+    by b seen by a), says whether it read the session from the store; then a kill -9 of
+    the server that served the last turn, and the next turn on the other loses nothing."""
+    a, b, database = replicas
+    a.quests.SetQuestState(quest_pb2.SetQuestStateRequest(player_id=PLAYER, state=TRUSTED))
+    session = a.dialogue.OpenSession(pb.OpenSessionRequest(
+        npc_id="maren", player_name="Ada", player_id=PLAYER)).session_id
+    lines = ["Nice weather today.", "I'll bring the boy some stew.",
+             "The sea is calm tonight.", "And how is the fishing these days?",
+             "Any news from the harbour?"]
+    served = [a, b, a, b]
+    done = []
+    for i, (replica, line) in enumerate(zip(served, lines[:4], strict=True)):
+        done.append(replica.say(session, line))
+        history = _stored(postgres, database, session)
+        assert [t for r, t in history if r == "user"] == lines[:i + 1], replica.name
+        assert history[-1] == ("assistant", done[-1].text), replica.name
+    # Each prompt holds the conversation so far, whichever server said its lines.
+    prompts = [d.timings.prompt_tokens for d in done]
+    assert prompts == sorted(set(prompts)), prompts
+    assert "noises_below: trusted -> done" in done[1].quest_changes  # said on b
+    assert a.stages() == b.stages() == {"noises_below": "done"}
+    # a opened it (no store read); after that every turn follows the other server's.
+    assert [d.timings.rebuilt_from_store for d in done] == [False, True, True, True]
+    before = _stored(postgres, database, session)
+
+    b.process.send_signal(signal.SIGKILL)  # b served the last turn
+    assert b.process.wait(30) == -signal.SIGKILL
+    last = a.say(session, lines[4])
+    after = _stored(postgres, database, session)
+    assert after[:len(before)] == before
+    assert [t for r, t in after if r == "user"] == lines
+    assert after[-1] == ("assistant", last.text)
+    assert last.timings.rebuilt_from_store
+    assert a.stages() == {"noises_below": "done"}
