@@ -1232,6 +1232,11 @@ class Timings:
 	var generated_tokens: int = 0
 	## Generated tokens after the first, per second of decoding.
 	var decode_tokens_per_s: float = 0.0
+	## The session's conversation was read from the state store for this turn, not from
+	## this server's memory: another server served the session last (servers sharing one
+	## PostgreSQL database), or this one restarted. Its KV cache was rebuilt from the
+	## stored history, so prefill took longer; nothing of the conversation was lost.
+	var rebuilt_from_store: bool = false
 
 	## The message in protobuf binary form.
 	func encode() -> PackedByteArray:
@@ -1246,6 +1251,8 @@ class Timings:
 			w.field(4, Wire.Kind.UINT32, generated_tokens)
 		if decode_tokens_per_s != 0.0:
 			w.field(5, Wire.Kind.DOUBLE, decode_tokens_per_s)
+		if rebuilt_from_store != false:
+			w.field(6, Wire.Kind.BOOL, rebuilt_from_store)
 		return w.bytes
 
 	## Decodes [param bytes]; null if they are not a valid message.
@@ -1269,6 +1276,8 @@ class Timings:
 					generated_tokens = r.read(Wire.Kind.UINT32)
 				41:
 					decode_tokens_per_s = r.read(Wire.Kind.DOUBLE)
+				48:
+					rebuilt_from_store = r.read(Wire.Kind.BOOL)
 				_:
 					r.skip(tag & 7)
 		return not r.failed
@@ -1282,6 +1291,7 @@ class Timings:
 		out["prompt_tokens"] = prompt_tokens
 		out["generated_tokens"] = generated_tokens
 		out["decode_tokens_per_s"] = decode_tokens_per_s
+		out["rebuilt_from_store"] = rebuilt_from_store
 		return out
 
 	func _to_string() -> String:

@@ -66,32 +66,33 @@ namespace Npc.V1 {
             "dGlvbnMYASADKAsyES5ucGMudjEuVmlvbGF0aW9uEiMKBmFjdGlvbhgCIAEo",
             "DjITLm5wYy52MS5DaGVja0FjdGlvbhIQCghhdHRlbXB0cxgDIAEoDSI3CglW",
             "aW9sYXRpb24SDAoEa2luZBgBIAEoCRIMCgR0ZXh0GAIgASgJEg4KBmRldGFp",
-            "bBgDIAEoCSJ6CgdUaW1pbmdzEg8KB3R0ZnRfbXMYASABKAESEAoIdG90YWxf",
-            "bXMYAiABKAESFQoNcHJvbXB0X3Rva2VucxgDIAEoDRIYChBnZW5lcmF0ZWRf",
-            "dG9rZW5zGAQgASgNEhsKE2RlY29kZV90b2tlbnNfcGVyX3MYBSABKAEiKQoT",
-            "Q2xvc2VTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIhYKFENs",
-            "b3NlU2Vzc2lvblJlc3BvbnNlKlMKCVJlcGx5TW9kZRIaChZSRVBMWV9NT0RF",
-            "X1VOU1BFQ0lGSUVEEAASFQoRUkVQTFlfTU9ERV9TVFJFQU0QARITCg9SRVBM",
-            "WV9NT0RFX0hPTEQQAiphCgxUb29sRXhlY3V0b3ISHQoZVE9PTF9FWEVDVVRP",
-            "Ul9VTlNQRUNJRklFRBAAEhgKFFRPT0xfRVhFQ1VUT1JfRU5HSU5FEAESGAoU",
-            "VE9PTF9FWEVDVVRPUl9TRVJWRVIQAiqnAQoOVG9vbENhbGxTdGF0dXMSIAoc",
-            "VE9PTF9DQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RPT0xfQ0FMTF9T",
-            "VEFUVVNfT0sQARIbChdUT09MX0NBTExfU1RBVFVTX0ZBSUxFRBACEh4KGlRP",
-            "T0xfQ0FMTF9TVEFUVVNfVElNRURfT1VUEAMSHQoZVE9PTF9DQUxMX1NUQVRV",
-            "U19SRUpFQ1RFRBAEKpgBCgtDaGVja0FjdGlvbhIcChhDSEVDS19BQ1RJT05f",
-            "VU5TUEVDSUZJRUQQABIXChNDSEVDS19BQ1RJT05fUEFTU0VEEAESHAoYQ0hF",
-            "Q0tfQUNUSU9OX1JFR0VORVJBVEVEEAISGQoVQ0hFQ0tfQUNUSU9OX1JFUEFJ",
-            "UkVEEAMSGQoVQ0hFQ0tfQUNUSU9OX0ZBTExCQUNLEAQqgQEKClN0b3BSZWFz",
-            "b24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIbChdTVE9QX1JFQVNP",
-            "Tl9FTkRfT0ZfVFVSThABEh0KGVNUT1BfUkVBU09OX1NUT1BfU0VRVUVOQ0UQ",
-            "AhIaChZTVE9QX1JFQVNPTl9NQVhfVE9LRU5TEAMyrQIKD0RpYWxvZ3VlU2Vy",
-            "dmljZRJGCgtPcGVuU2Vzc2lvbhIaLm5wYy52MS5PcGVuU2Vzc2lvblJlcXVl",
-            "c3QaGy5ucGMudjEuT3BlblNlc3Npb25SZXNwb25zZRIwCgNTYXkSEi5ucGMu",
-            "djEuU2F5UmVxdWVzdBoTLm5wYy52MS5TYXlSZXNwb25zZTABEkkKDENsb3Nl",
-            "U2Vzc2lvbhIbLm5wYy52MS5DbG9zZVNlc3Npb25SZXF1ZXN0GhwubnBjLnYx",
-            "LkNsb3NlU2Vzc2lvblJlc3BvbnNlElUKEFN1Ym1pdFRvb2xSZXN1bHQSHy5u",
-            "cGMudjEuU3VibWl0VG9vbFJlc3VsdFJlcXVlc3QaIC5ucGMudjEuU3VibWl0",
-            "VG9vbFJlc3VsdFJlc3BvbnNlYgZwcm90bzM="));
+            "bBgDIAEoCSKWAQoHVGltaW5ncxIPCgd0dGZ0X21zGAEgASgBEhAKCHRvdGFs",
+            "X21zGAIgASgBEhUKDXByb21wdF90b2tlbnMYAyABKA0SGAoQZ2VuZXJhdGVk",
+            "X3Rva2VucxgEIAEoDRIbChNkZWNvZGVfdG9rZW5zX3Blcl9zGAUgASgBEhoK",
+            "EnJlYnVpbHRfZnJvbV9zdG9yZRgGIAEoCCIpChNDbG9zZVNlc3Npb25SZXF1",
+            "ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFgoUQ2xvc2VTZXNzaW9uUmVzcG9u",
+            "c2UqUwoJUmVwbHlNb2RlEhoKFlJFUExZX01PREVfVU5TUEVDSUZJRUQQABIV",
+            "ChFSRVBMWV9NT0RFX1NUUkVBTRABEhMKD1JFUExZX01PREVfSE9MRBACKmEK",
+            "DFRvb2xFeGVjdXRvchIdChlUT09MX0VYRUNVVE9SX1VOU1BFQ0lGSUVEEAAS",
+            "GAoUVE9PTF9FWEVDVVRPUl9FTkdJTkUQARIYChRUT09MX0VYRUNVVE9SX1NF",
+            "UlZFUhACKqcBCg5Ub29sQ2FsbFN0YXR1cxIgChxUT09MX0NBTExfU1RBVFVT",
+            "X1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9DQUxMX1NUQVRVU19PSxABEhsKF1RP",
+            "T0xfQ0FMTF9TVEFUVVNfRkFJTEVEEAISHgoaVE9PTF9DQUxMX1NUQVRVU19U",
+            "SU1FRF9PVVQQAxIdChlUT09MX0NBTExfU1RBVFVTX1JFSkVDVEVEEAQqmAEK",
+            "C0NoZWNrQWN0aW9uEhwKGENIRUNLX0FDVElPTl9VTlNQRUNJRklFRBAAEhcK",
+            "E0NIRUNLX0FDVElPTl9QQVNTRUQQARIcChhDSEVDS19BQ1RJT05fUkVHRU5F",
+            "UkFURUQQAhIZChVDSEVDS19BQ1RJT05fUkVQQUlSRUQQAxIZChVDSEVDS19B",
+            "Q1RJT05fRkFMTEJBQ0sQBCqBAQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNP",
+            "Tl9VTlNQRUNJRklFRBAAEhsKF1NUT1BfUkVBU09OX0VORF9PRl9UVVJOEAES",
+            "HQoZU1RPUF9SRUFTT05fU1RPUF9TRVFVRU5DRRACEhoKFlNUT1BfUkVBU09O",
+            "X01BWF9UT0tFTlMQAzKtAgoPRGlhbG9ndWVTZXJ2aWNlEkYKC09wZW5TZXNz",
+            "aW9uEhoubnBjLnYxLk9wZW5TZXNzaW9uUmVxdWVzdBobLm5wYy52MS5PcGVu",
+            "U2Vzc2lvblJlc3BvbnNlEjAKA1NheRISLm5wYy52MS5TYXlSZXF1ZXN0GhMu",
+            "bnBjLnYxLlNheVJlc3BvbnNlMAESSQoMQ2xvc2VTZXNzaW9uEhsubnBjLnYx",
+            "LkNsb3NlU2Vzc2lvblJlcXVlc3QaHC5ucGMudjEuQ2xvc2VTZXNzaW9uUmVz",
+            "cG9uc2USVQoQU3VibWl0VG9vbFJlc3VsdBIfLm5wYy52MS5TdWJtaXRUb29s",
+            "UmVzdWx0UmVxdWVzdBogLm5wYy52MS5TdWJtaXRUb29sUmVzdWx0UmVzcG9u",
+            "c2ViBnByb3RvMw=="));
       descriptor = pbr::FileDescriptor.FromGeneratedCode(descriptorData,
           new pbr::FileDescriptor[] { },
           new pbr::GeneratedClrTypeInfo(new[] {typeof(global::Npc.V1.ReplyMode), typeof(global::Npc.V1.ToolExecutor), typeof(global::Npc.V1.ToolCallStatus), typeof(global::Npc.V1.CheckAction), typeof(global::Npc.V1.StopReason), }, null, new pbr::GeneratedClrTypeInfo[] {
@@ -112,7 +113,7 @@ namespace Npc.V1 {
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.ToolCallOutcome), global::Npc.V1.ToolCallOutcome.Parser, new[]{ "CallId", "Tool", "ArgumentsJson", "Status", "ResultJson", "Changes" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.CheckReport), global::Npc.V1.CheckReport.Parser, new[]{ "Violations", "Action", "Attempts" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.Violation), global::Npc.V1.Violation.Parser, new[]{ "Kind", "Text", "Detail" }, null, null, null, null),
-            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.Timings), global::Npc.V1.Timings.Parser, new[]{ "TtftMs", "TotalMs", "PromptTokens", "GeneratedTokens", "DecodeTokensPerS" }, null, null, null, null),
+            new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.Timings), global::Npc.V1.Timings.Parser, new[]{ "TtftMs", "TotalMs", "PromptTokens", "GeneratedTokens", "DecodeTokensPerS", "RebuiltFromStore" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.CloseSessionRequest), global::Npc.V1.CloseSessionRequest.Parser, new[]{ "SessionId" }, null, null, null, null),
             new pbr::GeneratedClrTypeInfo(typeof(global::Npc.V1.CloseSessionResponse), global::Npc.V1.CloseSessionResponse.Parser, null, null, null, null, null)
           }));
@@ -5465,6 +5466,7 @@ namespace Npc.V1 {
       promptTokens_ = other.promptTokens_;
       generatedTokens_ = other.generatedTokens_;
       decodeTokensPerS_ = other.decodeTokensPerS_;
+      rebuiltFromStore_ = other.rebuiltFromStore_;
       _unknownFields = pb::UnknownFieldSet.Clone(other._unknownFields);
     }
 
@@ -5543,6 +5545,24 @@ namespace Npc.V1 {
       }
     }
 
+    /// <summary>Field number for the "rebuilt_from_store" field.</summary>
+    public const int RebuiltFromStoreFieldNumber = 6;
+    private bool rebuiltFromStore_;
+    /// <summary>
+    /// The session's conversation was read from the state store for this turn, not from
+    /// this server's memory: another server served the session last (servers sharing one
+    /// PostgreSQL database), or this one restarted. Its KV cache was rebuilt from the
+    /// stored history, so prefill took longer; nothing of the conversation was lost.
+    /// </summary>
+    [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
+    [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
+    public bool RebuiltFromStore {
+      get { return rebuiltFromStore_; }
+      set {
+        rebuiltFromStore_ = value;
+      }
+    }
+
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
     public override bool Equals(object other) {
@@ -5563,6 +5583,7 @@ namespace Npc.V1 {
       if (PromptTokens != other.PromptTokens) return false;
       if (GeneratedTokens != other.GeneratedTokens) return false;
       if (!pbc::ProtobufEqualityComparers.BitwiseDoubleEqualityComparer.Equals(DecodeTokensPerS, other.DecodeTokensPerS)) return false;
+      if (RebuiltFromStore != other.RebuiltFromStore) return false;
       return Equals(_unknownFields, other._unknownFields);
     }
 
@@ -5575,6 +5596,7 @@ namespace Npc.V1 {
       if (PromptTokens != 0) hash ^= PromptTokens.GetHashCode();
       if (GeneratedTokens != 0) hash ^= GeneratedTokens.GetHashCode();
       if (DecodeTokensPerS != 0D) hash ^= pbc::ProtobufEqualityComparers.BitwiseDoubleEqualityComparer.GetHashCode(DecodeTokensPerS);
+      if (RebuiltFromStore != false) hash ^= RebuiltFromStore.GetHashCode();
       if (_unknownFields != null) {
         hash ^= _unknownFields.GetHashCode();
       }
@@ -5613,6 +5635,10 @@ namespace Npc.V1 {
         output.WriteRawTag(41);
         output.WriteDouble(DecodeTokensPerS);
       }
+      if (RebuiltFromStore != false) {
+        output.WriteRawTag(48);
+        output.WriteBool(RebuiltFromStore);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(output);
       }
@@ -5643,6 +5669,10 @@ namespace Npc.V1 {
         output.WriteRawTag(41);
         output.WriteDouble(DecodeTokensPerS);
       }
+      if (RebuiltFromStore != false) {
+        output.WriteRawTag(48);
+        output.WriteBool(RebuiltFromStore);
+      }
       if (_unknownFields != null) {
         _unknownFields.WriteTo(ref output);
       }
@@ -5667,6 +5697,9 @@ namespace Npc.V1 {
       }
       if (DecodeTokensPerS != 0D) {
         size += 1 + 8;
+      }
+      if (RebuiltFromStore != false) {
+        size += 1 + 1;
       }
       if (_unknownFields != null) {
         size += _unknownFields.CalculateSize();
@@ -5694,6 +5727,9 @@ namespace Npc.V1 {
       }
       if (other.DecodeTokensPerS != 0D) {
         DecodeTokensPerS = other.DecodeTokensPerS;
+      }
+      if (other.RebuiltFromStore != false) {
+        RebuiltFromStore = other.RebuiltFromStore;
       }
       _unknownFields = pb::UnknownFieldSet.MergeFrom(_unknownFields, other._unknownFields);
     }
@@ -5730,6 +5766,10 @@ namespace Npc.V1 {
             DecodeTokensPerS = input.ReadDouble();
             break;
           }
+          case 48: {
+            RebuiltFromStore = input.ReadBool();
+            break;
+          }
         }
       }
     #endif
@@ -5763,6 +5803,10 @@ namespace Npc.V1 {
           }
           case 41: {
             DecodeTokensPerS = input.ReadDouble();
+            break;
+          }
+          case 48: {
+            RebuiltFromStore = input.ReadBool();
             break;
           }
         }

@@ -191,7 +191,10 @@ namespace Npc.V1 {
       /// NOT_FOUND for an unknown session; INVALID_ARGUMENT for empty, oversized or
       /// non-UTF-8 text. Cancelling the call stops generation. A new Say in the same
       /// session cuts a reply still running short: that stream ends with ABORTED and
-      /// nothing of it is kept (the player spoke again).
+      /// nothing of it is kept (the player spoke again). Servers sharing one state
+      /// database: ABORTED also when another server served a turn of this session
+      /// while this one ran; nothing of it is kept, and the same line sent again goes
+      /// on from the stored conversation.
       /// </summary>
       /// <param name="request">The request to send to the server.</param>
       /// <param name="headers">The initial metadata to send with the call. This parameter is optional.</param>
@@ -209,7 +212,10 @@ namespace Npc.V1 {
       /// NOT_FOUND for an unknown session; INVALID_ARGUMENT for empty, oversized or
       /// non-UTF-8 text. Cancelling the call stops generation. A new Say in the same
       /// session cuts a reply still running short: that stream ends with ABORTED and
-      /// nothing of it is kept (the player spoke again).
+      /// nothing of it is kept (the player spoke again). Servers sharing one state
+      /// database: ABORTED also when another server served a turn of this session
+      /// while this one ran; nothing of it is kept, and the same line sent again goes
+      /// on from the stored conversation.
       /// </summary>
       /// <param name="request">The request to send to the server.</param>
       /// <param name="options">The options for the call.</param>
