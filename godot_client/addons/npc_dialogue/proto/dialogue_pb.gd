@@ -755,8 +755,10 @@ class LineDone:
 	## Facts this line told the player for the first time (ids; see QuestService).
 	var revealed_facts: Array[String] = []
 	## Every quest change this turn caused: a player option picked, tool calls' effects
-	## (also in each ToolCallOutcome.changes), facts told (e.g.
-	## "the_hidden_courier: rumour -> ask_around").
+	## (also in each ToolCallOutcome.changes), facts told. One line each: a quest moved
+	## ("the_hidden_courier: rumour -> ask_around"), an item the player now holds
+	## ("item: room_key"), a fact a tool call or option made heard ("revealed: tobin_lost";
+	## the facts the line itself told are in revealed_facts).
 	var quest_changes: Array[String] = []
 	## What the player may say now to move a quest on: the authored options (`when:
 	## {option}`) of the current stages of quests this NPC gives. Show them as buttons;

@@ -3286,8 +3286,10 @@ namespace Npc.V1 {
     private readonly pbc::RepeatedField<string> questChanges_ = new pbc::RepeatedField<string>();
     /// <summary>
     /// Every quest change this turn caused: a player option picked, tool calls' effects
-    /// (also in each ToolCallOutcome.changes), facts told (e.g.
-    /// "the_hidden_courier: rumour -> ask_around").
+    /// (also in each ToolCallOutcome.changes), facts told. One line each: a quest moved
+    /// ("the_hidden_courier: rumour -> ask_around"), an item the player now holds
+    /// ("item: room_key"), a fact a tool call or option made heard ("revealed: tobin_lost";
+    /// the facts the line itself told are in revealed_facts).
     /// </summary>
     [global::System.Diagnostics.DebuggerNonUserCodeAttribute]
     [global::System.CodeDom.Compiler.GeneratedCode("protoc", null)]
