@@ -125,6 +125,7 @@ async def build_server(settings: Settings, engine: DialogueEngine, worlds: World
         from npc_runtime.server.metrics import Metrics, MetricsInterceptor
 
         metrics = Metrics(engine.load)
+        engine.store.observe(metrics.store_done)
         interceptors.insert(0, MetricsInterceptor(metrics))
     server = grpc.aio.server(interceptors=interceptors)
     dialogue_pb2_grpc.add_DialogueServiceServicer_to_server(

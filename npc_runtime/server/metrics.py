@@ -8,6 +8,7 @@ scales by.
   NPCs made (``npc_tool_calls_total{tool,status}``);
 - per RPC: how each ended (``npc_rpcs_total{rpc,code}``: refusals are
   ``code="RESOURCE_EXHAUSTED"``) and how long it took (``npc_rpc_seconds{rpc}``);
+- per state store operation (``StateStore.observe``): its time (``npc_store_seconds{operation}``);
 - read at each scrape from the engine (``DialogueEngine.load``): turns running
   (``npc_active_turns``, the autoscaling signal) and queued, turns refused since start, KV
   bytes held, sessions open.
@@ -41,6 +42,10 @@ from npc_runtime.dialogue.events import LineDoneEvent
 # Seconds: a warm turn's first sentence lands in 0.1-0.5 s on a 2-core CPU, a whole turn
 # with a tool call in a few seconds; the tail up to the tool timeout.
 _SECONDS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
+# A SQLite write takes tens of microseconds, a PostgreSQL round trip on a LAN about a
+# millisecond; a slow or failing database shows in the tail.
+_STORE_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                  0.25, 1.0, 5.0)
 
 
 class Metrics:
@@ -69,6 +74,10 @@ class Metrics:
                              ["rpc", "code"], registry=r)
         self._rpc_seconds = Histogram("npc_rpc_seconds", "RPC time, by method (Say: the "
                                       "whole stream)", ["rpc"], buckets=_SECONDS, registry=r)
+        self._store = Histogram("npc_store_seconds", "State store operations' time, by "
+                                "operation (commit_turn: a turn's writes; state: a quest-state "
+                                "read; session_version: a session's catch-up check; ...)",
+                                ["operation"], buckets=_STORE_SECONDS, registry=r)
         r.register(_LoadCollector(load))
 
     def line_done(self, event: LineDoneEvent) -> None:
@@ -86,6 +95,10 @@ class Metrics:
         """Count a finished RPC."""
         self._rpcs.labels(rpc, code.name).inc()
         self._rpc_seconds.labels(rpc).observe(seconds)
+
+    def store_done(self, operation: str, seconds: float) -> None:
+        """Time a state store operation (``StateStore.observe``)."""
+        self._store.labels(operation).observe(seconds)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""

@@ -9,6 +9,7 @@ file, or PostgreSQL shared by several replicas) from the settings.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Protocol
 
 from npc_runtime.lore.model import WorldState
@@ -109,4 +110,8 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """Release the database (every change is already committed)."""
+        ...
+
+    def observe(self, on_done: Callable[[str, float], None]) -> None:
+        """Report each operation's time as ``on_done(operation, seconds)`` from now on."""
         ...

@@ -11,9 +11,10 @@ psycopg's ``%s``. Both engines speak ``INSERT ... ON CONFLICT ... DO UPDATE``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -86,6 +87,25 @@ class SQLStore(abc.ABC):
     def close(self) -> None:
         """Release the database (every change is already committed)."""
 
+    _on_done: Callable[[str, float], None] | None = None
+
+    def observe(self, on_done: Callable[[str, float], None]) -> None:
+        """Report each operation's time as ``on_done(operation, seconds)`` (the server's
+        metrics); a read the SQLite store answers from memory is no operation."""
+        self._on_done = on_done
+
+    @contextlib.contextmanager
+    def _timed(self, operation: str) -> Iterator[Executor]:
+        """``_transaction``, timed for ``observe`` (failures included: a slow failing
+        database is what an operator needs to see)."""
+        started = time.perf_counter()
+        try:
+            with self._transaction() as db:
+                yield db
+        finally:
+            if self._on_done is not None:
+                self._on_done(operation, time.perf_counter() - started)
+
     def state(self, world: str, player: str) -> WorldState:
         """
         The player's quest state in ``world`` (nothing started if never saved).
@@ -93,13 +113,13 @@ class SQLStore(abc.ABC):
         Raises:
             ConfigError: The database cannot be read, or the row is damaged.
         """
-        with self._transaction() as db:
+        with self._timed("state") as db:
             row = db.execute(SELECT_STATE, (world, player)).fetchone()
             return state_from_json(row[0]) if row else WorldState()
 
     def set_state(self, world: str, player: str, state: WorldState) -> None:
         """Replace the player's quest state (validate it against the world first)."""
-        with self._transaction() as db:
+        with self._timed("set_state") as db:
             db.execute(UPSERT_STATE, (world, player, state_to_json(state), time.time()))
 
     def commit_turn(self, world: str, player: str, state: WorldState | None,
@@ -119,7 +139,7 @@ class SQLStore(abc.ABC):
             ConfigError: The write failed (nothing of it is stored).
         """
         now = time.time()
-        with self._transaction() as db:
+        with self._timed("commit_turn") as db:
             version = write_session(db, session, now)  # first: a refusal writes nothing
             if state is not None:
                 db.execute(UPSERT_STATE, (world, player, state_to_json(state), now))
@@ -127,7 +147,7 @@ class SQLStore(abc.ABC):
 
     def forget(self, world: str, player: str) -> None:
         """Drop a player's quest state (e.g. the scratch players of tree generation)."""
-        with self._transaction() as db:
+        with self._timed("forget") as db:
             db.execute(DELETE_STATE, (world, player))
 
     def save_session(self, record: SessionRecord) -> int:
@@ -142,7 +162,7 @@ class SQLStore(abc.ABC):
             UnknownSessionError: An update of a session that was closed.
             ConfigError: The write failed.
         """
-        with self._transaction() as db:
+        with self._timed("save_session") as db:
             return write_session(db, record, time.time())
 
     def session(self, session_id: str) -> SessionRecord | None:
@@ -152,7 +172,7 @@ class SQLStore(abc.ABC):
         Raises:
             ConfigError: The database cannot be read, or the row is damaged.
         """
-        with self._transaction() as db:
+        with self._timed("session") as db:
             row = db.execute(SELECT_SESSION, (session_id,)).fetchone()
             return None if row is None else session_from_row(row)
 
@@ -163,13 +183,13 @@ class SQLStore(abc.ABC):
         Raises:
             ConfigError: The database cannot be read.
         """
-        with self._transaction() as db:
+        with self._timed("session_version") as db:
             row = db.execute(SELECT_VERSION, (session_id,)).fetchone()
             return None if row is None else int(row[0])
 
     def delete_session(self, session_id: str) -> None:
         """Forget a session (its player's quest state stays)."""
-        with self._transaction() as db:
+        with self._timed("delete_session") as db:
             db.execute(DELETE_SESSION, (session_id,))
 
 

@@ -83,6 +83,9 @@ def test_a_turn_moves_the_metrics_and_shows_while_it_runs(metered_server: LiveSe
     assert after['npc_rpcs_total{code="OK",rpc="Say"}'] == 1
     assert after['npc_rpc_seconds_count{rpc="SubmitToolResult"}'] == 1
     assert after["npc_kv_bytes"] > 0
+    # The turn's writes went to the state store, timed.
+    assert after['npc_store_seconds_count{operation="commit_turn"}'] > before.get(
+        'npc_store_seconds_count{operation="commit_turn"}', 0)
 
 
 def test_a_refused_turn_is_counted_with_its_status(metered_server: LiveServer) -> None:

@@ -208,3 +208,19 @@ def test_a_damaged_session_history_raises(backend: Backend) -> None:
     with pytest.raises(ConfigError, match="damaged"):
         store.session("s1")
     store.close()
+
+
+def test_every_operation_on_the_database_is_timed_for_whoever_observes(
+        backend: Backend) -> None:
+    """``observe`` reports each operation that reaches the database (the server's metrics)."""
+    store = backend.open()
+    seen: list[tuple[str, float]] = []
+    store.observe(lambda operation, seconds: seen.append((operation, seconds)))
+    version = store.save_session(record("s1"))
+    store.commit_turn("Saltmere", "p1", STATE, record("s1", turns=4, version=version))
+    store.session("s1")
+    store.delete_session("s1")
+    assert [operation for operation, _ in seen] == [
+        "save_session", "commit_turn", "session", "delete_session"]
+    assert all(seconds >= 0 for _, seconds in seen)
+    store.close()
