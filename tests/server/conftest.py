@@ -24,6 +24,7 @@ from tests.conftest import default_embed
 
 #: The page origin the live server lets call gRPC-Web from a browser.
 GAME_ORIGIN = "http://game.test:8060"
+SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
 
 
 @dataclasses.dataclass
@@ -91,6 +92,16 @@ def running_server(settings: Settings, model: LoadedModel, world_path: Path
         thread.join(10)
         assert not thread.is_alive(), "server did not stop"
         engine.shutdown()
+
+
+@contextlib.contextmanager
+def serving_saltmere(settings: Settings, model: LoadedModel,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Serve a copy of the saltmere example world (its tools and quests are the tests')."""
+    world = tmp_path_factory.mktemp("worlds") / "saltmere"
+    shutil.copytree(SALTMERE, world)
+    with running_server(settings, model, world) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

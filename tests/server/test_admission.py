@@ -3,10 +3,8 @@ hint, while the admitted turn goes on; the server serves again once it ends."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -16,20 +14,16 @@ from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
 from npc_runtime.tools.acts import Embed
-from tests.server.conftest import LiveServer, running_server
-
-SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
+from tests.server.conftest import LiveServer, serving_saltmere
 
 
 @pytest.fixture(scope="module")
 def one_turn_server(tiny_model: LoadedModel, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[LiveServer]:
     """Saltmere with room for one turn at a time and no queue."""
-    world = tmp_path_factory.mktemp("worlds") / "saltmere"
-    shutil.copytree(SALTMERE, world)
     settings = Settings(port=0, max_new_tokens=8, watch=False, tool_timeout_s=20.0,
                         max_active_turns=1, max_queued_turns=0, kv_cache_mb=64)
-    with running_server(settings, tiny_model, world) as server:
+    with serving_saltmere(settings, tiny_model, tmp_path_factory) as server:
         yield server
 
 

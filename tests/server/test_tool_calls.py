@@ -7,10 +7,8 @@ the tiny random model would decide; the arguments are still decoded under the gr
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -20,18 +18,14 @@ from npc_runtime.dialogue.prompt import spoken
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
-from tests.server.conftest import LiveServer, running_server
-
-SALTMERE = Path(__file__).parents[2] / "examples" / "worlds" / "saltmere"
+from tests.server.conftest import LiveServer, serving_saltmere
 
 
 @pytest.fixture(scope="module")
 def saltmere_server(tiny_model: LoadedModel, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[LiveServer]:
-    world = tmp_path_factory.mktemp("worlds") / "saltmere"
-    shutil.copytree(SALTMERE, world)
     settings = Settings(port=0, max_new_tokens=8, watch=False, tool_timeout_s=1.0)
-    with running_server(settings, tiny_model, world) as server:
+    with serving_saltmere(settings, tiny_model, tmp_path_factory) as server:
         yield server
 
 

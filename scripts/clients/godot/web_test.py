@@ -133,6 +133,7 @@ def serve_page(port: int, engine: Path, pck: bytes, page: str = "test.html",
     lines: queue.Queue[str] = queue.Queue()
     routes = {
         "/": ((HERE / "web" / page).read_bytes(), "text/html"),
+        "/log.js": ((HERE / "web" / "log.js").read_bytes(), "text/javascript"),
         "/index.pck": (pck, "application/octet-stream"),
         **{f"/{name}": ((engine / name).read_bytes(), kind)
            for name, kind in ENGINE_FILES.items() if (engine / name).exists()},
