@@ -1,5 +1,6 @@
 """
-Concerns shared by every RPC: a request id in the logs, timing, and refusing requests
+Concerns shared by every RPC: a request id (and the conversation's affinity key, when the
+client sends one) in the logs, timing, and refusing requests
 whose bytes do not decode (invalid UTF-8 in a string field) or whose strings are past
 their bounds (``server/limits.py``) with INVALID_ARGUMENT instead of grpc's default
 INTERNAL. Who may call is checked before these, by
@@ -44,10 +45,24 @@ def _safe(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]
 
 
 _INVALID = "request could not be decoded (string fields must be valid UTF-8): {}"
+# The key a load balancer routes a conversation by (deploy/nginx): in the logs, it shows
+# which replica served which conversation. The client's text: cut short, never trusted.
+AFFINITY_HEADER, AFFINITY_LOGGED_CHARS = "x-npc-session", 64
+
+
+def _log_context(metadata: dict[str, Any], rpc: str) -> dict[str, str]:
+    """What every log line of the call carries: its request id (the client's
+    ``x-request-id``, or a fresh one), the method and the affinity key, if sent."""
+    bound = {"request_id": str(metadata.get("x-request-id") or secrets.token_hex(6)),
+             "rpc": rpc}
+    if affinity := metadata.get(AFFINITY_HEADER):
+        bound["affinity"] = str(affinity)[:AFFINITY_LOGGED_CHARS]
+    return bound
 
 
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Binds ``request_id`` and ``rpc`` for the call's logs and rejects undecodable requests."""
+    """Binds ``request_id``, ``rpc`` (and ``affinity``) for the call's logs and rejects
+    undecodable requests."""
 
     async def intercept_service(
         self,
@@ -57,15 +72,14 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         handler = await continuation(details)
         if handler is None or handler.request_streaming:
             return handler
-        metadata = dict(details.invocation_metadata or ())
-        request_id = str(metadata.get("x-request-id") or secrets.token_hex(6))
-        rpc = details.method.rsplit("/", 1)[-1]
+        bound = _log_context(dict(details.invocation_metadata or ()),
+                             details.method.rsplit("/", 1)[-1])
 
         if handler.unary_unary:
             inner_unary = handler.unary_unary
 
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc):
+                with structlog.contextvars.bound_contextvars(**bound):
                     if isinstance(request, _Undecodable):
                         await abort_invalid(context, _INVALID.format(request.reason))
                     if problem := oversized(request):
@@ -82,7 +96,7 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         inner_stream = handler.unary_stream
 
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc):
+            with structlog.contextvars.bound_contextvars(**bound):
                 if isinstance(request, _Undecodable):
                     await abort_invalid(context, _INVALID.format(request.reason))
                 if problem := oversized(request):

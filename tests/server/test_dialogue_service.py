@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from typing import Any
 
 import grpc
 import pytest
+import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from structlog.testing import capture_logs
 
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 
@@ -39,6 +44,37 @@ def test_say_streams_tokens_then_one_line_done(live_server: LiveServer) -> None:
     assert done[0].timings.generated_tokens >= 1
     assert done[0].timings.prompt_tokens > 20
     assert done[0].stop_reason != pb.STOP_REASON_UNSPECIFIED
+
+
+@contextlib.contextmanager
+def _info_logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Log events from info up, with their bound context (the tests log warnings only)."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            yield logs
+    finally:
+        structlog.configure(wrapper_class=wrapper)
+
+
+def test_a_turns_log_lines_carry_its_request_id_and_affinity_key(
+        live_server: LiveServer) -> None:
+    """The client's x-request-id and x-npc-session (the key a load balancer routes the
+    conversation by) reach every log line of the turn, those from the generation thread
+    too; the key is cut to 64 characters. A call without them gets a fresh request id."""
+    session = _open(live_server)
+    key = "player-7" + "x" * 100
+    with _info_logs() as logs:
+        list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Hello there."),
+                                  metadata=(("x-request-id", "req-42"), ("x-npc-session", key))))
+        list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Bye.")))
+    turns = [e for e in logs if e["event"] in {"reply_planned", "turn_done"}]
+    assert [e["event"] for e in turns] == ["reply_planned", "turn_done"] * 2, turns
+    assert [(e["request_id"], e["affinity"]) for e in turns[:2]] == [("req-42", key[:64])] * 2
+    assert "affinity" not in turns[2]
+    assert "affinity" not in turns[3]
+    assert turns[2]["request_id"] == turns[3]["request_id"] != "req-42"
 
 
 def test_hold_mode_sends_the_checked_line_once(live_server: LiveServer) -> None:
