@@ -60,6 +60,19 @@ MIGRATIONS = (
         # before are at 1: they exist, and 0 means "not stored yet".
         "ALTER TABLE session ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
     )),
+    Migration(5, "engine tool calls wait in the database, so any replica can answer", (
+        # Written only by replicas that share PostgreSQL (store/pg_fleet.py); a SQLite
+        # file has the table, empty, so both engines stay at one schema.
+        """CREATE TABLE tool_call (
+            id TEXT PRIMARY KEY,
+            session TEXT NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,  -- epoch s (the database's clock)
+            answered INTEGER NOT NULL DEFAULT 0,  -- 1 once the game answered
+            result TEXT NOT NULL DEFAULT '',  -- JSON, up to 4000 characters
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX tool_call_expires ON tool_call (expires)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 
