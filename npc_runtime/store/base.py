@@ -9,7 +9,7 @@ file, or PostgreSQL shared by several replicas) from the settings.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from npc_runtime.lore.model import WorldState
@@ -41,13 +41,23 @@ class CallAnswer:
     error: str
 
 
+@dataclasses.dataclass(frozen=True)
+class PublishedWorld:
+    """A world one replica served, published for the others to serve too."""
+
+    seq: int  # publications count up: a higher one is newer, whatever its version says
+    name: str
+    version: str  # ``World.version`` where it was published
+    files: Mapping[str, str]  # relative file name -> its text: all a replica needs
+
+
 class Fleet(Protocol):
     """
     What replicas sharing a store tell one another beyond quest states and sessions:
     engine tool calls waiting for the game (so the answer may come through any replica)
     and the world being served (so a load or reload on one reaches all).
 
-    Callbacks (``on_answer``) run on the store's listener thread, never
+    Callbacks (``on_answer``, ``on_world``) run on the store's listener thread, never
     the caller's event loop: hand their work over with ``call_soon_threadsafe``. They
     may repeat (a notification, then the re-read after a reconnect): act once.
     """
@@ -71,6 +81,26 @@ class Fleet(Protocol):
 
     def on_answer(self, callback: Callable[[CallAnswer], None]) -> None:
         """Call ``callback`` with each answer to a call this replica waits for."""
+        ...
+
+    def publish_world(self, world: PublishedWorld) -> int:
+        """
+        Publish a world for every replica (``world.seq`` is ignored); returns its
+        sequence number. The latest publication already of this version is not repeated:
+        its number is returned.
+        """
+        ...
+
+    def latest_world(self) -> PublishedWorld | None:
+        """The newest publication (None: nothing was ever published)."""
+        ...
+
+    def was_published(self, version: str) -> bool:
+        """Whether any replica ever published this world version."""
+        ...
+
+    def on_world(self, callback: Callable[[PublishedWorld], None]) -> None:
+        """Call ``callback`` with each newer publication (possibly this replica's own)."""
         ...
 
 

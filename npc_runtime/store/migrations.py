@@ -73,6 +73,17 @@ MIGRATIONS = (
         )""",
         "CREATE INDEX tool_call_expires ON tool_call (expires)",
     )),
+    Migration(6, "served worlds are published, so a load on one replica reaches all", (
+        # Written only by replicas that share PostgreSQL (store/pg_fleet.py).
+        """CREATE TABLE world_release (
+            seq INTEGER PRIMARY KEY,  -- counts up: the highest is the fleet's world
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,  -- World.version where it was published
+            files TEXT NOT NULL,  -- JSON: {relative name: text}; '' once superseded
+            published DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX world_release_version ON world_release (version)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,11 +1,12 @@
 """
-Engine tool calls across replicas on a real PostgreSQL server (``store/pg_fleet.py``):
-one store waits, another answers, once; the waiting one hears of it through its listener,
-even when that connection was cut and the notification lost.
+What replicas tell one another through a real PostgreSQL server (``store/pg_fleet.py``):
+engine tool calls (one store waits, another answers, once) and published worlds; the
+listening store hears of both, even when its connection was cut and a notification lost.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from npc_runtime.store.base import CallAnswer
-from npc_runtime.store.pg_fleet import STALE_S
+from npc_runtime.store.base import CallAnswer, PublishedWorld
+from npc_runtime.store.pg_fleet import KEEP_FILES, STALE_S
 from npc_runtime.store.postgres import PostgresStore
 from npc_runtime.store.sqlite import SQLiteStore
 from tests.postgres import PostgresServer
@@ -152,3 +153,76 @@ def _rows(store: PostgresStore) -> list[str]:
     """The ids of the calls stored as waiting."""
     with store._transaction() as db:
         return [row[0] for row in db.execute("SELECT id FROM tool_call ORDER BY id").fetchall()]
+
+
+class HeardWorlds:
+    """Publications a store's listener passes on, to wait for in a test."""
+
+    def __init__(self) -> None:
+        self.worlds: list[PublishedWorld] = []
+        self._arrived = threading.Condition()
+
+    def __call__(self, world: PublishedWorld) -> None:
+        with self._arrived:
+            self.worlds.append(world)
+            self._arrived.notify_all()
+
+    def wait_for(self, seq: int, timeout_s: float = 10.0) -> PublishedWorld | None:
+        """The publication numbered ``seq`` once heard (None if not in time)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: any(w.seq == seq for w in self.worlds), timeout_s)
+            return next((w for w in self.worlds if w.seq == seq), None)
+
+
+def _world(version: str, text: str = "world: {name: Saltmere}\n") -> PublishedWorld:
+    return PublishedWorld(0, "Saltmere", version, {"world.yaml": text, "more/npcs.yaml": "潮"})
+
+
+def test_a_world_published_by_one_replica_reaches_the_other_with_its_files(
+        pair: tuple[PostgresStore, PostgresStore, str]) -> None:
+    """b publishes; a hears the publication, files and all; numbers count up, and the
+    latest publication is not repeated for the same version."""
+    listening, publishing, _ = pair
+    heard = HeardWorlds()
+    listening.fleet.on_world(heard)
+    assert listening.fleet.listener.connected.wait(10)
+    assert publishing.fleet.publish_world(_world("v1")) == 1
+    assert heard.wait_for(1) == dataclasses.replace(_world("v1"), seq=1)
+    assert publishing.fleet.publish_world(_world("v1")) == 1  # the latest already
+    assert publishing.fleet.publish_world(_world("v2")) == 2
+    assert listening.fleet.publish_world(_world("v1")) == 3  # a rollback is news
+    assert heard.wait_for(3) is not None
+    latest = listening.fleet.latest_world()
+    assert latest is not None
+    assert (latest.seq, latest.version) == (3, "v1")
+    assert publishing.fleet.was_published("v2")
+    assert not publishing.fleet.was_published("v9")
+
+
+def test_only_the_newest_publications_keep_their_files(
+        pair: tuple[PostgresStore, PostgresStore, str], postgres: PostgresServer) -> None:
+    """Publications do not pile up: past ``KEEP_FILES``, a row keeps only its version."""
+    store, _, database = pair
+    for i in range(KEEP_FILES + 3):
+        store.fleet.publish_world(_world(f"v{i}"))
+    kept = postgres.sql(database, "SELECT seq FROM world_release WHERE files <> '' "
+                        "ORDER BY seq")
+    assert [seq for (seq,) in kept] == list(range(4, KEEP_FILES + 4))
+    assert store.fleet.was_published("v0")
+
+
+def test_a_publication_missed_while_the_listener_was_down_arrives_on_reconnect(
+        pair: tuple[PostgresStore, PostgresStore, str], postgres: PostgresServer) -> None:
+    """The listening connection is terminated; a world published meanwhile is read when
+    it connects again."""
+    listening, publishing, database = pair
+    heard = HeardWorlds()
+    listening.fleet.on_world(heard)
+    assert listening.fleet.listener.connected.wait(10)
+    postgres.sql("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = %s AND application_name = 'npc-runtime-listener'",
+                 (database,))
+    seq = publishing.fleet.publish_world(_world("v7"))
+    found = heard.wait_for(seq)
+    assert found is not None
+    assert found.version == "v7"
