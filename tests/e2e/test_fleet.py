@@ -2,7 +2,8 @@
 Two `npc-runtime serve` processes on loopback, one PostgreSQL database (``NPC_STATE_URL``),
 the tiny model: one conversation alternates between them turn by turn, then the server
 that served the last turn is killed (-9) and the next turn goes on on the other; an engine
-tool call made on one server is answered through the other.
+tool call made on one server is answered through the other, and a world loaded on one is
+served by the other.
 
 What the servers share is checked where it lives: the session's row in the database (its
 history, in order, ends with the line each turn streamed) and the player's quest state,
@@ -16,15 +17,17 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
+from npc_runtime.config import EXAMPLE_WORLD
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
-from npc_runtime.server._proto.npc.v1 import quest_pb2, quest_pb2_grpc
+from npc_runtime.server._proto.npc.v1 import quest_pb2, quest_pb2_grpc, world_pb2, world_pb2_grpc
 from tests.e2e.test_serve import CLI, _free_port, _wait_serving
 from tests.postgres import PostgresServer
 
@@ -32,6 +35,24 @@ pytestmark = pytest.mark.e2e
 
 PLAYER = "save-7"
 TRUSTED = quest_pb2.QuestState(stages={"noises_below": "trusted"})
+# The example world with one more NPC at the inn: only a server serving it knows old_ned.
+WITH_NED = (EXAMPLE_WORLD / "world.yaml").read_text().replace("  - id: tobin\n", """\
+  - id: old_ned
+    name: Old Ned
+    role: a retired fisherman by the fire
+    location: gull_and_lantern
+    persona:
+      traits: [gruff, kind underneath]
+      speech:
+        style: Few words.
+        sample_lines:
+          - "Fog's thick tonight."
+    knows: [silent_bell]
+    fallback_lines:
+      - "Ask Maren, not me."
+
+  - id: tobin
+""", 1)
 
 
 class Replica:
@@ -49,6 +70,7 @@ class Replica:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.dialogue = pb_grpc.DialogueServiceStub(self.channel)
         self.quests = quest_pb2_grpc.QuestServiceStub(self.channel)
+        self.worlds = world_pb2_grpc.WorldServiceStub(self.channel)
 
     def say(self, session: str, text: str) -> pb.LineDone:
         """One turn in which the NPC only speaks (a tool call would wait for a game that is
@@ -186,3 +208,23 @@ def test_a_tool_result_sent_to_the_other_server_reaches_the_waiting_turn(
                 session_id=session, call_id=calls[0].call_id, result_json="{}"), timeout=10)
         assert refused.value.code() == grpc.StatusCode.NOT_FOUND, replica.name
     assert postgres.sql(database, "SELECT id FROM tool_call") == []
+
+
+def test_a_world_loaded_on_one_server_is_served_by_the_other(
+        replicas: tuple[Replica, Replica, str]) -> None:
+    """LoadWorld (files) on a: within seconds b reports the new version, and a turn on b
+    talks to the NPC only the new world has."""
+    a, b, _ = replicas
+    info = world_pb2.GetWorldInfoRequest()
+    assert a.worlds.GetWorldInfo(info).world.version == b.worlds.GetWorldInfo(info).world.version
+    loaded = a.worlds.LoadWorld(world_pb2.LoadWorldRequest(source=world_pb2.WorldSource(
+        files=world_pb2.WorldFiles(files={"world.yaml": WITH_NED}))))
+    assert loaded.loaded
+    deadline = time.monotonic() + 10
+    while (served := b.worlds.GetWorldInfo(info).world).version != loaded.world.version:
+        assert time.monotonic() < deadline, f"b still serves {served.version}"
+        time.sleep(0.1)
+    assert (served.name, list(served.npc_ids)) == ("Saltmere", ["maren", "old_ned", "tobin"])
+    session = b.dialogue.OpenSession(pb.OpenSessionRequest(
+        npc_id="old_ned", player_name="Ada", player_id=PLAYER)).session_id
+    assert b.say(session, "Evening. Cold out there.").text
