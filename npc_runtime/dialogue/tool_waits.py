@@ -19,7 +19,7 @@ import contextlib
 
 import structlog
 
-from npc_runtime.errors import NotFoundError
+from npc_runtime.errors import ConfigError, NotFoundError
 from npc_runtime.store.base import CallAnswer, StateStore
 
 log = structlog.get_logger(__name__)
@@ -77,7 +77,7 @@ class ToolWaits:
             pass
         finally:  # also when the caller went away: the row must not linger
             self._waiting.pop(call_id, None)
-            landed = self._fleet.end_call(call_id) if self._fleet is not None else None
+            landed = self._end(call_id)
         if answer is not None:
             return answer
         if landed is None:
@@ -85,6 +85,17 @@ class ToolWaits:
         # Answered on another server just as the time ran out: the answer counts (the
         # store decided: it landed before this turn stopped waiting).
         return landed.result, landed.error
+
+    def _end(self, call_id: str) -> CallAnswer | None:
+        """Close the call in the shared store; its answer if one landed. A store that
+        fails here costs no turn: the row is left to the stale-row sweep."""
+        if self._fleet is None:
+            return None
+        try:
+            return self._fleet.end_call(call_id)
+        except ConfigError as exc:
+            log.warning("tool_call_not_closed", call_id=call_id, error=str(exc))
+            return None
 
     def answer(self, session_id: str, call_id: str, result: str, error: str) -> None:
         """
