@@ -64,9 +64,12 @@ class WorldSync:
             ConfigError: The store cannot be read or written.
         """
         self._loop = asyncio.get_running_loop()
-        own = self._host.world
-        latest = await asyncio.to_thread(self._fleet.latest_world)
         async with self._host.swapping:
+            # Listen first, so nothing published from here on is missed; what is heard
+            # waits for this lock, then is followed only if newer than the outcome.
+            self._fleet.on_world(self._heard)
+            own = self._host.world
+            latest = await asyncio.to_thread(self._fleet.latest_world)
             if latest is not None and latest.version == own.version:
                 self.seq = latest.seq
                 log.info("world_in_step", seq=latest.seq, version=own.version)
@@ -78,7 +81,6 @@ class WorldSync:
             elif self._host.path is not None and (
                     texts := await asyncio.to_thread(world_texts, self._host.path)):
                 await self._publish(own, texts, "startup")
-        self._fleet.on_world(self._heard)
 
     async def stop(self) -> None:
         """Let a world being checked finish (none starts after this)."""

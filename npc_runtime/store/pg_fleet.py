@@ -168,7 +168,8 @@ class PostgresFleet:
             return db.execute(WAS_PUBLISHED, (version,)).fetchone() is not None
 
     def on_world(self, callback: Callable[[PublishedWorld], None]) -> None:
-        """Hear of each newer publication (starts listening; the latest comes at once)."""
+        """Hear of each publication announced from now on, and of the latest after every
+        (re)connect of the listener (starts listening)."""
         self._on_world.append(callback)
         self._listen()
 
