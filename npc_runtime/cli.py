@@ -432,6 +432,9 @@ def _add_model(sub: Subparsers) -> None:
                                 description="Print the folder of the default model.")
     path.add_argument("--precision", choices=["int4", "int8", "fp32", "fp16"])
     path.set_defaults(run=_cmd_model_path)
+    from npc_runtime.cli_tune import add_tune
+
+    add_tune(model_sub, _settings, _progress)
 
 
 def _add_lore(sub: Subparsers) -> None:

@@ -195,6 +195,24 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+def hf_folder(source: ModelSource, hf_dir: Path) -> Path:
+    """
+    The source as a Hugging Face folder with fp32 weights and a correct tokenizer (a GGUF
+    is dequantized into ``hf_dir``; a folder is used as it is): what ``model tune`` trains.
+
+    Raises:
+        ModelBuildError: The export extra is missing, or the weights cannot be loaded.
+    """
+    _require_export_extra()
+    try:
+        folder, _ = _prepare_hf_folder(source, hf_dir)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelBuildError(f"loading weights from {source.path} failed: {exc}") from exc
+    return folder
+
+
 def _prepare_hf_folder(source: ModelSource, hf_dir: Path) -> tuple[Path, dict[str, Any]]:
     """A Hugging Face folder with fp32 weights and a correct tokenizer, plus chat facts."""
     if source.kind == "hf":

@@ -46,6 +46,9 @@ class Manifest:
     head_dim: int
     device: str = "cpu"  # the execution provider the graph was built for
     format: int = FORMAT_VERSION
+    # A persona model (``model tune``): the base model, the world and its version, the
+    # training data's hash and the training settings; None for a model built as released.
+    tuned: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """Serialise for ``manifest.json``."""
