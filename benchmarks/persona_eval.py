@@ -19,6 +19,7 @@ each line or turn; a bad turn shows the turn before it.
 
     python benchmarks/persona_eval.py --data benchmarks/data/persona/dev.yaml -v
     python benchmarks/persona_eval.py --data A.yaml --data B.yaml --model DIR --json
+    python benchmarks/persona_eval.py --data benchmarks/data/persona/dev.yaml --world saltmere
 
 A data file (`world` is a world folder, relative to the repository or absolute; `lines:`,
 `conversations:` or both):
@@ -272,7 +273,7 @@ def _judged(session: _Session, replies: list[Reply], lore: Lore) -> list[Record]
 
 
 async def evaluate(files: list[Path], model_dir: Path, *, device: str = DEVICE,
-                   limit: int | None = None,
+                   limit: int | None = None, worlds: Sequence[str] = (),
                    on_record: Callable[[Record], None] | None = None) -> list[Record]:
     """
     Every line and conversation of ``files`` (the first ``limit`` of each), one server per
@@ -280,7 +281,10 @@ async def evaluate(files: list[Path], model_dir: Path, *, device: str = DEVICE,
     conversation's turns in one. Returns the judged lines and turns in file order.
     """
     lores: dict[Path, Lore] = {}
-    todo = [session for path in files for session in _sessions(path, limit, lores)]
+    todo = [session for path in files for session in _sessions(path, limit, lores)
+            if not worlds or world_folder(session.lines[0]).name in worlds]
+    lores = {folder: lore for folder, lore in lores.items()
+             if any(world_folder(s.lines[0]) == folder for s in todo)}
     done: dict[int, list[Record]] = {}
     run = f"{os.getpid()}-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="npc-persona-") as work:
@@ -494,6 +498,9 @@ def main() -> int:
                         help=f"the server's device (default {DEVICE})")
     parser.add_argument("--limit", type=int,
                         help="only the first N lines (and N conversations) of each file")
+    parser.add_argument("--world", action="append", default=[],
+                        help="only the lines of this world (its folder's name, e.g. saltmere; "
+                             "repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print each line (or turn), its reply and its flags")
@@ -507,7 +514,7 @@ def main() -> int:
         "judge": {"fact_word_share": FACT_WORD_SHARE, "max_sentences": MAX_SENTENCES}}
     started = time.monotonic()
     records = asyncio.run(evaluate(args.data, model_dir, device=args.device, limit=args.limit,
-                                   on_record=print_record if args.verbose else None))
+                                   worlds=args.world, on_record=print_record if args.verbose else None))
     result.update(seconds=round(time.monotonic() - started, 1), load_after=_load(),
                   lines=len(records), **_turn_counts(records), **report(records))
     if args.json:

@@ -37,6 +37,8 @@ from npc_runtime.model.build import (
     require_modules,
 )
 from npc_runtime.model.manifest import MANIFEST_NAME, Manifest
+from npc_runtime.lore.model import World
+from npc_runtime.tune.lines import PlayerLine, player_lines
 from npc_runtime.tune.train import TrainSettings
 
 Progress = Callable[[str], None]
@@ -78,14 +80,17 @@ def tune(job: TuneJob, progress: Progress) -> Manifest:
     job.work_dir.mkdir(parents=True, exist_ok=True)
     stages = _Stages(job.work_dir / "stages.json")
     base_key = job.base.fingerprint()
+    lines = list(player_lines(world, max_points=job.max_points))
+    said = json.dumps([[x.npc, x.text, x.kind, x.source] for x in lines]).encode()
     data_inputs = {"world": world.name, "world_version": world.version, "base": base_key,
+                   "lines_sha256": hashlib.sha256(said).hexdigest(),
                    "candidates": job.settings.candidates, "max_examples": job.max_examples,
                    "max_points": job.max_points, "samples": job.samples, "format": 1}
     data_file = job.work_dir / "data.jsonl"
     if stages.done("data", data_inputs) and data_file.is_file():
         progress(f"[1/3] data: kept from an earlier run ({data_file})")
     else:
-        _data_stage(job, world, data_file, stages, data_inputs, progress)
+        _data_stage(job, world, lines, data_file, stages, data_inputs, progress)
     data = stages.outputs("data")
     train_inputs = {"data": data["sha256"], "base": base_key,
                     "train": dataclasses.asdict(job.train)}
@@ -107,19 +112,18 @@ def tune(job: TuneJob, progress: Progress) -> Manifest:
         "minutes": round((time.monotonic() - started) / 60, 1),
     })
     (job.out_dir / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    manifest = Manifest.read(job.out_dir)  # as serving will read it (JSON: lists, not tuples)
     progress(f"tuned model ready in {job.out_dir} "
              f"({(time.monotonic() - started) / 60:.1f} min in all)")
     return manifest
 
 
-def _data_stage(job: TuneJob, world: Any, data_file: Path, stages: _Stages,
-                inputs: dict[str, Any], progress: Progress) -> None:
+def _data_stage(job: TuneJob, world: World, lines: list[PlayerLine], data_file: Path,
+                stages: _Stages, inputs: dict[str, Any], progress: Progress) -> None:
     from npc_runtime.model.encoder import load_encoder
     from npc_runtime.model.encoder_build import ensure_default_encoder
     from npc_runtime.model.loader import load_model
     from npc_runtime.tune.data import make_examples, write_jsonl
-    from npc_runtime.tune.lines import player_lines
-
     started = time.monotonic()
     base_dir = model_dir_for(job.settings.cache_dir, job.base, job.settings.precision)
     build_model(job.base, base_dir, precision=job.settings.precision,
@@ -127,7 +131,6 @@ def _data_stage(job: TuneJob, world: Any, data_file: Path, stages: _Stages,
     encoder_dir = job.settings.encoder_dir or ensure_default_encoder(
         job.settings.cache_dir, progress=lambda m: progress(f"      {m}"))
     model = load_model(base_dir, device="cpu", threads=job.train.threads)
-    lines = list(player_lines(world, max_points=job.max_points))
     progress(f"[1/3] data: {len(lines)} player lines from the lore of {world.name}, each "
              f"answered by the pipeline with {job.settings.candidates} candidates ...")
     settings = dataclasses.replace(job.settings, state_db=None, state_url=None, watch=False,
@@ -137,7 +140,7 @@ def _data_stage(job: TuneJob, world: Any, data_file: Path, stages: _Stages,
                                   max_examples=job.max_examples,
                                   progress=lambda m: progress(f"      {m}"))
     by_model = sum(1 for k in kept if k["realised_by"] == "model")
-    if not by_model:
+    if not (by_model or (job.train.lore_lines and kept)):
         raise ModelBuildError(
             f"no reply the model wrote passed the judge ({len(kept)} lore lines kept; "
             f"dropped: {dropped}); check the world with `npc-runtime lore validate`")

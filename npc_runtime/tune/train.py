@@ -141,8 +141,10 @@ def train_lora(hf_dir: Path, records: Sequence[dict[str, Any]], out_dir: Path,
         for batch in _batches(examples, settings.batch, rng):
             if step >= total or time.monotonic() - started >= budget:
                 break
-            # Linear warm-up over the first tenth, then linear decay to a tenth.
-            scale = min(1.0, (step + 1) / max(1, total // 10)) * max(0.1, 1 - step / total)
+            # Linear warm-up over the first tenth, then linear decay to a tenth, by steps
+            # or by time, whichever runs out first (a loaded machine ends on time).
+            done = max(step / total, (time.monotonic() - started) / budget)
+            scale = min(1.0, (step + 1) / max(1, total // 10)) * max(0.1, 1 - done)
             for group in optimizer.param_groups:
                 group["lr"] = settings.learning_rate * scale
             loss = _step(model, batch, eos)
