@@ -514,7 +514,8 @@ def main() -> int:
         "judge": {"fact_word_share": FACT_WORD_SHARE, "max_sentences": MAX_SENTENCES}}
     started = time.monotonic()
     records = asyncio.run(evaluate(args.data, model_dir, device=args.device, limit=args.limit,
-                                   worlds=args.world, on_record=print_record if args.verbose else None))
+                                   worlds=args.world,
+                                   on_record=print_record if args.verbose else None))
     result.update(seconds=round(time.monotonic() - started, 1), load_after=_load(),
                   lines=len(records), **_turn_counts(records), **report(records))
     if args.json:

@@ -106,9 +106,7 @@ def player_lines(world: World, *, max_points: int = 4) -> Iterator[PlayerLine]:
     generic = _generic_lines()
     for npc in speakers(world):
         for n, (state, known) in enumerate(story_points(world, npc.id, max_points)):
-            def line(text: str, kind: str, source: str, expect: tuple[str, ...] = (),
-                     npc_id: str = npc.id, at: WorldState = state) -> PlayerLine:
-                return PlayerLine(npc_id, at, text, kind, source, expect)
+            line = functools.partial(PlayerLine, npc.id, state)
 
             about: dict[str, list[str]] = {}  # thing -> facts about it the NPC may tell
             for fact in known.facts:

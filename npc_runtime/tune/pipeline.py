@@ -29,6 +29,7 @@ from typing import Any
 from npc_runtime.config import Settings
 from npc_runtime.errors import ModelBuildError
 from npc_runtime.lore.loader import load_world
+from npc_runtime.lore.model import World
 from npc_runtime.model.build import (
     ModelSource,
     build_model,
@@ -37,7 +38,6 @@ from npc_runtime.model.build import (
     require_modules,
 )
 from npc_runtime.model.manifest import MANIFEST_NAME, Manifest
-from npc_runtime.lore.model import World
 from npc_runtime.tune.lines import PlayerLine, player_lines
 from npc_runtime.tune.train import TrainSettings
 
@@ -90,7 +90,8 @@ def tune(job: TuneJob, progress: Progress) -> Manifest:
     if stages.done("data", data_inputs) and data_file.is_file():
         progress(f"[1/3] data: kept from an earlier run ({data_file})")
     else:
-        _data_stage(job, world, lines, data_file, stages, data_inputs, progress)
+        _data_stage(job, world, lines, data_file, stages=stages, inputs=data_inputs,
+                    progress=progress)
     data = stages.outputs("data")
     train_inputs = {"data": data["sha256"], "base": base_key,
                     "train": dataclasses.asdict(job.train)}
@@ -98,7 +99,8 @@ def tune(job: TuneJob, progress: Progress) -> Manifest:
     if stages.done("train", train_inputs) and (merged / "config.json").is_file():
         progress(f"[2/3] train: kept from an earlier run ({merged})")
     else:
-        _train_stage(job, data_file, merged, stages, train_inputs, progress)
+        _train_stage(job, data_file, merged, stages=stages, inputs=train_inputs,
+                     progress=progress)
     trained = stages.outputs("train")
     progress(f"[3/3] export: building the {job.settings.precision} ONNX model ...")
     source = ModelSource("hf", merged, job.out_dir.name)
@@ -118,7 +120,7 @@ def tune(job: TuneJob, progress: Progress) -> Manifest:
     return manifest
 
 
-def _data_stage(job: TuneJob, world: World, lines: list[PlayerLine], data_file: Path,
+def _data_stage(job: TuneJob, world: World, lines: list[PlayerLine], data_file: Path, *,
                 stages: _Stages, inputs: dict[str, Any], progress: Progress) -> None:
     from npc_runtime.model.encoder import load_encoder
     from npc_runtime.model.encoder_build import ensure_default_encoder
@@ -152,7 +154,7 @@ def _data_stage(job: TuneJob, world: World, lines: list[PlayerLine], data_file: 
              f"dropped {sum(dropped.values())} ({time.monotonic() - started:.0f} s)")
 
 
-def _train_stage(job: TuneJob, data_file: Path, merged: Path, stages: _Stages,
+def _train_stage(job: TuneJob, data_file: Path, merged: Path, *, stages: _Stages,
                  inputs: dict[str, Any], progress: Progress) -> None:
     from npc_runtime.tune.data import read_jsonl
     from npc_runtime.tune.train import train_lora

@@ -158,7 +158,7 @@ def train_lora(hf_dir: Path, records: Sequence[dict[str, Any]], out_dir: Path,
                 recent = losses[-5:]
                 progress(f"train: step {step}/{total}, loss {sum(recent) / len(recent):.3f}, "
                          f"{time.monotonic() - started:.0f} s")
-    merged = model.merge_and_unload()
+    merged: Any = model.merge_and_unload()
     if out_dir.exists():
         shutil.rmtree(out_dir)
     merged.save_pretrained(str(out_dir))

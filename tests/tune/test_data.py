@@ -70,9 +70,10 @@ def test_the_rebuilt_chat_ends_with_the_line_and_the_plans_note(saltmere: World)
     """The prompt a reply was made under: the card first, the player's line, the note last."""
     plan = Plan(Act.ANSWER, (saltmere.facts["room_price"],), "question")
     messages = chat_for(saltmere, _ROOM, plan)
-    assert messages[0][0] == "system" and "Maren Ashveil" in messages[0][1]
-    assert ("user", _ROOM.text) == messages[-2]
-    assert messages[-1][0] == "system" and "five copper" in messages[-1][1]
+    assert (messages[0][0], messages[-1][0]) == ("system", "system")
+    assert "Maren Ashveil" in messages[0][1]
+    assert messages[-2] == ("user", _ROOM.text)
+    assert "five copper" in messages[-1][1]
 
 
 def test_made_examples_are_judged_and_carry_their_prompt(

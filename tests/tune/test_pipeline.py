@@ -3,7 +3,6 @@ model folder that loads and generates, with a manifest that says what it was tun
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -29,11 +28,10 @@ def test_tune_makes_a_model_folder_that_loads_and_generates(
     from npc_runtime.testing import write_tiny_hf_model
 
     base = source_from_path(write_tiny_hf_model(tmp_path / "hf"))
-    settings = dataclasses.replace(
-        Settings(max_new_tokens=8, candidates=2, precision="fp32",
-                 # the tiny base model is built once there; the speech-act reader's
-                 # weights are learnt once there
-                 cache_dir=Settings.load().cache_dir, encoder_dir=default_encoder_dir), state_db=None)
+    # The cache folder is the real one: the tiny base model is built there once, and the
+    # speech-act reader's weights are learnt there once.
+    settings = Settings(max_new_tokens=8, candidates=2, precision="fp32", state_db=None,
+                        cache_dir=Settings.load().cache_dir, encoder_dir=default_encoder_dir)
     job = TuneJob(ROOT / "examples/worlds/saltmere", base, tmp_path / "tuned",
                   tmp_path / "work", settings,
                   TrainSettings(rank=4, alpha=8, epochs=1, batch=2, minutes=1,
