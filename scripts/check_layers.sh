@@ -18,6 +18,10 @@ check "lore/, model/, constraints/, tools/ and store/ know nothing of dialogue/ 
      npc_runtime/constraints npc_runtime/tools npc_runtime/store --include=*.py)"
 check "lore/ knows nothing of the model, constraints, tools or store" \
   "$(grep -rnE 'npc_runtime\.(model|constraints|tools|store)' npc_runtime/lore --include=*.py)"
+check "torch, transformers and peft (the export extra) are imported only by model builds, tune/ and testing.py" \
+  "$(py '^\s*(import|from) (torch|transformers|peft)\b' | grep -vE '^npc_runtime/(model/(build|encoder_build)\.py|tune/|testing\.py)')"
+check "serving code knows nothing of tune/ (only the CLI starts it)" \
+  "$(grep -rnE 'npc_runtime\.tune' npc_runtime --include=*.py | grep -vE '^npc_runtime/(tune/|cli_tune\.py)')"
 for f in $(find npc_runtime -name '*.py' -not -path '*/_proto/*'); do
   n=$(wc -l < "$f")
   if [ "$n" -gt 600 ]; then echo "warning: $f has $n lines (soft cap 400)"; fi
