@@ -12,7 +12,13 @@ judges a line by passed:
 - the plan agrees with what the line was made to ask: a question about a thing gets an
   answer telling a fact about it; a greeting a greeting, a farewell a farewell; a line
   about something withheld, a refusal or "does not know";
-- no tool was called (tool calls are not in the data yet).
+- no tool was called (tool calls are not in the data yet);
+- a line the model wrote stays in the world's words: at least ``IN_WORLD`` of its words of
+  five letters or more begin (first five letters) like a word of the lore, the stock lines
+  or the generic player lines. The runtime's judge lets a remark such as "The new
+  smartphone has revolutionized the way businesses operate" through (it names nothing the
+  lore forbids); in the first saltmere run 48 of 92 replies the judge kept fell under
+  0.6, and reading them, nearly all were off-world or garbled; most above were not.
 
 Each kept example carries the exact chat it was produced under (the messages the engine
 built, rendered by the model's template), rebuilt here with the engine's own functions and
@@ -31,7 +37,8 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +55,7 @@ from npc_runtime.model.loader import LoadedModel
 from npc_runtime.tools.acts import Embed
 from npc_runtime.tune.lines import PlayerLine, state_json
 
+IN_WORLD = 0.6  # share of a model-written reply's long words that must be the lore's
 PLAYER_NAME = "a traveller"  # what the engine calls a player who gave no name
 # What a kept reply's plan must do, per kind of line (None: any act but a tool call).
 _ACTS: dict[str, frozenset[Act] | None] = {
@@ -60,6 +68,7 @@ _ACTS: dict[str, frozenset[Act] | None] = {
 }
 
 Progress = Callable[[str], None]
+_WORD = re.compile(r"[a-z]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,10 +79,46 @@ class Verdict:
     why: str = ""
 
 
-def judge_reply(line: PlayerLine, done: LineDoneEvent, called: bool, gist_text: str = ""
-                ) -> Verdict:
+def world_words(world: World) -> frozenset[str]:
+    """The first five letters of every word in the world's text (names, persona, facts,
+    quests, tools), the stock lines and the generic player lines."""
+    from importlib import resources
+
+    texts: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                walk(getattr(value, field.name))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, (tuple, list, frozenset, set)):
+            for item in value:
+                walk(item)
+
+    walk(world)
+    for package, name in (("npc_runtime.dialogue", "stock_lines.yaml"),
+                          ("npc_runtime.tune", "generic_lines.yaml")):
+        texts.append(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+    return frozenset(w[:5] for text in texts for w in _WORD.findall(text.lower()))
+
+
+def in_world_share(text: str, words: frozenset[str]) -> float:
+    """The share of ``text``'s words of five letters or more found in ``words`` (1.0 when
+    it has none)."""
+    long = [w for w in _WORD.findall(text.lower()) if len(w) >= 5]
+    return sum(w[:5] in words for w in long) / len(long) if long else 1.0
+
+
+def judge_reply(line: PlayerLine, done: LineDoneEvent, called: bool, gist_text: str = "",
+                words: frozenset[str] | None = None) -> Verdict:
     """The rules of the module docstring, applied to one turn's ``LineDoneEvent``;
-    ``gist_text``: the plan's gist (what is said when every draft has faults)."""
+    ``gist_text``: the plan's gist (what is said when every draft has faults); ``words``:
+    the world's words (``world_words``; None: not checked)."""
     plan = done.plan
     if called:
         return Verdict(False, "a tool was called")
@@ -92,6 +137,8 @@ def judge_reply(line: PlayerLine, done: LineDoneEvent, called: bool, gist_text: 
                                                          else ("no drafts",)))
         if gist_text and done.text.strip() == gist_text.strip():
             return Verdict(False, "every draft had faults: the gist was said instead")
+        if words is not None and (share := in_world_share(done.text, words)) < IN_WORLD:
+            return Verdict(False, f"off the world's words: {share:.2f} of its long words")
     return Verdict(True)
 
 
@@ -139,6 +186,7 @@ def make_examples(world: World, model: LoadedModel, embed: Embed, lines: Iterabl
     dropped: dict[str, int] = {}
     seen: set[tuple[str, str, str]] = set()
     todo = list(lines)
+    words = world_words(world)
     try:
         for n, line in enumerate(todo):
             for sample in range(samples):
@@ -150,7 +198,7 @@ def make_examples(world: World, model: LoadedModel, embed: Embed, lines: Iterabl
                     continue
                 said = (gist(done.plan, world.characters[line.npc], ()).text if done.plan
                         else "")
-                verdict = judge_reply(line, done, called, said)
+                verdict = judge_reply(line, done, called, said, words)
                 if not verdict.kept:
                     reason = verdict.why.split(":")[0]
                     dropped[reason] = dropped.get(reason, 0) + 1
