@@ -17,7 +17,14 @@ from npc_runtime.lore.model import World, WorldState
 from npc_runtime.model.generate import StopReason
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.tools.acts import Embed
-from npc_runtime.tune.data import chat_for, judge_reply, make_examples, read_jsonl, write_jsonl
+from npc_runtime.tune.data import (
+    chat_for,
+    judge_reply,
+    make_examples,
+    read_jsonl,
+    world_words,
+    write_jsonl,
+)
 from npc_runtime.tune.lines import PlayerLine, player_lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +71,16 @@ def test_a_tool_call_or_the_gist_said_instead_is_dropped(saltmere: World) -> Non
     assert not judge_reply(_ROOM, _done(saltmere), called=True).kept
     gist = "A room costs five copper pieces a night."
     assert not judge_reply(_ROOM, _done(saltmere, text=gist), False, gist_text=gist).kept
+
+
+def test_a_remark_off_the_worlds_words_is_dropped(saltmere: World) -> None:
+    """The runtime's judge passes an off-world remark; the tune's word check does not."""
+    words = world_words(saltmere)
+    off = "The new smartphone has revolutionized the way businesses operate."
+    verdict = judge_reply(_ROOM, _done(saltmere, text=off), False, words=words)
+    assert (verdict.kept, verdict.why.split(":")[0]) == (False, "off the world's words")
+    inn = "A bed at the Gull and Lantern is five coppers a night, love."
+    assert judge_reply(_ROOM, _done(saltmere, text=inn), False, words=words).kept
 
 
 def test_the_rebuilt_chat_ends_with_the_line_and_the_plans_note(saltmere: World) -> None:
