@@ -16,7 +16,7 @@ def test_public_names_are_pinned() -> None:
 def test_every_command_has_help() -> None:
     """Each subcommand answers --help with a usage line and exit 0."""
     for command in (["serve"], ["say"], ["chat"], ["model"], ["model", "build"],
-                    ["model", "build-encoder"], ["model", "path"]):
+                    ["model", "build-encoder"], ["model", "path"], ["model", "tune"]):
         result = subprocess.run([sys.executable, "-m", "npc_runtime", *command, "--help"],
                                 capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr

@@ -56,3 +56,4 @@ def test_tune_makes_a_model_folder_that_loads_and_generates(
     tune(job, said.append)
     assert any("data: kept from an earlier run" in s for s in said)
     assert any("train: kept from an earlier run" in s for s in said)
+

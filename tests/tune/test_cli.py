@@ -1,0 +1,29 @@
+"""`npc-runtime model tune` on the command line: errors a user can act on, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tune_refuses_bad_settings_without_a_traceback() -> None:
+    """A budget of zero minutes is an error message and exit 2, before anything loads."""
+    done = subprocess.run([sys.executable, "-m", "npc_runtime", "model", "tune", "--world",
+                           str(ROOT / "examples/worlds/saltmere"), "--minutes", "0"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (2, "") == (done.returncode, done.stdout)
+    assert done.stderr.startswith("error: --minutes")
+    assert "Traceback" not in done.stderr
+
+
+def test_tune_on_a_missing_world_says_so() -> None:
+    """A world folder that does not exist is one error line and exit 1."""
+    done = subprocess.run([sys.executable, "-m", "npc_runtime", "model", "tune", "--world",
+                           str(ROOT / "no/such/world")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert 1 == done.returncode
+    assert done.stderr.startswith("error: ")
+    assert "Traceback" not in done.stderr
