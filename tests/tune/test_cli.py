@@ -14,7 +14,7 @@ def test_tune_refuses_bad_settings_without_a_traceback() -> None:
     done = subprocess.run([sys.executable, "-m", "npc_runtime", "model", "tune", "--world",
                            str(ROOT / "examples/worlds/saltmere"), "--minutes", "0"],
                           capture_output=True, text=True, timeout=60, check=False)
-    assert (2, "") == (done.returncode, done.stdout)
+    assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("error: --minutes")
     assert "Traceback" not in done.stderr
 
@@ -24,6 +24,6 @@ def test_tune_on_a_missing_world_says_so() -> None:
     done = subprocess.run([sys.executable, "-m", "npc_runtime", "model", "tune", "--world",
                            str(ROOT / "no/such/world")],
                           capture_output=True, text=True, timeout=120, check=False)
-    assert 1 == done.returncode
+    assert done.returncode == 1
     assert done.stderr.startswith("error: ")
     assert "Traceback" not in done.stderr
