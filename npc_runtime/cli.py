@@ -90,8 +90,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(_model_dir(settings), device=settings.device, threads=settings.threads,
                        spin=settings.spin)
     encoder = load_encoder(_encoder_dir(settings))  # the reply planner reads lines with it
+    _warn_if_tuned_elsewhere(model.manifest.tuned, world)
     asyncio.run(serve(settings, DialogueEngine(world, model, settings, embed=encoder.embed)))
     return 0
+
+
+def _warn_if_tuned_elsewhere(tuned: dict[str, Any] | None, world: World) -> None:
+    """A persona model (``model tune``) serving another world, or its world since changed:
+    it still runs (the lore gates and checks every line), but what it learnt may be stale."""
+    if not tuned:
+        return
+    if tuned.get("world") != world.name:
+        log.warning("model_tuned_for_another_world", tuned_for=tuned.get("world"),
+                    serving=world.name)
+    elif tuned.get("world_version") != world.version:
+        log.warning("model_tuned_on_an_older_world", world=world.name,
+                    tuned_version=tuned.get("world_version"), version=world.version,
+                    hint="run `npc-runtime model tune` again")
 
 
 def _cmd_model_build(args: argparse.Namespace) -> int:

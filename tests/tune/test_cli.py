@@ -27,3 +27,21 @@ def test_tune_on_a_missing_world_says_so() -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("error: ")
     assert "Traceback" not in done.stderr
+
+
+def test_serve_warns_when_the_tuned_world_changed() -> None:
+    """A model tuned on an older version of the served world, or on another world, is
+    served with a warning; an untuned model or an up-to-date one without."""
+    from structlog.testing import capture_logs
+
+    from npc_runtime.cli import _warn_if_tuned_elsewhere
+    from npc_runtime.lore.loader import load_world
+
+    world = load_world(ROOT / "examples/worlds/saltmere")
+    with capture_logs() as logs:
+        _warn_if_tuned_elsewhere(None, world)
+        _warn_if_tuned_elsewhere({"world": world.name, "world_version": world.version}, world)
+        _warn_if_tuned_elsewhere({"world": world.name, "world_version": "old"}, world)
+        _warn_if_tuned_elsewhere({"world": "Harbor", "world_version": "x"}, world)
+    assert [e["event"] for e in logs] == ["model_tuned_on_an_older_world",
+                                          "model_tuned_for_another_world"]
