@@ -41,6 +41,9 @@ def add_tune(model_sub: Any, settings_of: Any, progress: Any) -> None:
     tune.add_argument("--rank", type=int, default=16, help="LoRA rank (default 16)")
     tune.add_argument("--learning-rate", type=float, default=2e-4,
                       help="peak learning rate of the adapter (default 2e-4)")
+    tune.add_argument("--samples", type=int, default=1,
+                      help="answers per player line while making data: the first greedy, "
+                           "the rest sampled at 0.7 (default 1)")
     tune.add_argument("--candidates", type=int, default=3,
                       help="drafts per answer while making data (default 3)")
     tune.add_argument("--threads", type=int, default=2,
@@ -56,9 +59,9 @@ def _run(args: argparse.Namespace, settings_of: Any, progress: Any) -> int:
     from npc_runtime.tune.train import TrainSettings
 
     if (min(args.minutes, args.epochs, args.learning_rate) <= 0 or args.rank < 1
-            or args.max_examples < 0):
+            or args.max_examples < 0 or args.samples < 1):
         print("error: --minutes, --epochs and --learning-rate must be above 0, --rank at "
-              "least 1, --max-examples 0 or more", file=sys.stderr)
+              "least 1, --max-examples 0 or more, --samples 1 or more", file=sys.stderr)
         return 2
     configure_logging("console", "warning")  # progress lines only, not every turn's log
     settings = dataclasses.replace(settings_of(args), candidates=max(1, min(8, args.candidates)))
@@ -69,7 +72,7 @@ def _run(args: argparse.Namespace, settings_of: Any, progress: Any) -> int:
                   TrainSettings(rank=args.rank, alpha=2 * args.rank, epochs=args.epochs,
                                 learning_rate=args.learning_rate,
                                 minutes=args.minutes, threads=args.threads),
-                  max_examples=args.max_examples)
+                  max_examples=args.max_examples, samples=args.samples)
     tune(job, progress)
     print(out)
     return 0
