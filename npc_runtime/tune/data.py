@@ -12,7 +12,9 @@ judges a line by passed:
 - the plan agrees with what the line was made to ask: a question about a thing gets an
   answer telling a fact about it; a greeting a greeting, a farewell a farewell; a line
   about something withheld, a refusal or "does not know";
-- no tool was called (tool calls are not in the data yet);
+- no tool was called (tool calls are not in the data yet: lines are said with
+  ``tool_choice="none"``, so a tool's example line is answered in words; while serving,
+  whether a tool acts is the tool-choice policy's decision, not the model's);
 - a line the model wrote stays in the world's words: at least ``IN_WORLD`` of its words of
   five letters or more begin (first five letters) like a word of the lore, the stock lines
   or the generic player lines. The runtime's judge lets a remark such as "The new
