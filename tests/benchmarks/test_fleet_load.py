@@ -39,5 +39,5 @@ def test_a_short_pair_reports_both_modes_their_ratio_and_the_load(tiny_model_dir
     ratio = report["figures"]["turns_per_s"]["ratio_two_over_one"]
     assert ratio["n"] == 1
     assert ratio["median"] > 0
-    assert set(report["target"]) == {"turns_per_s_ratio", "met", "under_load"}
+    assert set(report["target"]) == {"turns_per_s_ratio", "met", "under_load", "load_reasons"}
     assert "pair 1/1: two replica(s)" in result.stderr
