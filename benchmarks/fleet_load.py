@@ -231,6 +231,7 @@ def _rounded(value: float, digits: int = 0) -> float | None:
 
 
 def _parse() -> argparse.Namespace:
+    """The command line, checked (two cores at least: each replica gets one)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
@@ -310,6 +311,7 @@ def main() -> int:
 
 
 def _progress(line: str) -> None:
+    """Progress goes to stderr, so stdout holds only the report."""
     print(line, file=sys.stderr, flush=True)
 
 

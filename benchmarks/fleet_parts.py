@@ -42,6 +42,8 @@ def free_port() -> int:
 
 
 def _tool(name: str, hint: str) -> str:
+    """The program's path (PATH, then /usr/sbin, where Debian puts nginx); SystemExit with
+    ``hint`` when it is missing."""
     for candidate in (shutil.which(name), f"/usr/sbin/{name}"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
