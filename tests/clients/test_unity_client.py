@@ -11,6 +11,7 @@ it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence a failur
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from tests.clients.conftest import (
     ROOT,
     TOOLCHAIN,
     Secured,
+    calls_by_affinity,
     require_toolchain,
     run,
     secured,
+    serving,
     web_server,
 )
 
@@ -38,6 +41,7 @@ LIVE_CHECKS = [
     "server errors map to status codes with messages",
     "cancelling a Say mid-stream; the session goes on",
     "CloseSession, then the session is NotFound",
+    "x-npc-session on every call of two conversations, keys printed for the logs",
 ]
 # Only against a server with tokens, TLS and one turn at a time.
 SECURED_CHECKS = [
@@ -54,6 +58,7 @@ SECURED_CHECKS = [
 OFFLINE_CHECKS = [
     "the access token goes as authorization: Bearer on every call",
     "a malformed access token is refused without echoing it",
+    "x-npc-session: every call of a conversation carries its affinity key",
     "Unauthenticated, PermissionDenied, ResourceExhausted: distinct, with hints",
     "retry-after-ms in trailers-only headers and in the trailer frame",
     "a server certificate issued by the given CA is trusted",
@@ -139,12 +144,22 @@ def test_e2e_program_passes_against_a_secured_server(build: Path, web_url: str,
 
 def test_e2e_program_passes_against_a_plain_server(build: Path, default_model_dir: Path,
                                                    tmp_path: Path) -> None:
-    """No tokens, http: the path a local development server takes still works."""
-    with web_server(default_model_dir, tmp_path) as web_port:
-        result = run("bash", SCRIPTS / "e2e.sh", f"http://127.0.0.1:{web_port}/", build,
+    """No tokens, http: the path a local development server takes still works. Every call
+    of a conversation reaches the server with its affinity key (x-npc-session, in the
+    server's log lines of the call): the player id, or a random key without one."""
+    with serving(default_model_dir, tmp_path, "--log-level", "debug") as served:
+        result = run("bash", SCRIPTS / "e2e.sh", f"http://127.0.0.1:{served.web_port}/", build,
                      timeout=600, env=NO_SECRETS)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith(" passed, 0 failed")
     assert set(LIVE_CHECKS) <= passed_checks(result.stdout)
     assert not set(SECURED_CHECKS) & passed_checks(result.stdout)
+    keys = re.search(r"AFFINITY player=(\S+) random=([0-9a-f]{32})", result.stdout)
+    assert keys, result.stdout
+    calls = calls_by_affinity(served.log)
+    expected = {"SetQuestState", "OpenSession", "Say", "SubmitToolResult", "GetQuestState",
+                "CloseSession"}
+    assert expected == calls.get(keys[1]), calls.get(keys[1])
+    anonymous = expected - {"SetQuestState", "SubmitToolResult"}
+    assert anonymous == calls.get(keys[2]), calls.get(keys[2])
