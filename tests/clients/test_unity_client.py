@@ -66,6 +66,19 @@ OFFLINE_CHECKS = [
     "another CA, a wrong host, an expired or a client-only certificate is refused",
     "CA PEM: bundles parse; no certificate or a broken one is an ArgumentException",
 ]
+# One line per step of scripts/clients/csharp/e2e/SamplePlay.cs: the sample's game, played.
+PLAY_CHECKS = [
+    "sample: no server says what to do; Retry connects and shows the stage",
+    "sample: a typed line streams in as her line",
+    "sample: the room key's tool call, accepted, moves the stage asked -> trusted",
+    "sample: the option's button finishes the quest, trusted -> done",
+    "sample: the stew the player cannot pay for is refused, the reason sent back",
+    "sample: hold until checked shows only whole lines; the plan panel",
+    "sample: a busy server's retry hint, then the line goes through",
+    "sample: the server gone mid-conversation, then Retry says the line again",
+    "sample: an unknown token, a client token starting the quest: their own messages",
+    "sample: never a speaker line without words; the log never lags the inventory",
+]
 NO_SECRETS = {"NPC_E2E_TOKEN": "", "NPC_E2E_ADMIN_TOKEN": "", "NPC_E2E_CA_FILE": "",
               "NPC_E2E_CAPACITY": ""}
 
@@ -140,6 +153,34 @@ def test_e2e_program_passes_against_a_secured_server(build: Path, web_url: str,
     assert expected <= passed_checks(result.stdout), expected - passed_checks(result.stdout)
     assert security.client_token not in result.stdout + result.stderr
     assert security.admin_token not in result.stdout + result.stderr
+
+
+def test_sample_game_played_against_a_live_server(build: Path, default_model_dir: Path,
+                                                  tmp_path_factory: pytest.TempPathFactory
+                                                  ) -> None:
+    """The Unity sample's game logic (Samples~/NpcChat: ChatGame, ChatRules, ChatText, all
+    plain C#) played on .NET as a player would, against a server with tokens, TLS and one
+    turn place, through a port the program closes and opens: no server, then Retry
+    connects and shows the stage; a typed line; the room key's tool call accepted
+    (asked -> trusted, shown with its status); the option finishes the quest (done); the
+    stew refused with the reason; hold mode shows only whole lines; the plan panel; a
+    busy server's retry hint, then the line goes through; the server gone and back; an
+    unknown token and a client token starting the quest, each with its own message. No
+    speaker line is ever empty, and the log never lags the inventory."""
+    security = secured(tmp_path_factory.mktemp("play-pki"))
+    with serving(default_model_dir, tmp_path_factory.mktemp("play-state"),
+                 "--max-active-turns", "1", "--max-queued-turns", "0",
+                 security=security) as served:
+        result = run("bash", SCRIPTS / "e2e.sh", f"https://localhost:{served.web_port}/", build,
+                     "--play", timeout=600, env={
+                         "NPC_E2E_TOKEN": security.client_token,
+                         "NPC_E2E_ADMIN_TOKEN": security.admin_token,
+                         "NPC_E2E_CA_FILE": str(security.cert), "NPC_E2E_CAPACITY": ""})
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith(f"{len(PLAY_CHECKS)} passed, 0 failed")
+    assert set(PLAY_CHECKS) == passed_checks(result.stdout)
+    assert security.client_token not in result.stdout + result.stderr
 
 
 def test_e2e_program_passes_against_a_plain_server(build: Path, default_model_dir: Path,
