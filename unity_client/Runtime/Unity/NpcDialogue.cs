@@ -44,6 +44,10 @@ namespace NpcRuntime.Unity
                  "Empty: the Player Id, or a random key per conversation when that is empty too.")]
         [SerializeField] string affinityKey = "";
 
+        [Tooltip("Send the line only once the whole of it has passed the lore check, as one token " +
+                 "(ReplyMode.Hold), instead of streaming it sentence by sentence.")]
+        [SerializeField] bool holdUntilChecked = false;
+
         [Header("Server with --auth-tokens / --tls-cert")]
         [Tooltip("A token of the server's --auth-tokens file (role client), sent as \"authorization: Bearer ...\". " +
                  "Empty: none. A serialized token ships with your build: for a release, leave this empty and call " +
@@ -142,6 +146,17 @@ namespace NpcRuntime.Unity
         public string PlayerId => playerId;
         /// <summary>The game's affinity key (the Affinity Key field); "" for the default (Player Id, else random).</summary>
         public string AffinityKey => affinityKey;
+        /// <summary>
+        /// Hold until checked (ReplyMode.Hold): nothing of a line arrives until all of it has
+        /// passed the lore check, then it comes as one token and is never replaced. Off:
+        /// streamed, and a trimmed line comes as LineReplaced. Takes effect at the next Say.
+        /// </summary>
+        public bool HoldUntilChecked
+        {
+            get => holdUntilChecked;
+            set => holdUntilChecked = value;
+        }
+
         /// <summary>The key the open conversation's calls carry as x-npc-session; null before it opens.</summary>
         public string? SessionAffinityKey => _client?.AffinityKeyOf(SessionId);
 
@@ -238,7 +253,12 @@ namespace NpcRuntime.Unity
                 await GuardAsync(async token =>
                 {
                     await EnsureOpenAsync(token);
-                    await foreach (var e in Client.SayAsync(SessionId, text, toolChoice, token))
+                    var request = new SayRequest
+                    {
+                        SessionId = SessionId, Text = text, ToolChoice = toolChoice,
+                        Mode = holdUntilChecked ? ReplyMode.Hold : ReplyMode.Stream,
+                    };
+                    await foreach (var e in Client.SayAsync(request, token))
                         Dispatch(e);
                 });
             }

@@ -210,7 +210,7 @@ sealed class SamplePlay : IDisposable
             }
             await _game.SayAsync("Good evening!");
             Check.That(_game.ProblemText.Contains("at capacity") && _game.ProblemText.Contains("Its retry hint: "),
-                "busy, with the server's hint: " + _game.ProblemText);
+                "busy, with the server's hint: " + _game.ProblemText + "\n" + _game.LogText);
             Check.That(_game.ProblemWithCountdown(DateTime.UtcNow).Contains("Trying again in"), "the countdown");
             Check.That(_game.PendingRetry != null, "an automatic retry");
             Check.That(_game.LogText.EndsWith("You: Good evening!\n  (error ResourceExhausted: see below)"), "the log: " + _game.LogText);
