@@ -26,20 +26,6 @@ using NpcRuntime.Client;
 
 namespace NpcRuntime.Samples
 {
-    /// <summary>Who the sample talks to, and as whom (NPC Dialogue's fields).</summary>
-    public sealed class ChatSettings
-    {
-        public string ServerUrl { get; set; } = "http://127.0.0.1:8080/";
-        public string NpcId { get; set; } = "maren";
-        public string PlayerName { get; set; } = "";
-
-        /// <summary>Whose quest state it is; "": a fresh player per run ("demo-" and the time).</summary>
-        public string PlayerId { get; set; } = "";
-
-        /// <summary>The conversation's x-npc-session; "": the player id.</summary>
-        public string AffinityKey { get; set; } = "";
-    }
-
     public sealed class ChatGame : IDisposable
     {
         public const string Quest = "noises_below"; // the quest the sample starts
@@ -177,7 +163,6 @@ namespace NpcRuntime.Samples
                 Failed(StartAsync, false, e);
                 return false;
             }
-            Title = NpcName;
             _autoRetries = 0;
             SetBusy(false);
             Raise();
@@ -276,6 +261,7 @@ namespace NpcRuntime.Samples
                 _settings.AffinityKey, _lifetime.Token);
             SessionId = opened.SessionId;
             NpcName = opened.NpcName;
+            Title = NpcName;
             Options = opened.Options.ToArray();
         }
 

@@ -75,8 +75,11 @@ namespace NpcRuntime.Samples
         /// </summary>
         public static string DescribeProblem(Exception error, string url)
         {
+            if (error is ArgumentException || error is UriFormatException)
+                return "A setting of NPC Dialogue is wrong (Server Url, Access Token or Ca Certificate): " +
+                       error.Message;
             if (!(error is GrpcStatusException status))
-                return "The client's settings are wrong: " + error.Message + " Fix them, then press Retry.";
+                return $"The client failed: {error.GetType().Name}: {error.Message}";
             var details = status.Detail.Length > 0 ? "\nDetails: " + status.Detail : "";
             return WhatToDo(status, url) + details;
         }

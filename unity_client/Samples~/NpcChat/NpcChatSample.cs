@@ -45,11 +45,22 @@ namespace NpcRuntime.Samples
                 ServerUrl = npc.ServerUrl, NpcId = npc.NpcId, PlayerName = npc.PlayerName,
                 PlayerId = npc.PlayerId, AffinityKey = npc.AffinityKey,
             };
-            if (adminToken.Trim().Length > 0)
-                _admin = NpcClient.ForGrpcWeb(new Uri(npc.ServerUrl),
-                    new NpcClientOptions { AccessToken = adminToken, CaCertificatePem = npc.CaCertificatePem });
-            _game = new ChatGame(npc.Client, settings, _admin);
             BuildUi();
+            try
+            {
+                if (adminToken.Trim().Length > 0)
+                    _admin = NpcClient.ForGrpcWeb(new Uri(npc.ServerUrl),
+                        new NpcClientOptions { AccessToken = adminToken, CaCertificatePem = npc.CaCertificatePem });
+                _game = new ChatGame(npc.Client, settings, _admin);
+            }
+            catch (Exception e) when (e is ArgumentException || e is UriFormatException || e is InvalidOperationException)
+            {
+                // A malformed URL, token or CA: nothing can be called; say which setting to fix.
+                _title.text = npc.NpcId + ": not connected";
+                _problem.text = ChatText.DescribeProblem(e, npc.ServerUrl);
+                _retry.interactable = false;
+                return;
+            }
             _game.Changed += Redraw;
             Redraw();
             _ = _game.StartAsync();
@@ -141,7 +152,7 @@ namespace NpcRuntime.Samples
             _problemPanel = MakePanel(root, new Vector2(0.02f, 0.19f), new Vector2(0.98f, 0.275f));
             _problemPanel.gameObject.AddComponent<Image>().color = new Color(0.35f, 0.12f, 0.12f);
             _problem = MakeText(_problemPanel, new Vector2(0.01f, 0f), new Vector2(0.85f, 1f), 14, FontStyle.Normal);
-            _retry = MakeButton(_problemPanel, "Retry", new Vector2(0.86f, 0.15f), new Vector2(0.99f, 0.85f), () => _ = _game.RetryAsync());
+            _retry = MakeButton(_problemPanel, "Retry", new Vector2(0.86f, 0.15f), new Vector2(0.99f, 0.85f), () => _ = _game?.RetryAsync());
             _status = MakeText(root, new Vector2(0.02f, 0.165f), new Vector2(0.72f, 0.19f), 14, FontStyle.Italic);
             // The player's side.
             _input = MakeInput(root, new Vector2(0.02f, 0.09f), new Vector2(0.60f, 0.16f));
