@@ -163,8 +163,10 @@ namespace NpcRuntime.Unity
         /// <summary>
         /// The client built from the fields (server, token, CA), for calls this component
         /// does not wrap, or for game code that runs its own conversation flow (the NPC
-        /// Chat sample). Made at first use; a new one after <see cref="SetAccessToken"/>.
-        /// Throws InvalidOperationException while the component is disabled.
+        /// Chat sample). Made at first use; disposed when the component is disabled or the
+        /// token or CA changes (<see cref="SetAccessToken"/>), so read it again after those.
+        /// Throws InvalidOperationException while the component is disabled, and
+        /// ArgumentException for a malformed token or CA.
         /// </summary>
         public NpcClient Client
         {
