@@ -65,6 +65,9 @@ OFFLINE_CHECKS = [
     "a self-signed server certificate given as the CA is trusted",
     "another CA, a wrong host, an expired or a client-only certificate is refused",
     "CA PEM: bundles parse; no certificate or a broken one is an ArgumentException",
+    "sample rules: an item is handed over only when asked for and affordable",
+    "sample rules: running and undoing a call; give_item's arguments read leniently",
+    "sample texts: each error says what to do, in its own words",
 ]
 # One line per step of scripts/clients/csharp/e2e/SamplePlay.cs: the sample's game, played.
 PLAY_CHECKS = [

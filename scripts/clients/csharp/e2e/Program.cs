@@ -38,7 +38,7 @@ static class Program
             Console.WriteLine($"{_passed} passed, {_failed} failed");
             return _failed == 0 ? 0 : 1;
         }
-        foreach (var (name, check) in TransportChecks.All().Concat(TlsChecks.All()))
+        foreach (var (name, check) in TransportChecks.All().Concat(TlsChecks.All()).Concat(SampleRulesChecks.All()))
             await Run(name, check);
         if (args.Length > 0)
         {
