@@ -3,7 +3,10 @@
 .NET Core 3.1 runtime against a live server with the real default model: with tokens
 and TLS on (https, the client trusting the server's self-signed certificate as its CA,
 a client token for the dialogue, an admin token for quest setup, one turn at a time so
-that capacity refusals can be seen), and once more plain (no tokens, http).
+that capacity refusals can be seen), and once more plain (no tokens, http), where the
+server's log lines show every call of a conversation carrying its affinity key
+(x-npc-session). Then the Unity sample's game logic (plain C#) played on .NET against a
+server with tokens, TLS and one turn place.
 
 Needs the C# toolchain (`bash scripts/clients/csharp/toolchain.sh`); skipped without
 it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence a failure.
