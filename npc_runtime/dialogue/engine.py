@@ -51,7 +51,8 @@ from npc_runtime.dialogue.sessions import Session, SessionRegistry
 from npc_runtime.dialogue.speech import Choice, Line, LineWriter
 from npc_runtime.dialogue.story import StoryPoint, StoryPoints
 from npc_runtime.dialogue.tool_trace import trace
-from npc_runtime.errors import InterruptedTurnError, InvalidInputError, NotFoundError
+from npc_runtime.dialogue.tool_waits import ToolWaits
+from npc_runtime.errors import InterruptedTurnError, InvalidInputError
 from npc_runtime.lore.knowledge import KnowledgeView, state_problems, view
 from npc_runtime.lore.model import Character, Fact, Tool, World, WorldState
 from npc_runtime.model.generate import SamplingParams
@@ -124,8 +125,8 @@ class DialogueEngine:
         self.kv = KVPool(settings.kv_cache_mb << 20, held_elsewhere=self._scheduler.kv_bytes)
         self._writer = LineWriter(model)
         self._points = StoryPoints(model.tokenizer)
-        # Engine tool calls waiting for the game: call id -> (session id, answer).
-        self._waiting: dict[str, tuple[str, asyncio.Future[tuple[str, str]]]] = {}
+        # Engine tool calls waiting for the game (answered through any replica).
+        self._calls = ToolWaits(self.store, settings.tool_timeout_s)
 
     def open_session(self, npc_id: str, player_name: str = "", player_id: str = "",
                      owner: str = "") -> Session:
@@ -291,8 +292,7 @@ class DialogueEngine:
                     return
                 if not called.rejected:
                     if called.event.executes == "engine":  # before the game can answer
-                        self._waiting[called.event.call_id] = (
-                            session.id, asyncio.get_running_loop().create_future())
+                        self._calls.open(called.event.call_id, session.id)
                     yield called.event
                 outcome, state = await self._carry_out(session, called)
                 pending += [("assistant", called.text), ("tool", outcome.result)]
@@ -308,7 +308,9 @@ class DialogueEngine:
     def submit_tool_result(self, session_id: str, call_id: str, result: str,
                            error: str = "", owner: str | None = None) -> None:
         """
-        The game's answer to an engine tool call; the waiting turn goes on with it.
+        The game's answer to an engine tool call; the waiting turn goes on with it, on
+        this server or on the one whose turn made the call (a shared store).
+        ``owner`` is checked against the stored session, so it holds across replicas.
 
         Raises:
             UnknownSessionError: No such session.
@@ -327,13 +329,7 @@ class DialogueEngine:
                     f"result_json is not JSON ({exc}); send an object such as "
                     '{"ok": true}, or an empty string with the error field for a failure'
                 ) from exc
-        waiting = self._waiting.get(call_id)
-        if waiting is None or waiting[0] != session_id or waiting[1].done():
-            raise NotFoundError(
-                f"no call {call_id!r} is waiting in session {session_id!r}: it was never "
-                f"made, was answered already, or timed out after {self.settings.tool_timeout_s} s"
-            )
-        waiting[1].set_result((result, error))
+        self._calls.answer(session_id, call_id, result, error)
 
     async def _on_scheduler(self, steps: TurnSteps, cancelled: threading.Event
                             ) -> AsyncIterator[object]:
@@ -367,16 +363,13 @@ class DialogueEngine:
                                json.dumps({"error": "; ".join(called.rejected)})), None
         result, error = "{}", ""
         if event.executes == "engine":
-            future = self._waiting[event.call_id][1]
             try:
-                result, error = await asyncio.wait_for(future, self.settings.tool_timeout_s)
+                result, error = await self._calls.wait(event.call_id)
             except TimeoutError:
                 log.warning("tool_call_timed_out", session=session.id, tool=event.tool,
                             call_id=event.call_id, timeout_s=self.settings.tool_timeout_s)
                 return CallOutcome(event.call_id, event.tool, event.args, "timed_out",
                                    json.dumps({"error": "the game did not answer"})), None
-            finally:
-                self._waiting.pop(event.call_id, None)
         if error:
             return CallOutcome(event.call_id, event.tool, event.args, "failed",
                                json.dumps({"error": error})), None
@@ -598,22 +591,18 @@ class DialogueEngine:
         """Stop the session's turn in flight: its model pass, or its wait for the game."""
         log.info("turn_interrupted", session=session.id)
         session.interrupt()
-        for owner, answer in self._waiting.values():
-            if owner == session.id and not answer.done():
-                answer.set_result(("", "the player spoke again before the game answered"))
+        self._calls.interrupt(session.id, "the player spoke again before the game answered")
 
     def _catch_up(self, session: Session) -> None:
         """
         Bring the session's copy up to the store's before a turn (``SessionRegistry.
-        catch_up``). A copy read from the store drops the KV this server kept for the
-        session, so the turn prefills the stored conversation after the NPC's shared
-        prefix: slower, and plainly the conversation as stored. (Reuse goes by common
-        token prefix, so old KV could only be reused where the tokens agree; dropping it
-        keeps that argument out of the way and frees its memory now.) The turn's timings
-        say so (``rebuilt_from_store``).
+        catch_up``). The KV this server kept for the session stays: reuse goes by the
+        longest common prefix of token ids (``KVPool.prefill``), so the turn reuses it up to
+        where the stored conversation left what this server last saw (its own turns, as a
+        rule) and prefills the rest, the other servers' turns. The turn's timings say that
+        it read the conversation from the store (``rebuilt_from_store``).
         """
         if self.sessions.catch_up(session):
-            self.kv.drop(("session", session.id))
             log.info("session_from_store", session=session.id, version=session.version,
                      messages=len(session.history))
 

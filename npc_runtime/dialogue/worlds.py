@@ -7,6 +7,10 @@ A client names a world on the server by a path under one of the world roots (the
 world's own folder unless ``NPC_WORLD_ROOTS`` says otherwise): the folder and every file
 in it are resolved, symbolic links followed, before the check, and refusals repeat the
 path as the client gave it, never the server's own absolute paths.
+
+Replicas on a shared store keep one world (``world_sync.py``): each world served here
+from a client or the folder is handed, with its files' text, to ``on_served``, which
+publishes it; a world another replica published comes in through ``follow``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import contextlib
 import functools
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import structlog
@@ -30,6 +34,8 @@ from npc_runtime.lore.yaml_source import MAX_FILE_BYTES
 log = structlog.get_logger(__name__)
 
 Snapshot = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of every world file
+# A world just served here, its files' text and where it came from ("client", "watch").
+Served = Callable[[World, Mapping[str, str], str], Awaitable[None]]
 
 
 class WorldHost:
@@ -53,6 +59,10 @@ class WorldHost:
             (served,) if served else ())
         self._watcher: asyncio.Task[None] | None = None
         self._snapshot: Snapshot = self._scan()
+        # Held while a world is swapped in and announced, so a world from elsewhere
+        # cannot land between the swap and its publication (``world_sync.py``).
+        self.swapping = asyncio.Lock()
+        self.on_served: Served | None = None  # set by ``WorldSync``: publish it
 
     @property
     def world(self) -> World:
@@ -86,11 +96,29 @@ class WorldHost:
 
     async def load(self, *, path: str = "", files: Mapping[str, str] | None = None
                    ) -> tuple[bool, list[Diagnostic]]:
-        """Validate and, when valid, serve; returns (loaded, diagnostics)."""
+        """Validate and, when valid, serve (and publish, with replicas); returns (loaded,
+        diagnostics)."""
         world, diagnostics = await self.check(path=path, files=files)
         if world is not None:
-            self._serve(world, "client")
+            texts = files if files is not None else await asyncio.to_thread(
+                self._texts_at, path)
+            await self._swap(world, "client", texts)
         return world is not None, diagnostics
+
+    def follow(self, world: World, source: str) -> None:
+        """Serve a world another replica published (the caller holds ``swapping``)."""
+        self._serve(world, source)
+
+    async def _swap(self, world: World, source: str, texts: Mapping[str, str] | None) -> None:
+        """Serve ``world`` and hand it on to ``on_served`` (None ``texts``: unreadable)."""
+        async with self.swapping:
+            self._serve(world, source)
+            if self.on_served is not None and texts is not None:
+                await self.on_served(world, texts, source)
+
+    def _texts_at(self, path: str) -> dict[str, str] | None:
+        """The text of the world files a client's ``path`` names (see ``world_texts``)."""
+        return world_texts(self._locate(path), within=self.roots)
 
     def _locate(self, path: str) -> Path:
         """
@@ -168,7 +196,23 @@ class WorldHost:
                 log.warning("world_reload_rejected", path=str(self.path),
                             errors=[str(d) for d in diagnostics if d.severity == "error"][:20])
             elif world.version != self.engine.world.version:
-                self._serve(world, "watch")
+                await self._swap(world, "watch", await asyncio.to_thread(
+                    world_texts, self.path))
+
+
+def world_texts(path: Path, *, within: Sequence[Path] = ()) -> dict[str, str] | None:
+    """
+    A world's files as text by name relative to its folder (a one-file world: its file
+    name), as a client sends them: what another replica needs to serve it. None, logged,
+    when they cannot be read again (deleted or made unreadable since the check).
+    """
+    base = path if path.is_dir() else path.parent
+    try:
+        return {str(f.relative_to(base)): f.read_bytes().decode("utf-8")
+                for f in world_files(path, within=within)}
+    except (LoreError, PermissionDeniedError, OSError, ValueError) as exc:  # ValueError: not UTF-8
+        log.warning("world_files_unreadable", error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def _check_names(files: Mapping[str, str]) -> None:

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.engine import DialogueEngine
+from npc_runtime.dialogue.world_sync import WorldSync
 from npc_runtime.dialogue.worlds import WorldHost
 from npc_runtime.server._proto.npc.v1 import (
     dialogue_pb2,
@@ -185,6 +186,10 @@ async def _start_web_gateway(settings: Settings, target: str, tls: TlsMaterial |
 async def serve(settings: Settings, engine: DialogueEngine) -> None:
     """Serve until SIGTERM or SIGINT, then drain in-flight streams and exit."""
     worlds = WorldHost(engine, settings.world, roots=[Path(r) for r in settings.world_roots])
+    sync = None
+    if (fleet := engine.store.fleet) is not None:  # replicas: serve the fleet's world
+        sync = WorldSync(worlds, fleet)
+        await sync.join()
     if settings.warm:
         started = time.perf_counter()
         count = await asyncio.to_thread(engine.warm)
@@ -209,6 +214,8 @@ async def serve(settings: Settings, engine: DialogueEngine) -> None:
     await stop.wait()
     log.info("draining", grace_s=settings.shutdown_grace_s)
     await worlds.stop_watching()
+    if sync is not None:
+        await sync.stop()
     await running.stop(settings.shutdown_grace_s)
     engine.shutdown()
     log.info("stopped")

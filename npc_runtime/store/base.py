@@ -9,7 +9,7 @@ file, or PostgreSQL shared by several replicas) from the settings.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from npc_runtime.lore.model import WorldState
@@ -32,6 +32,78 @@ class SessionRecord:
     version: int = 0
 
 
+@dataclasses.dataclass(frozen=True)
+class CallAnswer:
+    """The game's answer to an engine tool call, as it crosses replicas."""
+
+    call_id: str
+    result: str  # JSON ("" with an error)
+    error: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedWorld:
+    """A world one replica served, published for the others to serve too."""
+
+    seq: int  # publications count up: a higher one is newer, whatever its version says
+    name: str
+    version: str  # ``World.version`` where it was published
+    files: Mapping[str, str]  # relative file name -> its text: all a replica needs
+
+
+class Fleet(Protocol):
+    """
+    What replicas sharing a store tell one another beyond quest states and sessions:
+    engine tool calls waiting for the game (so the answer may come through any replica)
+    and the world being served (so a load or reload on one reaches all).
+
+    Callbacks (``on_answer``, ``on_world``) run on the store's listener thread, never
+    the caller's event loop: hand their work over with ``call_soon_threadsafe``. They
+    may repeat (a notification, then the re-read after a reconnect): act once.
+    """
+
+    def wait_for_call(self, call_id: str, session_id: str, timeout_s: float) -> None:
+        """A turn here waits for ``call_id``: any replica may answer it within
+        ``timeout_s`` (``answer_call``); ``on_answer`` callbacks hear of the answer."""
+        ...
+
+    def answer_call(self, call_id: str, session_id: str, result: str, error: str) -> bool:
+        """
+        Answer a waiting call, once: False when no call of that session waits (never
+        made, answered already, timed out, or its turn ended).
+        """
+        ...
+
+    def end_call(self, call_id: str) -> CallAnswer | None:
+        """The turn stops waiting (answered, timed out, gone): forget the call; returns the
+        answer if one landed first (an answer that beat the timeout counts)."""
+        ...
+
+    def on_answer(self, callback: Callable[[CallAnswer], None]) -> None:
+        """Call ``callback`` with each answer to a call this replica waits for."""
+        ...
+
+    def publish_world(self, world: PublishedWorld) -> int:
+        """
+        Publish a world for every replica (``world.seq`` is ignored); returns its
+        sequence number. The latest publication already of this version is not repeated:
+        its number is returned.
+        """
+        ...
+
+    def latest_world(self) -> PublishedWorld | None:
+        """The newest publication (None: nothing was ever published)."""
+        ...
+
+    def was_published(self, version: str) -> bool:
+        """Whether any replica ever published this world version."""
+        ...
+
+    def on_world(self, callback: Callable[[PublishedWorld], None]) -> None:
+        """Call ``callback`` with each newer publication (possibly this replica's own)."""
+        ...
+
+
 class StateStore(Protocol):
     """
     Each player's quest state per world, and each open session with its history.
@@ -52,6 +124,14 @@ class StateStore(Protocol):
         Whether other servers may write this database (PostgreSQL). When not (a SQLite
         file has one server), a session's copy in the server's memory is never behind
         the store, and a turn need not read its version first.
+        """
+        ...
+
+    @property
+    def fleet(self) -> Fleet | None:
+        """
+        How replicas sharing this store reach one another (PostgreSQL), or None: a SQLite
+        file has one server, whose tool calls and world stay in its process.
         """
         ...
 

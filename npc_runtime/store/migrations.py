@@ -60,6 +60,30 @@ MIGRATIONS = (
         # before are at 1: they exist, and 0 means "not stored yet".
         "ALTER TABLE session ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
     )),
+    Migration(5, "engine tool calls wait in the database, so any replica can answer", (
+        # Written only by replicas that share PostgreSQL (store/pg_fleet.py); a SQLite
+        # file has the table, empty, so both engines stay at one schema.
+        """CREATE TABLE tool_call (
+            id TEXT PRIMARY KEY,
+            session TEXT NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,  -- epoch s (the database's clock)
+            answered INTEGER NOT NULL DEFAULT 0,  -- 1 once the game answered
+            result TEXT NOT NULL DEFAULT '',  -- JSON, up to 4000 characters
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX tool_call_expires ON tool_call (expires)",
+    )),
+    Migration(6, "served worlds are published, so a load on one replica reaches all", (
+        # Written only by replicas that share PostgreSQL (store/pg_fleet.py).
+        """CREATE TABLE world_release (
+            seq INTEGER PRIMARY KEY,  -- counts up: the highest is the fleet's world
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,  -- World.version where it was published
+            files TEXT NOT NULL,  -- JSON: {relative name: text}; '' once superseded
+            published DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX world_release_version ON world_release (version)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -32,6 +32,7 @@ from psycopg_pool import ConnectionPool
 
 from npc_runtime.errors import ConfigError
 from npc_runtime.store import migrations
+from npc_runtime.store.pg_fleet import PostgresFleet
 from npc_runtime.store.sql import Rows, SQLStore
 
 log = structlog.get_logger(__name__)
@@ -82,9 +83,12 @@ class PostgresStore(SQLStore):
             except BaseException:
                 self._pool.close()
                 raise
+        # Tool calls cross replicas through it; it listens only once the engine asks.
+        self.fleet: PostgresFleet = PostgresFleet(self._timed, conninfo, self._redact)
 
     def close(self) -> None:
-        """Close the pool's connections (every change is already committed)."""
+        """Stop listening, close the pool's connections (every change is committed)."""
+        self.fleet.close()
         self._pool.close()
 
     @contextlib.contextmanager

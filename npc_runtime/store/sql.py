@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from npc_runtime.errors import StaleSessionError, UnknownSessionError
 from npc_runtime.lore.model import WorldState
-from npc_runtime.store.base import SessionRecord
+from npc_runtime.store.base import Fleet, SessionRecord
 
 SELECT_STATE = "SELECT state FROM player_state WHERE world = ? AND player = ?"
 UPSERT_STATE = (
@@ -55,6 +55,10 @@ class Rows(Protocol):
         """The next row as a tuple, or None."""
         ...
 
+    def fetchall(self) -> list[Any]:
+        """The remaining rows, as tuples."""
+        ...
+
 
 class Executor(Protocol):
     """A connection inside a transaction, as the shared code uses it."""
@@ -72,6 +76,7 @@ class SQLStore(abc.ABC):
     """
 
     shared: bool  # whether other servers may write the database (``StateStore.shared``)
+    fleet: Fleet | None  # how replicas on it reach one another (``StateStore.fleet``)
 
     @abc.abstractmethod
     def _transaction(self) -> AbstractContextManager[Executor]:

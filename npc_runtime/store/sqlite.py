@@ -56,6 +56,9 @@ class SQLiteStore(SQLStore):
     # sessions' copies in memory are never behind the file: a turn reads no version first.
     # The writes still name theirs, so a second server on one file is refused, not obeyed.
     shared = False
+    # Its tool calls wait in the server's memory and its world is its own: nothing to
+    # tell other servers, so nothing of either is written.
+    fleet = None
 
     def __init__(self, path: Path | None) -> None:
         """

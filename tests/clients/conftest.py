@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import secrets
 import signal
@@ -105,3 +106,18 @@ def web_server(model_dir: Path, state_dir: Path, *extra: str,
     With ``security``: tokens and TLS on both ports (https on the web port)."""
     with serving(model_dir, state_dir, *extra, security=security) as served:
         yield served.web_port
+
+
+def calls_by_affinity(log: list[str]) -> dict[str, set[str]]:
+    """Affinity key (a call's x-npc-session) -> the RPCs whose log lines carried it, from
+    the JSON lines of ``Served.log``. With ``--log-level debug`` every unary call logs
+    ``rpc_done``; a Say logs its turn's lines at info."""
+    calls: dict[str, set[str]] = {}
+    for line in log:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and "affinity" in event:
+            calls.setdefault(str(event["affinity"]), set()).add(str(event.get("rpc")))
+    return calls
