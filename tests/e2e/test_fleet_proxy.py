@@ -261,7 +261,7 @@ def test_a_conversations_calls_stay_on_one_replica_and_keys_spread(fleet: Fleet)
         for player in players:
             session, _ = client.open_session("maren", "Ada", player_id=player)
             for line in ("Nice weather today.", "The sea is calm tonight."):
-                assert client.say(session, line, tool_choice="none").tokens > 0
+                assert client.say(session, line, tool_choice="none").text
             client.close_session(session)
     rpcs = {"OpenSession", "Say", "CloseSession"}
     holders = [fleet.holder(player, rpcs).name for player in players]
@@ -286,7 +286,7 @@ def test_grpc_web_through_nginx_says_a_line(fleet: Fleet) -> None:
     assert said.grpc_status == 0, said
     events = [pb.SayResponse.FromString(m) for m in said.messages]
     assert events[-1].HasField("line_done")
-    assert events[-1].line_done.timings.generated_tokens > 0
+    assert events[-1].line_done.text
     fleet.holder("web-player-1", {"OpenSession", "Say"})
 
 
