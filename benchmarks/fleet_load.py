@@ -47,22 +47,11 @@ from benchmarks.fleet_parts import Nginx, Replica, throwaway_postgres, with_chil
 from benchmarks.machine_load import LoadSampler
 from benchmarks.race_report import machine
 from benchmarks.race_stats import load_verdict, pair_ratios, percentile, spread
+from benchmarks.soak import LINES, NPCS, WORLD
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
 
-# Knobs.
-WORLD = Path(__file__).resolve().parent.parent / "examples" / "worlds" / "saltmere"
-NPCS = ["maren", "oskar", "wren", "alder"]
-LINES = [
-    "Good evening. How much for a room tonight?",
-    "What happened to the old bell?",
-    "Is there anything hot to eat?",
-    "Who looks after the harbour these days?",
-    "I heard noises under the floor last night. What were they?",
-    "Tell me about yourself.",
-    "Is anyone in town looking for help?",
-    "Thanks. I'll be on my way then.",
-]
+# Knobs (the players, their NPCs and lines: the soak run's).
 REPLY_TOKENS = 32  # short replies: the run measures turns, not long decodes
 SESSIONS = 16  # enough to keep one core's batch full (max_active_turns is 16)
 SECONDS = 30.0
@@ -164,8 +153,9 @@ class Fleet:
 def measure(mode: str, label: str, fleet: Fleet, load: Load) -> dict[str, Any]:
     """One run: nginx started for ``mode``, the load driven, figures and load returned."""
     first = fleet.replicas[0].port
-    upstreams = ({"npc-1": first, "npc-2": first} if mode == "one" else
-                 {"npc-1": first, "npc-2": fleet.replicas[1].port})
+    second = first if mode == "one" else fleet.replicas[1].port
+    upstreams: dict[str, tuple[int, int | None]] = {"npc-1": (first, None),
+                                                    "npc-2": (second, None)}
     proxy = Nginx(upstreams, fleet.work / f"nginx-{label}")
     ours = [r.process.pid for r in fleet.replicas] + with_children(proxy.process.pid)
     ours += with_children(fleet.db_pid) if fleet.db_pid else []

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -158,41 +158,60 @@ class Replica:
 # ---------------------------------------------------------------- nginx
 
 
-def shipped_conf(upstreams: dict[str, int], port: int, web_port: int) -> str:
+def shipped_conf(upstreams: Mapping[str, tuple[int, int | None]], port: int, web_port: int
+                 ) -> str:
     """
-    The shipped config with ``upstreams`` (compose name -> loopback gRPC port) in place of
-    the compose replicas, and its listen ports moved to loopback ``port`` and ``web_port``.
-    The benchmark speaks native gRPC only, so the gRPC-Web upstream's servers point at the
-    discard port (9), where nothing listens.
+    The shipped config with ``upstreams`` (compose name -> the replica's loopback gRPC and
+    gRPC-Web ports) in place of the compose replicas, its listen ports moved to loopback
+    ``port`` and ``web_port``, and nothing else changed (each substitution must match one
+    line). A replica without a gRPC-Web port (None: a benchmark speaking native gRPC only)
+    gets the discard port (9), where nothing listens.
     """
     text = NGINX_CONF.read_text(encoding="utf-8")
     swaps = [(r"^(\s*listen\s+)50051(\s)", rf"\g<1>127.0.0.1:{port}\g<2>"),
              (r"^(\s*listen\s+)8080;", rf"\g<1>127.0.0.1:{web_port};")]
-    for name, grpc_port in upstreams.items():
+    for name, (grpc_port, web) in upstreams.items():
         swaps += [(rf"^(\s*server\s+){name}:50051(\s)", rf"\g<1>127.0.0.1:{grpc_port}\g<2>"),
-                  (rf"^(\s*server\s+){name}:8080(\s)", r"\g<1>127.0.0.1:9\g<2>")]
+                  (rf"^(\s*server\s+){name}:8080(\s)", rf"\g<1>127.0.0.1:{web or 9}\g<2>")]
     for pattern, replacement in swaps:
         text, count = re.subn(pattern, replacement, text, flags=re.M)
         if count != 1:
-            raise SystemExit(f"{NGINX_CONF} changed shape: {pattern!r} matched {count} lines")
+            raise RuntimeError(f"{NGINX_CONF} changed shape: {pattern!r} matched {count} "
+                               "lines, not 1")
+    if re.search(r"^\s*server\s+[a-z]", text, re.M):
+        raise RuntimeError(f"{NGINX_CONF}: an upstream server is left unmapped")
     return text
 
 
 class Nginx:
-    """Debian's nginx as an ordinary process (its own prefix, pid, temp paths, logs)."""
+    """Debian's nginx as an ordinary process (its own prefix, pid, temp paths, logs),
+    running the shipped config; listening on both its ports once constructed."""
 
-    def __init__(self, upstreams: dict[str, int], prefix: Path) -> None:
-        nginx = _tool("nginx", "apt-get install nginx")
-        self.port, self.prefix = free_port(), prefix
+    def __init__(self, upstreams: Mapping[str, tuple[int, int | None]], prefix: Path, *,
+                 binary: str = "") -> None:
+        """
+        Args:
+            upstreams: compose name -> the replica's gRPC and gRPC-Web ports (see
+                ``shipped_conf``).
+            prefix: A new folder for its configuration, logs and temporary files.
+            binary: nginx's path (default: found on PATH or in /usr/sbin).
+
+        Raises:
+            RuntimeError: nginx exits or does not listen within 10 s (its error log said).
+        """
+        nginx = binary or _tool("nginx", "apt-get install nginx")
+        self.port, self.web_port, self.prefix = free_port(), free_port(), prefix
         prefix.mkdir(parents=True)
         (prefix / "npc-runtime.conf").write_text(
-            shipped_conf(upstreams, self.port, free_port()), encoding="utf-8")
+            shipped_conf(upstreams, self.port, self.web_port), encoding="utf-8")
         temp = "".join(f"    {kind}_temp_path {prefix}/{kind};\n"
                        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        # The access log names the replica that answered and the key routed by, URI last.
         (prefix / "nginx.conf").write_text(
-            f"daemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
+            f"daemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log info;\n"
             f"worker_processes 1;\nevents {{ worker_connections 1024; }}\nhttp {{\n"
-            f"    log_format upstream '$upstream_addr $request_uri';\n"
+            f"    log_format upstream '$upstream_addr $status key=$http_x_npc_session "
+            f"$request_uri';\n"
             f"    access_log {prefix}/access.log upstream buffer=64k flush=1s;\n"
             f"{temp}    include {prefix}/npc-runtime.conf;\n}}\n",
             encoding="utf-8")
@@ -200,16 +219,31 @@ class Nginx:
             [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"),
              "-c", str(prefix / "nginx.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            if self.process.poll() is not None:
-                raise SystemExit("nginx exited: " + (prefix / "error.log").read_text()[-2000:])
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", self.port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit("nginx does not listen after 10 s")
-            time.sleep(0.05)
+        try:
+            self._wait_listening(10)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _wait_listening(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for port in (self.port, self.web_port):
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"nginx exited:\n{self.said()}")
+                with contextlib.suppress(OSError), socket.create_connection(
+                        ("127.0.0.1", port), timeout=1):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx does not listen after {timeout_s:.0f} s:\n"
+                                       + self.said())
+                time.sleep(0.05)
+
+    def said(self) -> str:
+        """The tail of its error log and access log (the latter complete after stop())."""
+        return "\n".join(f"---- nginx {name}\n{(self.prefix / name).read_text()[-4000:]}"
+                         for name in ("error.log", "access.log")
+                         if (self.prefix / name).exists())
 
     def calls_by_upstream(self, method: str) -> dict[str, int]:
         """How many calls of ``method`` (e.g. ``Say``) each upstream address answered; read
@@ -218,7 +252,7 @@ class Nginx:
         counts: dict[str, int] = {}
         with contextlib.suppress(OSError):
             for line in (self.prefix / "access.log").read_text().splitlines():
-                addresses, _, uri = line.rpartition(" ")
+                addresses, _status, _key, uri = line.rsplit(" ", 3)  # see log_format
                 if uri.endswith(f"/{method}"):
                     last = addresses.split(", ")[-1]
                     counts[last] = counts.get(last, 0) + 1

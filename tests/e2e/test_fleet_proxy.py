@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from benchmarks.fleet_parts import Nginx
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
 from npc_runtime.server.client import DialogueClient
@@ -79,73 +79,6 @@ class Replica:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-
-
-def shipped_conf(upstreams: dict[str, Replica], port: int, web_port: int) -> str:
-    """deploy/nginx/npc-runtime.conf with the replicas' and its own addresses in place of
-    the compose ones, and nothing else changed (each substitution must match)."""
-    text = files.NGINX_CONF.read_text(encoding="utf-8")
-    swaps = [(r"^(\s*listen\s+)50051(\s)", rf"\g<1>127.0.0.1:{port}\g<2>"),
-             (r"^(\s*listen\s+)8080;", rf"\g<1>127.0.0.1:{web_port};")]
-    for name, replica in upstreams.items():
-        swaps += [(rf"^(\s*server\s+){name}:50051(\s)", rf"\g<1>127.0.0.1:{replica.port}\g<2>"),
-                  (rf"^(\s*server\s+){name}:8080(\s)", rf"\g<1>127.0.0.1:{replica.web_port}\g<2>")]
-    for pattern, replacement in swaps:
-        text, count = re.subn(pattern, replacement, text, flags=re.M)
-        assert count == 1, f"{pattern!r} matched {count} lines of the shipped config, not 1"
-    assert not re.search(r"^\s*server\s+[a-z]", text, re.M), "an upstream left unmapped"
-    return text
-
-
-class Nginx:
-    """Debian's nginx as an ordinary process: its own prefix, pid, temp paths and logs."""
-
-    def __init__(self, upstreams: dict[str, Replica], prefix: Path) -> None:
-        nginx = files.tool("nginx", "apt-get install nginx (.ci/run does)")
-        self.port, self.web_port, self.prefix = _free_port(), _free_port(), prefix
-        conf = shipped_conf(upstreams, self.port, self.web_port)
-        prefix.mkdir()
-        temp = "\n".join(f"    {kind}_temp_path {prefix}/{kind};"
-                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        (prefix / "npc-runtime.conf").write_text(conf, encoding="utf-8")
-        (prefix / "nginx.conf").write_text(
-            f"daemon off;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log info;\n"
-            f"worker_processes 1;\nevents {{ worker_connections 256; }}\nhttp {{\n"
-            f"    log_format npc '$request_uri $status key=$http_x_npc_session "
-            f"upstream=$upstream_addr';\n"
-            f"    access_log {prefix}/access.log npc;\n{temp}\n"
-            f"    include {prefix}/npc-runtime.conf;\n}}\n", encoding="utf-8")
-        self.process = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"),
-             "-c", str(prefix / "nginx.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-    def wait_listening(self, timeout: float = 10) -> None:
-        """Until both ports accept connections."""
-        deadline = time.monotonic() + timeout
-        for port in (self.port, self.web_port):
-            while True:
-                assert self.process.poll() is None, self.said()
-                with contextlib.suppress(OSError), socket.create_connection(
-                        ("127.0.0.1", port), timeout=1):
-                    break
-                assert time.monotonic() < deadline, f"nginx does not listen:\n{self.said()}"
-                time.sleep(0.05)
-
-    def said(self) -> str:
-        """Its error log and access log."""
-        return "\n".join(f"---- nginx {name}\n{(self.prefix / name).read_text()[-4000:]}"
-                         for name in ("error.log", "access.log")
-                         if (self.prefix / name).exists())
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGTERM)."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
 
 
 class Fleet:
@@ -211,10 +144,11 @@ def running_fleet(postgres: PostgresServer, model: Path, encoder: Path, logs: Pa
     b = Replica("b", model, encoder, url, logs)
     proxy = None
     try:
-        proxy = Nginx({"npc-1": a, "npc-2": b}, logs / "nginx")
+        proxy = Nginx({"npc-1": (a.port, a.web_port), "npc-2": (b.port, b.web_port)},
+                      logs / "nginx", binary=files.tool("nginx", "apt-get install nginx "
+                                                        "(.ci/run does)"))
         for replica in (a, b):
             _wait_serving(replica.port, replica.process, timeout=120)
-        proxy.wait_listening()
         fleet = Fleet(a, b, proxy, url.rsplit("/", 1)[1])
         yield fleet
         fleet.channel.close()
