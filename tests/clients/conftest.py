@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -121,3 +122,18 @@ def calls_by_affinity(log: list[str]) -> dict[str, set[str]]:
         if isinstance(event, dict) and "affinity" in event:
             calls.setdefault(str(event["affinity"]), set()).add(str(event.get("rpc")))
     return calls
+
+
+def assert_conversations_keyed(stdout: str, log: list[str]) -> None:
+    """A client test program printed ``AFFINITY player=KEY random=KEY`` (the keys its two
+    conversations used: the player's id, and a random one for a conversation without):
+    every call of each conversation reached the server with its key, and nothing else
+    did. SetQuestState and SubmitToolResult belong to the player's conversation only."""
+    keys = re.search(r"AFFINITY player=(\S+) random=([0-9a-f]{32})", stdout)
+    assert keys, stdout
+    calls = calls_by_affinity(log)
+    expected = {"SetQuestState", "OpenSession", "Say", "SubmitToolResult", "GetQuestState",
+                "CloseSession"}
+    assert expected == calls.get(keys[1]), calls.get(keys[1])
+    anonymous = expected - {"SetQuestState", "SubmitToolResult"}
+    assert anonymous == calls.get(keys[2]), calls.get(keys[2])

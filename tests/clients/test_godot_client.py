@@ -33,7 +33,7 @@ from tests.clients.conftest import (
     TOOLCHAIN,
     Secured,
     Served,
-    calls_by_affinity,
+    assert_conversations_keyed,
     require_toolchain,
     run,
     secured,
@@ -261,15 +261,7 @@ def test_addon_tests_pass_in_godot_web_against_a_live_server(
     assert "skipped: the server has no" not in result.stdout, "ran as if without tokens or TLS"
     for token in tokens.values():
         assert token not in result.stdout + result.stderr, "a token was printed"
-    keys = re.search(r"AFFINITY player=(\S+) random=([0-9a-f]{32})", result.stdout)
-    assert keys, result.stdout
-    calls = calls_by_affinity(served.log)
-    # SetQuestState: the admin node of the same player carries the player's key too.
-    expected = {"SetQuestState", "OpenSession", "Say", "SubmitToolResult", "GetQuestState",
-                "CloseSession"}
-    assert expected == calls.get(keys[1]), calls.get(keys[1])
-    anonymous = expected - {"SetQuestState", "SubmitToolResult"}
-    assert anonymous == calls.get(keys[2]), calls.get(keys[2])
+    assert_conversations_keyed(result.stdout, served.log)
 
 
 def test_chromium_is_told_to_trust_only_the_servers_key(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence a failur
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tests.clients.conftest import (
     ROOT,
     TOOLCHAIN,
     Secured,
-    calls_by_affinity,
+    assert_conversations_keyed,
     require_toolchain,
     run,
     secured,
@@ -202,11 +201,4 @@ def test_e2e_program_passes_against_a_plain_server(build: Path, default_model_di
     assert result.stdout.rstrip().endswith(" passed, 0 failed")
     assert set(LIVE_CHECKS) <= passed_checks(result.stdout)
     assert not set(SECURED_CHECKS) & passed_checks(result.stdout)
-    keys = re.search(r"AFFINITY player=(\S+) random=([0-9a-f]{32})", result.stdout)
-    assert keys, result.stdout
-    calls = calls_by_affinity(served.log)
-    expected = {"SetQuestState", "OpenSession", "Say", "SubmitToolResult", "GetQuestState",
-                "CloseSession"}
-    assert expected == calls.get(keys[1]), calls.get(keys[1])
-    anonymous = expected - {"SetQuestState", "SubmitToolResult"}
-    assert anonymous == calls.get(keys[2]), calls.get(keys[2])
+    assert_conversations_keyed(result.stdout, served.log)

@@ -7,22 +7,18 @@ which carry the key as ``affinity`` (server/interceptors.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from npc_runtime.cli import main
 from npc_runtime.config import Settings
 from npc_runtime.model.loader import LoadedModel
 from npc_runtime.server._proto.npc.v1 import quest_pb2 as qpb
 from npc_runtime.server.client import DialogueClient, choose_affinity_key
-from tests.server.conftest import LiveServer, serving_saltmere
+from tests.server.conftest import LiveServer, captured_logs, serving_saltmere
 
 # wren's engine tool (sell_item) makes the game answer with SubmitToolResult: one more
 # call of the conversation that must carry its key.
@@ -39,18 +35,6 @@ def server(tiny_model: LoadedModel, tmp_path_factory: pytest.TempPathFactory
         live.quests.SetQuestState(qpb.SetQuestStateRequest(
             player_id=PLAYER, state=qpb.QuestState(stages={"the_hidden_courier": "ask_around"})))
         yield live
-
-
-@contextlib.contextmanager
-def _call_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Every log event, debug included (each unary call's ``rpc_done``), with its context."""
-    wrapper = structlog.get_config()["wrapper_class"]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
-    try:
-        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-            yield logs
-    finally:
-        structlog.configure(wrapper_class=wrapper)
 
 
 def _keys_by_rpc(logs: list[MutableMapping[str, Any]]) -> dict[str, set[str | None]]:
@@ -79,7 +63,7 @@ def _conversation(client: DialogueClient, **open_args: str) -> str:
 
 def test_every_call_of_a_conversation_sends_the_player_id_as_its_key(server: LiveServer) -> None:
     """With a player id, OpenSession, Say, SubmitToolResult and CloseSession all carry it."""
-    with DialogueClient("127.0.0.1", server.port) as client, _call_logs() as logs:
+    with DialogueClient("127.0.0.1", server.port) as client, captured_logs() as logs:
         _conversation(client, player_id=PLAYER)
     assert {rpc: {PLAYER} for rpc in RPCS} == _keys_by_rpc(logs)
 
@@ -90,7 +74,7 @@ def test_without_a_player_id_each_conversation_keeps_its_own_random_key(
     and another conversation gets another."""
     keys = []
     for _ in range(2):
-        with DialogueClient("127.0.0.1", server.port) as client, _call_logs() as logs:
+        with DialogueClient("127.0.0.1", server.port) as client, captured_logs() as logs:
             _conversation(client)
         seen = _keys_by_rpc(logs)
         assert set(seen) == RPCS
@@ -104,7 +88,7 @@ def test_without_a_player_id_each_conversation_keeps_its_own_random_key(
 def test_cli_say_sends_the_affinity_key_it_is_given(
         server: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:
     """``say --affinity-key`` overrides the player id on every call, tool answers included."""
-    with _call_logs() as logs:
+    with captured_logs() as logs:
         code = main(["say", "--npc", NPC, "--port", str(server.port), "--player-id", PLAYER,
                      "--affinity-key", "shard-7", "--tool-choice", TOOL, "--json",
                      "I'll buy the silver heron token."])
