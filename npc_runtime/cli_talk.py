@@ -3,7 +3,9 @@
 
 The CLI stands in for the game: it answers every tool call the NPC makes with success
 (``_play_the_game``), prints the reply as it streams, and with ``--explain`` the reply's
-plan (what the runtime decided the line should do, and why).
+plan (what the runtime decided the line should do, and why). Like a game, it sends the
+conversation's affinity key (``x-npc-session``) on every call, so a load balancer keeps
+the conversation on one server.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def _client(args: argparse.Namespace) -> DialogueClient:
 def _cmd_say(args: argparse.Namespace) -> int:
     stream = None if args.json else _print_delta
     with _client(args) as client:
-        session, _ = client.open_session(args.npc, args.player)
+        session, _ = client.open_session(args.npc, args.player, player_id=args.player_id,
+                                         affinity=args.affinity_key)
         try:
             reply = client.say(session, args.text, on_token=stream, hold=args.hold,
                                tool_choice=args.tool_choice, on_tool_call=_play_the_game,
@@ -78,7 +81,9 @@ def _explain(plan: dict[str, Any]) -> None:
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        session, name = client.open_session(args.npc, args.player)
+        session, name = client.open_session(args.npc, args.player,
+                                            player_id=args.player_id,
+                                            affinity=args.affinity_key)
         print(f"Talking to {name}. Empty line or Ctrl-D to leave.", file=sys.stderr)
         try:
             while (line := _read_line("you> ")).strip():
@@ -123,6 +128,13 @@ def add_talk(sub: Any) -> None:
                            + " (needs a running `npc-runtime serve`).")
         p.add_argument("--npc", required=True, help="NPC id, e.g. maren")
         p.add_argument("--player", default="", help="the player's name, as the NPC will use it")
+        p.add_argument("--player-id", default="", metavar="ID",
+                       help="whose quest state the conversation reads and moves on (the "
+                            "game's save or account id; default: the session's own)")
+        p.add_argument("--affinity-key", default="", metavar="KEY",
+                       help="sent as x-npc-session on every call of the conversation: the "
+                            "key a load balancer keeps it on one server by (default: "
+                            "--player-id, else a random key for this conversation)")
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=50051)
         token = p.add_mutually_exclusive_group()

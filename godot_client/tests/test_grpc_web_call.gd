@@ -79,6 +79,23 @@ func test_a_token_a_header_cannot_carry_is_refused_before_sending() -> void:
 	check(not ("break" in call.details), "the token is not in the message: %s" % call.details)
 
 
+func test_the_affinity_key_is_the_games_or_the_player_id_fit_for_a_header() -> void:
+	var npc := NpcDialogue.new()
+	check_eq(npc.current_affinity_key(), "", "none without a player id before open_session")
+	npc.player_id = "save-17"
+	check_eq(npc.current_affinity_key(), "save-17", "the player id")
+	npc.affinity_key = "guild-7"
+	check_eq(npc.current_affinity_key(), "guild-7", "the game's own key wins")
+	npc.affinity_key = ""
+	npc.player_id = "Zo\u00eb 1"
+	check_eq(npc.current_affinity_key(), "Zo%C3%AB%201", "percent-encoded (as the Unity client)")
+	var call := GrpcWebCall.new()
+	call.affinity_key = "line\nX-Injected: 1"
+	await call.run("http://127.0.0.1:9", "/npc.v1.DialogueService/Say", PackedByteArray())
+	check_eq(call.code, GrpcWebCall.Code.INVALID_ARGUMENT, "a key a header cannot carry")
+	npc.free()
+
+
 func test_a_trusted_ca_that_cannot_be_loaded_is_an_error() -> void:
 	var npc := NpcDialogue.new()
 	npc.server_url = "https://127.0.0.1:9"

@@ -188,6 +188,34 @@ func test_the_trusted_ca_loads_from_the_pack() -> void:
 	check(npc.trusted_ca != null, "trusted_ca_path loaded into trusted_ca")
 
 
+func test_every_call_of_a_conversation_carries_its_affinity_key() -> void:
+	# Its player's conversation: the key is the player id. The harness finds the printed
+	# keys on the server's log lines of each call.
+	var npc := _npc()
+	npc.tool_call.connect(
+		func(call: DialoguePb.ToolCall, _args: Dictionary) -> void:
+			npc.submit_tool_result(call.call_id, {"given": true})
+	)
+	check(await _start_quest(npc), "the quest starts")
+	check(await npc.open_session(), "open")
+	check_eq(npc.current_affinity_key(), npc.player_id, "the player id")
+	check(await npc.say("Can I have a room key for the night?", "give_item") != null, "a line")
+	check(await npc.get_quest_state() != null, "quest state")
+	check(await npc.close_session(), "close")
+	# No player id: a random key for the conversation's life.
+	var anonymous := _npc()
+	anonymous.player_id = ""
+	check(await anonymous.open_session(), "open without a player id")
+	var key := anonymous.current_affinity_key()
+	check_eq(key.length(), 32, "a random key: %s" % key)
+	check(await anonymous.say("Good evening!", "none") != null, "a line")
+	check_eq(anonymous.current_affinity_key(), key, "the same key all along")
+	check(await anonymous.get_quest_state() != null, "quest state")
+	check(await anonymous.close_session(), "close")
+	check_eq(anonymous.current_affinity_key(), "", "forgotten after close_session")
+	print("  AFFINITY player=%s random=%s" % [npc.player_id, key])
+
+
 # A fresh node for a fresh player, so each test starts the quest from its first stage.
 func _npc() -> NpcDialogue:
 	var npc := NpcDialogue.new()

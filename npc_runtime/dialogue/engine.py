@@ -596,15 +596,13 @@ class DialogueEngine:
     def _catch_up(self, session: Session) -> None:
         """
         Bring the session's copy up to the store's before a turn (``SessionRegistry.
-        catch_up``). A copy read from the store drops the KV this server kept for the
-        session, so the turn prefills the stored conversation after the NPC's shared
-        prefix: slower, and plainly the conversation as stored. (Reuse goes by common
-        token prefix, so old KV could only be reused where the tokens agree; dropping it
-        keeps that argument out of the way and frees its memory now.) The turn's timings
-        say so (``rebuilt_from_store``).
+        catch_up``). The KV this server kept for the session stays: reuse goes by the
+        longest common prefix of token ids (``KVPool.prefill``), so the turn reuses it up to
+        where the stored conversation left what this server last saw (its own turns, as a
+        rule) and prefills the rest, the other servers' turns. The turn's timings say that
+        it read the conversation from the store (``rebuilt_from_store``).
         """
         if self.sessions.catch_up(session):
-            self.kv.drop(("session", session.id))
             log.info("session_from_store", session=session.id, version=session.version,
                      messages=len(session.history))
 

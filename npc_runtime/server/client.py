@@ -1,11 +1,21 @@
-"""A small Python client for the CLI's ``say`` and ``chat`` (and for scripts)."""
+"""
+A small Python client for the CLI's ``say`` and ``chat`` (and for scripts).
+
+Every call of a conversation, from OpenSession on, carries the conversation's affinity key
+as the metadata ``x-npc-session``: the key a load balancer in front of several servers
+hashes on (deploy/nginx, deploy/envoy), so the conversation stays on the server that holds
+its KV cache and waits for its tool results. The key is chosen once, when the session is
+opened, and kept until it is closed (``DialogueClient.affinity_key``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import json
+import secrets
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +58,25 @@ class Reply:
 #: Answers a tool call the game must run: (tool, arguments) -> (result JSON, error).
 ToolHandler = Callable[[str, dict[str, object]], tuple[str, str]]
 
+#: The metadata key a load balancer routes a conversation by (README, "Deploying").
+AFFINITY_HEADER = "x-npc-session"
+
+
+def choose_affinity_key(explicit: str = "", player_id: str = "") -> str:
+    """
+    The affinity key for a new conversation: ``explicit`` if given, else the player id
+    (one player's conversations then share a server, and the key is known before
+    OpenSession), else a random key, kept for this conversation only (without a stable key
+    its calls would scatter over the servers, each rebuilding the KV cache).
+
+    A key that is not printable ASCII (a metadata value must be) is percent-encoded, which
+    keeps it the same for every call.
+    """
+    key = explicit or player_id or f"conv-{secrets.token_hex(8)}"
+    if key.isascii() and key.isprintable():
+        return key
+    return urllib.parse.quote(key, safe="")
+
 
 class DialogueClient:
     """
@@ -80,6 +109,7 @@ class DialogueClient:
             self._channel = grpc.insecure_channel(self.target)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = pb_grpc.DialogueServiceStub(self._channel)
+        self._affinity: dict[str, str] = {}  # session id -> its conversation's key
 
     def __enter__(self) -> DialogueClient:
         return self
@@ -87,13 +117,35 @@ class DialogueClient:
     def __exit__(self, *exc: object) -> None:
         self._channel.close()
 
-    def open_session(self, npc_id: str, player_name: str = "") -> tuple[str, str]:
-        """Start a conversation; returns (session id, NPC display name)."""
+    def open_session(self, npc_id: str, player_name: str = "", *, player_id: str = "",
+                     affinity: str = "") -> tuple[str, str]:
+        """
+        Start a conversation; returns (session id, NPC display name).
+
+        Args:
+            player_id: Whose quest state the conversation reads and moves on ("" for the
+                session's own).
+            affinity: The conversation's ``x-npc-session`` key; "" picks one
+                (:func:`choose_affinity_key`: the player id, else a random key). Every
+                later call of the session sends the same key.
+        """
+        key = choose_affinity_key(affinity, player_id)
         with self._errors():
             response = self._stub.OpenSession(
-                pb.OpenSessionRequest(npc_id=npc_id, player_name=player_name), timeout=30,
-                metadata=self._metadata)
+                pb.OpenSessionRequest(npc_id=npc_id, player_name=player_name,
+                                      player_id=player_id),
+                timeout=30, metadata=(*self._metadata, (AFFINITY_HEADER, key)))
+        self._affinity[response.session_id] = key
         return response.session_id, response.npc_name
+
+    def affinity_key(self, session_id: str) -> str:
+        """
+        The key this session's calls send as ``x-npc-session``: the one chosen when this
+        client opened it; for a session opened elsewhere, its id (stable for its life; its
+        first call here may land on another server than the opener's, which costs one
+        rebuilt KV cache, not a wrong answer).
+        """
+        return self._affinity.get(session_id) or choose_affinity_key(session_id)
 
     def say(self, session_id: str, text: str, on_token: Callable[[str], None] | None = None,
             *, hold: bool = False, tool_choice: str = "", on_tool_call: ToolHandler | None = None,
@@ -125,7 +177,7 @@ class DialogueClient:
                     result, error = on_tool_call(call.tool, json.loads(call.arguments_json))
                     self._stub.SubmitToolResult(pb.SubmitToolResultRequest(
                         session_id=session_id, call_id=call.call_id, result_json=result,
-                        error=error), timeout=30, metadata=self._metadata)
+                        error=error), timeout=30, metadata=self._call_metadata(session_id))
                 elif event.HasField("line_done"):
                     done, t = event.line_done, event.line_done.timings
                     now = time.perf_counter()
@@ -147,10 +199,16 @@ class DialogueClient:
         """End a conversation."""
         with self._errors():
             self._stub.CloseSession(pb.CloseSessionRequest(session_id=session_id), timeout=30,
-                                    metadata=self._metadata)
+                                    metadata=self._call_metadata(session_id))
+        self._affinity.pop(session_id, None)
+
+    def _call_metadata(self, session_id: str) -> tuple[tuple[str, str], ...]:
+        """The token (if any) and the session's affinity key."""
+        return (*self._metadata, (AFFINITY_HEADER, self.affinity_key(session_id)))
 
     def _stream(self, request: pb.SayRequest) -> Iterator[pb.SayResponse]:
-        yield from self._stub.Say(request, timeout=300, metadata=self._metadata)
+        yield from self._stub.Say(request, timeout=300,
+                                  metadata=self._call_metadata(request.session_id))
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

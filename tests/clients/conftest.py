@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -105,3 +107,33 @@ def web_server(model_dir: Path, state_dir: Path, *extra: str,
     With ``security``: tokens and TLS on both ports (https on the web port)."""
     with serving(model_dir, state_dir, *extra, security=security) as served:
         yield served.web_port
+
+
+def calls_by_affinity(log: list[str]) -> dict[str, set[str]]:
+    """Affinity key (a call's x-npc-session) -> the RPCs whose log lines carried it, from
+    the JSON lines of ``Served.log``. With ``--log-level debug`` every unary call logs
+    ``rpc_done``; a Say logs its turn's lines at info."""
+    calls: dict[str, set[str]] = {}
+    for line in log:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and "affinity" in event:
+            calls.setdefault(str(event["affinity"]), set()).add(str(event.get("rpc")))
+    return calls
+
+
+def assert_conversations_keyed(stdout: str, log: list[str]) -> None:
+    """A client test program printed ``AFFINITY player=KEY random=KEY`` (the keys its two
+    conversations used: the player's id, and a random one for a conversation without):
+    every call of each conversation reached the server with its key, and nothing else
+    did. SetQuestState and SubmitToolResult belong to the player's conversation only."""
+    keys = re.search(r"AFFINITY player=(\S+) random=([0-9a-f]{32})", stdout)
+    assert keys, stdout
+    calls = calls_by_affinity(log)
+    expected = {"SetQuestState", "OpenSession", "Say", "SubmitToolResult", "GetQuestState",
+                "CloseSession"}
+    assert expected == calls.get(keys[1]), calls.get(keys[1])
+    anonymous = expected - {"SetQuestState", "SubmitToolResult"}
+    assert anonymous == calls.get(keys[2]), calls.get(keys[2])

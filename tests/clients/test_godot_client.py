@@ -32,11 +32,12 @@ from tests.clients.conftest import (
     ROOT,
     TOOLCHAIN,
     Secured,
+    Served,
+    assert_conversations_keyed,
     require_toolchain,
     run,
     secured,
     serving,
-    web_server,
 )
 from tests.e2e.test_serve import _free_port
 
@@ -56,6 +57,7 @@ LIVE_TESTS = [
     "test_a_client_token_may_not_set_quest_state",
     "test_the_trusted_ca_loads_from_the_pack",
     "test_demo_hands_over_the_key_and_offers_the_option",
+    "test_every_call_of_a_conversation_carries_its_affinity_key",
 ]
 
 
@@ -88,16 +90,17 @@ def toolchain() -> Path:
 
 @pytest.fixture(scope="module")
 def live_server(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[str, int, Secured]]:
+                ) -> Iterator[tuple[str, int, Secured, Served]]:
     """A real `npc-runtime serve` with gRPC-Web on, tokens and TLS, allowing the test
-    page's origin (on another port, so the browser does real CORS); yields (gRPC-Web URL,
-    page port, the server's certificate and tokens)."""
+    page's origin (on another port, so the browser does real CORS), logging every call
+    (--log-level debug); yields (gRPC-Web URL, page port, the server's certificate and
+    tokens, the server)."""
     page_port = _free_port()
     security = secured(tmp_path_factory.mktemp("pki"))
-    with web_server(default_model_dir, tmp_path_factory.mktemp("state"),
-                    "--web-cors-origin", f"http://127.0.0.1:{page_port}",
-                    security=security) as web_port:
-        yield f"https://localhost:{web_port}", page_port, security
+    with serving(default_model_dir, tmp_path_factory.mktemp("state"),
+                 "--web-cors-origin", f"http://127.0.0.1:{page_port}", "--log-level", "debug",
+                 security=security) as served:
+        yield f"https://localhost:{served.web_port}", page_port, security, served
 
 
 def test_generated_codec_is_fresh() -> None:
@@ -236,13 +239,15 @@ def test_generator_covers_proto3_in_the_engine(toolchain: Path, tmp_path: Path) 
 
 
 def test_addon_tests_pass_in_godot_web_against_a_live_server(
-        toolchain: Path, live_server: tuple[str, int, Secured]) -> None:
+        toolchain: Path, live_server: tuple[str, int, Secured, Served]) -> None:
     """Codec round trips, then NpcDialogue live over https with the client token:
     streaming, a tool call round trip that advances the quest, options, quest_update,
     error codes (UNAUTHENTICATED without a token or with an unknown one,
-    PERMISSION_DENIED for a client token setting quest state), cancel, close. The tokens
-    never appear in what the engine prints."""
-    url, page_port, security = live_server
+    PERMISSION_DENIED for a client token setting quest state), cancel, close; every call
+    of a conversation reaches the server (cross-origin, from the browser) with its
+    affinity key x-npc-session, seen in the server's log lines of each call: the player
+    id, or a random key without one. The tokens never appear in what the engine prints."""
+    url, page_port, security, served = live_server
     tokens = {"NPC_CLIENT_TOKEN": security.client_token,
               "NPC_ADMIN_TOKEN": security.admin_token}
     result = _run(sys.executable, SCRIPTS / "web_test.py", "--grpc-web", url,
@@ -256,6 +261,7 @@ def test_addon_tests_pass_in_godot_web_against_a_live_server(
     assert "skipped: the server has no" not in result.stdout, "ran as if without tokens or TLS"
     for token in tokens.values():
         assert token not in result.stdout + result.stderr, "a token was printed"
+    assert_conversations_keyed(result.stdout, served.log)
 
 
 def test_chromium_is_told_to_trust_only_the_servers_key(tmp_path: Path) -> None:

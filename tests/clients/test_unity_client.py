@@ -3,7 +3,10 @@
 .NET Core 3.1 runtime against a live server with the real default model: with tokens
 and TLS on (https, the client trusting the server's self-signed certificate as its CA,
 a client token for the dialogue, an admin token for quest setup, one turn at a time so
-that capacity refusals can be seen), and once more plain (no tokens, http).
+that capacity refusals can be seen), and once more plain (no tokens, http), where the
+server's log lines show every call of a conversation carrying its affinity key
+(x-npc-session). Then the Unity sample's game logic (plain C#) played on .NET against a
+server with tokens, TLS and one turn place.
 
 Needs the C# toolchain (`bash scripts/clients/csharp/toolchain.sh`); skipped without
 it, unless NPC_REQUIRE_CLIENT_TOOLCHAIN=1 (CI), which makes its absence a failure.
@@ -20,9 +23,11 @@ from tests.clients.conftest import (
     ROOT,
     TOOLCHAIN,
     Secured,
+    assert_conversations_keyed,
     require_toolchain,
     run,
     secured,
+    serving,
     web_server,
 )
 
@@ -38,6 +43,7 @@ LIVE_CHECKS = [
     "server errors map to status codes with messages",
     "cancelling a Say mid-stream; the session goes on",
     "CloseSession, then the session is NotFound",
+    "x-npc-session on every call of two conversations, keys printed for the logs",
 ]
 # Only against a server with tokens, TLS and one turn at a time.
 SECURED_CHECKS = [
@@ -54,12 +60,29 @@ SECURED_CHECKS = [
 OFFLINE_CHECKS = [
     "the access token goes as authorization: Bearer on every call",
     "a malformed access token is refused without echoing it",
+    "x-npc-session: every call of a conversation carries its affinity key",
     "Unauthenticated, PermissionDenied, ResourceExhausted: distinct, with hints",
     "retry-after-ms in trailers-only headers and in the trailer frame",
     "a server certificate issued by the given CA is trusted",
     "a self-signed server certificate given as the CA is trusted",
     "another CA, a wrong host, an expired or a client-only certificate is refused",
     "CA PEM: bundles parse; no certificate or a broken one is an ArgumentException",
+    "sample rules: an item is handed over only when asked for and affordable",
+    "sample rules: running and undoing a call; give_item's arguments read leniently",
+    "sample texts: each error says what to do, in its own words",
+]
+# One line per step of scripts/clients/csharp/e2e/SamplePlay.cs: the sample's game, played.
+PLAY_CHECKS = [
+    "sample: no server says what to do; Retry connects and shows the stage",
+    "sample: a typed line streams in as her line",
+    "sample: the room key's tool call, accepted, moves the stage asked -> trusted",
+    "sample: the option's button finishes the quest, trusted -> done",
+    "sample: the stew the player cannot pay for is refused, the reason sent back",
+    "sample: hold until checked shows only whole lines; the plan panel",
+    "sample: a busy server's retry hint, then the line goes through",
+    "sample: the server gone mid-conversation, then Retry says the line again",
+    "sample: an unknown token, a client token starting the quest: their own messages",
+    "sample: never a speaker line without words; the log never lags the inventory",
 ]
 NO_SECRETS = {"NPC_E2E_TOKEN": "", "NPC_E2E_ADMIN_TOKEN": "", "NPC_E2E_CA_FILE": "",
               "NPC_E2E_CAPACITY": ""}
@@ -137,14 +160,45 @@ def test_e2e_program_passes_against_a_secured_server(build: Path, web_url: str,
     assert security.admin_token not in result.stdout + result.stderr
 
 
+def test_sample_game_played_against_a_live_server(build: Path, default_model_dir: Path,
+                                                  tmp_path_factory: pytest.TempPathFactory
+                                                  ) -> None:
+    """The Unity sample's game logic (Samples~/NpcChat: ChatGame, ChatRules, ChatText, all
+    plain C#) played on .NET as a player would, against a server with tokens, TLS and one
+    turn place, through a port the program closes and opens: no server, then Retry
+    connects and shows the stage; a typed line; the room key's tool call accepted
+    (asked -> trusted, shown with its status); the option finishes the quest (done); the
+    stew refused with the reason; hold mode shows only whole lines; the plan panel; a
+    busy server's retry hint, then the line goes through; the server gone and back; an
+    unknown token and a client token starting the quest, each with its own message. No
+    speaker line is ever empty, and the log never lags the inventory."""
+    security = secured(tmp_path_factory.mktemp("play-pki"))
+    with serving(default_model_dir, tmp_path_factory.mktemp("play-state"),
+                 "--max-active-turns", "1", "--max-queued-turns", "0",
+                 security=security) as served:
+        result = run("bash", SCRIPTS / "e2e.sh", f"https://localhost:{served.web_port}/", build,
+                     "--play", timeout=600, env={
+                         "NPC_E2E_TOKEN": security.client_token,
+                         "NPC_E2E_ADMIN_TOKEN": security.admin_token,
+                         "NPC_E2E_CA_FILE": str(security.cert), "NPC_E2E_CAPACITY": ""})
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith(f"{len(PLAY_CHECKS)} passed, 0 failed")
+    assert set(PLAY_CHECKS) == passed_checks(result.stdout)
+    assert security.client_token not in result.stdout + result.stderr
+
+
 def test_e2e_program_passes_against_a_plain_server(build: Path, default_model_dir: Path,
                                                    tmp_path: Path) -> None:
-    """No tokens, http: the path a local development server takes still works."""
-    with web_server(default_model_dir, tmp_path) as web_port:
-        result = run("bash", SCRIPTS / "e2e.sh", f"http://127.0.0.1:{web_port}/", build,
+    """No tokens, http: the path a local development server takes still works. Every call
+    of a conversation reaches the server with its affinity key (x-npc-session, in the
+    server's log lines of the call): the player id, or a random key without one."""
+    with serving(default_model_dir, tmp_path, "--log-level", "debug") as served:
+        result = run("bash", SCRIPTS / "e2e.sh", f"http://127.0.0.1:{served.web_port}/", build,
                      timeout=600, env=NO_SECRETS)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith(" passed, 0 failed")
     assert set(LIVE_CHECKS) <= passed_checks(result.stdout)
     assert not set(SECURED_CHECKS) & passed_checks(result.stdout)
+    assert_conversations_keyed(result.stdout, served.log)

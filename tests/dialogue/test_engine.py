@@ -288,23 +288,30 @@ def test_a_conversation_alternating_between_servers_keeps_history_offer_and_ques
         two.shutdown()
 
 
-def test_a_session_back_from_another_server_rebuilds_its_kv(
+def test_a_session_back_from_another_server_reuses_its_kv_up_to_the_other_turns(
         tiny_model: LoadedModel, world: World, embed: Embed, postgres: PostgresServer) -> None:
-    """The KV a server kept for a session is dropped once another server has served it: the
-    turn prefills the stored conversation (no session hit) and says so; the turn after,
-    on the same server, extends its own KV again."""
+    """A server picking a conversation back up from another keeps the KV of its own turns:
+    the turn reuses it up to where the other server's turn starts (a session hit, fewer
+    tokens prefilled than a server that never saw it) and says it read the store; the
+    turn after, on the same server, extends its own KV as usual."""
     one, two = _replicas(world, tiny_model, embed, postgres.new_database())
     try:
         session = one.open_session("maren", "Ada").id
         _say(one, session, "Nice weather today.")
         _say(one, session, "And how is the fishing these days?")
         assert one.kv.stats.session_hits == 1
+        before = two.kv.stats.reused_tokens
         elsewhere = _say(two, session, "The sea is calm tonight.")
+        reused_elsewhere = two.kv.stats.reused_tokens - before  # the NPC's card only
+        before = one.kv.stats.reused_tokens
         back = _say(one, session, "Any news from the harbour?")
-        assert one.kv.stats.session_hits == 1  # the old conversation's KV was not reused
+        assert one.kv.stats.session_hits == 2  # its own turns' KV, reused
         assert back.timings.prompt_tokens > elsewhere.timings.prompt_tokens
+        # The card and its own two turns: more than two reused for a conversation that
+        # already held those turns.
+        assert one.kv.stats.reused_tokens - before > reused_elsewhere + 10
         following = _say(one, session, "Nice weather today.")
-        assert one.kv.stats.session_hits == 2
+        assert one.kv.stats.session_hits == 3
         assert (elsewhere.timings.rebuilt_from_store, back.timings.rebuilt_from_store,
                 following.timings.rebuilt_from_store) == (True, True, False)
     finally:

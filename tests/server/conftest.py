@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from npc_runtime.config import EXAMPLE_WORLD, Settings
 from npc_runtime.dialogue.engine import DialogueEngine
@@ -121,3 +125,16 @@ def watched_server(tiny_model: LoadedModel, tmp_path: Path) -> Iterator[LiveServ
     settings = Settings(port=0, max_new_tokens=8, watch=True, watch_interval_s=0.05)
     with running_server(settings, tiny_model, world) as server:
         yield server
+
+
+@contextlib.contextmanager
+def captured_logs(level: int = logging.DEBUG) -> Iterator[list[MutableMapping[str, Any]]]:
+    """Every log event from ``level`` up, with its bound context (request id, affinity
+    key, rpc), whichever thread logged it; the tests otherwise log warnings only."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+    try:
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            yield logs
+    finally:
+        structlog.configure(wrapper_class=wrapper)

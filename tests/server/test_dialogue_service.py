@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import grpc
 import pytest
-import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from structlog.testing import capture_logs
 
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 
-from .conftest import LiveServer
+from .conftest import LiveServer, captured_logs
 
 
 def _open(server: LiveServer, npc: str = "maren") -> str:
@@ -46,18 +42,6 @@ def test_say_streams_tokens_then_one_line_done(live_server: LiveServer) -> None:
     assert done[0].stop_reason != pb.STOP_REASON_UNSPECIFIED
 
 
-@contextlib.contextmanager
-def _info_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Log events from info up, with their bound context (the tests log warnings only)."""
-    wrapper = structlog.get_config()["wrapper_class"]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
-    try:
-        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-            yield logs
-    finally:
-        structlog.configure(wrapper_class=wrapper)
-
-
 def test_a_turns_log_lines_carry_its_request_id_and_affinity_key(
         live_server: LiveServer) -> None:
     """The client's x-request-id and x-npc-session (the key a load balancer routes the
@@ -65,7 +49,7 @@ def test_a_turns_log_lines_carry_its_request_id_and_affinity_key(
     too; the key is cut to 64 characters. A call without them gets a fresh request id."""
     session = _open(live_server)
     key = "player-7" + "x" * 100
-    with _info_logs() as logs:
+    with captured_logs(logging.INFO) as logs:
         list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Hello there."),
                                   metadata=(("x-request-id", "req-42"), ("x-npc-session", key))))
         list(live_server.stub.Say(pb.SayRequest(session_id=session, text="Bye.")))

@@ -56,7 +56,7 @@ const TLS_FAILED := &"tls_failed"
 const Frames := preload("grpc_web_frames.gd")
 const PROBE_MS := 3000  # how long the browser probe of an unreachable server may take
 # Only headers gRPC-Web CORS setups allow (plus grpc-timeout, when there is a deadline,
-# and authorization, when there is a token).
+# authorization, when there is a token, and x-npc-session, when there is an affinity key).
 const HEADERS: PackedStringArray = [
 	"Content-Type: application/grpc-web+proto",
 	"Accept: application/grpc-web+proto",
@@ -66,6 +66,10 @@ const HEADERS: PackedStringArray = [
 ## The bearer token, sent as the header "authorization: Bearer <token>"; "" sends none.
 ## Never printed: not in [member details], nor in any message of this addon.
 var token := ""
+## The conversation's affinity key, sent as the header "x-npc-session" (a load balancer
+## routes the conversation's calls by it); "" sends none. Printable ASCII without spaces,
+## like [member token]: NpcDialogue percent-encodes what a header cannot carry.
+var affinity_key := ""
 ## For https:// URLs: the certificate (a CA, or the server's own self-signed one) that the
 ## server's certificate must chain to. Null: the system's trusted CAs. Used through
 ## [method TLSOptions.client] on desktop and mobile; a web export's requests are the
@@ -99,6 +103,8 @@ func run(base_url: String, method: String, request: PackedByteArray, timeout_s :
 		_finish(Code.INVALID_ARGUMENT, "not an http(s) URL: %s" % base_url)
 	elif not is_valid_token(token):
 		_finish(Code.INVALID_ARGUMENT, "the token has characters a header cannot carry")
+	elif not is_valid_token(affinity_key):
+		_finish(Code.INVALID_ARGUMENT, "the affinity key has characters a header cannot carry")
 	elif await _connect(url) and await _send(url, url.path + method, request, timeout_s):
 		await _read_response()
 
@@ -142,6 +148,8 @@ func _send(url: Dictionary, path: String, request: PackedByteArray, timeout_s: f
 		headers.append("Grpc-Timeout: %dm" % int(timeout_s * 1000.0))
 	if token != "":
 		headers.append("Authorization: Bearer " + token)
+	if affinity_key != "":
+		headers.append("X-Npc-Session: " + affinity_key)
 	var err := _http.request_raw(HTTPClient.METHOD_POST, path, headers, _frame(request))
 	while err == OK and _http.get_status() == HTTPClient.STATUS_REQUESTING:
 		if not await _tick():

@@ -68,6 +68,12 @@ const QUEST_SERVICE := "/npc.v1.QuestService/"
 ## Whose quest state the conversation reads and advances (a save or account id).
 ## Empty: the session's own.
 @export var player_id := ""
+## The conversation's affinity key, sent as the header "x-npc-session" on every call from
+## [method open_session] on, so that a load balancer routes all of them to one server
+## (README.md, "Deploying"). Empty: [member player_id], or, when that is empty too, a random
+## key made by [method open_session] and kept until [method close_session]. What a header
+## cannot carry (spaces, non-ASCII) is percent-encoded.
+@export var affinity_key := ""
 ## Show the line only once it has passed the lore check (one token), instead of streaming.
 @export var hold_until_checked := false
 ## Seconds a call may take before it fails with DEADLINE_EXCEEDED.
@@ -99,6 +105,7 @@ var unreachable := &""
 var session_id := ""
 ## The NPC's display name, once the session is open.
 var npc_name := ""
+var _conversation_key := ""  # the open conversation's x-npc-session ("" before open_session)
 var _reply: GrpcWebCall = null  # the Say stream in flight
 var _done: DialoguePb.LineDone = null
 
@@ -109,10 +116,14 @@ func open_session() -> bool:
 	request.npc_id = npc_id
 	request.player_name = player_name
 	request.player_id = player_id
+	_conversation_key = _own_key()
+	if _conversation_key == "":  # no player id: a random key for this conversation
+		_conversation_key = Crypto.new().generate_random_bytes(16).hex_encode()
 	var response: DialoguePb.OpenSessionResponse = await _unary(
 		SERVICE + "OpenSession", request, DialoguePb.OpenSessionResponse
 	)
 	if response == null:
+		_conversation_key = ""
 		return false
 	session_id = response.session_id
 	npc_name = response.npc_name
@@ -179,6 +190,7 @@ func close_session() -> bool:
 	var response: RefCounted = await _unary(
 		SERVICE + "CloseSession", request, DialoguePb.CloseSessionResponse
 	)
+	_conversation_key = ""
 	return response != null
 
 
@@ -213,6 +225,12 @@ func set_quest_state(state: QuestPb.QuestState) -> QuestPb.QuestState:
 func cancel() -> void:
 	if _reply != null:
 		_reply.cancel()
+
+
+## The key the calls carry as "x-npc-session" now: the open conversation's, or before
+## [method open_session] [member affinity_key] or [member player_id] ("" when neither).
+func current_affinity_key() -> String:
+	return _conversation_key if _conversation_key != "" else _own_key()
 
 
 ## Whether a reply is streaming.
@@ -250,6 +268,12 @@ func _emit_line(done: DialoguePb.LineDone) -> void:
 	if not changes.is_empty():
 		quest_update.emit(changes)
 	options.emit(PackedStringArray(done.options))
+
+
+# The game's key, or the player id, made fit for a header ("" when neither is set).
+func _own_key() -> String:
+	var key := affinity_key if affinity_key != "" else player_id
+	return key if GrpcWebCall.is_valid_token(key) else key.uri_encode()
 
 
 # The quest state's owner: the player id, or the session's id when there is none.
@@ -296,6 +320,7 @@ func _new_call() -> GrpcWebCall:
 		trusted_ca = ca
 	var call := GrpcWebCall.new()
 	call.token = auth_token
+	call.affinity_key = current_affinity_key()
 	call.trusted_ca = trusted_ca
 	return call
 

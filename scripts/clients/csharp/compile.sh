@@ -20,10 +20,13 @@ roslyn -target:library -optimize+ -r:"$CS_NETSTANDARD/netstandard.dll" \
   -r:"$CS_PROTOBUF/Google.Protobuf.dll" -out:"$out/NpcRuntime.Core.dll" @"$out/core.rsp"
 
 echo "== e2e program: netcoreapp3.1, against NpcRuntime.Core.dll"
+mapfile -t sample_logic < <(grep -l '^// Plain C# (no UnityEngine)' unity_client/Samples~/*/*.cs | sort)
+[ "${#sample_logic[@]}" -gt 0 ] || { echo "compile.sh: no sample game logic found" >&2; exit 1; }
 refs=()
 for dll in "$CS_NETCOREAPP"/*.dll; do refs+=("-r:$dll"); done
+# With the sample's game logic (plain C#, no UnityEngine), which SamplePlay.cs plays.
 roslyn -target:exe "${refs[@]}" -r:"$CS_PROTOBUF/Google.Protobuf.dll" -r:"$out/NpcRuntime.Core.dll" \
-  -out:"$out/NpcE2E.dll" scripts/clients/csharp/e2e/*.cs
+  -out:"$out/NpcE2E.dll" scripts/clients/csharp/e2e/*.cs "${sample_logic[@]}"
 cp "$CS_PROTOBUF"/*.dll "$out/"
 cat >"$out/NpcE2E.runtimeconfig.json" <<'JSON'
 { "runtimeOptions": { "tfm": "netcoreapp3.1",

@@ -2,7 +2,9 @@
 # Runs the Unity client's end-to-end program (built by compile.sh) on the .NET Core
 # 3.1 runtime. With a URL, against that live gRPC-Web endpoint
 # (`npc-runtime serve --web-port P` -> http://127.0.0.1:P/); without, the offline
-# transport checks only. Usage: e2e.sh [URL] [BUILD_DIR]
+# transport checks only. Usage: e2e.sh [URL] [BUILD_DIR] [--play]
+# --play: plays the Unity sample's game instead (SamplePlay.cs; a server with
+#   --max-active-turns 1 --max-queued-turns 0).
 # Against `serve --auth-tokens F --tls-cert C --tls-key K` (URL https://localhost:P/):
 #   NPC_E2E_TOKEN (a client token), NPC_E2E_ADMIN_TOKEN (an admin token, to set up
 #   quest state) and NPC_E2E_CA_FILE (C, the CA to trust) in the environment, not on
@@ -20,4 +22,4 @@ if [[ ! -f "${CS_LIBSSL11:-/nonexistent}/libssl.so.1.1" ]]; then
   exit 1
 fi
 export LD_LIBRARY_PATH="$CS_LIBSSL11${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-exec "$CS_DOTNET" "$build/NpcE2E.dll" ${1:+"$1"}
+exec "$CS_DOTNET" "$build/NpcE2E.dll" ${1:+"$1"} "${@:3}"

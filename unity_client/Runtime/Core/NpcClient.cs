@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Npc.V1;
@@ -10,6 +12,14 @@ namespace NpcRuntime.Client
     /// The npc-runtime API for games, engine-independent: open a conversation with
     /// an NPC, stream its replies, answer its tool calls, read and set quest state.
     /// Thread-safe; one client per server is enough.
+    /// <para>
+    /// Every call of a conversation, from OpenSession on, carries the conversation's
+    /// affinity key as the metadata <c>x-npc-session</c>, the key a load balancer
+    /// routes the conversation by (README, "Deploying"): the player id by default, a
+    /// random key kept for the conversation's life when there is none, or the game's
+    /// own (<c>affinityKey</c> of <see cref="OpenSessionAsync"/>). Quest calls carry the
+    /// player's key. Sessions this client did not open travel without one.
+    /// </para>
     /// </summary>
     /// <example>
     /// <code>
@@ -39,7 +49,12 @@ namespace NpcRuntime.Client
         static readonly RpcMethod<SetQuestStateRequest, SetQuestStateResponse> SetQuestStateMethod =
             new RpcMethod<SetQuestStateRequest, SetQuestStateResponse>(Quest, "SetQuestState", SetQuestStateResponse.Parser);
 
+        /// <summary>The metadata that carries a conversation's affinity key.</summary>
+        public const string AffinityHeader = "x-npc-session";
+
         readonly ITransport _transport;
+        // Session id, and the player id its quest calls use, -> the conversation's key.
+        readonly ConcurrentDictionary<string, string> _affinity = new ConcurrentDictionary<string, string>();
 
         public NpcClient(ITransport transport) => _transport = transport;
 
@@ -56,11 +71,30 @@ namespace NpcRuntime.Client
 
         /// <summary>Starts a conversation. NotFound when the world has no such NPC.</summary>
         /// <param name="playerId">Whose quest state the conversation reads and advances (e.g. the save id).</param>
-        public Task<OpenSessionResponse> OpenSessionAsync(string npcId, string playerName = "", string playerId = "",
-            CancellationToken cancellationToken = default) =>
-            _transport.UnaryAsync(OpenSessionMethod,
+        /// <param name="affinityKey">
+        /// The key the conversation's calls carry as x-npc-session. Null or "": the player
+        /// id, or, without one, a random key kept until <see cref="CloseSessionAsync"/>.
+        /// Characters a header cannot carry (non-ASCII, spaces) are percent-encoded.
+        /// </param>
+        public async Task<OpenSessionResponse> OpenSessionAsync(string npcId, string playerName = "", string playerId = "",
+            string? affinityKey = null, CancellationToken cancellationToken = default)
+        {
+            var key = HeaderSafe(!string.IsNullOrEmpty(affinityKey) ? affinityKey!
+                : playerId.Length > 0 ? playerId : Guid.NewGuid().ToString("N"));
+            var opened = await _transport.UnaryAsync(OpenSessionMethod,
                 new OpenSessionRequest { NpcId = npcId, PlayerName = playerName, PlayerId = playerId },
-                cancellationToken);
+                Affinity(key), cancellationToken).ConfigureAwait(false);
+            _affinity[opened.SessionId] = key;
+            if (playerId.Length > 0)
+                _affinity[playerId] = key;
+            return opened;
+        }
+
+        /// <summary>
+        /// The affinity key this client sends with the calls of <paramref name="sessionId"/>
+        /// (x-npc-session); null for a session it did not open, or closed.
+        /// </summary>
+        public string? AffinityKeyOf(string sessionId) => _affinity.TryGetValue(sessionId, out var key) ? key : null;
 
         /// <summary>
         /// The player's line; yields the reply as it is made: token deltas, at most
@@ -75,7 +109,7 @@ namespace NpcRuntime.Client
 
         /// <summary>As above, with every field of the request (generation options, reply mode).</summary>
         public IAsyncEnumerable<SayResponse> SayAsync(SayRequest request, CancellationToken cancellationToken = default) =>
-            _transport.ServerStreamingAsync(SayMethod, request, cancellationToken);
+            _transport.ServerStreamingAsync(SayMethod, request, SessionAffinity(request.SessionId), cancellationToken);
 
         /// <summary>
         /// Answers a tool call (executor ENGINE) of a running Say stream; the NPC's line
@@ -86,17 +120,26 @@ namespace NpcRuntime.Client
             CancellationToken cancellationToken = default) =>
             await _transport.UnaryAsync(SubmitToolResultMethod,
                 new SubmitToolResultRequest { SessionId = sessionId, CallId = callId, ResultJson = resultJson, Error = error },
-                cancellationToken).ConfigureAwait(false);
+                SessionAffinity(sessionId), cancellationToken).ConfigureAwait(false);
 
-        /// <summary>Forgets a conversation. NotFound for an unknown session.</summary>
-        public async Task CloseSessionAsync(string sessionId, CancellationToken cancellationToken = default) =>
-            await _transport.UnaryAsync(CloseSessionMethod, new CloseSessionRequest { SessionId = sessionId },
-                cancellationToken).ConfigureAwait(false);
+        /// <summary>Forgets a conversation (and its affinity key). NotFound for an unknown session.</summary>
+        public async Task CloseSessionAsync(string sessionId, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                await _transport.UnaryAsync(CloseSessionMethod, new CloseSessionRequest { SessionId = sessionId },
+                    SessionAffinity(sessionId), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _affinity.TryRemove(sessionId, out _);
+            }
+        }
 
         /// <summary>The player's quest stages, revealed facts and items (empty when nothing started).</summary>
         public async Task<QuestState> GetQuestStateAsync(string playerId, CancellationToken cancellationToken = default) =>
             (await _transport.UnaryAsync(GetQuestStateMethod, new GetQuestStateRequest { PlayerId = playerId },
-                cancellationToken).ConfigureAwait(false)).State;
+                PlayerAffinity(playerId), cancellationToken).ConfigureAwait(false)).State;
 
         /// <summary>
         /// Replaces the player's quest state. InvalidArgument for ids the world does not
@@ -106,8 +149,23 @@ namespace NpcRuntime.Client
         public async Task<QuestState> SetQuestStateAsync(string playerId, QuestState state,
             CancellationToken cancellationToken = default) =>
             (await _transport.UnaryAsync(SetQuestStateMethod, new SetQuestStateRequest { PlayerId = playerId, State = state },
-                cancellationToken).ConfigureAwait(false)).State;
+                PlayerAffinity(playerId), cancellationToken).ConfigureAwait(false)).State;
 
         public void Dispose() => _transport.Dispose();
+
+        static IReadOnlyDictionary<string, string> Affinity(string key) =>
+            new Dictionary<string, string> { [AffinityHeader] = key };
+
+        IReadOnlyDictionary<string, string>? SessionAffinity(string sessionId) =>
+            _affinity.TryGetValue(sessionId, out var key) ? Affinity(key) : null;
+
+        /// <summary>A player's quest calls: the key of their conversation, or the player id itself.</summary>
+        IReadOnlyDictionary<string, string>? PlayerAffinity(string playerId) =>
+            _affinity.TryGetValue(playerId, out var key) ? Affinity(key)
+            : playerId.Length > 0 ? Affinity(HeaderSafe(playerId)) : null;
+
+        /// <summary>The key as is when a header can carry it (printable ASCII, no spaces); else percent-encoded (UTF-8).</summary>
+        static string HeaderSafe(string key) =>
+            key.All(c => c > ' ' && c <= '~') ? key : Uri.EscapeDataString(key);
     }
 }

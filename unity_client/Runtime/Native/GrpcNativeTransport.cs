@@ -49,12 +49,13 @@ namespace NpcRuntime.Client.Native
 
         public async Task<TResponse> UnaryAsync<TRequest, TResponse>(
             RpcMethod<TRequest, TResponse> method, TRequest request,
+            IReadOnlyDictionary<string, string>? metadata = null,
             CancellationToken cancellationToken = default)
             where TRequest : IMessage<TRequest>
             where TResponse : IMessage<TResponse>
         {
             using var call = _invoker.AsyncUnaryCall(
-                ToGrpc(method, MethodType.Unary), null, new CallOptions(_headers, cancellationToken: cancellationToken), request);
+                ToGrpc(method, MethodType.Unary), null, new CallOptions(Headers(metadata), cancellationToken: cancellationToken), request);
             try
             {
                 return await call.ResponseAsync.ConfigureAwait(false);
@@ -67,17 +68,31 @@ namespace NpcRuntime.Client.Native
 
         public async IAsyncEnumerable<TResponse> ServerStreamingAsync<TRequest, TResponse>(
             RpcMethod<TRequest, TResponse> method, TRequest request,
+            IReadOnlyDictionary<string, string>? metadata = null,
             [EnumeratorCancellation] CancellationToken cancellationToken = default)
             where TRequest : IMessage<TRequest>
             where TResponse : IMessage<TResponse>
         {
             using var call = _invoker.AsyncServerStreamingCall(
-                ToGrpc(method, MethodType.ServerStreaming), null, new CallOptions(_headers, cancellationToken: cancellationToken), request);
+                ToGrpc(method, MethodType.ServerStreaming), null, new CallOptions(Headers(metadata), cancellationToken: cancellationToken), request);
             while (await MoveNextAsync(call.ResponseStream, cancellationToken).ConfigureAwait(false))
                 yield return call.ResponseStream.Current;
         }
 
         public void Dispose() => _channel.Dispose();
+
+        /// <summary>The token's header and this call's metadata (e.g. x-npc-session).</summary>
+        Metadata? Headers(IReadOnlyDictionary<string, string>? metadata)
+        {
+            if (metadata == null || metadata.Count == 0)
+                return _headers;
+            var headers = new Metadata();
+            foreach (var entry in _headers ?? new Metadata())
+                headers.Add(entry);
+            foreach (var pair in metadata)
+                headers.Add(pair.Key, pair.Value);
+            return headers;
+        }
 
         static async Task<bool> MoveNextAsync<T>(IAsyncStreamReader<T> stream, CancellationToken cancellationToken)
         {

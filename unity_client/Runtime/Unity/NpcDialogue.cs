@@ -40,6 +40,13 @@ namespace NpcRuntime.Unity
         [SerializeField] string playerName = "";
         [Tooltip("Whose quest state this conversation reads and advances (e.g. your save id); empty: the session's own.")]
         [SerializeField] string playerId = "";
+        [Tooltip("The conversation's affinity key (x-npc-session), which a load balancer routes its calls by. " +
+                 "Empty: the Player Id, or a random key per conversation when that is empty too.")]
+        [SerializeField] string affinityKey = "";
+
+        [Tooltip("Send the line only once the whole of it has passed the lore check, as one token " +
+                 "(ReplyMode.Hold), instead of streaming it sentence by sentence.")]
+        [SerializeField] bool holdUntilChecked = false;
 
         [Header("Server with --auth-tokens / --tls-cert")]
         [Tooltip("A token of the server's --auth-tokens file (role client), sent as \"authorization: Bearer ...\". " +
@@ -129,7 +136,39 @@ namespace NpcRuntime.Unity
             }
         }
 
-        NpcClient Client
+        /// <summary>The server's gRPC-Web address (the Server Url field).</summary>
+        public string ServerUrl => serverUrl;
+        /// <summary>The NPC's id in the world (the Npc Id field).</summary>
+        public string NpcId => npcId;
+        /// <summary>How the NPC addresses the player (the Player Name field).</summary>
+        public string PlayerName => playerName;
+        /// <summary>Whose quest state the conversation reads and advances (the Player Id field); "" for the session's own.</summary>
+        public string PlayerId => playerId;
+        /// <summary>The game's affinity key (the Affinity Key field); "" for the default (Player Id, else random).</summary>
+        public string AffinityKey => affinityKey;
+        /// <summary>
+        /// Hold until checked (ReplyMode.Hold): nothing of a line arrives until all of it has
+        /// passed the lore check, then it comes as one token and is never replaced. Off:
+        /// streamed, and a trimmed line comes as LineReplaced. Takes effect at the next Say.
+        /// </summary>
+        public bool HoldUntilChecked
+        {
+            get => holdUntilChecked;
+            set => holdUntilChecked = value;
+        }
+
+        /// <summary>The key the open conversation's calls carry as x-npc-session; null before it opens.</summary>
+        public string? SessionAffinityKey => _client?.AffinityKeyOf(SessionId);
+
+        /// <summary>
+        /// The client built from the fields (server, token, CA), for calls this component
+        /// does not wrap, or for game code that runs its own conversation flow (the NPC
+        /// Chat sample). Made at first use; disposed when the component is disabled or the
+        /// token or CA changes (<see cref="SetAccessToken"/>), so read it again after those.
+        /// Throws InvalidOperationException while the component is disabled, and
+        /// ArgumentException for a malformed token or CA.
+        /// </summary>
+        public NpcClient Client
         {
             get
             {
@@ -216,7 +255,12 @@ namespace NpcRuntime.Unity
                 await GuardAsync(async token =>
                 {
                     await EnsureOpenAsync(token);
-                    await foreach (var e in Client.SayAsync(SessionId, text, toolChoice, token))
+                    var request = new SayRequest
+                    {
+                        SessionId = SessionId, Text = text, ToolChoice = toolChoice,
+                        Mode = holdUntilChecked ? ReplyMode.Hold : ReplyMode.Stream,
+                    };
+                    await foreach (var e in Client.SayAsync(request, token))
                         Dispatch(e);
                 });
             }
@@ -234,7 +278,7 @@ namespace NpcRuntime.Unity
 
         async Task OpenAsync(CancellationToken token)
         {
-            var opened = await Client.OpenSessionAsync(npcId, playerName, playerId, token);
+            var opened = await Client.OpenSessionAsync(npcId, playerName, playerId, affinityKey, token);
             SessionId = opened.SessionId;
             NpcName = opened.NpcName;
             SetOptions(opened.Options);

@@ -1,14 +1,16 @@
 // NOT CI-COMPILED against Unity (CI type-checks it against a stub of the few
 // UnityEngine types it uses, and parse-checks it with tree-sitter).
 //
-// The NPC Chat sample: Maren the innkeeper streams her lines into a chat box,
-// the player types or clicks an option, and asking for a room makes her hand
-// over a key through a tool call that this script carries out. The UI is built
-// in code, so the scene only holds this component and NpcDialogue.
+// The NPC Chat sample's screen: it draws what ChatGame holds and forwards clicks to it.
+// The game itself (rules, quest, the turn's flow, errors and retries) is ChatGame.cs,
+// ChatRules.cs and ChatText.cs, plain C# that CI plays on .NET against a live server.
+// The connection (Server Url, Npc Id, Player Id, Access Token, Ca Certificate) is set on
+// the NPC Dialogue component beside this one; the UI is built in code, so the scene only
+// holds the two components.
 #nullable enable
 using System;
 using System.Collections.Generic;
-using Npc.V1;
+using System.Linq;
 using NpcRuntime.Client;
 using NpcRuntime.Unity;
 using UnityEngine;
@@ -20,116 +22,100 @@ namespace NpcRuntime.Samples
     [RequireComponent(typeof(NpcDialogue))]
     public sealed class NpcChatSample : MonoBehaviour
     {
-        NpcDialogue _npc = null!;
+        [Tooltip("For a server with --auth-tokens: an admin token, to start the quest (SetQuestState). " +
+                 "Development only: a game starts quests from its backend and ships no admin token. " +
+                 "Empty: NPC Dialogue's Access Token.")]
+        [SerializeField] string adminToken = "";
+
+        ChatGame _game = null!;
+        NpcClient? _admin;
         Font _font = null!;
-        Text _title = null!, _log = null!, _line = null!, _inventoryText = null!, _status = null!;
+        Text _title = null!, _stage = null!, _objective = null!, _log = null!, _status = null!, _toolCall = null!;
+        Text _inventory = null!, _modeHelp = null!, _problem = null!, _debug = null!, _holdLabel = null!;
         InputField _input = null!;
-        RectTransform _options = null!;
-        readonly List<string> _history = new List<string>();
-        readonly List<string> _inventory = new List<string>();
+        RectTransform _options = null!, _problemPanel = null!;
+        Button _say = null!, _askForRoom = null!, _buyStew = null!, _retry = null!;
+        string[] _shownOptions = Array.Empty<string>();
 
-        /// <summary>give_item's arguments, e.g. {"item": "room_key", "count": 1}.</summary>
-        [Serializable]
-        sealed class GiveItemArgs
+        void Start()
         {
-            public string item = "";
-            public int count = 1;
-        }
-
-        void Awake()
-        {
-            _npc = GetComponent<NpcDialogue>();
-            BuildUi();
-            _npc.TokenReceived += text => _line.text += text;
-            _npc.LineReplaced += text => _line.text = text;
-            _npc.LineCompleted += done =>
+            var npc = GetComponent<NpcDialogue>();
+            var settings = new ChatSettings
             {
-                _line.text = done.Text;
-                Log($"{_npc.NpcName}: {done.Text}");
+                ServerUrl = npc.ServerUrl, NpcId = npc.NpcId, PlayerName = npc.PlayerName,
+                PlayerId = npc.PlayerId, AffinityKey = npc.AffinityKey,
             };
-            _npc.ToolCallRequested += OnToolCall;
-            _npc.OptionsChanged += ShowOptions;
-            _npc.QuestChanged += changes => Log("Quest: " + string.Join(", ", changes));
-            // Message says what to do: Unauthenticated (set the Access Token), PermissionDenied
-            // (the token's role), ResourceExhausted (retry in RetryAfter), Unavailable (server, URL, CA).
-            _npc.Failed += error => _status.text = error.Message;
-        }
-
-        async void Start()
-        {
-            // Opening early shows the NPC's name and the player's options before the first line.
-            await _npc.OpenAsync();
-            if (_npc.SessionId.Length == 0)
-                return; // Failed has shown why (is the server running?)
-            _title.text = _npc.NpcName;
-            // The game starts the quest when the player walks in: the room key moves it on.
+            BuildUi();
             try
             {
-                var state = await _npc.GetQuestStateAsync();
-                if (!state.Stages.ContainsKey("noises_below"))
-                {
-                    state.Stages["noises_below"] = "asked";
-                    await _npc.SetQuestStateAsync(state);
-                    Log("Quest started: noises_below (asked)");
-                }
+                if (adminToken.Trim().Length > 0)
+                    _admin = NpcClient.ForGrpcWeb(new Uri(npc.ServerUrl),
+                        new NpcClientOptions { AccessToken = adminToken, CaCertificatePem = npc.CaCertificatePem });
+                _game = new ChatGame(npc.Client, settings, _admin);
             }
-            catch (GrpcStatusException e) when (e.Code == StatusCode.PermissionDenied)
+            catch (Exception e) when (e is ArgumentException || e is UriFormatException || e is InvalidOperationException)
             {
-                // A server with --auth-tokens lets only admin tokens set quest state: there the
-                // game's backend starts quests, not the player's client.
-                _status.text = "Quest not started: this token may not set quest state (needs role admin).";
+                // A malformed URL, token or CA: nothing can be called; say which setting to fix.
+                _title.text = npc.NpcId + ": not connected";
+                _problem.text = ChatText.DescribeProblem(e, npc.ServerUrl);
+                _retry.interactable = false;
+                return;
             }
-            catch (Exception e)
-            {
-                _status.text = e.Message;
-            }
+            _game.Changed += Redraw;
+            Redraw();
+            _ = _game.StartAsync();
         }
 
-        void Send(string text, string toolChoice = "")
+        void Update()
         {
-            if (text.Trim().Length == 0 || _npc.IsSpeaking)
-                return;
-            _title.text = _npc.NpcName;
-            _status.text = "";
-            _line.text = "";
+            if (_game != null && _game.RetryAt.HasValue) // the busy server's countdown
+                _problem.text = _game.ProblemWithCountdown(DateTime.UtcNow);
+        }
+
+        void OnDestroy()
+        {
+            _game?.Dispose();
+            _admin?.Dispose();
+        }
+
+        void Send(string text, string toolChoice = "", string item = "")
+        {
             _input.text = "";
-            Log("You: " + text);
-            _ = _npc.SayAsync(text, toolChoice);
+            _ = _game.SayAsync(text, toolChoice, item);
         }
 
-        /// <summary>The game's side of a tool call: do it, then tell the server what happened.</summary>
-        void OnToolCall(ToolCall call)
+        void Redraw()
         {
-            if (call.Tool != "give_item")
-            {
-                _npc.SubmitToolResult(call.CallId, "", "this game cannot do " + call.Tool);
-                return;
-            }
-            var args = JsonUtility.FromJson<GiveItemArgs>(call.ArgumentsJson);
-            for (var i = 0; i < Math.Max(1, args.count); i++)
-                _inventory.Add(args.item);
-            _inventoryText.text = "Inventory: " + string.Join(", ", _inventory);
-            _npc.SubmitToolResult(call.CallId, "{\"given\": true}");
+            _title.text = _game.Title;
+            _stage.text = _game.StageText;
+            _objective.text = _game.ObjectiveText;
+            _log.text = _game.LogText;
+            _status.text = _game.StatusText;
+            _toolCall.text = _game.ToolCallText;
+            _inventory.text = _game.InventoryText;
+            _modeHelp.text = _game.ModeHelp;
+            _holdLabel.text = _game.HoldUntilChecked ? "Hold until checked: ON" : "Hold until checked: off";
+            _debug.text = _game.DebugText;
+            _problem.text = _game.ProblemWithCountdown(DateTime.UtcNow);
+            _problemPanel.gameObject.SetActive(_game.ProblemText.Length > 0);
+            _retry.interactable = _game.CanRetry;
+            foreach (var control in new Selectable[] { _input, _say, _askForRoom, _buyStew })
+                control.interactable = _game.CanType;
+            if (!_game.Options.SequenceEqual(_shownOptions))
+                ShowOptions(_game.Options.ToArray());
         }
 
-        void ShowOptions(IReadOnlyList<string> options)
+        void ShowOptions(string[] options)
         {
+            _shownOptions = options;
             for (var i = _options.childCount - 1; i >= 0; i--)
                 Destroy(_options.GetChild(i).gameObject);
-            for (var i = 0; i < options.Count; i++)
+            for (var i = 0; i < options.Length; i++)
             {
                 var option = options[i];
-                var top = 1f - i * 0.5f;
-                MakeButton(_options, "> " + option, new Vector2(0, top - 0.45f), new Vector2(1, top), () => Send(option));
+                var left = i * 0.5f;
+                MakeButton(_options, "> " + option, new Vector2(left, 0), new Vector2(left + 0.49f, 1), () => Send(option));
             }
-        }
-
-        void Log(string entry)
-        {
-            _history.Add(entry);
-            if (_history.Count > 12)
-                _history.RemoveAt(0);
-            _log.text = string.Join("\n", _history);
         }
 
         // ---- UI, built in code -------------------------------------------------
@@ -147,19 +133,39 @@ namespace NpcRuntime.Samples
             scaler.referenceResolution = new Vector2(1280, 720);
             var root = (RectTransform)canvasObject.transform;
 
-            _title = MakeText(root, new Vector2(0.05f, 0.92f), new Vector2(0.95f, 0.98f), 28, FontStyle.Bold);
-            _log = MakeText(root, new Vector2(0.05f, 0.48f), new Vector2(0.95f, 0.91f), 20, FontStyle.Normal);
+            // The HUD: who, and where the quest stands.
+            _title = MakeText(root, new Vector2(0.02f, 0.93f), new Vector2(0.58f, 0.99f), 28, FontStyle.Bold);
+            _stage = MakeText(root, new Vector2(0.60f, 0.95f), new Vector2(0.98f, 0.99f), 18, FontStyle.Bold);
+            _objective = MakeText(root, new Vector2(0.60f, 0.90f), new Vector2(0.98f, 0.95f), 16, FontStyle.Italic);
+            // The conversation, and the writers' debug panel beside it (collapsed).
+            _log = MakeText(root, new Vector2(0.02f, 0.40f), new Vector2(0.58f, 0.92f), 18, FontStyle.Normal);
             _log.alignment = TextAnchor.LowerLeft;
-            _line = MakeText(root, new Vector2(0.05f, 0.34f), new Vector2(0.95f, 0.47f), 24, FontStyle.Italic);
-            _options = MakePanel(root, new Vector2(0.05f, 0.2f), new Vector2(0.95f, 0.33f));
-            _input = MakeInput(root, new Vector2(0.05f, 0.1f), new Vector2(0.72f, 0.18f));
-            MakeButton(root, "Say", new Vector2(0.74f, 0.1f), new Vector2(0.95f, 0.18f), () => Send(_input.text));
-            // The game knows the player clicked "Rent a room": force the tool call.
-            MakeButton(root, "Ask for a room key", new Vector2(0.05f, 0.02f), new Vector2(0.35f, 0.08f),
-                () => Send("Can I have a room key for the night?", "give_item"));
-            _inventoryText = MakeText(root, new Vector2(0.37f, 0.02f), new Vector2(0.95f, 0.08f), 20, FontStyle.Normal);
-            _inventoryText.text = "Inventory: (empty)";
-            _status = MakeText(root, new Vector2(0.05f, 0.185f), new Vector2(0.95f, 0.2f), 14, FontStyle.Normal);
+            var debugToggle = MakeButton(root, "Plan / trace (writers)", new Vector2(0.60f, 0.84f), new Vector2(0.98f, 0.89f), () => { });
+            _debug = MakeText(root, new Vector2(0.60f, 0.40f), new Vector2(0.98f, 0.83f), 13, FontStyle.Normal);
+            _debug.gameObject.SetActive(false);
+            var debugShown = false;
+            debugToggle.onClick.AddListener(() => _debug.gameObject.SetActive(debugShown = !debugShown));
+            // What the NPC did this turn, and what the player may say to move the quest on.
+            _toolCall = MakeText(root, new Vector2(0.02f, 0.35f), new Vector2(0.98f, 0.40f), 16, FontStyle.Normal);
+            _options = MakePanel(root, new Vector2(0.02f, 0.28f), new Vector2(0.98f, 0.34f));
+            // What went wrong, what to do, and Retry.
+            _problemPanel = MakePanel(root, new Vector2(0.02f, 0.19f), new Vector2(0.98f, 0.275f));
+            _problemPanel.gameObject.AddComponent<Image>().color = new Color(0.35f, 0.12f, 0.12f);
+            _problem = MakeText(_problemPanel, new Vector2(0.01f, 0f), new Vector2(0.85f, 1f), 14, FontStyle.Normal);
+            _retry = MakeButton(_problemPanel, "Retry", new Vector2(0.86f, 0.15f), new Vector2(0.99f, 0.85f), () => _ = _game?.RetryAsync());
+            _status = MakeText(root, new Vector2(0.02f, 0.165f), new Vector2(0.72f, 0.19f), 14, FontStyle.Italic);
+            // The player's side.
+            _input = MakeInput(root, new Vector2(0.02f, 0.09f), new Vector2(0.60f, 0.16f));
+            _say = MakeButton(root, "Say", new Vector2(0.61f, 0.09f), new Vector2(0.72f, 0.16f), () => Send(_input.text));
+            // The game knows the player clicked "Rent a room" / "Buy stew": force the tool call.
+            _askForRoom = MakeButton(root, "Ask for a room key", new Vector2(0.02f, 0.01f), new Vector2(0.24f, 0.08f),
+                () => Send(ChatGame.RoomRequest, "give_item", "room_key"));
+            _buyStew = MakeButton(root, "Ask for eel stew", new Vector2(0.25f, 0.01f), new Vector2(0.47f, 0.08f),
+                () => Send(ChatGame.StewRequest, "give_item", "eel_stew"));
+            MakeButton(root, "", new Vector2(0.48f, 0.01f), new Vector2(0.72f, 0.08f),
+                () => _game.HoldUntilChecked = !_game.HoldUntilChecked, out _holdLabel);
+            _inventory = MakeText(root, new Vector2(0.74f, 0.09f), new Vector2(0.98f, 0.16f), 16, FontStyle.Normal);
+            _modeHelp = MakeText(root, new Vector2(0.74f, 0.0f), new Vector2(0.98f, 0.085f), 11, FontStyle.Italic);
         }
 
         static RectTransform MakePanel(Transform parent, Vector2 anchorMin, Vector2 anchorMax)
@@ -184,13 +190,16 @@ namespace NpcRuntime.Samples
             return text;
         }
 
-        Button MakeButton(Transform parent, string label, Vector2 anchorMin, Vector2 anchorMax, Action onClick)
+        Button MakeButton(Transform parent, string label, Vector2 anchorMin, Vector2 anchorMax, Action onClick) =>
+            MakeButton(parent, label, anchorMin, anchorMax, onClick, out _);
+
+        Button MakeButton(Transform parent, string label, Vector2 anchorMin, Vector2 anchorMax, Action onClick, out Text text)
         {
             var panel = MakePanel(parent, anchorMin, anchorMax);
             panel.gameObject.AddComponent<Image>().color = new Color(0.2f, 0.25f, 0.35f);
             var button = panel.gameObject.AddComponent<Button>();
             button.onClick.AddListener(() => onClick());
-            var text = MakeText(panel, Vector2.zero, Vector2.one, 20, FontStyle.Normal);
+            text = MakeText(panel, Vector2.zero, Vector2.one, 18, FontStyle.Normal);
             text.text = label;
             text.alignment = TextAnchor.MiddleCenter;
             return button;

@@ -68,6 +68,7 @@ sealed class LiveChecks
             ("server errors map to status codes with messages", Errors),
             ("cancelling a Say mid-stream; the session goes on", CancelMidStream),
             ("CloseSession, then the session is NotFound", CloseSession),
+            ("x-npc-session on every call of two conversations, keys printed for the logs", AffinityKeys),
         });
         if (_capacity)
             checks.Add(("over capacity -> ResourceExhausted with a retry-after hint", OverCapacity));
@@ -288,6 +289,37 @@ sealed class LiveChecks
         await _client.CloseSessionAsync(_session);
         var error = await Check.Throws<GrpcStatusException>(() => Drain(_client.SayAsync(_session, "Hello?")));
         Check.Equal(StatusCode.NotFound, error.Code, "closed session");
+    }
+
+    /// <summary>
+    /// Two conversations whose every call carries x-npc-session: one of a player (the key
+    /// is the player id), one without a player id (a random key). Prints both keys on an
+    /// "AFFINITY" line; the Python test finds them on the server's log lines of each call.
+    /// </summary>
+    async Task AffinityKeys()
+    {
+        var player = _player + "-affinity";
+        await _admin.SetQuestStateAsync(player, new QuestState { Stages = { ["noises_below"] = "asked" } });
+        var opened = await _client.OpenSessionAsync("maren", "Traveller", player);
+        Check.Equal(player, _client.AffinityKeyOf(opened.SessionId), "the player's key");
+        var answered = false;
+        await foreach (var e in _client.SayAsync(opened.SessionId, "Can I have a room key for the night?", "give_item"))
+            if (e.EventCase == SayResponse.EventOneofCase.ToolCall)
+            {
+                await _client.SubmitToolResultAsync(opened.SessionId, e.ToolCall.CallId, "{\"given\": true}");
+                answered = true;
+            }
+        Check.That(answered, "a tool call answered");
+        await _client.GetQuestStateAsync(player);
+        await _client.CloseSessionAsync(opened.SessionId);
+
+        var anonymous = await _client.OpenSessionAsync("maren");
+        var random = _client.AffinityKeyOf(anonymous.SessionId);
+        Check.That(random != null && random.Length == 32, "a random key: " + random);
+        await Drain(_client.SayAsync(anonymous.SessionId, "Good evening!", "none"));
+        await _client.GetQuestStateAsync(anonymous.SessionId);
+        await _client.CloseSessionAsync(anonymous.SessionId);
+        Console.WriteLine($"  AFFINITY player={player} random={random}");
     }
 
     /// <summary>

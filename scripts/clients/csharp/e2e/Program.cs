@@ -9,6 +9,8 @@
 //     dotnet NpcE2E.dll https://localhost:WEB_PORT/    (serve --auth-tokens --tls-cert --tls-key)
 //   NPC_E2E_CAPACITY=1: the server admits one turn at a time (--max-active-turns 1
 //     --max-queued-turns 1); adds the ResourceExhausted check.
+//   dotnet NpcE2E.dll URL --play: instead, plays the Unity sample's game (SamplePlay.cs)
+//     against a server with one turn place (--max-active-turns 1 --max-queued-turns 0).
 //
 // Prints one PASS/FAIL line per check and "N passed, M failed"; exit 1 on a failure.
 using System;
@@ -24,13 +26,22 @@ static class Program
 
     static async Task<int> Main(string[] args)
     {
-        foreach (var (name, check) in TransportChecks.All().Concat(TlsChecks.All()))
+        static string? Env(string name) =>
+            string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)) ? null : Environment.GetEnvironmentVariable(name);
+        var caFile = Env("NPC_E2E_CA_FILE");
+        if (args.Length > 1 && args[1] == "--play")
+        {
+            using var play = new SamplePlay(new Uri(args[0]), Env("NPC_E2E_TOKEN"), Env("NPC_E2E_ADMIN_TOKEN"),
+                caFile == null ? null : File.ReadAllText(caFile));
+            foreach (var (name, check) in play.All())
+                await Run(name, check);
+            Console.WriteLine($"{_passed} passed, {_failed} failed");
+            return _failed == 0 ? 0 : 1;
+        }
+        foreach (var (name, check) in TransportChecks.All().Concat(TlsChecks.All()).Concat(SampleRulesChecks.All()))
             await Run(name, check);
         if (args.Length > 0)
         {
-            static string? Env(string name) =>
-                string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)) ? null : Environment.GetEnvironmentVariable(name);
-            var caFile = Env("NPC_E2E_CA_FILE");
             var live = new LiveChecks(new Uri(args[0]), Env("NPC_E2E_TOKEN"), Env("NPC_E2E_ADMIN_TOKEN"),
                 caFile == null ? null : File.ReadAllText(caFile), Env("NPC_E2E_CAPACITY") == "1");
             foreach (var (name, check) in live.All())

@@ -35,6 +35,7 @@ static class TransportChecks
         ("no server listening is Unavailable", NoServer),
         ("the access token goes as authorization: Bearer on every call", TokenOnEveryCall),
         ("a malformed access token is refused without echoing it", MalformedToken),
+        ("x-npc-session: every call of a conversation carries its affinity key", AffinityOnEveryCall),
         ("Unauthenticated, PermissionDenied, ResourceExhausted: distinct, with hints", AuthAndCapacityErrors),
         ("retry-after-ms in trailers-only headers and in the trailer frame", RetryAfter),
     };
@@ -70,7 +71,7 @@ static class TransportChecks
     static async Task<List<SayResponse>> Collect(ITransport transport, CancellationToken cancellationToken = default)
     {
         var got = new List<SayResponse>();
-        await foreach (var e in transport.ServerStreamingAsync(Say, new SayRequest { Text = "hi" }, cancellationToken))
+        await foreach (var e in transport.ServerStreamingAsync(Say, new SayRequest { Text = "hi" }, cancellationToken: cancellationToken))
             got.Add(e);
         return got;
     }
@@ -232,6 +233,63 @@ static class TransportChecks
         await Collect(plain);
         Check.That(!plainHandler.Request!.Headers.Contains("authorization"), "no authorization header without a token");
         Check.That(!new NpcClientOptions { AccessToken = token }.ToString().Contains(token), "ToString without the token");
+    }
+
+    /// <summary>
+    /// NpcClient over canned responses: the player id by default, a random key kept until
+    /// CloseSession without one, the game's own key, percent-encoding where a header needs it.
+    /// </summary>
+    static async Task AffinityOnEveryCall()
+    {
+        var sent = new List<(string Rpc, string? Key)>();
+        CannedHandler? handler = null;
+        handler = new CannedHandler(() =>
+        {
+            var request = handler!.Request!;
+            var rpc = request.RequestUri!.AbsolutePath.Split('/').Last();
+            sent.Add((rpc, request.Headers.TryGetValues(NpcClient.AffinityHeader, out var keys) ? keys.Single() : null));
+            IMessage reply = rpc switch
+            {
+                "OpenSession" => new OpenSessionResponse { SessionId = "s-" + sent.Count, NpcName = "Maren" },
+                "Say" => new SayResponse { LineDone = new LineDone { Text = "Evening." } },
+                "GetQuestState" => new GetQuestStateResponse { State = new QuestState() },
+                "SubmitToolResult" => new SubmitToolResultResponse(),
+                _ => new CloseSessionResponse(),
+            };
+            var frame = new byte[5 + reply.CalculateSize()];
+            BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)(frame.Length - 5));
+            reply.ToByteArray().CopyTo(frame, 5);
+            return GrpcWeb(new ScriptedBody(Concat(frame, Trailers("grpc-status: 0\r\n"))));
+        });
+        using var client = new NpcClient(new GrpcWebTransport(new Uri("http://npc.test/"), new HttpClient(handler)));
+
+        async Task<string> Converse(string playerId, string? affinityKey = null)
+        {
+            sent.Clear();
+            var session = (await client.OpenSessionAsync("maren", "", playerId, affinityKey)).SessionId;
+            await foreach (var _ in client.SayAsync(session, "A room?"))
+            {
+            }
+            await client.SubmitToolResultAsync(session, "call-1", "{}");
+            await client.GetQuestStateAsync(playerId.Length > 0 ? playerId : session);
+            var key = client.AffinityKeyOf(session);
+            await client.CloseSessionAsync(session);
+            Check.Equal(null, client.AffinityKeyOf(session), "the key forgotten after CloseSession");
+            Check.Equal("OpenSession Say SubmitToolResult GetQuestState CloseSession",
+                string.Join(" ", sent.Select(s => s.Rpc)), "the calls");
+            Check.That(key != null && sent.All(s => s.Key == key), $"every call with {key}: {string.Join(", ", sent)}");
+            return key!;
+        }
+
+        Check.Equal("save-17", await Converse("save-17"), "the player id by default");
+        var first = await Converse("");
+        Check.That(first.Length == 32 && first.All(Uri.IsHexDigit), "a random key without a player id: " + first);
+        Check.That(await Converse("") != first, "another conversation, another random key");
+        Check.Equal("guild-7", await Converse("save-17", "guild-7"), "the game's own key");
+        Check.Equal("Zo%C3%AB%201", await Converse("Zoë 1"), "percent-encoded where a header needs it");
+        sent.Clear();
+        await client.GetQuestStateAsync("save-99");
+        Check.Equal("save-99", sent.Single().Key, "quest calls outside a conversation: the player id");
     }
 
     static Task MalformedToken()

@@ -49,7 +49,10 @@ namespace UnityEngine.UI
         public TextAnchor alignment { get; set; }
     }
 
-    public class Selectable : EventSystems.UIBehaviour { }
+    public class Selectable : EventSystems.UIBehaviour
+    {
+        public bool interactable { get; set; } = true;
+    }
 
     public class Button : Selectable
     {

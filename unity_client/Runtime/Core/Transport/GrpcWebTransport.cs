@@ -70,13 +70,14 @@ namespace NpcRuntime.Client
 
         public async Task<TResponse> UnaryAsync<TRequest, TResponse>(
             RpcMethod<TRequest, TResponse> method, TRequest request,
+            IReadOnlyDictionary<string, string>? metadata = null,
             CancellationToken cancellationToken = default)
             where TRequest : IMessage<TRequest>
             where TResponse : IMessage<TResponse>
         {
             // A unary response is a stream of exactly one message.
             var responses = new List<TResponse>(1);
-            await foreach (var response in ServerStreamingAsync(method, request, cancellationToken).ConfigureAwait(false))
+            await foreach (var response in ServerStreamingAsync(method, request, metadata, cancellationToken).ConfigureAwait(false))
                 responses.Add(response);
             if (responses.Count != 1)
                 throw new GrpcStatusException(StatusCode.Internal,
@@ -86,6 +87,7 @@ namespace NpcRuntime.Client
 
         public async IAsyncEnumerable<TResponse> ServerStreamingAsync<TRequest, TResponse>(
             RpcMethod<TRequest, TResponse> method, TRequest request,
+            IReadOnlyDictionary<string, string>? metadata = null,
             [EnumeratorCancellation] CancellationToken cancellationToken = default)
             where TRequest : IMessage<TRequest>
             where TResponse : IMessage<TResponse>
@@ -99,6 +101,8 @@ namespace NpcRuntime.Client
             httpRequest.Headers.TryAddWithoutValidation("X-Grpc-Web", "1");
             if (_authorization != null)
                 httpRequest.Headers.TryAddWithoutValidation("authorization", _authorization);
+            foreach (var header in metadata ?? NoMetadata)
+                httpRequest.Headers.TryAddWithoutValidation(header.Key, CheckedHeader(header.Key, header.Value));
 
             using var response = await SendAsync(httpRequest, cancellationToken).ConfigureAwait(false);
             if (IsTrailersOnly(response))
@@ -132,6 +136,18 @@ namespace NpcRuntime.Client
         {
             if (_ownsHttp)
                 _http.Dispose();
+        }
+
+        static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
+
+        /// <summary>The value, if a header can carry it as is (no line breaks: nothing can be smuggled in).</summary>
+        static string CheckedHeader(string name, string value)
+        {
+            if (name.Length == 0 || name.Any(c => c <= ' ' || c > '~' || char.IsUpper(c)) || name == "authorization")
+                throw new ArgumentException($"not a metadata name a call may set: '{name}'", nameof(name));
+            if (value.Any(c => c < ' ' || c > '~'))
+                throw new ArgumentException($"the value of {name} must be printable ASCII", nameof(value));
+            return value;
         }
 
         async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)

@@ -39,13 +39,16 @@ namespace NpcRuntime.Client
     /// interface (see Runtime/Native). Every method throws
     /// <see cref="GrpcStatusException"/> for a non-OK status and
     /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/>
-    /// is cancelled.
+    /// is cancelled. <c>metadata</c>: headers (gRPC metadata) for this call only, such as
+    /// the conversation's affinity key <c>x-npc-session</c>; names in lower case, values
+    /// printable ASCII (ArgumentException otherwise).
     /// </summary>
     public interface ITransport : IDisposable
     {
         /// <summary>One request, one response.</summary>
         Task<TResponse> UnaryAsync<TRequest, TResponse>(
             RpcMethod<TRequest, TResponse> method, TRequest request,
+            IReadOnlyDictionary<string, string>? metadata = null,
             CancellationToken cancellationToken = default)
             where TRequest : IMessage<TRequest>
             where TResponse : IMessage<TResponse>;
@@ -56,6 +59,7 @@ namespace NpcRuntime.Client
         /// </summary>
         IAsyncEnumerable<TResponse> ServerStreamingAsync<TRequest, TResponse>(
             RpcMethod<TRequest, TResponse> method, TRequest request,
+            IReadOnlyDictionary<string, string>? metadata = null,
             CancellationToken cancellationToken = default)
             where TRequest : IMessage<TRequest>
             where TResponse : IMessage<TResponse>;
