@@ -258,7 +258,7 @@ def main() -> int:
     args = _parse()
     load = Load(args.sessions, args.seconds, args.max_new_tokens, args.warmup_s)
     work = Path(tempfile.mkdtemp(prefix="npc-fleet-load-"))
-    serve_args = ["--world", str(WORLD), "--max-new-tokens", str(args.max_new_tokens),
+    serve_args = ["--max-new-tokens", str(args.max_new_tokens),
                   *(["--model", str(args.model)] if args.model else [])]
     report: dict[str, Any] = {
         "machine": machine(), "execution_provider": "CPUExecutionProvider",
@@ -272,11 +272,11 @@ def main() -> int:
     database = (contextlib.nullcontext((args.state_url, None)) if args.state_url
                 else throwaway_postgres())
     with database as (url, db_pid):
-        replicas = [Replica(core, url, work, serve_args) for core in CORES]
+        replicas = [Replica(core, url, WORLD, work, serve_args) for core in CORES]
         fleet = Fleet(replicas, db_pid, work)
         try:
             for replica in replicas:
-                replica.wait_serving()
+                asyncio.run(replica.ready(NPCS[0]))
             _progress("warming both replicas (not counted) ...")
             measure("two", "warm", fleet, dataclasses.replace(load, seconds=min(5.0, load.seconds)))
             for rep in range(args.reps):

@@ -16,29 +16,19 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from benchmarks.serve_process import ServeProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx" / "npc-runtime.conf"
 COMPOSE_REPLICAS = ("npc-1", "npc-2")  # the upstream names the shipped file proxies to
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (another process may still take it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tool(name: str, hint: str) -> str:
@@ -114,45 +104,15 @@ def with_children(pid: int) -> list[int]:
 # ---------------------------------------------------------------- replicas
 
 
-class Replica:
+class Replica(ServeProcess):
     """``npc-runtime serve`` pinned to one core (``taskset -c CORE``, one onnxruntime
-    thread): a replica sized like a one-core pod."""
+    thread) on the shared store at ``url``: a replica sized like a one-core pod."""
 
-    def __init__(self, core: int, url: str, work: Path, serve_args: list[str]) -> None:
-        self.core, self.port = core, free_port()
-        self.log = work / f"replica-{core}.log"
-        command = ["taskset", "-c", str(core), sys.executable, "-m", "npc_runtime", "serve",
-                   "--port", str(self.port), "--threads", "1", "--no-watch",
-                   "--log-level", "warning", *serve_args]
-        env = {**os.environ, "NPC_STATE_URL": url}
-        with self.log.open("w") as log:  # a pipe nobody reads would fill and block it
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log,
-                                            env=env, cwd=ROOT)
-
-    def wait_serving(self, timeout_s: float = 300) -> None:
-        """Until gRPC health says SERVING; SystemExit with its log if it dies."""
-        deadline = time.monotonic() + timeout_s
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise SystemExit(f"replica on core {self.core} exited: "
-                                     + self.log.read_text()[-2000:])
-                with contextlib.suppress(grpc.RpcError):
-                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                        return
-                time.sleep(0.3)
-        raise SystemExit(f"replica on core {self.core} not serving in {timeout_s:.0f} s")
-
-    def stop(self) -> None:
-        """SIGTERM (it drains), SIGKILL after 30 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def __init__(self, core: int, url: str, world: Path, work: Path, serve_args: list[str]
+                 ) -> None:
+        super().__init__(world, serve_args, work, threads=1, env={"NPC_STATE_URL": url},
+                         prefix=("taskset", "-c", str(core)))
+        self.core = core
 
 
 # ---------------------------------------------------------------- nginx

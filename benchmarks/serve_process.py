@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -21,15 +22,22 @@ from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
 
 
+def free_port() -> int:
+    """A port nobody listens on right now (another process may still take it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class ServeProcess:
     """``npc-runtime serve --world WORLD ... ARGS``; its log and state database in ``work``."""
 
     def __init__(self, world: Path, args: list[str], work: Path, threads: int = 2,
-                 env: dict[str, str] | None = None) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        command = [sys.executable, "-m", "npc_runtime", "serve", "--world", str(world),
+                 env: dict[str, str] | None = None, *, prefix: Sequence[str] = ()) -> None:
+        """``prefix``: a command the server runs under (``taskset -c 0``: pinned to a core);
+        ``env`` may name a shared store (``NPC_STATE_URL``), else it has its own SQLite."""
+        self.port = free_port()
+        command = [*prefix, sys.executable, "-m", "npc_runtime", "serve", "--world", str(world),
                    "--port", str(self.port), "--threads", str(threads), "--no-watch",
                    "--log-level", "warning", *args]
         env = {**os.environ, **(env or {}),
