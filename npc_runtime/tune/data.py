@@ -40,6 +40,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,7 @@ def make_examples(world: World, model: LoadedModel, embed: Embed, lines: Iterabl
     """
     engine = DialogueEngine(world, model, settings, embed=embed)
     kept: list[dict[str, Any]] = []
-    dropped: dict[str, int] = {}
+    dropped: Counter[str] = Counter()
     seen: set[tuple[str, str, str]] = set()
     todo = list(lines)
     words = world_words(world)
@@ -196,24 +197,24 @@ def make_examples(world: World, model: LoadedModel, embed: Embed, lines: Iterabl
                 done, called = asyncio.run(_ask(engine, line, f"tune-{n}-{sample}", n * 7 + sample,
                                                 temperature))
                 if done is None:
-                    dropped["no reply"] = dropped.get("no reply", 0) + 1
+                    dropped["no reply"] += 1
                     continue
                 said = (gist(done.plan, world.characters[line.npc], ()).text if done.plan
                         else "")
                 verdict = judge_reply(line, done, called, said, words)
                 if not verdict.kept:
                     reason = verdict.why.split(":")[0]
-                    dropped[reason] = dropped.get(reason, 0) + 1
+                    dropped[reason] += 1
                     continue
                 key = (line.npc, json.dumps(state_json(line.state)), done.text.strip())
                 if key in seen:
-                    dropped["duplicate"] = dropped.get("duplicate", 0) + 1
+                    dropped["duplicate"] += 1
                     continue
                 seen.add(key)
                 assert done.plan is not None
                 example = _example(world, model, line, done, done.plan)
                 if example is None:
-                    dropped["prompt mismatch"] = dropped.get("prompt mismatch", 0) + 1
+                    dropped["prompt mismatch"] += 1
                     continue
                 kept.append(example)
             if (n + 1) % 20 == 0 or n + 1 == len(todo):
@@ -222,7 +223,7 @@ def make_examples(world: World, model: LoadedModel, embed: Embed, lines: Iterabl
                 break
     finally:
         engine.shutdown()
-    return kept, dropped
+    return kept, dict(dropped)
 
 
 def _example(world: World, model: LoadedModel, line: PlayerLine, done: LineDoneEvent,
