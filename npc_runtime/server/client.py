@@ -4,7 +4,7 @@ A small Python client for the CLI's ``say`` and ``chat`` (and for scripts).
 Every call of a conversation, from OpenSession on, carries the conversation's affinity key
 as the metadata ``x-npc-session``: the key a load balancer in front of several servers
 hashes on (deploy/nginx, deploy/envoy), so the conversation stays on the server that holds
-its KV cache and waits for its tool results. The key is chosen once, when the session is
+its KV cache. The key is chosen once, when the session is
 opened, and kept until it is closed (``DialogueClient.affinity_key``).
 """
 
@@ -25,6 +25,7 @@ import grpc
 from npc_runtime.errors import NpcRuntimeError
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2 as pb
 from npc_runtime.server._proto.npc.v1 import dialogue_pb2_grpc as pb_grpc
+from npc_runtime.server.interceptors import AFFINITY_HEADER
 
 
 class ClientError(NpcRuntimeError):
@@ -58,8 +59,6 @@ class Reply:
 #: Answers a tool call the game must run: (tool, arguments) -> (result JSON, error).
 ToolHandler = Callable[[str, dict[str, object]], tuple[str, str]]
 
-#: The metadata key a load balancer routes a conversation by (README, "Deploying").
-AFFINITY_HEADER = "x-npc-session"
 
 
 def choose_affinity_key(explicit: str = "", player_id: str = "") -> str:

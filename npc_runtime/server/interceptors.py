@@ -47,7 +47,8 @@ def _safe(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]
 _INVALID = "request could not be decoded (string fields must be valid UTF-8): {}"
 # The key a load balancer routes a conversation by (deploy/nginx): in the logs, it shows
 # which replica served which conversation. The client's text: cut short, never trusted.
-AFFINITY_HEADER, AFFINITY_LOGGED_CHARS = "x-npc-session", 64
+AFFINITY_HEADER = "x-npc-session"  # also what DialogueClient sends
+AFFINITY_LOGGED_CHARS = 64
 
 
 def _log_context(metadata: dict[str, Any], rpc: str) -> dict[str, str]:
