@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
@@ -324,6 +325,21 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def written_by(reply: Reply) -> str:
+    """
+    Who wrote the line the player got: "model" (a draft the model decoded), "stand_in"
+    (the line the runtime said instead of a faulty one: the planned fact as the NPC puts
+    it, an authored line) or "as_written" (a reply said without the model: a greeting,
+    "does not know", a refusal). The judge cannot tell these apart: a stand-in is as
+    clean as a good draft, so this is where a better model or prompt shows.
+    """
+    if reply.error:
+        return "error"
+    if (reply.check or {}).get("action") == "fallback":
+        return "stand_in"
+    return "model" if (reply.server_timings or {}).get("generated_tokens") else "as_written"
+
+
 def summarise(records: list[Record]) -> dict[str, Any]:
     """The figures of a group of lines."""
     facts = [r for r in records if r.line.kind == "fact"]
@@ -342,6 +358,8 @@ def summarise(records: list[Record]) -> dict[str, Any]:
         "unasked_tool_calls": sum(
             sum(c["tool"] != (r.line.tool if r.line.kind == "request" else None)
                 for c in r.reply.tool_calls) for r in records),
+        "written_by": dict(collections.Counter(written_by(r.reply) for r in records)),
+        "model_pct": _pct(sum(written_by(r.reply) == "model" for r in records), len(records)),
         "ttft_ms_p50": _rounded(percentile(ttft, 0.5)),
         "ttft_ms_p95": _rounded(percentile(ttft, 0.95)),
         "total_ms_p50": _rounded(percentile(total, 0.5)),
@@ -404,7 +422,7 @@ def print_table(result: dict[str, Any]) -> None:
           f"judge: fact words >= {FACT_WORD_SHARE:.0%}, <= {MAX_SENTENCES} sentences")
     head = (f"{'kind':<13}{'n':>4}{'clean%':>8}{'fact%':>7}"
             + "".join(f"{s:>6}" for s in _SHORT.values())
-            + f"{'calls!':>7}{'ttft50':>8}{'ttft95':>8}{'total50':>8}")
+            + f"{'calls!':>7}{'model%':>7}{'ttft50':>8}{'ttft95':>8}{'total50':>8}")
     tables = [(file, [*f["by_kind"].items(), ("all", f["all"]), *_position_rows(f)])
               for file, f in result["files"].items()]
     tables.append(("all files", [("all", result["all"]), *_position_rows(result)]))
@@ -414,10 +432,13 @@ def print_table(result: dict[str, Any]) -> None:
             print(f"{kind:<13}{s['lines']:>4}{_cell(s['clean_pct']):>8}"
                   f"{_cell(s['fact_answered_pct']):>7}"
                   + "".join(f"{s['flags'][f]:>6}" for f in _SHORT)
-                  + f"{s['unasked_tool_calls']:>7}{_cell(s['ttft_ms_p50']):>8}"
+                  + f"{s['unasked_tool_calls']:>7}{_cell(s['model_pct']):>7}"
+                  f"{_cell(s['ttft_ms_p50']):>8}"
                   f"{_cell(s['ttft_ms_p95']):>8}{_cell(s['total_ms_p50']):>8}")
     print("\ncolumns: " + ", ".join(f"{s} = {f}" for f, s in _SHORT.items())
-          + "; calls! = tool calls nobody asked for; times in ms, at the client")
+          + "; calls! = tool calls nobody asked for; model% = lines the model wrote (the "
+          "rest: the fact as the NPC puts it or an authored line, said instead of a faulty "
+          "draft, or a reply said without the model); times in ms, at the client")
     if turns:
         print("rows turn 1, turns 2+ (warm turns), follow-up: conversation turns by place "
               "(follow-up: the turn's note says so)")

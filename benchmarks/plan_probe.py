@@ -40,6 +40,7 @@ if not __package__:  # run as a script: import the package from the repository r
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from npc_runtime.config import Settings
 from npc_runtime.dialogue.plan import IDENTITY, Plan, Planner
+from npc_runtime.dialogue.question_map import learn_question_map
 from npc_runtime.lore.knowledge import view
 from npc_runtime.lore.loader import load_world
 from npc_runtime.lore.model import World, WorldState
@@ -175,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return cache[name]
 
     start = time.perf_counter()
-    planner = Planner(load_default_encoder(Settings.load().cache_dir, progress=lambda _: None)
-                      .embed)
+    settings = Settings.load()  # NPC_QUESTION_MAP=0: the plan without the question map
+    embed = load_default_encoder(settings.cache_dir, progress=lambda _: None).embed
+    planner = Planner(embed, learn_question_map(embed, settings.cache_dir)
+                      if settings.question_map else None)
     loaded = time.perf_counter()
     probes = run(paths, planner, worlds)
     done = time.perf_counter()

@@ -405,8 +405,10 @@ def _add_serve(sub: Subparsers) -> None:
     serve.add_argument("--candidates", type=int, metavar="N",
                        help="drafts of a line's first sentence: one with a fault (misses "
                        "the planned fact, repeats itself, talks of 'the player', ...) is "
-                       "drafted again, up to N times, and the best is said (default 2; "
-                       "NPC_CANDIDATES; 1: the first draft is said)")
+                       "drafted again, up to N times; when all have faults the fact in "
+                       "the NPC's words (or an authored line, or the best draft) is said "
+                       "(default 2; NPC_CANDIDATES; 1: one draft, judged the same way; "
+                       "0: no scorer, the checked first draft is said)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")
     serve.add_argument("--log-format", choices=["auto", "json", "console"])

@@ -70,11 +70,14 @@ class Settings:
     top_p: float = 1.0
     repetition_penalty: float = 1.3
     # Drafts of a line's first sentence: a faulty one (score.py) is drafted again, sampled,
-    # up to this many times, and the best is said. 1: the first draft is said. Only while
-    # at most half of max_active_turns are running (under load, lines are drafted once).
+    # up to this many times; when all have faults the scorer's stand-in is said (the fact
+    # in the NPC's words, an authored line) or the best draft. 1: one draft, judged the
+    # same way (a faulty one gives way to the stand-in; no second decode). 0: no scorer,
+    # the checked first draft is said. Extra drafts only while at most half of
+    # max_active_turns are running (under load, one draft, still judged).
     # 2, not 3: on the persona dev set and dev conversations 2 kept every figure of 3
     # (clean 92.5 % / 89.9 %, facts 83.7 % / 78.3 %) with a shorter TTFT tail (p95 ~1060
-    # against 1120-1370 ms); 1 lost a quarter of the facts (README, persona benchmark).
+    # against 1120-1370 ms) (README, persona benchmark).
     candidates: int = 2
     # Whether a line read as a request, but too unsurely to act on, gets the NPC's offer of
     # the call it may ask for ("The room key, then?"), which a yes takes (tools/confirm.py).
@@ -82,6 +85,10 @@ class Settings:
     # Words in a row a line that tells a fact may copy from it (constraints/copying.py):
     # the model must put the fact in its own words. 0: no ban.
     copy_limit: int = 3
+    # Whether the reply planner moves a line's vector towards the facts lines like it ask
+    # for before comparing (dialogue/question_map.py, learnt from our own corpus). Off: raw
+    # sentence vectors, as before session 18.
+    question_map: bool = True
     max_sessions: int = 10_000
     shutdown_grace_s: float = 5.0
     # All KV: rows being decoded, then shared prefixes and idle sessions (LRU) in what is left.
@@ -127,7 +134,7 @@ class Settings:
             (self.log_format in {"auto", "json", "console"}, "log format: auto, json or console"),
             (self.max_text_chars > 0, "max_text_chars must be positive"),
             (self.max_new_tokens > 0, "max_new_tokens must be positive"),
-            (1 <= self.candidates <= 8, "candidates must be from 1 to 8"),
+            (0 <= self.candidates <= 8, "candidates must be from 0 to 8"),
             (self.copy_limit >= 0, "copy_limit must be >= 0 (0: no ban)"),
             (self.max_sessions > 0, "max_sessions must be positive"),
             (self.watch_interval_s > 0, "watch_interval_s must be positive"),

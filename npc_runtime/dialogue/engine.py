@@ -37,6 +37,7 @@ from npc_runtime.dialogue.events import (
 )
 from npc_runtime.dialogue.plan import Act, Plan, Planner
 from npc_runtime.dialogue.prompt import NOTE, build_messages, fit_prompt, spoken
+from npc_runtime.dialogue.question_map import learn_question_map
 from npc_runtime.dialogue.realise import gist, note
 from npc_runtime.dialogue.scheduler import (
     DONE,
@@ -109,7 +110,8 @@ class DialogueEngine:
         (``npc_runtime.model.encoder``)."""
         self.world = world
         self.model = model
-        self._planner = Planner(embed)
+        self._planner = Planner(embed, learn_question_map(embed, settings.cache_dir)
+                                if settings.question_map else None)
         # What a line does (may it set off a tool?), and whether the NPC offered something.
         self.acts = SpeechActs(embed, settings.cache_dir)
         self.settings = settings
@@ -563,14 +565,15 @@ class DialogueEngine:
                 pending: list[Message]) -> Choice | None:
         """How the line's first sentence is chosen (``score.py``); None when drafting is
         off. ``told``: the reply's note and gist."""
-        if not self._drafting():
+        drafts = self._drafts()
+        if not drafts:
             return None
         note_text, gist_text = told
         heard = " ".join(text for _, text in spoken([*session.history, *pending]))
         find = judge(plan, point.known, point.checker, note=note_text, gist=gist_text,
                      recent=_recent(session), player_line=pending[0][1],
                      context=f"{point.card} {heard}")
-        return Choice(find, self.settings.candidates, functools.partial(stand_in, gist_text))
+        return Choice(find, drafts, functools.partial(stand_in, gist_text))
 
     def _copy_ban(self, plan: Plan, gist_text: str) -> CopyBan | None:
         """What the line must put in its own words: the facts it tells, as the NPC says
@@ -579,13 +582,16 @@ class DialogueEngine:
             return None
         return CopyBan.of([gist_text, *(f.text for f in plan.facts)], self.settings.copy_limit)
 
-    def _drafting(self) -> bool:
-        """Whether lines are drafted again when faulty: with candidates, and only while at
-        most half the turn places are taken (a redraft under load holds a decode row
-        longer and delays every turn in the batch; the line is then said as first drafted,
-        checked as always)."""
-        return self.settings.candidates > 1 and self._gate.inside <= max(
-            1, self.settings.max_active_turns // 2)
+    def _drafts(self) -> int:
+        """How many drafts of the line's first sentence the scorer may see (0: no scorer):
+        the setting, but one while more than half the turn places are taken (a redraft
+        under load holds a decode row longer and delays every turn in the batch). One
+        draft is still judged: a faulty one gives way to the stand-in, which costs no
+        decoding."""
+        wanted = self.settings.candidates
+        if wanted > 1 and self._gate.inside > max(1, self.settings.max_active_turns // 2):
+            return 1
+        return wanted
 
     def _interrupt(self, session: Session) -> None:
         """Stop the session's turn in flight: its model pass, or its wait for the game."""

@@ -34,6 +34,7 @@ import numpy as np
 import yaml
 
 from npc_runtime.dialogue.fact_forms import Form, fact_forms
+from npc_runtime.dialogue.question_map import QuestionMap
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import Character, Fact, World
 from npc_runtime.tools.acts import Embed, Reading
@@ -134,8 +135,11 @@ def untold(world: World, known: KnowledgeView) -> tuple[Fact, ...]:
 class Planner:
     """Plans replies; holds the encoder and the vectors of what it has embedded."""
 
-    def __init__(self, embed: Embed) -> None:
+    def __init__(self, embed: Embed, question_map: QuestionMap | None = None) -> None:
+        """``question_map``: moves a line's vector before it is compared with facts
+        (``question_map.py``); None: the encoder's vectors as they are."""
         self._embed = embed
+        self._map = question_map
         kinds = yaml.safe_load(resources.files(__package__).joinpath("line_kinds.yaml")
                                .read_text(encoding="utf-8"))
         self._kinds = [kind for kind, lines in kinds.items() for _ in lines]
@@ -238,6 +242,8 @@ class Planner:
         player, with what its subjects are) to the closest of the line and its sentences."""
         if not facts:
             return []
+        if self._map is not None:
+            read = self._map(read)
         forms = [fact_forms(f, npc, world, described=described) for f in facts]
         missing = list(dict.fromkeys(form.text for fs in forms for form in fs
                                      if form.text not in self._vectors))

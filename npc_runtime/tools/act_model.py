@@ -32,12 +32,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import structlog
 import yaml
 
+from npc_runtime.cache_files import Arrays, kept
 from npc_runtime.tools.intents import Embed, spelt_out, word_features
-
-log = structlog.get_logger(__name__)
 
 STEPS = 2000  # full-batch gradient steps from zero (3000 read the check set no better)
 EXTRA_STEPS = 300  # ... from the built-in weights, with a world's extra lines
@@ -107,24 +105,13 @@ class ActModel:
     def _stored(self, key: str, embed: Callable[[], np.ndarray],
                 train: Callable[[np.ndarray], Weights]) -> tuple[np.ndarray, Weights]:
         """Vectors and weights from the cache file named by ``key``, else made and kept."""
-        path = self._cache / f"{key}.npz" if self._cache else None
-        if path is not None and path.is_file():
-            try:
-                with np.load(path) as kept:
-                    return kept["vectors"], (kept["weights"], kept["bias"])
-            except (OSError, ValueError, KeyError) as exc:  # damaged: learn again
-                log.warning("act_model_cache_unreadable", path=str(path), error=str(exc))
-        vectors = embed()
-        weights = train(vectors)
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                part = path.with_suffix(f".{threading.get_ident()}.tmp.npz")
-                np.savez(part, vectors=vectors, weights=weights[0], bias=weights[1])
-                part.replace(path)  # whole or not at all, if two processes race
-            except OSError as exc:  # a read-only cache only costs time
-                log.warning("act_model_cache_unwritable", path=str(path), error=str(exc))
-        return vectors, weights
+        def make() -> Arrays:
+            vectors = embed()
+            weights, bias = train(vectors)
+            return {"vectors": vectors, "weights": weights, "bias": bias}
+
+        arrays = kept(self._cache / f"{key}.npz" if self._cache else None, make)
+        return arrays["vectors"], (arrays["weights"], arrays["bias"])
 
 
 class _Words:

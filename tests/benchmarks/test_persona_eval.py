@@ -359,3 +359,16 @@ def test_the_harness_plays_each_conversation_in_one_session(
     paid = records[4].reply.tool_calls
     assert [(c["tool"], c["status"]) for c in paid] == [("collect_harbour_fee", "ok")]
     assert report(records)["by_position"]["later"]["lines"] == 4
+
+
+def test_who_wrote_a_line_is_read_from_its_check_and_tokens() -> None:
+    """A stand-in is as clean as a good draft to the judge; the report tells them apart."""
+    drafted = Reply(text="Five coppers, love.", check={"action": "passed"},
+                    server_timings={"generated_tokens": 9})
+    stood_in = Reply(text="A room is five copper pieces a night.",
+                     check={"action": "fallback"}, server_timings={"generated_tokens": 30})
+    written = Reply(text="Well met.", check={"action": "passed"},
+                    server_timings={"generated_tokens": 0})
+    assert [persona_eval.written_by(r) for r in (drafted, stood_in, written)] == [
+        "model", "stand_in", "as_written"]
+    assert persona_eval.written_by(Reply(error="UNAVAILABLE: gone")) == "error"

@@ -108,7 +108,7 @@ def test_offending_words_are_banned_when_the_line_is_generated_again(
     word = "wck"
     maren = dataclasses.replace(world.characters["maren"], never_say=(word,))
     strict = dataclasses.replace(world, characters={**world.characters, "maren": maren})
-    engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=12, candidates=1),
+    engine = DialogueEngine(strict, tiny_model, Settings(max_new_tokens=12, candidates=0),
                             embed=embed)
     try:
         done = _turn(engine, REMARK, hold=True, seed=3)[-1]
@@ -187,3 +187,22 @@ def test_a_faulty_first_sentence_is_drafted_again_and_the_best_is_said(
     shown = "".join(e.text for e in events if isinstance(e, TokenEvent))
     assert done.text.startswith(fewest.strip()) or done.check.action is not CheckAction.PASSED
     assert shown.strip() == done.text.strip()
+
+
+def test_one_candidate_is_judged_and_a_faulty_draft_gives_way_to_the_fact(
+        tiny_model: LoadedModel, world: World, embed: Embed) -> None:
+    """With one candidate there is no second draft, but the one drafted is still judged:
+    the tiny model's draft misses the room's price, so the fact is said in the NPC's
+    words instead (no decoding for it)."""
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12, candidates=1),
+                            embed=embed)
+    try:
+        done = _turn(engine, "How much is a room for the night?", hold=False, seed=5)[-1]
+        assert isinstance(done, LineDoneEvent)
+        assert done.plan is not None
+        assert len(done.plan.drafts) == 1
+        assert "misses the plan" in done.plan.drafts[0][1]
+        assert done.check.action is CheckAction.FALLBACK
+        assert "five copper" in done.text
+    finally:
+        engine.shutdown()
