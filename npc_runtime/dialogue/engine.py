@@ -304,8 +304,10 @@ class DialogueEngine:
                 if session.interrupted:
                     raise _cut_short()
                 outcomes.append(outcome)
-                plan = dataclasses.replace(plan, act=Act.ACT, tool=outcome.tool, why=(
-                    f"{plan.why}; the NPC called {outcome.tool} ({outcome.status})"))
+                plan = dataclasses.replace(
+                    plan, act=Act.ACT, tool=outcome.tool, tool_status=outcome.status,
+                    thing=thing(self.world, outcome.args),
+                    why=f"{plan.why}; the NPC called {outcome.tool} ({outcome.status})")
 
     def submit_tool_result(self, session_id: str, call_id: str, result: str,
                            error: str = "", owner: str | None = None) -> None:
@@ -421,7 +423,7 @@ class DialogueEngine:
                                        proposal=proposal, reading=speech, first=first)))
             if first is not None:  # the NPC offers the call instead (tools/confirm.py)
                 plan = dataclasses.replace(plan, act=Act.CONFIRM, facts=(), offer=first,
-                                           offer_thing=thing(world, first),
+                                           thing=thing(world, first.args),
                                            why=f"{plan.why}; {first.why}")
         log.info("reply_planned", session=session.id, act=plan.act.value, kind=plan.kind,
                  facts=[f.id for f in plan.facts], why=plan.why)

@@ -94,15 +94,16 @@ class Plan:
     kind: str = ""  # the player's line: greeting, question, remark, meta, ...
     why: str = ""
     tool: str = ""  # the tool called, when ``act`` is ACT
+    tool_status: str = ""  # what became of that call: ok, failed, timed_out, rejected
     matches: tuple[tuple[str, float], ...] = ()  # the closest facts and their cosines
     # The line's first sentences as drafted, with their faults (speech.py), the said last.
     drafts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # What the line does (tools/acts.py); None: not read (no tool that changes the game).
     speech: Reading | None = None
     tool_trace: tuple[str, ...] = ()  # why each tool was or was not called (tool_trace.py)
-    # When ``act`` is CONFIRM: the call offered, and the name of its thing ("" if none).
-    offer: Proposal | None = None
-    offer_thing: str = ""
+    offer: Proposal | None = None  # when ``act`` is CONFIRM: the call offered
+    # The name of what the call offered (CONFIRM) or made (ACT) hands over or works on.
+    thing: str = ""
     opening: str = ""  # the words the line starts with (tree generation), "" for none
 
 

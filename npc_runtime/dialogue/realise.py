@@ -10,7 +10,10 @@ text in the first person), or for a reply that tells nothing, a line of the NPC'
 stock line (``stock_lines.yaml``). Told "what you say next must include this: ...", the
 135M model kept to it; told only what to do ("greet them in a few words, in character")
 it mostly repeated the order or drifted out of the world ("Greet them in a few words, as
-they are here to help."; "I'm the king of this land, I'll be your guide."). A plain
+they are here to help."; "I'm the king of this land, I'll be your guide."). After a tool
+call the gist says what the call did ("Here you are, the room key."), then any fact the
+line also tells: left to itself after handing a key over, the model said "I'm sorry for
+the error, but I can't help you." or "I'll be your guide in all things magical". A plain
 remark gets no gist: the model answers it freely.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Sequence
 from importlib import resources
 
@@ -25,7 +29,7 @@ import yaml
 
 from npc_runtime.dialogue.plan import Act, Plan
 from npc_runtime.lore.model import Character, World
-from npc_runtime.lore.voice import says
+from npc_runtime.lore.voice import first_person, says
 
 # The note's two forms. Worded as what the NPC says next, never "the player" or "the
 # game": the model repeats such words ("The player asks: ...") and they are off-world.
@@ -64,12 +68,16 @@ def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> Gist:
     lines for it, else a stock line; of those, the first the NPC did not say among its
     ``recent`` lines (a second greeting is not the first one again).
     """
-    if plan.facts and plan.act in (Act.ANSWER, Act.ACT):
+    if plan.act is Act.ACT:  # what the call did first, then what the line also tells
+        done = _stock_line(_acted(plan), plan.thing, recent)
+        told = [says(f, npc) for f in plan.facts]
+        # "the keeper's token" or "the Maren's key", handed over by their owner: "my token"
+        line = re.sub(r"\b(?:the|a|an) my\b", "my", first_person(done.text, npc))
+        return Gist(" ".join([line, *told]), "facts" if told else done.source)
+    if plan.facts and plan.act is Act.ANSWER:
         return Gist(" ".join(says(f, npc) for f in plan.facts), "facts")
     if plan.act is Act.CONFIRM:  # the offer the player's yes takes, in so many words
-        key = "confirm_thing" if plan.offer_thing else "confirm"
-        return Gist(_stock_lines()[key][0].format(thing=plan.offer_thing),
-                    f"stock lines ({key})")
+        return _stock_line("confirm_thing" if plan.thing else "confirm", plan.thing)
     # A question it cannot answer gets its own "can't help" line whatever it reads like:
     # "I don't know what that is." is for a line that reads as real-world talk above all.
     key = plan.kind if plan.act is Act.SMALL_TALK else plan.act.value
@@ -81,6 +89,23 @@ def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> Gist:
     source, text = next((x for x in lines if x[1].lower() not in said),
                         lines[0] if lines else ("", ""))
     return Gist(text, source)
+
+
+def _acted(plan: Plan) -> str:
+    """The stock lines for what a call did: the game carried it out (with or without a
+    thing it handed over or worked on), or it did not (failed, refused, no answer)."""
+    if plan.tool_status != "ok":
+        return "not_acted"
+    return "acted_thing" if plan.thing else "acted"
+
+
+def _stock_line(key: str, thing: str = "", recent: Sequence[str] = ()) -> Gist:
+    """The first of the stock lines for ``key`` (``{thing}`` filled in) the NPC did not
+    say among its ``recent`` lines; the first when it said them all."""
+    said = {line.strip().lower() for line in recent}
+    lines = [line.format(thing=thing) for line in _stock_lines()[key]]
+    return Gist(next((x for x in lines if x.lower() not in said), lines[0]),
+                f"stock lines ({key})")
 
 
 @functools.cache

@@ -7,7 +7,8 @@ drafts is the better line, by faults a reader can check, each found by a plain r
 - ``misses the plan``: a reply that does not state its gist (``realise.gist``: the planned
   fact, all its numbers and some of its words, "two coppers" for "two copper pieces"
   counts, and as many as the checker reveals it by, ``LineChecker.told``; or the line it
-  was given for a greeting, a refusal, ...);
+  was given for a greeting, a refusal, ...), or after a call that handed a thing over,
+  does not name it;
 - ``talks about the game``: "player", "game", "character", "user", "assistant": the words of
   the runtime's own notes, never of a person in a world;
 - ``sounds like an assistant``: "here to help", "how can I assist": a chatbot's register
@@ -34,7 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from npc_runtime.constraints.checker import LineChecker
-from npc_runtime.dialogue.plan import Plan
+from npc_runtime.dialogue.plan import Act, Plan
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.mentions import NUMBER_WORDS, STOPWORDS, numbers
 from npc_runtime.lore.model import Character
@@ -116,7 +117,13 @@ def faults(text: str, plan: Plan, npc: Character, *, note: str, gist: str = "",
     """What is wrong with ``text`` as the NPC's line for ``plan`` with this ``gist`` (see
     the module doc)."""
     found = []
-    if gist and not (states(text, gist) or any(states(text, f.text) for f in plan.facts)):
+    told = states(text, gist) or any(states(text, f.text) for f in plan.facts)
+    # After a call that handed something over, the line names it by its head noun, the
+    # last word of its name ("Here's your key." for the room key): a line telling only the
+    # room's price would leave the player to guess what just happened.
+    handed = plan.act is not Act.ACT or plan.tool_status != "ok" or not plan.thing or bool(
+        _stems(plan.thing.split()[-1]) & _stems(text))
+    if gist and not (told and handed):
         found.append("misses the plan")
     if _ASSISTANT.search(text):
         found.append("sounds like an assistant")

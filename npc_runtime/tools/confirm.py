@@ -17,7 +17,7 @@ it off.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.lore.model import World
@@ -67,7 +67,7 @@ def ask_first(world: World, known: KnowledgeView, history: Sequence[Message], li
                                    "unsurely to act on: the NPC asks first")
 
 
-def thing(world: World, pending: Proposal) -> str:
-    """The name of the thing a proposal hands over or works on ("" if none)."""
-    return next((world.entities[value].name for value in pending.args.values()
+def thing(world: World, args: Mapping[str, object]) -> str:
+    """The name of the thing a call with ``args`` hands over or works on ("" if none)."""
+    return next((world.entities[value].name for value in args.values()
                  if isinstance(value, str) and value in world.entities), "")

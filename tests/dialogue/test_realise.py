@@ -113,3 +113,27 @@ def test_a_fact_about_the_player_is_told_to_them() -> None:
     saltmere = load_world(Path(__file__).parents[2] / "examples" / "worlds" / "saltmere")
     assert says(saltmere.facts["dues_paid"], saltmere.characters["oskar"]).startswith(
         "Your boat is cleared")
+
+
+def test_after_a_call_the_gist_says_what_it_did_then_what_the_line_tells(
+        world: World) -> None:
+    """The game handed the key over: the line says so before the price it also tells; a
+    call the game refused is not said as done; a second turn gets the other line."""
+    maren = world.characters["maren"]
+    handed = Plan(Act.ACT, tool="give_item", tool_status="ok", thing="room key")
+    assert gist(handed, maren) == Gist("Here you are, the room key.",
+                                       "stock lines (acted_thing)")
+    assert gist(handed, maren, recent=["Here you are, the room key."]).text == (
+        "There you go, the room key.")
+    priced = dataclasses.replace(handed, facts=(world.facts["room_price"],))
+    told = gist(priced, maren)
+    assert told.source == "facts"
+    assert told.text.startswith("Here you are, the room key. ")
+    assert "five copper pieces" in told.text
+    refused = dataclasses.replace(handed, tool_status="failed")
+    assert gist(refused, maren).source == "stock lines (not_acted)"
+    assert "room key" not in gist(refused, maren).text
+    assert gist(Plan(Act.ACT, tool="collect_harbour_fee", tool_status="ok"), maren).source == (
+        "stock lines (acted)")
+    own = dataclasses.replace(handed, thing="Maren's spare key")  # her own thing: "my"
+    assert gist(own, maren).text == "Here you are, my spare key."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.dialogue.plan import Act, Plan
 from npc_runtime.dialogue.prompt import persona_card
@@ -114,3 +116,19 @@ def test_a_draft_telling_two_facts_must_carry_the_numbers_of_each(world: World) 
     assert "misses the plan" in find(merged).faults
     assert find("A room at the Gull and Lantern costs five copper pieces a night, and the "
                 "inn serves eel stew every evening for two.").faults == ()
+
+
+def test_after_a_call_that_handed_a_thing_over_the_line_must_name_it(world: World) -> None:
+    """The key went to the player: telling the price alone misses what just happened."""
+    fact = world.facts["room_price"]
+    plan = Plan(Act.ACT, (fact,), tool="give_item", tool_status="ok", thing="room key")
+    gist = f"Here you are, the room key. {fact.text}"
+
+    def found(text: str) -> tuple[str, ...]:
+        return faults(text, plan, world.characters["maren"], note=NOTE, gist=gist).faults
+
+    assert found("A room is five copper pieces a night.") == ("misses the plan",)
+    assert found("Here's your key, love. Five copper pieces a night.") == ()
+    refused = dataclasses.replace(plan, tool_status="failed")
+    assert faults("A room is five copper pieces a night.", refused, world.characters["maren"],
+                  note=NOTE, gist=fact.text).faults == ()
