@@ -36,7 +36,7 @@ def test_warm_prefix_is_hit_by_a_new_sessions_first_turn(tiny_model: LoadedModel
         _say(engine, session, "Nice weather today.")  # a remark: the model speaks
         assert (engine.kv.stats.prefix_hits, engine.kv.stats.prefix_misses) == (1, 1)
         before = engine.kv.stats.prefilled_tokens
-        done = _say(engine, session, "And how is the fishing these days?")
+        done = _say(engine, session, "The gulls are loud this morning.")
         # The second turn prefilled only its own new tokens, not the whole prompt.
         assert engine.kv.stats.prefilled_tokens - before < done.timings.prompt_tokens / 2
         assert engine.kv.stats.session_hits == 1
@@ -298,7 +298,7 @@ def test_a_session_back_from_another_server_reuses_its_kv_up_to_the_other_turns(
     try:
         session = one.open_session("maren", "Ada").id
         _say(one, session, "Nice weather today.")
-        _say(one, session, "And how is the fishing these days?")
+        _say(one, session, "The gulls are loud this morning.")
         assert one.kv.stats.session_hits == 1
         before = two.kv.stats.reused_tokens
         elsewhere = _say(two, session, "The sea is calm tonight.")

@@ -133,7 +133,7 @@ def test_a_conversation_alternates_servers_and_outlives_a_kill_9(
     session = a.dialogue.OpenSession(pb.OpenSessionRequest(
         npc_id="maren", player_name="Ada", player_id=PLAYER)).session_id
     lines = ["Nice weather today.", "I'll bring the boy some stew.",
-             "The sea is calm tonight.", "And how is the fishing these days?",
+             "The sea is calm tonight.", "The gulls are loud this morning.",
              "Any news from the harbour?"]
     served = [a, b, a, b]
     done = []
@@ -142,8 +142,10 @@ def test_a_conversation_alternates_servers_and_outlives_a_kill_9(
         history = _stored(postgres, database, session)
         assert [t for r, t in history if r == "user"] == lines[:i + 1], replica.name
         assert history[-1] == ("assistant", done[-1].text), replica.name
-    # Each prompt holds the conversation so far, whichever server said its lines.
-    prompts = [d.timings.prompt_tokens for d in done]
+    # Each prompt holds the conversation so far, whichever server said its lines (the
+    # option "I'll bring the boy some stew." reads as a farewell, said without the model).
+    prompts = [d.timings.prompt_tokens for d in done if d.timings.prompt_tokens]
+    assert len(prompts) >= 3, prompts
     assert prompts == sorted(set(prompts)), prompts
     assert "noises_below: trusted -> done" in done[1].quest_changes  # said on b
     assert a.stages() == b.stages() == {"noises_below": "done"}
