@@ -32,6 +32,7 @@ from npc_runtime.model.runner import KVCache
 
 PLAYER_LINE = "Hello there."
 PARAMS = SamplingParams(max_new_tokens=12, seed=7)  # greedy: draft 1 is the request's
+OPENING = "Aye, the"  # every draft starts so: greedy, the tiny model would end at once
 
 
 @dataclasses.dataclass
@@ -78,7 +79,7 @@ def _line(model: LoadedModel, world: World, judge: Callable[[str], Verdict], *, 
         run.line = yield from LineWriter(model).checked_line(
             session, known, checker, Reply(logits, cache), start=list(prompt),
             player_line=PLAYER_LINE, params=PARAMS, hold=hold, cancelled=cancelled,
-            choice=Choice(judge, drafts, instead))
+            choice=Choice(judge, drafts, instead), opening=model.tokenizer.encode(OPENING))
         if run.line is not None:
             kept = yield Release(cache)
             assert isinstance(kept, KVCache)
@@ -91,11 +92,15 @@ def _line(model: LoadedModel, world: World, judge: Callable[[str], Verdict], *, 
     return run
 
 
-def _faulty_if(first: str) -> Callable[[str], Verdict]:
-    """A judge that finds a (mild) fault in drafts that start as ``first`` does."""
+def _faulty_if(faulty: Callable[[str], bool]) -> Callable[[str], Verdict]:
+    """A judge that finds a (mild) fault in the drafts ``faulty`` says."""
     def judge(text: str) -> Verdict:
-        return Verdict(text, ("misses the plan",) if text.startswith(first) else ())
+        return Verdict(text, ("misses the plan",) if faulty(text) else ())
     return judge
+
+
+def _always(_: str) -> bool:
+    return True
 
 
 def test_a_good_first_draft_is_said_as_drafting_in_turn_says_it(
@@ -119,7 +124,8 @@ def test_a_faulty_first_draft_gives_way_to_the_second_decoded_alongside(
     turn's row then holds exactly its tokens (its KV went on; nothing was decoded again)."""
     first = _line(tiny_model, world, _good, rows=1).line
     assert first is not None
-    judge = _faulty_if(first.text.strip())
+    assert first.text.startswith(OPENING)
+    judge = _faulty_if(lambda text: text.strip() == first.text.strip())
     together = _line(tiny_model, world, judge, rows=4)
     in_turn = _line(tiny_model, world, judge, rows=1)
     assert together.line is not None
@@ -143,7 +149,7 @@ def test_when_every_draft_has_faults_the_best_is_said_without_decoding_it_again(
         tiny_model: LoadedModel, world: World, hold: bool) -> None:
     """Every draft faulty and no stand-in: the best (the first, on a tie) goes on from its
     own row; the steps are those of the drafts alone, with no forced second decode."""
-    judge = _faulty_if("")  # every text starts with ""
+    judge = _faulty_if(_always)
     together = _line(tiny_model, world, judge, rows=4, hold=hold)
     in_turn = _line(tiny_model, world, judge, rows=1, hold=hold)
     assert together.line is not None
@@ -157,7 +163,7 @@ def test_when_every_draft_has_faults_the_best_is_said_without_decoding_it_again(
 def test_a_stand_in_is_said_when_every_draft_has_faults(
         tiny_model: LoadedModel, world: World) -> None:
     """Every draft faulty and a stand-in given: it is said, as drafting in turn says it."""
-    together = _line(tiny_model, world, _faulty_if(""), rows=4,
+    together = _line(tiny_model, world, _faulty_if(_always), rows=4,
                      instead=lambda _: "Two coppers a night.")
     assert together.line is not None
     assert together.line.text == "Two coppers a night."
@@ -168,7 +174,7 @@ def test_a_stand_in_is_said_when_every_draft_has_faults(
 def test_drafts_never_take_more_rows_than_the_batch_has(
         tiny_model: LoadedModel, world: World) -> None:
     """Three drafts in a batch of two rows: two decode together, the third in turn."""
-    run = _line(tiny_model, world, _faulty_if(""), rows=2, drafts=3)
+    run = _line(tiny_model, world, _faulty_if(_always), rows=2, drafts=3)
     assert run.line is not None
     assert len(run.line.drafts) == 3
     assert max(run.rows) == 2
