@@ -207,7 +207,7 @@ def test_forked_rows_share_the_prompt_and_a_turn_keeps_one(tiny_model: LoadedMod
 
 
 def _forking_turn(model: LoadedModel, name: str, steps: int, wanted: int,
-                  granted: list[int], finish: bool = True) -> TurnSteps:
+                  granted: list[int], *, finish: bool = True) -> TurnSteps:
     """A turn that asks for ``wanted`` forks, steps all its rows, and (``finish``) keeps
     its own row and releases it; else it just ends, holding every row."""
     from npc_runtime.dialogue.scheduler import DecodeRows, Fork, Keep, Reserve
