@@ -136,14 +136,13 @@ def together(choice: Choice, draft: Callable[[int], tuple[list[int], Drafting[Pa
     faulty = [(d.verdict, d.tokens) for row, d in sorted(paused.items())
               if row < chosen and d.verdict is not None]
     if chosen == len(passes):  # every draft had faults
-        pick = after_drafts(choice, [v for v, _ in faulty])
-        if isinstance(pick, str) or len(faulty) < choice.drafts:
-            # Said instead; or fewer rows than drafts: the rest are drafted in turn.
+        pick = (after_drafts(choice, [v for v, _ in faulty]) if len(faulty) == choice.drafts
+                else None)  # fewer rows than drafts: the rest are drafted in turn
+        if not isinstance(pick, int):
             _close(passes)
             yield Keep(0)
             yield Rewind(length)
-            instead = pick if isinstance(pick, str) and len(faulty) == choice.drafts else None
-            return Together(faulty, instead=instead, spent=sum(len(t) for t, _ in made))
+            return Together(faulty, instead=pick, spent=sum(len(t) for t, _ in made))
         chosen = pick
     spent = sum(len(tokens) for row, (tokens, _) in enumerate(made) if row != chosen)
     yield Keep(chosen)
