@@ -26,6 +26,7 @@ from npc_runtime.constraints.checker import LineChecker
 from npc_runtime.constraints.copying import CopyBan
 from npc_runtime.dialogue.actions import SAY, Reply, decide, feed, write_arguments
 from npc_runtime.dialogue.admission import Load, TurnGate, turn_room
+from npc_runtime.dialogue.drafts import Choice
 from npc_runtime.dialogue.events import (
     CallOutcome,
     LineDoneEvent,
@@ -49,7 +50,7 @@ from npc_runtime.dialogue.scheduler import (
 )
 from npc_runtime.dialogue.score import judge, stand_in
 from npc_runtime.dialogue.sessions import Session, SessionRegistry
-from npc_runtime.dialogue.speech import Choice, Line, LineWriter
+from npc_runtime.dialogue.speech import Line, LineWriter
 from npc_runtime.dialogue.story import StoryPoint, StoryPoints
 from npc_runtime.dialogue.tool_trace import trace
 from npc_runtime.dialogue.tool_waits import ToolWaits

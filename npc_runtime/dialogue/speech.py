@@ -13,8 +13,9 @@ one of the character's authored fallback lines. No violating line is ever return
 With drafts (``serve --candidates N``), the line's first sentence must also be one the
 reply's scorer (``score.py``) finds no fault with before it goes out: else it is drafted
 again, sampled, up to N times; then ``score.stand_in`` says what goes out (an authored
-line, or the best draft, its tokens decoded again). A good first draft streams at once, so
-drafts cost time only when needed.
+line, or the best draft). The drafts decode together where the decode batch has rows to
+spare (``drafts.py``), else one after another (the best draft's tokens then decoded
+again). A good first draft streams at once, so drafts cost time only when needed.
 """
 
 from __future__ import annotations
@@ -39,9 +40,17 @@ from npc_runtime.constraints.checker import (
 )
 from npc_runtime.constraints.copying import CopyBan
 from npc_runtime.dialogue.actions import Reply
+from npc_runtime.dialogue.drafts import (
+    Choice,
+    Drafted,
+    Drafting,
+    Drafts,
+    after_drafts,
+    together,
+)
 from npc_runtime.dialogue.events import TokenEvent
 from npc_runtime.dialogue.scheduler import Decode, Rewind
-from npc_runtime.dialogue.score import Verdict, best
+from npc_runtime.dialogue.score import Verdict
 from npc_runtime.dialogue.sessions import Session
 from npc_runtime.lore.knowledge import KnowledgeView
 from npc_runtime.model.generate import Generation, LogitsProcessor, SamplingParams, StopReason
@@ -74,33 +83,6 @@ class _Pass:
 
 
 @dataclasses.dataclass(frozen=True)
-class Choice:
-    """How a line's first sentence is chosen (``score.py``): what finds a draft's faults,
-    how many drafts at most, and what to say instead when every draft has faults (None:
-    the best draft; "": an authored fallback line)."""
-
-    judge: Callable[[str], Verdict]
-    drafts: int
-    instead: Callable[[Sequence[Verdict]], str | None]
-
-
-@dataclasses.dataclass
-class _Drafts:
-    """The choice of a line's first sentence so far."""
-
-    faulty: list[tuple[Verdict, list[int]]] = dataclasses.field(default_factory=list)
-    forced: list[int] = dataclasses.field(default_factory=list)  # the best, decoded again
-    accepted: Verdict | None = None  # the first sentence found without fault
-
-    def trace(self) -> tuple[Verdict, ...]:
-        """The first sentences drafted, in order, the one said last."""
-        said = [v for v, _ in self.faulty]
-        if self.accepted is not None and self.accepted not in said:
-            said.append(self.accepted)
-        return tuple(said)
-
-
-@dataclasses.dataclass(frozen=True)
 class Line:
     """A phase's spoken line once checked."""
 
@@ -124,7 +106,9 @@ class LineWriter:
         # a spoken line never contains them, so it can never read like a call.
         self._markup = np.array(model.tokenizer.ids_containing("[]{}"), dtype=np.int64)
 
-    def checked_line(self, session: Session, known: KnowledgeView, checker: LineChecker,
+    # One policy read top to bottom (drafts decoded together, then passes in turn): long.
+    def checked_line(self, session: Session, known: KnowledgeView,  # noqa: PLR0915
+                     checker: LineChecker,
                      reply: Reply, *, start: list[int], player_line: str,
                      params: SamplingParams, hold: bool, cancelled: threading.Event,
                      choice: Choice | None = None, copy_ban: CopyBan | None = None,
@@ -143,40 +127,68 @@ class LineWriter:
         first_at, count = 0.0, 0
         released, logits = "", reply.logits  # the text the player has; where it ends
         released_ids: list[int] = []
-        drafts = _Drafts()
+        drafts = Drafts()
         violations: Sequence[Violation] = ()
 
+        def speech(forced: Sequence[int]) -> LogitsProcessor:
+            return self._speech(banned, forced, copy_ban.processor(
+                self.model.tokenizer, released) if copy_ban else None)
+
         passes = None if hold else _passer(checker, player_line, choice)
-        for attempt in range(1, MAX_REGENERATIONS + (choice.drafts if choice else 0) + 2):
-            generation = Generation(
-                self.model.runner, [*start, *released_ids],
-                _pass_params(params, attempt, redraft=bool(drafts.faulty), used=len(released_ids)),
-                self.model.tokenizer.eos_token_ids,
-                logits_processor=self._speech(banned, drafts.forced or (
-                                                  () if released_ids else opening),
-                                              copy_ban.processor(self.model.tokenizer, released)
-                                              if copy_ban else None))
-            choosing = choice is not None and not released and not drafts.forced
-            done = yield from self._generate(
-                generation, logits, reply.cache, released, passes=passes, cancelled=cancelled,
-                judge=choice.judge if choice and choosing else None)
+        drafted: tuple[Generation, _Pass] | None = None  # the chosen draft, drafted together
+        first = 1  # the loop's first attempt (drafts decoded together count as attempts)
+        if choice is not None and choice.drafts > 1:  # decoded together, where rows allow
+            def draft(row: int) -> tuple[list[int], Drafting[tuple[Generation, _Pass]]]:
+                generation = Generation(
+                    self.model.runner, start,
+                    _pass_params(params, row + 1, redraft=row > 0, used=0),
+                    self.model.tokenizer.eos_token_ids, logits_processor=speech(opening))
+                return generation.tokens, self._draft(generation, reply, passes=passes,
+                                                      cancelled=cancelled, judge=choice.judge)
+
+            both = yield from together(choice, draft, cache=reply.cache, length=len(start),
+                                       cancelled=cancelled)
+            if both is None:
+                log.info("turn_cancelled", session=session.id)
+                return None
+            count, drafted, first = both.spent, both.said, len(both.faulty) + 1
+            found += _pass_over(drafts, both.faulty, checker, player_line)
+            if both.instead is not None:
+                return self._said_instead(both.instead, known, session, start=start,
+                                          count=count, report=CheckReport(
+                                              tuple(found), CheckAction.FALLBACK, first - 1),
+                                          drafts=drafts)
+        for attempt in range(first, MAX_REGENERATIONS + (choice.drafts if choice else 0) + 2):
+            if drafted is not None:  # drafted together: its pass has run
+                (generation, done), drafted = drafted, None
+            else:
+                generation = Generation(
+                    self.model.runner, [*start, *released_ids],
+                    _pass_params(params, attempt, redraft=bool(drafts.faulty),
+                                 used=len(released_ids)),
+                    self.model.tokenizer.eos_token_ids,
+                    logits_processor=speech(drafts.forced or (() if released_ids else opening)))
+                choosing = choice is not None and not released and not drafts.forced
+                done = yield from self._generate(
+                    generation, logits, reply.cache, released, passes=passes,
+                    cancelled=cancelled, judge=choice.judge if choice and choosing else None)
             first_at = first_at or done.released_at
             count += len(generation.tokens)
             if done.reason is StopReason.CANCELLED:  # its KV is not put back: freed now
                 log.info("turn_cancelled", session=session.id, generated_tokens=count)
                 return None
             if done.draft is not None and done.draft.faults:  # nothing of it went out
-                drafts.faulty.append((done.draft, generation.tokens[:done.draft_tokens]))
-                found += checker.check(done.draft.text, player_line)  # reported, as any
+                found += _pass_over(drafts, [(done.draft, generation.tokens[:done.draft_tokens])],
+                                    checker, player_line)
                 yield Rewind(len(start))
                 if choice is None or len(drafts.faulty) < choice.drafts:
                     continue  # drafted again, sampled
-                drafts.forced, instead = self._after_drafts(choice, drafts.faulty, known,
-                                                            session)
+                drafts.forced, instead = self._after_drafts(choice, drafts.faulty)
                 if instead is not None:
-                    return Line(instead, StopReason.STOP_SEQUENCE, "", 0.0, count,
-                                list(start), CheckReport(tuple(found), CheckAction.FALLBACK,
-                                                         attempt), drafts.trace())
+                    return self._said_instead(instead, known, session, start=start, count=count,
+                                              report=CheckReport(tuple(found),
+                                                                 CheckAction.FALLBACK, attempt),
+                                              drafts=drafts)
                 continue  # the best draft is decoded again and goes on
             drafts.accepted = done.draft or drafts.accepted
             if done.released_tokens:  # a later pass goes on after this pass's sentences
@@ -229,16 +241,30 @@ class LineWriter:
 
         return process
 
+    def _draft(self, generation: Generation, reply: Reply, *,
+               passes: Callable[[str], bool] | None, cancelled: threading.Event,
+               judge: Callable[[str], Verdict]
+               ) -> Generator[object, object, tuple[Generation, _Pass]]:
+        """A draft of the line decoded with others (``drafts.together``): a pass from the
+        prompt that waits to be chosen once its first sentence is judged."""
+        done = yield from self._generate(generation, reply.logits, reply.cache, "",
+                                         passes=passes, cancelled=cancelled, judge=judge,
+                                         wait=True)
+        if done.draft is not None and done.draft.faults:  # said as the best of faulty drafts:
+            done.draft = None  # in their trace already, not drafted again
+        return generation, done
+
     def _generate(self, generation: Generation, logits: np.ndarray, cache: KVCache,
                   released: str, *, passes: Callable[[str], bool] | None,
-                  cancelled: threading.Event, judge: Callable[[str], Verdict] | None = None
-                  ) -> Generator[object, object, _Pass]:
+                  cancelled: threading.Event, judge: Callable[[str], Verdict] | None = None,
+                  wait: bool = False) -> Generator[object, object, _Pass]:
         """
         One pass: the line goes on after ``released`` (text the player has) until a stop.
         With ``passes`` (streaming), each sentence goes out as soon as the line up to its
         end passes; the pass stops at the first sentence that does not. ``judge``: the
         first sentence is judged (kept in ``draft``); a faulty one ends the pass before
-        anything of it goes out.
+        anything of it goes out. ``wait``: it yields ``Drafted`` instead and goes on (or is
+        closed there) as the choice among drafts decoded together says.
         """
         decoder = StreamDecoder(self.model.tokenizer)
         done = _Pass(text=released, released=released)
@@ -256,7 +282,9 @@ class LineWriter:
                                  and _has_words(visible[len(done.released):]))
             if at_end and judge is not None and done.draft is None:
                 done.draft, done.draft_tokens = judge(visible), len(generation.tokens)
-                if done.draft.faults:
+                if wait:  # goes on only if chosen
+                    yield Drafted(done.draft, generation.tokens[:done.draft_tokens])
+                elif done.draft.faults:
                     break  # drafted again: nothing of it goes out
             if passes is not None and at_end:
                 if not (yield from self._release(done, visible, len(generation.tokens),
@@ -277,9 +305,12 @@ class LineWriter:
             generation.ids.append(token)
             if keep_next:
                 done.next_logits, keep_next = logits, False
-        if judge is not None and done.draft is None and _has_words(done.text):
+        ending = done.draft is None  # not judged (nor paused) in the loop: judged whole
+        if judge is not None and ending and _has_words(done.text):
             done.draft, done.draft_tokens = judge(done.text), len(generation.tokens)
-        if done.draft is not None and done.draft.faults:
+        if wait and ending:  # drafted together: waits to be chosen (else closed here)
+            yield Drafted(done.draft, generation.tokens[:done.draft_tokens])
+        if done.draft is not None and done.draft.faults and not wait:
             pass  # drafted again (see checked_line)
         elif passes is not None and not done.violated and not cancelled.is_set():
             yield from self._release(done, done.text, len(generation.tokens), passes)  # the rest
@@ -317,14 +348,18 @@ class LineWriter:
 
     @staticmethod
     def _after_drafts(choice: Choice, drafted: list[tuple[Verdict, list[int]]],
-                      known: KnowledgeView, session: Session) -> tuple[list[int], str | None]:
+                      ) -> tuple[list[int], str | None]:
         """Every draft had faults: the best draft's tokens to decode again, or the line to
-        say instead (the choice's stand-in, else an authored fallback line)."""
-        verdicts = [v for v, _ in drafted]
-        instead = choice.instead(verdicts)
-        if instead is None:
-            return drafted[best(verdicts)][1], None
-        return [], instead or LineWriter._fallback(known, session)
+        say instead (the choice's stand-in; "": an authored fallback line)."""
+        pick = after_drafts(choice, [v for v, _ in drafted])
+        return (drafted[pick][1], None) if isinstance(pick, int) else ([], pick)
+
+    @staticmethod
+    def _said_instead(text: str, known: KnowledgeView, session: Session, *, start: list[int],
+                      count: int, report: CheckReport, drafts: Drafts) -> Line:
+        """Every draft had faults: ``text`` is said instead ("": an authored fallback)."""
+        return Line(text or LineWriter._fallback(known, session), StopReason.STOP_SEQUENCE, "",
+                    0.0, count, list(start), report, drafts.trace())
 
     @staticmethod
     def as_written(text: str, checker: LineChecker, player_line: str, known: KnowledgeView,
@@ -357,6 +392,14 @@ def _pass_params(params: SamplingParams, attempt: int, *, redraft: bool, used: i
         params, max_new_tokens=budget,
         temperature=max(params.temperature, DRAFT_TEMPERATURE),
         seed=None if params.seed is None else params.seed + attempt)
+
+
+def _pass_over(drafts: Drafts, faulty: list[tuple[Verdict, list[int]]], checker: LineChecker,
+               player_line: str) -> list[Violation]:
+    """Record drafts with faults (nothing of them went out); returns what the checker finds
+    in them, reported as any violation is."""
+    drafts.faulty += faulty
+    return [v for verdict, _ in faulty for v in checker.check(verdict.text, player_line)]
 
 
 def _passer(checker: LineChecker, player_line: str, choice: Choice | None

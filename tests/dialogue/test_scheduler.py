@@ -153,3 +153,107 @@ def test_a_turn_waits_for_a_row_instead_of_failing(tiny_model: LoadedModel) -> N
     assert len(recorder.of("a")) == 21
     order = [item for _, item in recorder.events if item is not DONE]
     assert order.index("a19") < order.index("b0")  # b had to wait for a's row
+
+
+def test_forked_rows_share_the_prompt_and_a_turn_keeps_one(tiny_model: LoadedModel) -> None:
+    """A turn's forks hold its prompt: their first logits equal its own row's and a lone
+    sequence's; the row it keeps goes on with its own KV; every row is free at its end."""
+    from npc_runtime.dialogue.scheduler import DecodeRows, Fork, Keep, Reserve
+    from npc_runtime.model.runner import KVCache
+
+    runner = tiny_model.runner
+    ids = tiny_model.tokenizer.encode_chat([("user", "Hello from a drafting turn")])
+    got: dict[str, object] = {}
+    scheduler = TurnScheduler(runner, rows=4, tokens=512)
+    batch = scheduler._batch
+    assert batch is not None
+
+    def turn() -> TurnSteps:
+        row = yield Reserve(len(ids) + 8)
+        assert isinstance(row, KVCache)
+        logits, cache = runner.forward(ids, row)
+        token = int(np.argmax(logits))
+        got["granted"] = yield Fork(2, cache)
+        got["held"] = len(batch)
+        got["first"] = yield DecodeRows({0: token, 1: token, 2: token})
+        got["second"] = yield DecodeRows({2: token})  # rows 0 and 1 sit it out
+        yield Keep(2)
+        got["held after keep"] = len(batch)
+        got["kept"] = yield Release(cache)
+
+    recorder = _Recorder()
+    scheduler.submit(turn(), recorder.emit("t"))
+    assert recorder.done.acquire(timeout=30)
+    scheduler.shutdown()
+    first, lone = runner.forward(ids, runner.empty_cache())
+    token = int(np.argmax(first))
+    expected, lone = runner.forward([token], lone)
+    assert got["granted"] == 2
+    assert got["held"] == 3
+    rows = got["first"]
+    assert isinstance(rows, dict)
+    for row in (0, 1, 2):
+        np.testing.assert_allclose(rows[row], expected, atol=1e-4)
+    again, _ = runner.forward([token], lone)
+    second = got["second"]
+    assert isinstance(second, dict)
+    assert list(second) == [2]
+    np.testing.assert_allclose(second[2], again, atol=1e-4)
+    assert got["held after keep"] == 1
+    kept = got["kept"]
+    assert isinstance(kept, KVCache)
+    assert kept.length == len(ids) + 2
+    assert len(batch) == 0
+
+
+def _forking_turn(model: LoadedModel, name: str, steps: int, wanted: int,
+                  granted: list[int], *, finish: bool = True) -> TurnSteps:
+    """A turn that asks for ``wanted`` forks, steps all its rows, and (``finish``) keeps
+    its own row and releases it; else it just ends, holding every row."""
+    from npc_runtime.dialogue.scheduler import DecodeRows, Fork, Keep, Reserve
+    from npc_runtime.model.runner import KVCache
+
+    ids = model.tokenizer.encode_chat([("user", f"Hello from {name}")])
+    row = yield Reserve(len(ids) + steps + 1)
+    assert isinstance(row, KVCache)
+    logits, cache = model.runner.forward(ids, row)
+    got = yield Fork(wanted, cache)
+    assert isinstance(got, int)
+    granted.append(got)
+    token = int(np.argmax(logits))
+    for _ in range(steps):
+        yield DecodeRows(dict.fromkeys(range(got + 1), token))
+    if finish:
+        yield Keep(0)
+        yield Release(cache)
+
+
+def test_forks_take_only_free_rows_and_every_row_is_freed(tiny_model: LoadedModel) -> None:
+    """In a batch of three rows, one turn running, a turn asking for three forks gets one
+    (the batch never holds more rows than it has); a turn that ends without keeping or
+    releasing its rows (cancelled) frees them all."""
+    scheduler = TurnScheduler(tiny_model.runner, rows=3, tokens=512)
+    batch = scheduler._batch
+    assert batch is not None
+    held: list[int] = []
+    step = batch.step
+
+    def counted(tokens: dict[int, int]) -> dict[int, np.ndarray]:
+        held.append(len(batch))
+        return step(tokens)
+
+    batch.step = counted  # type: ignore[method-assign]
+    recorder = _Recorder()
+    started = threading.Event()
+    scheduler.submit(_turn(tiny_model, "long", 60, started), recorder.emit("long"))
+    assert started.wait(10)
+    granted: list[int] = []
+    scheduler.submit(_forking_turn(tiny_model, "a", 5, 3, granted), recorder.emit("a"))
+    scheduler.submit(_forking_turn(tiny_model, "b", 3, 1, granted, finish=False),
+                     recorder.emit("b"))
+    for _ in range(3):
+        assert recorder.done.acquire(timeout=30)
+    scheduler.shutdown()
+    assert granted[0] == 1
+    assert max(held) <= 3
+    assert len(batch) == 0

@@ -113,3 +113,44 @@ def test_a_full_batch_refuses_instead_of_growing(tiny_model: LoadedModel) -> Non
         batch.reserve(100)
     with pytest.raises(BatchFullError):
         DecodeBatch(tiny_model.runner, rows=2, tokens=512).reserve(600)
+
+
+def test_a_forked_row_goes_on_as_its_source_would(tiny_model: LoadedModel) -> None:
+    """A fork holds its source's tokens: fed the same token, both rows give the logits a
+    single sequence would; then each goes its own way without touching the other."""
+    runner = tiny_model.runner
+    ids = _prompt(tiny_model, LINES[1])
+    first, cache = runner.forward(ids, runner.empty_cache())
+    batch = DecodeBatch(runner, rows=3, tokens=256)
+    source = batch.join(cache)
+    fork = batch.fork(source)
+    token = int(np.argmax(first))
+    logits = batch.step({source: token, fork: token})
+    alone, alone_cache = runner.forward([token], runner.forward(ids, runner.empty_cache())[1])
+    np.testing.assert_allclose(logits[fork], alone, atol=1e-4)
+    np.testing.assert_allclose(logits[source], alone, atol=1e-4)
+    other = (token + 1) % len(alone)  # the fork says something else next
+    logits = batch.step({source: token, fork: other})
+    expected, _ = runner.forward([token], alone_cache)
+    np.testing.assert_allclose(logits[source], expected, atol=1e-4)
+
+
+def test_a_row_left_out_of_a_step_sits_it_out(tiny_model: LoadedModel) -> None:
+    """A row not given a token keeps its length; its next step gives the logits it would
+    have given without the pause. A dropped row is gone and copies nothing out."""
+    runner = tiny_model.runner
+    batch = DecodeBatch(runner, rows=2, tokens=256)
+    firsts, handles = [], []
+    for line in LINES[:2]:
+        first, cache = runner.forward(_prompt(tiny_model, line), runner.empty_cache())
+        handles.append(batch.join(cache))
+        firsts.append(int(np.argmax(first)))
+    a, b = handles
+    batch.step({a: firsts[0]})  # b sits out
+    paused = batch.step({b: firsts[1]})[b]
+    expected, _ = runner.forward([firsts[1]], runner.forward(
+        _prompt(tiny_model, LINES[1]), runner.empty_cache())[1])
+    np.testing.assert_allclose(paused, expected, atol=1e-4)
+    batch.drop(a)
+    assert len(batch) == 1
+    assert batch.leave(b).length == len(_prompt(tiny_model, LINES[1])) + 1
