@@ -407,7 +407,7 @@ def _add_serve(sub: Subparsers) -> None:
                        "the planned fact, repeats itself, talks of 'the player', ...) is "
                        "drafted again, up to N times; when all have faults the fact in "
                        "the NPC's words (or an authored line, or the best draft) is said "
-                       "(default 2; NPC_CANDIDATES; 1: one draft, judged the same way; "
+                       "(default 1: one draft, judged the same way; NPC_CANDIDATES; "
                        "0: no scorer, the checked first draft is said)")
     serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
                        help="do not hot-reload the world folder when it changes")

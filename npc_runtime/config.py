@@ -75,10 +75,12 @@ class Settings:
     # same way (a faulty one gives way to the stand-in; no second decode). 0: no scorer,
     # the checked first draft is said. Extra drafts only while at most half of
     # max_active_turns are running (under load, one draft, still judged).
-    # 2, not 3: on the persona dev set and dev conversations 2 kept every figure of 3
-    # (clean 92.5 % / 89.9 %, facts 83.7 % / 78.3 %) with a shorter TTFT tail (p95 ~1060
-    # against 1120-1370 ms) (README, persona benchmark).
-    candidates: int = 2
+    # 1 since session 18: with the stand-in, a second draft (decoded with the first as a
+    # batch row, dialogue/drafts.py) changed no judged figure on the persona dev set,
+    # conversations and spent held-out set (clean 93.6 / 90.6 %, facts 86.5 / 82.4 % at 1
+    # and 2) and wrote 2-4 % more of the lines itself, for a time to the first sentence of
+    # lines the model ran of p50 360-450 ms against 510-670 ms (README, persona benchmark).
+    candidates: int = 1
     # Whether a line read as a request, but too unsurely to act on, gets the NPC's offer of
     # the call it may ask for ("The room key, then?"), which a yes takes (tools/confirm.py).
     confirm: bool = True

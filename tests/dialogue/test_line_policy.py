@@ -37,7 +37,8 @@ REMARK = "Nice weather today."  # planned as a plain remark: the model speaks fr
 
 @pytest.fixture
 def engine(tiny_model: LoadedModel, world: World, embed: Embed) -> DialogueEngine:
-    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12), embed=embed)
+    engine = DialogueEngine(world, tiny_model, Settings(max_new_tokens=12, candidates=2),
+                            embed=embed)
     yield engine  # type: ignore[misc]
     engine.shutdown()
 

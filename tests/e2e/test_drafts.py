@@ -24,7 +24,8 @@ pytestmark = pytest.mark.e2e
 def engine(default_model_dir: Path, embed: Embed) -> Iterator[DialogueEngine]:
     model = load_model(default_model_dir, threads=2)
     engine = DialogueEngine(load_world(EXAMPLE_WORLD), model,
-                            Settings(max_new_tokens=40, max_active_turns=1), embed=embed)
+                            Settings(max_new_tokens=40, max_active_turns=1, candidates=2),
+                            embed=embed)
     yield engine
     engine.shutdown()
 
@@ -41,8 +42,8 @@ def _turn(engine: DialogueEngine, line: str) -> list[ReplyEvent]:
 
 def test_when_every_draft_has_a_mild_fault_the_best_is_said(
         engine: DialogueEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A scorer that finds a mild fault in every draft: every draft is made (two by
-    default), then the first (the earliest of equals) is decoded again and said; nothing
+    """A scorer that finds a mild fault in every draft: every draft is made (two
+    here), then the first (the earliest of equals) is decoded again and said; nothing
     else went out."""
     def judge(*_: object, **__: object) -> object:
         return lambda text: Verdict(text, ("repeats itself",))
