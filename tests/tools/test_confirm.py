@@ -39,7 +39,7 @@ def test_an_unsure_request_for_a_named_thing_is_offered_first(inn: World) -> Non
     pending = _asks(inn, "a bun, if you've one going", _read(0.42))
     assert pending is not None
     assert (pending.tool, pending.args) == ("give_item", {"item": "trail_bread"})
-    assert thing(inn, pending) == "trail bread"
+    assert thing(inn, pending.args) == "trail bread"
 
 
 @pytest.mark.parametrize("reading", [_read(0.9), _read(0.2), _read(0.45, act="question")])
