@@ -28,11 +28,13 @@ import dataclasses
 import functools
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import structlog
 import yaml
 
 from npc_runtime.cache_files import kept
@@ -48,6 +50,8 @@ RATE = 1e-3  # Adam's step
 TEMPERATURE = 0.05  # of the softmax over cosines
 NONE_AT = 0.30  # the "asks for none" class's cosine: plan.ASKS_ABOUT when it was learnt
 _PROBE = "A probe sentence: which encoder is this?"
+
+log = structlog.get_logger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +87,15 @@ def learn_question_map(embed: Embed, cache_dir: Path | None = None) -> QuestionM
         f"{EPOCHS} {L2} {RATE} {TEMPERATURE} {NONE_AT}",
         embed([_PROBE]).round(4).tobytes().hex()]).encode()).hexdigest()[:20]
     path = cache_dir / "question-map" / f"{key}.npz" if cache_dir else None
-    arrays = kept(path, lambda: {"weights": train(worlds, embed)})
-    return QuestionMap(arrays["weights"])
+
+    def learn() -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        weights = train(worlds, embed)
+        log.info("question_map_learnt", worlds=len(worlds), kept_in=str(path or ""),
+                 seconds=round(time.perf_counter() - started, 1))
+        return {"weights": weights}
+
+    return QuestionMap(kept(path, learn)["weights"])
 
 
 @functools.cache
