@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks.serve_process import ServeProcess, free_port
+from benchmarks.serve_process import ServeProcess, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx" / "npc-runtime.conf"
@@ -220,9 +220,4 @@ class Nginx:
 
     def stop(self) -> None:
         """Fast shutdown (the access log is flushed)."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, 10)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine_load import peak_rss_mb
+from benchmarks.serve_process import stop_process
 
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_llama_server.sh"
 CTX_PER_SLOT = 1024  # tokens; the race's prompts and histories stay under ~800
@@ -177,9 +178,4 @@ class LlamaServer:
         """SIGTERM (after SIGCONT: a stopped process would not act on it), kill after 10 s."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, 10)

@@ -83,12 +83,9 @@ def gist(plan: Plan, npc: Character, recent: Sequence[str] = ()) -> Gist:
     key = plan.kind if plan.act is Act.SMALL_TALK else plan.act.value
     own = {"does_not_know": ("fallback_lines", npc.fallback_lines),
            "greeting": ("speech.sample_lines", npc.persona.sample_lines)}.get(key, ("", ()))
-    lines = [(own[0], line) for line in own[1]]
-    lines += [(f"stock lines ({key})", line) for line in _stock_lines().get(key, ())]
-    said = {line.strip().lower() for line in recent}
-    source, text = next((x for x in lines if x[1].lower() not in said),
-                        lines[0] if lines else ("", ""))
-    return Gist(text, source)
+    return _unsaid([*(Gist(line, own[0]) for line in own[1]),
+                    *(Gist(line, f"stock lines ({key})")
+                      for line in _stock_lines().get(key, ()))], recent)
 
 
 def _acted(plan: Plan) -> str:
@@ -100,12 +97,17 @@ def _acted(plan: Plan) -> str:
 
 
 def _stock_line(key: str, thing: str = "", recent: Sequence[str] = ()) -> Gist:
-    """The first of the stock lines for ``key`` (``{thing}`` filled in) the NPC did not
-    say among its ``recent`` lines; the first when it said them all."""
+    """A stock line for ``key`` (``{thing}`` filled in), chosen as ``_unsaid`` does."""
+    return _unsaid([Gist(line.format(thing=thing), f"stock lines ({key})")
+                    for line in _stock_lines()[key]], recent)
+
+
+def _unsaid(lines: Sequence[Gist], recent: Sequence[str]) -> Gist:
+    """The first of ``lines`` the NPC did not say among its ``recent`` lines; the first
+    when it said them all (none: an empty gist)."""
     said = {line.strip().lower() for line in recent}
-    lines = [line.format(thing=thing) for line in _stock_lines()[key]]
-    return Gist(next((x for x in lines if x.lower() not in said), lines[0]),
-                f"stock lines ({key})")
+    return next((g for g in lines if g.text.lower() not in said),
+                lines[0] if lines else Gist(""))
 
 
 @functools.cache
